@@ -1,0 +1,57 @@
+// Package bootclock converts kernel CLOCK_BOOTTIME timestamps (what
+// bpf_ktime_get_boot_ns returns) into wall-clock time.
+package bootclock
+
+import (
+	"fmt"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Clock holds the offset between CLOCK_REALTIME and CLOCK_BOOTTIME measured
+// once. Wall-clock jumps (NTP steps) after the measurement are not followed;
+// callers that run for long re-measure with Resync.
+type Clock struct {
+	offset int64 // realtime ns − boottime ns
+}
+
+// New measures the offset. The two clocks are read back to back, bracketed by
+// a second boottime read, and the midpoint is used so the error is at most
+// half the (sub-microsecond) read gap.
+func New() (*Clock, error) {
+	c := &Clock{}
+	if err := c.Resync(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Resync re-measures the offset.
+func (c *Clock) Resync() error {
+	var b1, rt, b2 unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_BOOTTIME, &b1); err != nil {
+		return fmt.Errorf("read CLOCK_BOOTTIME: %w", err)
+	}
+	if err := unix.ClockGettime(unix.CLOCK_REALTIME, &rt); err != nil {
+		return fmt.Errorf("read CLOCK_REALTIME: %w", err)
+	}
+	if err := unix.ClockGettime(unix.CLOCK_BOOTTIME, &b2); err != nil {
+		return fmt.Errorf("read CLOCK_BOOTTIME: %w", err)
+	}
+	mid := (b1.Nano() + b2.Nano()) / 2
+	c.offset = rt.Nano() - mid
+	return nil
+}
+
+// Wall converts a CLOCK_BOOTTIME nanosecond value to wall-clock time.
+func (c *Clock) Wall(bootNs uint64) time.Time {
+	return time.Unix(0, int64(bootNs)+c.offset)
+}
+
+// Now returns the current CLOCK_BOOTTIME in nanoseconds.
+func Now() uint64 {
+	var ts unix.Timespec
+	_ = unix.ClockGettime(unix.CLOCK_BOOTTIME, &ts)
+	return uint64(ts.Nano())
+}

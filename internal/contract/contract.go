@@ -1,0 +1,78 @@
+// Package contract names the kernel-event log records that flow from the
+// ebpf receiver to the isolation_join processor (DESIGN §3). Both sides, and
+// every test, use these constants so the interface has one spelling.
+package contract
+
+// Event names (the log record's EventName; also written as the event.name
+// attribute for backends that predate the EventName field).
+const (
+	EventTCPRetransmit         = "kernel.tcp.retransmit"
+	EventTCPConnection         = "kernel.tcp.connection"
+	EventTCPReset              = "kernel.tcp.reset"
+	EventSKBDrop               = "kernel.skb.drop"
+	EventNetTxTimeout          = "kernel.net.tx_timeout"
+	EventSchedDelay            = "kernel.sched.delay"
+	EventCgroupThrottle        = "kernel.cgroup.throttle"
+	EventBlockIO               = "kernel.block.io"
+	EventSyscallSlow           = "kernel.syscall.slow"
+	EventOOMKill               = "kernel.oom.kill"
+	EventCPUSteal              = "kernel.cpu.steal"
+	EventKernelLog             = "kernel.log"
+	EventConntrackInsertFailed = "kernel.conntrack.insert_failed"
+)
+
+// Attribute keys, semantic-convention names first.
+const (
+	AttrEventName = "event.name"
+
+	AttrNetworkTransport    = "network.transport"
+	AttrNetworkType         = "network.type"
+	AttrNetworkLocalAddress = "network.local.address"
+	AttrNetworkLocalPort    = "network.local.port"
+	AttrNetworkPeerAddress  = "network.peer.address"
+	AttrNetworkPeerPort     = "network.peer.port"
+	AttrNetnsInode          = "linux.netns.inode"
+
+	AttrProcessPID        = "process.pid"
+	AttrThreadID          = "thread.id"
+	AttrProcessExecutable = "process.executable.name"
+	AttrContainerID       = "container.id"
+	AttrCgroupPath        = "linux.cgroup.path"
+	AttrCgroupID          = "linux.cgroup.id"
+
+	AttrTCPSrttUs        = "tcp.srtt_us"
+	AttrTCPRetransmits   = "tcp.retransmits"
+	AttrTCPBytesSent     = "tcp.bytes_sent"
+	AttrTCPBytesReceived = "tcp.bytes_received"
+	AttrTCPDurationMs    = "tcp.duration_ms"
+	AttrTCPState         = "tcp.state"
+	AttrSKBDropReason    = "skb.drop.reason"
+	AttrNetworkInterface = "network.interface.name"
+
+	AttrSchedDelayNs           = "sched.delay_ns"
+	AttrCgroupThrottledNs      = "cgroup.cpu.throttled_ns"
+	AttrCgroupThrottledPeriods = "cgroup.cpu.throttled_periods"
+	AttrCPUStealNs             = "cpu.steal_ns"
+
+	AttrBlockDevice    = "block.device"
+	AttrBlockLatencyNs = "block.latency_ns"
+	AttrBlockOp        = "block.op"
+
+	AttrSyscallName      = "syscall.name"
+	AttrSyscallLatencyNs = "syscall.latency_ns"
+	AttrSyscallPhase     = "syscall.phase"
+	AttrSeccompMode      = "process.seccomp.mode"
+
+	AttrIsolationLayer = "isolation.layer"
+)
+
+// Isolation layers (DESIGN §1), plus the two verdicts that are not a layer.
+const (
+	LayerL0      = "L0"
+	LayerL1      = "L1"
+	LayerL2      = "L2"
+	LayerL3      = "L3"
+	LayerL4      = "L4"
+	LayerNetwork = "network"
+	LayerApp     = "app"
+)

@@ -1,0 +1,47 @@
+// Package event decodes the records the BPF programs write to the ring
+// buffer (layouts in bpf/common.h and each probe's C file) into log records
+// that follow the kernel-event contract (DESIGN §3).
+package event
+
+// Type is the event type tag in every record's header (enum event_type in
+// bpf/common.h).
+type Type uint32
+
+const (
+	TypeTCPRetransmit Type = 1
+	TypeTCPConnection Type = 2
+	TypeTCPReset      Type = 3
+	TypeSKBDrop       Type = 4
+	TypeNetTxTimeout  Type = 5
+	TypeSchedDelay    Type = 6
+	TypeBlockIO       Type = 7
+	TypeSyscallSlow   Type = 8
+	TypeOOMKill       Type = 9
+)
+
+// Record layout, in bytes. The probes package checks these against the Go
+// types bpf2go generates from the C structs, so a change on one side without
+// the other fails a test instead of decoding garbage.
+const (
+	HeaderSize     = 48
+	headerTs       = 0
+	headerCgroupID = 8
+	headerType     = 16
+	headerPID      = 20
+	headerTID      = 24
+	headerComm     = 32
+	commLen        = 16
+
+	TupleSize     = 48
+	tupleSaddr    = 0
+	tupleDaddr    = 16
+	tupleSport    = 32
+	tupleDport    = 34
+	tupleFamily   = 36
+	tupleProtocol = 38
+	tupleState    = 39
+	tupleNetns    = 40
+
+	TCPRetransmitSize = HeaderSize + TupleSize + 8
+	tcpRetransmitErr  = HeaderSize + TupleSize
+)

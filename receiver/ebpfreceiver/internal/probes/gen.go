@@ -1,0 +1,9 @@
+// Package probes loads Crosshair's BPF programs, attaches them to their
+// kernel hooks and owns the maps they share (one ring buffer per node).
+package probes
+
+// The C sources live in /bpf; bpf2go compiles them with clang and commits the
+// objects next to this file, so a plain `go build` needs no clang.
+// `make generate` reruns these lines.
+//
+//go:generate go tool -modfile=../../../../tools/go.mod bpf2go -cc clang-19 -strip llvm-strip-19 -target bpfel -type event_header -type sock_tuple -type tcp_retransmit_event tcpretrans ../../../../bpf/tcpretrans.c -- -I../../../../bpf -O2 -g -Wall -Werror

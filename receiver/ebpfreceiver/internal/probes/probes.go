@@ -1,0 +1,217 @@
+package probes
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
+	"github.com/cilium/ebpf/rlimit"
+	"go.uber.org/zap"
+)
+
+// Names of the maps every program shares (bpf/common.h).
+const (
+	mapEvents     = "events"
+	mapEventsLost = "events_lost"
+	mapSockOwners = "sock_owners"
+)
+
+// Probe is one named piece of kernel instrumentation: a BPF object and the
+// hooks its programs attach to.
+type Probe struct {
+	// Name is what users write under `probes:` in the config.
+	Name string
+	// Hooks names the kernel hooks, for log lines and docs.
+	Hooks []string
+	// attach loads the object with the shared maps and attaches its programs.
+	// It returns everything that has to be closed, links first.
+	attach func(opts *ebpf.CollectionOptions, prepare func(*ebpf.CollectionSpec)) ([]io.Closer, error)
+}
+
+// All lists every probe the receiver knows, in attach order.
+func All() []Probe {
+	return []Probe{
+		{Name: "tcp_retransmit", Hooks: []string{"tracepoint/tcp/tcp_retransmit_skb"}, attach: attachTCPRetransmit},
+	}
+}
+
+// Names returns the names of All probes.
+func Names() []string {
+	var names []string
+	for _, p := range All() {
+		names = append(names, p.Name)
+	}
+	return names
+}
+
+// Options selects and sizes what Load sets up.
+type Options struct {
+	// Enabled names the probes to load; empty means all.
+	Enabled []string
+	// RingBufferBytes is the shared ring buffer's size (a power of two,
+	// multiple of the page size).
+	RingBufferBytes uint32
+	Logger          *zap.Logger
+}
+
+// Set is the loaded probes and the maps they share.
+type Set struct {
+	// Events is the shared ring buffer.
+	Events *ebpf.Map
+	// EventsLost counts failed ring-buffer reservations per CPU and event type.
+	EventsLost *ebpf.Map
+
+	owners   *ebpf.Map
+	closers  []io.Closer
+	attached []string
+	failed   map[string]error
+}
+
+// Load creates the shared maps and loads and attaches every enabled probe. A
+// probe that fails to load or attach is logged once and skipped; Load fails
+// only when none attaches.
+func Load(opts Options) (*Set, error) {
+	if opts.Logger == nil {
+		opts.Logger = zap.NewNop()
+	}
+	// Kernels before 5.11 charge BPF memory to RLIMIT_MEMLOCK; newer ones use
+	// memcg and this is a no-op.
+	if err := rlimit.RemoveMemlock(); err != nil {
+		opts.Logger.Debug("could not raise RLIMIT_MEMLOCK", zap.Error(err))
+	}
+
+	s := &Set{failed: map[string]error{}}
+	if err := s.createSharedMaps(opts.RingBufferBytes); err != nil {
+		return nil, err
+	}
+	replacements := map[string]*ebpf.Map{
+		mapEvents:     s.Events,
+		mapEventsLost: s.EventsLost,
+		mapSockOwners: s.owners,
+	}
+	prepare := func(spec *ebpf.CollectionSpec) {
+		if m, ok := spec.Maps[mapEvents]; ok {
+			m.MaxEntries = opts.RingBufferBytes
+		}
+	}
+
+	for _, p := range All() {
+		if len(opts.Enabled) > 0 && !slices.Contains(opts.Enabled, p.Name) {
+			continue
+		}
+		closers, err := p.attach(&ebpf.CollectionOptions{MapReplacements: replacements}, prepare)
+		if err != nil {
+			s.failed[p.Name] = err
+			opts.Logger.Warn("probe disabled", zap.String("probe", p.Name), zap.Strings("hooks", p.Hooks), zap.Error(err))
+			continue
+		}
+		s.closers = append(s.closers, closers...)
+		s.attached = append(s.attached, p.Name)
+	}
+	if len(s.attached) == 0 {
+		err := errors.New("no probe could be attached: check that the collector runs as root or with CAP_BPF and CAP_PERFMON, that tracefs is mounted at /sys/kernel/tracing, and that the kernel has BTF (/sys/kernel/btf/vmlinux)")
+		for name, perr := range s.failed {
+			err = fmt.Errorf("%w; %s: %w", err, name, perr)
+		}
+		_ = s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Set) createSharedMaps(ringBytes uint32) error {
+	spec, err := loadTcpretrans()
+	if err != nil {
+		return fmt.Errorf("read embedded BPF object: %w", err)
+	}
+	events := spec.Maps[mapEvents].Copy()
+	events.MaxEntries = ringBytes
+	if s.Events, err = ebpf.NewMap(events); err != nil {
+		return fmt.Errorf("create ring buffer of %d bytes: %w", ringBytes, err)
+	}
+	if s.EventsLost, err = ebpf.NewMap(spec.Maps[mapEventsLost].Copy()); err != nil {
+		_ = s.Events.Close()
+		return fmt.Errorf("create map %s: %w", mapEventsLost, err)
+	}
+	if s.owners, err = ebpf.NewMap(spec.Maps[mapSockOwners].Copy()); err != nil {
+		_ = s.Events.Close()
+		_ = s.EventsLost.Close()
+		return fmt.Errorf("create map %s: %w", mapSockOwners, err)
+	}
+	return nil
+}
+
+// Attached names the probes that are running.
+func (s *Set) Attached() []string { return slices.Clone(s.attached) }
+
+// Failed maps each probe that could not be attached to its error.
+func (s *Set) Failed() map[string]error { return s.failed }
+
+// LostByType sums the per-CPU lost-reservation counters per event type.
+func (s *Set) LostByType() (map[uint32]uint64, error) {
+	out := map[uint32]uint64{}
+	var (
+		key    uint32
+		values []uint64
+	)
+	iter := s.EventsLost.Iterate()
+	for iter.Next(&key, &values) {
+		var sum uint64
+		for _, v := range values {
+			sum += v
+		}
+		if sum > 0 {
+			out[key] = sum
+		}
+	}
+	if err := iter.Err(); err != nil {
+		return nil, fmt.Errorf("read %s: %w", mapEventsLost, err)
+	}
+	return out, nil
+}
+
+// Close detaches every program and releases every map. Links go first so no
+// program fires into a closing map.
+func (s *Set) Close() error {
+	var errs []error
+	for _, c := range s.closers {
+		errs = append(errs, c.Close())
+	}
+	s.closers = nil
+	for _, m := range []*ebpf.Map{s.Events, s.EventsLost, s.owners} {
+		if m != nil {
+			errs = append(errs, m.Close())
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// tracepoint attaches prog to group:name, wrapping the error with the hook.
+func tracepoint(group, name string, prog *ebpf.Program) (link.Link, error) {
+	l, err := link.Tracepoint(group, name, prog, nil)
+	if err != nil {
+		return nil, fmt.Errorf("attach tracepoint %s:%s: %w", group, name, err)
+	}
+	return l, nil
+}
+
+func attachTCPRetransmit(opts *ebpf.CollectionOptions, prepare func(*ebpf.CollectionSpec)) ([]io.Closer, error) {
+	spec, err := loadTcpretrans()
+	if err != nil {
+		return nil, err
+	}
+	prepare(spec)
+	var objs tcpretransObjects
+	if err := spec.LoadAndAssign(&objs, opts); err != nil {
+		return nil, fmt.Errorf("load tcpretrans: %w", err)
+	}
+	l, err := tracepoint("tcp", "tcp_retransmit_skb", objs.HandleTcpRetransmitSkb)
+	if err != nil {
+		_ = objs.Close()
+		return nil, err
+	}
+	return []io.Closer{l, &objs}, nil
+}

@@ -1,0 +1,187 @@
+package ebpfreceiver
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/consumer/consumertest"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/receiver/receivertest"
+
+	"github.com/crosshair-otel/crosshair/internal/contract"
+	"github.com/crosshair-otel/crosshair/internal/testenv"
+	"github.com/crosshair-otel/crosshair/receiver/ebpfreceiver/internal/metadata"
+)
+
+// startReceiver starts a receiver with cfg feeding sink and shuts it down at
+// the end of the test.
+func startReceiver(t *testing.T, cfg *Config, sink *consumertest.LogsSink) *ebpfReceiver {
+	t.Helper()
+	r, err := newReceiver(receivertest.NewNopSettings(metadata.Type), cfg, sink)
+	require.NoError(t, err)
+	require.NoError(t, r.Start(context.Background(), componenttest.NewNopHost()))
+	t.Cleanup(func() { _ = r.Shutdown(context.Background()) })
+	return r
+}
+
+// findRecords returns every record in sink with the given event name.
+func findRecords(sink *consumertest.LogsSink, name string) []plog.LogRecord {
+	var out []plog.LogRecord
+	for _, l := range sink.AllLogs() {
+		for i := 0; i < l.ResourceLogs().Len(); i++ {
+			sls := l.ResourceLogs().At(i).ScopeLogs()
+			for j := 0; j < sls.Len(); j++ {
+				lrs := sls.At(j).LogRecords()
+				for k := 0; k < lrs.Len(); k++ {
+					if lrs.At(k).EventName() == name {
+						out = append(out, lrs.At(k))
+					}
+				}
+			}
+		}
+	}
+	return out
+}
+
+// lossyLink builds client and server namespaces joined by veth, with the
+// server dropping 20% of the data segments it receives on port.
+func lossyLink(t *testing.T, tag string, port int, addrA, addrB string) *testenv.Link {
+	t.Helper()
+	a := testenv.NewNetns(t, "chx-"+tag+"-cli")
+	b := testenv.NewNetns(t, "chx-"+tag+"-srv")
+	l := testenv.NewVethPair(t, a, b, "chx"+tag+"a", "chx"+tag+"b", addrA, addrB)
+	testenv.DropInput(t, b, port, 20)
+	return l
+}
+
+// transfer sends n bytes from a client socket in l.A to a server in l.B and
+// returns the client's local and remote address.
+func transfer(t *testing.T, l *testenv.Link, port int, n int) (local, remote netip.AddrPort) {
+	t.Helper()
+	srvAddr := net.JoinHostPort(l.AddrB, fmt.Sprint(port))
+	var ln net.Listener
+	require.NoError(t, l.B.Do(func() (err error) { ln, err = net.Listen("tcp", srvAddr); return err }))
+	defer ln.Close()
+	received := make(chan int64, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			received <- -1
+			return
+		}
+		defer c.Close()
+		got, _ := io.Copy(io.Discard, c)
+		received <- got
+	}()
+	var conn net.Conn
+	require.NoError(t, l.A.Do(func() (err error) { conn, err = net.DialTimeout("tcp", srvAddr, 5*time.Second); return err }))
+	_, err := conn.Write(make([]byte, n))
+	require.NoError(t, err)
+	local = conn.LocalAddr().(*net.TCPAddr).AddrPort()
+	remote = conn.RemoteAddr().(*net.TCPAddr).AddrPort()
+	require.NoError(t, conn.Close())
+	select {
+	case got := <-received:
+		require.Equal(t, int64(n), got, "server received")
+	case <-time.After(30 * time.Second):
+		t.Fatal("transfer did not finish in 30s")
+	}
+	return netip.AddrPortFrom(local.Addr().Unmap(), local.Port()), netip.AddrPortFrom(remote.Addr().Unmap(), remote.Port())
+}
+
+func TestRetransmitRecordsCarryTheClientSocket(t *testing.T) {
+	testenv.RequireRoot(t, "ip", "nft")
+	tests := []struct {
+		name         string
+		tag          string
+		addrA, addrB string
+		netType      string
+	}{
+		{name: "ipv4", tag: "r4", addrA: "198.18.2.1/30", addrB: "198.18.2.2/30", netType: "ipv4"},
+		{name: "ipv6", tag: "r6", addrA: "2001:db8:2::1/64", addrB: "2001:db8:2::2/64", netType: "ipv6"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			const port = 18080
+			link := lossyLink(t, tt.tag, port, tt.addrA, tt.addrB)
+			sink := new(consumertest.LogsSink)
+			cfg := createDefaultConfig()
+			cfg.Probes = []string{"tcp_retransmit"}
+			cfg.FlushInterval = 20 * time.Millisecond
+			startReceiver(t, cfg, sink)
+
+			before := time.Now()
+			local, remote := transfer(t, link, port, 4<<20)
+			after := time.Now()
+
+			var matched []plog.LogRecord
+			require.Eventually(t, func() bool {
+				matched = matched[:0]
+				for _, lr := range findRecords(sink, contract.EventTCPRetransmit) {
+					a := lr.Attributes()
+					if str(a, contract.AttrNetworkLocalAddress) == local.Addr().String() &&
+						integer(a, contract.AttrNetworkLocalPort) == int64(local.Port()) &&
+						str(a, contract.AttrNetworkPeerAddress) == remote.Addr().String() &&
+						integer(a, contract.AttrNetworkPeerPort) == int64(remote.Port()) {
+						matched = append(matched, lr)
+					}
+				}
+				return len(matched) > 0
+			}, 5*time.Second, 50*time.Millisecond, "no kernel.tcp.retransmit for %s -> %s", local, remote)
+
+			for _, lr := range matched {
+				a := lr.Attributes()
+				assert.Equal(t, int64(link.A.Inode), integer(a, contract.AttrNetnsInode), "netns inode of the client socket")
+				assert.Equal(t, "tcp", str(a, contract.AttrNetworkTransport))
+				assert.Equal(t, tt.netType, str(a, contract.AttrNetworkType))
+				assert.Equal(t, contract.EventTCPRetransmit, str(a, contract.AttrEventName))
+				assert.NotEmpty(t, str(a, contract.AttrTCPState))
+				ts := lr.Timestamp().AsTime()
+				assert.False(t, ts.Before(before.Add(-50*time.Millisecond)) || ts.After(after.Add(50*time.Millisecond)),
+					"record time %v outside the transfer [%v, %v]", ts, before, after)
+			}
+		})
+	}
+}
+
+func TestShutdownDetachesEveryProgram(t *testing.T) {
+	testenv.RequireRoot(t)
+	sink := new(consumertest.LogsSink)
+	for range 2 { // Start, Shutdown, Start again
+		r, err := newReceiver(receivertest.NewNopSettings(metadata.Type), createDefaultConfig(), sink)
+		require.NoError(t, err)
+		require.NoError(t, r.Start(context.Background(), componenttest.NewNopHost()))
+		require.NotEmpty(t, testenv.LoadedPrograms(t, "handle_"), "programs loaded while running")
+		require.NoError(t, r.Shutdown(context.Background()))
+		require.Empty(t, testenv.LoadedPrograms(t, "handle_"), "programs left after Shutdown")
+	}
+}
+
+func TestShutdownWithoutStart(t *testing.T) {
+	r, err := newReceiver(receivertest.NewNopSettings(metadata.Type), createDefaultConfig(), new(consumertest.LogsSink))
+	require.NoError(t, err)
+	require.NoError(t, r.Shutdown(context.Background()))
+}
+
+func str(m pcommon.Map, k string) string {
+	if v, ok := m.Get(k); ok {
+		return v.AsString()
+	}
+	return ""
+}
+
+func integer(m pcommon.Map, k string) int64 {
+	if v, ok := m.Get(k); ok {
+		return v.Int()
+	}
+	return -1
+}
