@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/crosshair-otel/crosshair/receiver/ebpfreceiver/internal/metadata"
 	"github.com/crosshair-otel/crosshair/receiver/ebpfreceiver/internal/probes"
 )
 
@@ -30,21 +31,38 @@ type Config struct {
 	// MaxBatchSize sends a batch early once it holds this many records.
 	MaxBatchSize int `mapstructure:"max_batch_size"`
 
+	// MetricsInterval is how often the in-kernel counters and histograms
+	// are read and emitted as metrics.
+	MetricsInterval time.Duration `mapstructure:"metrics_interval"`
+
+	// PollInterval is how often probes whose source is a file rather than
+	// a hook (conntrack counters, cgroup cpu.stat, /proc/stat) are read for
+	// events. It is also the time resolution of their events.
+	PollInterval time.Duration `mapstructure:"poll_interval"`
+
+	// MetricsBuilderConfig enables or disables each metric.
+	metadata.MetricsBuilderConfig `mapstructure:",squash"`
+
 	// prevent unkeyed literal initialization
 	_ struct{}
 }
 
 const (
-	defaultRingBufferSize = 4 << 20 // 4 MiB: ~40k retransmit records, seconds of headroom at 100k events/s
-	defaultFlushInterval  = 200 * time.Millisecond
-	defaultMaxBatchSize   = 1024
+	defaultRingBufferSize  = 4 << 20 // 4 MiB: ~40k retransmit records, seconds of headroom at 100k events/s
+	defaultFlushInterval   = 200 * time.Millisecond
+	defaultMaxBatchSize    = 1024
+	defaultMetricsInterval = 10 * time.Second
+	defaultPollInterval    = time.Second
 )
 
 func createDefaultConfig() *Config {
 	return &Config{
-		RingBufferSize: defaultRingBufferSize,
-		FlushInterval:  defaultFlushInterval,
-		MaxBatchSize:   defaultMaxBatchSize,
+		RingBufferSize:       defaultRingBufferSize,
+		FlushInterval:        defaultFlushInterval,
+		MaxBatchSize:         defaultMaxBatchSize,
+		MetricsInterval:      defaultMetricsInterval,
+		PollInterval:         defaultPollInterval,
+		MetricsBuilderConfig: metadata.NewDefaultMetricsBuilderConfig(),
 	}
 }
 
@@ -71,6 +89,12 @@ func (cfg *Config) Validate() error {
 	}
 	if cfg.FlushInterval <= 0 {
 		errs = append(errs, fmt.Errorf("flush_interval: must be positive, got %s", cfg.FlushInterval))
+	}
+	if cfg.MetricsInterval <= 0 {
+		errs = append(errs, fmt.Errorf("metrics_interval: must be positive, got %s", cfg.MetricsInterval))
+	}
+	if cfg.PollInterval <= 0 {
+		errs = append(errs, fmt.Errorf("poll_interval: must be positive, got %s", cfg.PollInterval))
 	}
 	if cfg.MaxBatchSize <= 0 {
 		errs = append(errs, fmt.Errorf("max_batch_size: must be positive, got %d", cfg.MaxBatchSize))

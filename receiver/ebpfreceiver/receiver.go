@@ -11,6 +11,7 @@ import (
 	"github.com/cilium/ebpf/ringbuf"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/consumer"
+	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/receiver"
 	"go.opentelemetry.io/otel/attribute"
@@ -24,10 +25,13 @@ import (
 )
 
 type ebpfReceiver struct {
-	cfg       *Config
-	settings  receiver.Settings
-	next      consumer.Logs
-	telemetry *metadata.TelemetryBuilder
+	cfg      *Config
+	settings receiver.Settings
+	// Set by the factory before Start; either may be nil when the receiver
+	// is in no pipeline of that signal.
+	nextLogs    consumer.Logs
+	nextMetrics consumer.Metrics
+	telemetry   *metadata.TelemetryBuilder
 
 	// Set by Start, cleared by Shutdown.
 	probes *probes.Set
@@ -36,8 +40,8 @@ type ebpfReceiver struct {
 	wg     sync.WaitGroup
 }
 
-func newReceiver(set receiver.Settings, cfg *Config, next consumer.Logs) (*ebpfReceiver, error) {
-	return &ebpfReceiver{cfg: cfg, settings: set, next: next}, nil
+func newReceiver(set receiver.Settings, cfg *Config) (*ebpfReceiver, error) {
+	return &ebpfReceiver{cfg: cfg, settings: set}, nil
 }
 
 func (r *ebpfReceiver) Start(_ context.Context, _ component.Host) error {
@@ -87,9 +91,84 @@ func (r *ebpfReceiver) Start(_ context.Context, _ component.Host) error {
 	r.done = make(chan struct{})
 	r.settings.Logger.Info("ebpf receiver started", zap.Strings("probes", set.Attached()), zap.Int("ring_buffer_size", r.cfg.RingBufferSize))
 
-	r.wg.Add(1)
+	r.wg.Add(2)
 	go r.readLoop(&event.Decoder{Clock: clock})
+	go r.pollLoop()
+	if r.nextMetrics != nil {
+		r.wg.Add(1)
+		go r.metricsLoop(metadata.NewMetricsBuilder(r.cfg.MetricsBuilderConfig, r.settings))
+	}
 	return nil
+}
+
+// pollLoop runs the event sources that read files rather than hooks.
+func (r *ebpfReceiver) pollLoop() {
+	defer r.wg.Done()
+	ticker := time.NewTicker(r.cfg.PollInterval)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-r.done:
+			return
+		case now := <-ticker.C:
+			logs := plog.NewLogs()
+			records := newRecordSlice(logs)
+			for name, a := range r.probes.Attachments() {
+				if a.PollEvents == nil {
+					continue
+				}
+				if err := a.PollEvents(now, records); err != nil {
+					r.settings.Logger.Warn("poll probe", zap.String("probe", name), zap.Error(err))
+				}
+			}
+			r.sendLogs(logs, records.Len())
+		}
+	}
+}
+
+// metricsLoop emits the probes' counters every MetricsInterval, and once
+// more at shutdown so the last interval is not lost.
+func (r *ebpfReceiver) metricsLoop(mb *metadata.MetricsBuilder) {
+	defer r.wg.Done()
+	ticker := time.NewTicker(r.cfg.MetricsInterval)
+	defer ticker.Stop()
+	emit := func() {
+		now := pcommon.NewTimestampFromTime(time.Now())
+		for name, a := range r.probes.Attachments() {
+			if a.CollectMetrics == nil {
+				continue
+			}
+			if err := a.CollectMetrics(now, mb); err != nil {
+				r.settings.Logger.Warn("collect probe metrics", zap.String("probe", name), zap.Error(err))
+			}
+		}
+		md := mb.Emit()
+		if md.DataPointCount() == 0 {
+			return
+		}
+		if err := r.nextMetrics.ConsumeMetrics(context.Background(), md); err != nil {
+			r.settings.Logger.Warn("next consumer refused kernel metrics", zap.Error(err))
+		}
+	}
+	for {
+		select {
+		case <-r.done:
+			emit()
+			return
+		case <-ticker.C:
+			emit()
+		}
+	}
+}
+
+// sendLogs hands a batch to the logs consumer, if there is one.
+func (r *ebpfReceiver) sendLogs(logs plog.Logs, n int) {
+	if n == 0 || r.nextLogs == nil {
+		return
+	}
+	if err := r.nextLogs.ConsumeLogs(context.Background(), logs); err != nil {
+		r.settings.Logger.Warn("next consumer refused kernel events", zap.Int("records", n), zap.Error(err))
+	}
 }
 
 // readLoop drains the ring buffer into batches of log records, sending a
@@ -104,9 +183,7 @@ func (r *ebpfReceiver) readLoop(dec *event.Decoder) {
 		if records.Len() == 0 {
 			return
 		}
-		if err := r.next.ConsumeLogs(ctx, batch); err != nil {
-			r.settings.Logger.Warn("next consumer refused kernel events", zap.Int("records", records.Len()), zap.Error(err))
-		}
+		r.sendLogs(batch, records.Len())
 		batch = plog.NewLogs()
 		records = newRecordSlice(batch)
 	}
@@ -160,6 +237,7 @@ func (r *ebpfReceiver) Shutdown(context.Context) error {
 		return nil
 	}
 	// Closing the reader unblocks ReadInto; the loop flushes what it holds.
+	close(r.done)
 	err := r.reader.Close()
 	r.wg.Wait()
 	err = errors.Join(err, r.probes.Close())

@@ -24,10 +24,14 @@ import (
 
 // startReceiver starts a receiver with cfg feeding sink and shuts it down at
 // the end of the test.
-func startReceiver(t *testing.T, cfg *Config, sink *consumertest.LogsSink) *ebpfReceiver {
+func startReceiver(t *testing.T, cfg *Config, sink *consumertest.LogsSink, metricsSink *consumertest.MetricsSink) *ebpfReceiver {
 	t.Helper()
-	r, err := newReceiver(receivertest.NewNopSettings(metadata.Type), cfg, sink)
+	r, err := newReceiver(receivertest.NewNopSettings(metadata.Type), cfg)
 	require.NoError(t, err)
+	r.nextLogs = sink
+	if metricsSink != nil {
+		r.nextMetrics = metricsSink
+	}
 	require.NoError(t, r.Start(context.Background(), componenttest.NewNopHost()))
 	t.Cleanup(func() { _ = r.Shutdown(context.Background()) })
 	return r
@@ -114,10 +118,12 @@ func TestRetransmitRecordsCarryTheClientSocket(t *testing.T) {
 			const port = 18080
 			link := lossyLink(t, tt.tag, port, tt.addrA, tt.addrB)
 			sink := new(consumertest.LogsSink)
+			metricsSink := new(consumertest.MetricsSink)
 			cfg := createDefaultConfig()
 			cfg.Probes = []string{"tcp_retransmit"}
 			cfg.FlushInterval = 20 * time.Millisecond
-			startReceiver(t, cfg, sink)
+			cfg.MetricsInterval = 50 * time.Millisecond
+			startReceiver(t, cfg, sink, metricsSink)
 
 			before := time.Now()
 			local, remote := transfer(t, link, port, 4<<20)
@@ -149,6 +155,13 @@ func TestRetransmitRecordsCarryTheClientSocket(t *testing.T) {
 				assert.False(t, ts.Before(before.Add(-50*time.Millisecond)) || ts.After(after.Add(50*time.Millisecond)),
 					"record time %v outside the transfer [%v, %v]", ts, before, after)
 			}
+
+			// The in-kernel counter behind kernel.tcp.retransmits sees every
+			// retransmit of this connection, so it is at least the number of
+			// records (more if the retransmit timer fired after we looked).
+			require.Eventually(t, func() bool {
+				return retransmitCount(metricsSink, remote, local.Port()) >= int64(len(matched))
+			}, 5*time.Second, 50*time.Millisecond, "kernel.tcp.retransmits for %s from local port %d", remote, local.Port())
 		})
 	}
 }
@@ -157,7 +170,8 @@ func TestShutdownDetachesEveryProgram(t *testing.T) {
 	testenv.RequireRoot(t)
 	sink := new(consumertest.LogsSink)
 	for range 2 { // Start, Shutdown, Start again
-		r, err := newReceiver(receivertest.NewNopSettings(metadata.Type), createDefaultConfig(), sink)
+		r, err := newReceiver(receivertest.NewNopSettings(metadata.Type), createDefaultConfig())
+		r.nextLogs = sink
 		require.NoError(t, err)
 		require.NoError(t, r.Start(context.Background(), componenttest.NewNopHost()))
 		require.NotEmpty(t, testenv.LoadedPrograms(t, "handle_"), "programs loaded while running")
@@ -167,9 +181,39 @@ func TestShutdownDetachesEveryProgram(t *testing.T) {
 }
 
 func TestShutdownWithoutStart(t *testing.T) {
-	r, err := newReceiver(receivertest.NewNopSettings(metadata.Type), createDefaultConfig(), new(consumertest.LogsSink))
+	r, err := newReceiver(receivertest.NewNopSettings(metadata.Type), createDefaultConfig())
 	require.NoError(t, err)
 	require.NoError(t, r.Shutdown(context.Background()))
+}
+
+// retransmitCount returns the newest kernel.tcp.retransmits value for the
+// peer and local port, or -1.
+func retransmitCount(sink *consumertest.MetricsSink, peer netip.AddrPort, localPort uint16) int64 {
+	latest := int64(-1)
+	for _, md := range sink.AllMetrics() {
+		rms := md.ResourceMetrics()
+		for i := 0; i < rms.Len(); i++ {
+			sms := rms.At(i).ScopeMetrics()
+			for j := 0; j < sms.Len(); j++ {
+				ms := sms.At(j).Metrics()
+				for k := 0; k < ms.Len(); k++ {
+					if ms.At(k).Name() != "kernel.tcp.retransmits" {
+						continue
+					}
+					dps := ms.At(k).Sum().DataPoints()
+					for d := 0; d < dps.Len(); d++ {
+						a := dps.At(d).Attributes()
+						if str(a, contract.AttrNetworkPeerAddress) == peer.Addr().String() &&
+							integer(a, contract.AttrNetworkPeerPort) == int64(peer.Port()) &&
+							integer(a, contract.AttrNetworkLocalPort) == int64(localPort) {
+							latest = dps.At(d).IntValue()
+						}
+					}
+				}
+			}
+		}
+	}
+	return latest
 }
 
 func str(m pcommon.Map, k string) string {

@@ -6,4 +6,4 @@ package probes
 // objects next to this file, so a plain `go build` needs no clang.
 // `make generate` reruns these lines.
 //
-//go:generate go tool -modfile=../../../../tools/go.mod bpf2go -cc clang-19 -strip llvm-strip-19 -target bpfel -type event_header -type sock_tuple -type tcp_retransmit_event tcpretrans ../../../../bpf/tcpretrans.c -- -I../../../../bpf -O2 -g -Wall -Werror
+//go:generate go tool -modfile=../../../../tools/go.mod bpf2go -cc clang-19 -strip llvm-strip-19 -target bpfel -type event_header -type sock_tuple -type tcp_retransmit_event -type retrans_key tcpretrans ../../../../bpf/tcpretrans.c -- -I../../../../bpf -O2 -g -Wall -Werror

@@ -4,12 +4,18 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"slices"
+	"time"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
 	"github.com/cilium/ebpf/rlimit"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
 	"go.uber.org/zap"
+
+	"github.com/crosshair-otel/crosshair/receiver/ebpfreceiver/internal/metadata"
 )
 
 // Names of the maps every program shares (bpf/common.h).
@@ -26,9 +32,44 @@ type Probe struct {
 	Name string
 	// Hooks names the kernel hooks, for log lines and docs.
 	Hooks []string
-	// attach loads the object with the shared maps and attaches its programs.
-	// It returns everything that has to be closed, links first.
-	attach func(opts *ebpf.CollectionOptions, prepare func(*ebpf.CollectionSpec)) ([]io.Closer, error)
+	// attach loads the object with the shared maps and attaches its
+	// programs (or, for file-based sources, opens them).
+	attach func(env *attachEnv) (*Attachment, error)
+}
+
+// attachEnv is what every probe's attach gets.
+type attachEnv struct {
+	// opts carries the shared maps as MapReplacements.
+	opts *ebpf.CollectionOptions
+	// prepare adjusts a spec before load (sizes the shared ring buffer).
+	prepare func(*ebpf.CollectionSpec)
+	logger  *zap.Logger
+}
+
+// load reads spec, prepares it and loads it into objs with the shared maps.
+func (env *attachEnv) load(name string, spec *ebpf.CollectionSpec, err error, objs any) error {
+	if err != nil {
+		return fmt.Errorf("read embedded object %s: %w", name, err)
+	}
+	env.prepare(spec)
+	if err := spec.LoadAndAssign(objs, env.opts); err != nil {
+		return fmt.Errorf("load %s: %w", name, err)
+	}
+	return nil
+}
+
+// Attachment is a running probe.
+type Attachment struct {
+	// closers release the probe, links first.
+	closers []io.Closer
+	// CollectMetrics, when set, reads the probe's counters (kernel maps or
+	// files) into mb. The receiver calls it every metrics_interval.
+	CollectMetrics func(now pcommon.Timestamp, mb *metadata.MetricsBuilder) error
+	// PollEvents, when set, is the event source of a probe that reads files
+	// rather than hooks (conntrack, cgroup cpu.stat, /proc/stat): it appends
+	// the events seen since the last call. The receiver calls it every
+	// poll_interval.
+	PollEvents func(now time.Time, logs plog.LogRecordSlice) error
 }
 
 // All lists every probe the receiver knows, in attach order.
@@ -64,10 +105,10 @@ type Set struct {
 	// EventsLost counts failed ring-buffer reservations per CPU and event type.
 	EventsLost *ebpf.Map
 
-	owners   *ebpf.Map
-	closers  []io.Closer
-	attached []string
-	failed   map[string]error
+	owners      *ebpf.Map
+	attachments map[string]*Attachment
+	attached    []string
+	failed      map[string]error
 }
 
 // Load creates the shared maps and loads and attaches every enabled probe. A
@@ -83,7 +124,7 @@ func Load(opts Options) (*Set, error) {
 		opts.Logger.Debug("could not raise RLIMIT_MEMLOCK", zap.Error(err))
 	}
 
-	s := &Set{failed: map[string]error{}}
+	s := &Set{failed: map[string]error{}, attachments: map[string]*Attachment{}}
 	if err := s.createSharedMaps(opts.RingBufferBytes); err != nil {
 		return nil, err
 	}
@@ -102,13 +143,17 @@ func Load(opts Options) (*Set, error) {
 		if len(opts.Enabled) > 0 && !slices.Contains(opts.Enabled, p.Name) {
 			continue
 		}
-		closers, err := p.attach(&ebpf.CollectionOptions{MapReplacements: replacements}, prepare)
+		a, err := p.attach(&attachEnv{
+			opts:    &ebpf.CollectionOptions{MapReplacements: replacements},
+			prepare: prepare,
+			logger:  opts.Logger,
+		})
 		if err != nil {
 			s.failed[p.Name] = err
 			opts.Logger.Warn("probe disabled", zap.String("probe", p.Name), zap.Strings("hooks", p.Hooks), zap.Error(err))
 			continue
 		}
-		s.closers = append(s.closers, closers...)
+		s.attachments[p.Name] = a
 		s.attached = append(s.attached, p.Name)
 	}
 	if len(s.attached) == 0 {
@@ -147,6 +192,9 @@ func (s *Set) createSharedMaps(ringBytes uint32) error {
 // Attached names the probes that are running.
 func (s *Set) Attached() []string { return slices.Clone(s.attached) }
 
+// Attachments returns the running probes by name.
+func (s *Set) Attachments() map[string]*Attachment { return s.attachments }
+
 // Failed maps each probe that could not be attached to its error.
 func (s *Set) Failed() map[string]error { return s.failed }
 
@@ -177,10 +225,12 @@ func (s *Set) LostByType() (map[uint32]uint64, error) {
 // program fires into a closing map.
 func (s *Set) Close() error {
 	var errs []error
-	for _, c := range s.closers {
-		errs = append(errs, c.Close())
+	for _, name := range s.attached {
+		for _, c := range s.attachments[name].closers {
+			errs = append(errs, c.Close())
+		}
 	}
-	s.closers = nil
+	s.attachments, s.attached = nil, nil
 	for _, m := range []*ebpf.Map{s.Events, s.EventsLost, s.owners} {
 		if m != nil {
 			errs = append(errs, m.Close())
@@ -198,20 +248,44 @@ func tracepoint(group, name string, prog *ebpf.Program) (link.Link, error) {
 	return l, nil
 }
 
-func attachTCPRetransmit(opts *ebpf.CollectionOptions, prepare func(*ebpf.CollectionSpec)) ([]io.Closer, error) {
-	spec, err := loadTcpretrans()
-	if err != nil {
-		return nil, err
-	}
-	prepare(spec)
+func attachTCPRetransmit(env *attachEnv) (*Attachment, error) {
 	var objs tcpretransObjects
-	if err := spec.LoadAndAssign(&objs, opts); err != nil {
-		return nil, fmt.Errorf("load tcpretrans: %w", err)
+	spec, err := loadTcpretrans()
+	if err := env.load("tcpretrans", spec, err, &objs); err != nil {
+		return nil, err
 	}
 	l, err := tracepoint("tcp", "tcp_retransmit_skb", objs.HandleTcpRetransmitSkb)
 	if err != nil {
 		_ = objs.Close()
 		return nil, err
 	}
-	return []io.Closer{l, &objs}, nil
+	return &Attachment{
+		closers: []io.Closer{l, &objs},
+		CollectMetrics: func(now pcommon.Timestamp, mb *metadata.MetricsBuilder) error {
+			var (
+				key   tcpretransRetransKey
+				count uint64
+			)
+			iter := objs.Retransmits.Iterate()
+			for iter.Next(&key, &count) {
+				peer := addrFrom(key.Family, key.Peer)
+				mb.RecordKernelTCPRetransmitsDataPoint(now, int64(count), peer.String(), int64(key.PeerPort), int64(key.LocalPort))
+			}
+			if err := iter.Err(); err != nil {
+				return fmt.Errorf("read retransmit counters: %w", err)
+			}
+			return nil
+		},
+	}, nil
 }
+
+// addrFrom reads an address stored in a 16-byte array (IPv4 in the first
+// four bytes), reporting IPv4-mapped IPv6 as IPv4.
+func addrFrom(family uint16, b [16]uint8) netip.Addr {
+	if family == afInet {
+		return netip.AddrFrom4([4]byte(b[:4]))
+	}
+	return netip.AddrFrom16(b).Unmap()
+}
+
+const afInet = 2

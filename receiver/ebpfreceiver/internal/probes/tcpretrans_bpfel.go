@@ -24,6 +24,15 @@ type tcpretransEventHeader struct {
 	Comm     [16]int8
 }
 
+type tcpretransRetransKey struct {
+	_         structs.HostLayout
+	Peer      [16]uint8
+	PeerPort  uint16
+	LocalPort uint16
+	Family    uint16
+	Pad       uint16
+}
+
 type tcpretransSockOwner struct {
 	_        structs.HostLayout
 	CgroupId uint64
@@ -60,6 +69,7 @@ type tcpretransTcpRetransmitEvent struct {
 const (
 	tcpretransMapEvents                   = "events"
 	tcpretransMapEventsLost               = "events_lost"
+	tcpretransMapRetransmits              = "retransmits"
 	tcpretransMapSockOwners               = "sock_owners"
 	tcpretransProgHandleTcpRetransmitSkb  = "handle_tcp_retransmit_skb"
 	tcpretransVarUnusedTcpRetransmitEvent = "unused_tcp_retransmit_event"
@@ -114,9 +124,10 @@ type tcpretransProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type tcpretransMapSpecs struct {
-	Events     *ebpf.MapSpec `ebpf:"events"`
-	EventsLost *ebpf.MapSpec `ebpf:"events_lost"`
-	SockOwners *ebpf.MapSpec `ebpf:"sock_owners"`
+	Events      *ebpf.MapSpec `ebpf:"events"`
+	EventsLost  *ebpf.MapSpec `ebpf:"events_lost"`
+	Retransmits *ebpf.MapSpec `ebpf:"retransmits"`
+	SockOwners  *ebpf.MapSpec `ebpf:"sock_owners"`
 }
 
 // tcpretransVariableSpecs contains global variables before they are loaded into the kernel.
@@ -146,15 +157,17 @@ func (o *tcpretransObjects) Close() error {
 //
 // It can be passed to loadTcpretransObjects or ebpf.CollectionSpec.LoadAndAssign.
 type tcpretransMaps struct {
-	Events     *ebpf.Map `ebpf:"events"`
-	EventsLost *ebpf.Map `ebpf:"events_lost"`
-	SockOwners *ebpf.Map `ebpf:"sock_owners"`
+	Events      *ebpf.Map `ebpf:"events"`
+	EventsLost  *ebpf.Map `ebpf:"events_lost"`
+	Retransmits *ebpf.Map `ebpf:"retransmits"`
+	SockOwners  *ebpf.Map `ebpf:"sock_owners"`
 }
 
 func (m *tcpretransMaps) Close() error {
 	return _TcpretransClose(
 		m.Events,
 		m.EventsLost,
+		m.Retransmits,
 		m.SockOwners,
 	)
 }
