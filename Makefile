@@ -46,8 +46,13 @@ bpf-toolchain:
 		echo "installing $(APT_PACKAGES)"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_PACKAGES); }
 
-bench: tracefs
-	$(GO) test -count=1 -run '^$$' -bench . -benchmem ./...
+# Component benchmarks, then the collector-level harness (bench/collector):
+# the built binary under OTLP load vs the stock pipeline in the same run.
+# Results: bench/results/ (the figures in docs/performance.md come from it).
+bench: build tracefs
+	mkdir -p bench/results
+	$(GO) test -count=1 -run '^$$' -bench . -benchmem ./... | tee bench/results/components.txt
+	$(GO) run ./bench/collector -bin $(BIN) | tee bench/results/collector.md
 
 e2e:
 	@echo "make e2e: not yet — the end-to-end scenarios land with issue 8"
