@@ -456,8 +456,8 @@ func TestOperatorCollector(t *testing.T) {
 		ep := otlp[proto].(map[string]any)["endpoint"].(string)
 		assert.True(t, strings.HasPrefix(ep, "${env:POD_IP") && strings.HasSuffix(ep, port), "otlp %s bound to the pod IP: %s", proto, ep)
 	}
-	assert.Contains(t, cfg.Exporters.Object, "otlp")
-	assert.Contains(t, cfg.Exporters.Object["otlp"].(map[string]any)["endpoint"], "crosshair-gateway")
+	assert.Contains(t, cfg.Exporters.Object, "otlp_grpc")
+	assert.Contains(t, cfg.Exporters.Object["otlp_grpc"].(map[string]any)["endpoint"], "crosshair-gateway")
 	var logs, traces bool
 	for name, p := range cfg.Service.Pipelines {
 		if strings.HasPrefix(name, "logs") && slices.Contains(p.Processors, "isolation_join") && slices.Contains(p.Receivers, "ebpf") {
