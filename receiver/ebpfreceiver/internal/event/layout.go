@@ -56,6 +56,8 @@ const (
 	tcpConnRetrans          = tcpConnDuration + 28
 	tcpConnOldState         = tcpConnDuration + 32
 	TCPConnectionOldStateAt = tcpConnOldState
+	TCPConnectionDurationAt = tcpConnDuration
+	TCPConnectionSrttAt     = tcpConnSrtt
 
 	TCPResetSize   = HeaderSize + TupleSize + 8
 	tcpResetReason = HeaderSize + TupleSize
@@ -69,14 +71,17 @@ const (
 	skbDropDriver     = skbDropReason + 24
 	skbDropLocation   = skbDropReason + 40
 	SKBDropDriverAt   = skbDropDriver
+	SKBDropReasonAt   = skbDropReason
+	SKBDropIfnameAt   = skbDropIfname
 	SKBDropLocationAt = skbDropLocation
 	ifnameLen         = 16
 	dropDriverLen     = 16
 
-	NetTxTimeoutSize    = HeaderSize + 56
-	txTimeoutDevice     = HeaderSize
-	txTimeoutDriver     = HeaderSize + 16
-	txTimeoutDriverLen  = 32
-	txTimeoutQueue      = HeaderSize + 48
-	NetTxTimeoutQueueAt = txTimeoutQueue
+	NetTxTimeoutSize     = HeaderSize + 56
+	txTimeoutDevice      = HeaderSize
+	txTimeoutDriver      = HeaderSize + 16
+	txTimeoutDriverLen   = 32
+	txTimeoutQueue       = HeaderSize + 48
+	NetTxTimeoutQueueAt  = txTimeoutQueue
+	NetTxTimeoutDriverAt = txTimeoutDriver
 )
