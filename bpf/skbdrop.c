@@ -158,24 +158,24 @@ int handle_kfree_skb(struct trace_event_raw_kfree_skb *ctx)
 		t.sport = t.dport;
 		t.dport = p;
 	}
+	// The socket that was to receive the packet (rx_sk, kernels ≥ 6.9) or
+	// the skb's own socket on transmit; drops past the device layer (TCP
+	// discarding old data) have no device.
+	const struct sock *sk = bpf_core_field_exists(ctx->rx_sk) ? ctx->rx_sk : NULL;
+	if (!sk)
+		sk = BPF_CORE_READ(skb, sk);
 	if (dev)
 		t.netns = BPF_CORE_READ(dev, nd_net.net, ns.inum);
-	else {
-		struct sock *sk = BPF_CORE_READ(skb, sk);
-		if (sk)
-			t.netns = sock_netns(sk);
-	}
+	else if (sk)
+		t.netns = sock_netns(sk);
 
 	e = reserve_event(sizeof(*e), EVENT_SKB_DROP);
 	if (!e)
 		return 0;
 	fill_header(&e->hdr, EVENT_SKB_DROP, false);
 	e->hdr.ts_ns = now;
-	{
-		struct sock *sk = BPF_CORE_READ(skb, sk);
-		if (sk)
-			header_from_owner(&e->hdr, sk);
-	}
+	if (sk)
+		header_from_owner(&e->hdr, sk);
 	e->tuple = t;
 	e->reason = key.reason;
 	e->ifindex = dev ? BPF_CORE_READ(dev, ifindex) : 0;

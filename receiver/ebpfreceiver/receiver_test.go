@@ -6,9 +6,11 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"os"
 	"testing"
 	"time"
 
+	"github.com/cilium/ebpf"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component/componenttest"
@@ -167,15 +169,15 @@ func TestRetransmitRecordsCarryTheClientSocket(t *testing.T) {
 					if str(a, contract.AttrNetworkLocalAddress) == remote.Addr().String() &&
 						integer(a, contract.AttrNetworkLocalPort) == int64(remote.Port()) &&
 						str(a, contract.AttrNetworkPeerAddress) == local.Addr().String() &&
-						integer(a, contract.AttrNetworkPeerPort) == int64(local.Port()) {
+						integer(a, contract.AttrNetworkPeerPort) == int64(local.Port()) &&
+						str(a, contract.AttrSKBDropReason) == "NETFILTER_DROP" {
 						drops = append(drops, lr)
 					}
 				}
 				return len(drops) > 0
-			}, 5*time.Second, 50*time.Millisecond, "no kernel.skb.drop for %s <- %s", remote, local)
+			}, 5*time.Second, 50*time.Millisecond, "no NETFILTER_DROP kernel.skb.drop for %s <- %s", remote, local)
 			for _, lr := range drops {
 				a := lr.Attributes()
-				assert.Equal(t, "NETFILTER_DROP", str(a, contract.AttrSKBDropReason))
 				assert.Equal(t, contract.LayerL3, str(a, contract.AttrIsolationLayer))
 				assert.Equal(t, link.DevB, str(a, contract.AttrNetworkInterface))
 				assert.Equal(t, "veth", str(a, contract.AttrNetworkInterfaceDriver))
@@ -205,8 +207,24 @@ func TestShutdownDetachesEveryProgram(t *testing.T) {
 		require.NoError(t, err)
 		require.NoError(t, r.Start(context.Background(), componenttest.NewNopHost()))
 		require.NotEmpty(t, testenv.LoadedPrograms(t, "handle_"), "programs loaded while running")
+		// By id, not by name: other users (concurrent test runs) may load
+		// programs with the same names.
+		ids := r.probes.ProgramIDs()
+		require.GreaterOrEqual(t, len(ids), len(r.probes.Attached()), "one program per attached probe at least")
 		require.NoError(t, r.Shutdown(context.Background()))
-		require.Empty(t, testenv.LoadedPrograms(t, "handle_"), "programs left after Shutdown")
+		for _, id := range ids {
+			prog, err := ebpf.NewProgramFromID(id)
+			if err == nil {
+				name := "?"
+				if info, err := prog.Info(); err == nil {
+					name = info.Name
+				}
+				_ = prog.Close()
+				t.Errorf("program %d (%s) left after Shutdown", id, name)
+				continue
+			}
+			require.ErrorIs(t, err, os.ErrNotExist)
+		}
 	}
 }
 
