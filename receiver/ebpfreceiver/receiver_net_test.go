@@ -36,7 +36,7 @@ var netFamilies = []struct {
 }
 
 // plainLink joins two fresh namespaces with veth, no loss.
-func plainLink(t *testing.T, tag, addrA, addrB string) *testenv.Link {
+func plainLink(t testing.TB, tag, addrA, addrB string) *testenv.Link {
 	t.Helper()
 	a := testenv.NewNetns(t, "chx-n"+tag+"-cli")
 	b := testenv.NewNetns(t, "chx-n"+tag+"-srv")

@@ -60,7 +60,7 @@ func findRecords(sink *consumertest.LogsSink, name string) []plog.LogRecord {
 
 // lossyLink builds client and server namespaces joined by veth, with the
 // server dropping 20% of the data segments it receives on port.
-func lossyLink(t *testing.T, tag string, port int, addrA, addrB string) *testenv.Link {
+func lossyLink(t testing.TB, tag string, port int, addrA, addrB string) *testenv.Link {
 	t.Helper()
 	a := testenv.NewNetns(t, "chx-n"+tag+"-cli")
 	b := testenv.NewNetns(t, "chx-n"+tag+"-srv")
@@ -71,7 +71,7 @@ func lossyLink(t *testing.T, tag string, port int, addrA, addrB string) *testenv
 
 // transfer sends n bytes from a client socket in l.A to a server in l.B and
 // returns the client's local and remote address.
-func transfer(t *testing.T, l *testenv.Link, port int, n int) (local, remote netip.AddrPort) {
+func transfer(t testing.TB, l *testenv.Link, port int, n int) (local, remote netip.AddrPort) {
 	t.Helper()
 	srvAddr := net.JoinHostPort(l.AddrB, fmt.Sprint(port))
 	var ln net.Listener
