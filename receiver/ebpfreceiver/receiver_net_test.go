@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"os"
@@ -312,4 +313,51 @@ func eachMetric(sink *consumertest.MetricsSink, name string, fn func(pmetric.Met
 			}
 		}
 	}
+}
+
+// A dual-stack listener ([::]) accepting an IPv4 client holds an AF_INET6
+// socket with IPv4-mapped addresses; its records report plain IPv4 so they
+// match the client's and the spans'.
+func TestDualStackServerReportsIPv4(t *testing.T) {
+	testenv.RequireRoot(t, "ip")
+	const port, n = 18084, 100000
+	link := plainLink(t, "m4", "198.18.132.1/30", "198.18.132.2/30")
+	sink := new(consumertest.LogsSink)
+	cfg := createDefaultConfig()
+	cfg.Probes = []string{"tcp_connection"}
+	cfg.FlushInterval = 20 * time.Millisecond
+	startReceiver(t, cfg, sink, nil)
+
+	var ln net.Listener
+	require.NoError(t, link.B.Do(func() (err error) { ln, err = net.Listen("tcp", fmt.Sprintf("[::]:%d", port)); return err }))
+	defer ln.Close()
+	got := make(chan int64, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			got <- -1
+			return
+		}
+		defer c.Close()
+		m, _ := io.Copy(io.Discard, c)
+		got <- m
+	}()
+	var conn net.Conn
+	require.NoError(t, link.A.Do(func() (err error) {
+		conn, err = net.Dial("tcp4", net.JoinHostPort(link.AddrB, fmt.Sprint(port)))
+		return err
+	}))
+	_, err := conn.Write(make([]byte, n))
+	require.NoError(t, err)
+	client := conn.LocalAddr().(*net.TCPAddr).AddrPort()
+	require.NoError(t, conn.Close())
+	require.Equal(t, int64(n), <-got)
+
+	server := netip.AddrPortFrom(netip.MustParseAddr(link.AddrB), port)
+	recs := waitRecords(t, sink, contract.EventTCPConnection, func(a pcommon.Map) bool {
+		return endpointIs(a, "local", server) && endpointIs(a, "peer", client)
+	}, "no server record %s <- %s in IPv4 form", server, client)
+	a := recs[0].Attributes()
+	assert.Equal(t, "ipv4", str(a, contract.AttrNetworkType))
+	assert.InEpsilon(t, n, integer(a, contract.AttrTCPBytesReceived), 0.01)
 }
