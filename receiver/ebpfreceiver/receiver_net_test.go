@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"runtime"
 	"syscall"
 	"testing"
 	"time"
@@ -360,4 +361,57 @@ func TestDualStackServerReportsIPv4(t *testing.T) {
 	a := recs[0].Attributes()
 	assert.Equal(t, "ipv4", str(a, contract.AttrNetworkType))
 	assert.InEpsilon(t, n, integer(a, contract.AttrTCPBytesReceived), 0.01)
+}
+
+// Every drop is counted in the kernel; events are rate-limited per CPU.
+// UDP datagrams dropped by an nftables rule on the receiving side.
+func TestSKBDropCountedAlwaysEventsRateLimited(t *testing.T) {
+	testenv.RequireRoot(t, "ip", "nft")
+	const port, sent, perSec = 18085, 300, 5
+	link := plainLink(t, "d4", "198.18.133.1/30", "198.18.133.2/30")
+	link.B.Exec(t, "nft", "add table inet chx_drop")
+	link.B.Exec(t, "nft", "add chain inet chx_drop in { type filter hook input priority 0; }")
+	link.B.Exec(t, "nft", fmt.Sprintf("add rule inet chx_drop in udp dport %d drop", port))
+
+	sink := new(consumertest.LogsSink)
+	metricsSink := new(consumertest.MetricsSink)
+	cfg := createDefaultConfig()
+	cfg.Probes = []string{"skb_drop"}
+	cfg.FlushInterval = 20 * time.Millisecond
+	cfg.MetricsInterval = 50 * time.Millisecond
+	cfg.SKBDropEventsPerSecond = perSec
+	startReceiver(t, cfg, sink, metricsSink)
+
+	start := time.Now()
+	var local netip.AddrPort
+	require.NoError(t, link.A.Do(func() error {
+		c, err := net.Dial("udp", net.JoinHostPort(link.AddrB, fmt.Sprint(port)))
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		local = c.LocalAddr().(*net.UDPAddr).AddrPort()
+		for range sent {
+			if _, err := c.Write([]byte("x")); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+	elapsed := time.Since(start)
+
+	require.Eventually(t, func() bool {
+		return sumPoint(metricsSink, "kernel.skb.drops", map[string]string{"skb.drop.reason": "NETFILTER_DROP", "network.interface.name": link.DevB}) >= sent
+	}, 5*time.Second, 20*time.Millisecond, "every dropped datagram counted")
+
+	events := waitRecords(t, sink, contract.EventSKBDrop, func(a pcommon.Map) bool {
+		return endpointIs(a, "peer", local) && str(a, contract.AttrNetworkTransport) == "udp"
+	}, "no kernel.skb.drop for the UDP datagrams from %s", local)
+	a := events[0].Attributes()
+	assert.Equal(t, "NETFILTER_DROP", str(a, contract.AttrSKBDropReason))
+	assert.Equal(t, int64(port), integer(a, contract.AttrNetworkLocalPort))
+	assert.Equal(t, contract.LayerL3, str(a, contract.AttrIsolationLayer))
+	// At most perSec per CPU per started second (windows are per CPU).
+	limit := perSec * runtime.NumCPU() * (int(elapsed/time.Second) + 2)
+	assert.LessOrEqual(t, len(events), limit, "rate limit: %d events for %d drops", len(events), sent)
 }

@@ -122,7 +122,9 @@ func TestRetransmitRecordsCarryTheClientSocket(t *testing.T) {
 			sink := new(consumertest.LogsSink)
 			metricsSink := new(consumertest.MetricsSink)
 			cfg := createDefaultConfig()
-			cfg.Probes = []string{"tcp_retransmit", "skb_drop"}
+			// tcp_connection fills the socket owners the retransmit
+			// program reads (the shared sock_owners map).
+			cfg.Probes = []string{"tcp_retransmit", "skb_drop", "tcp_connection"}
 			cfg.FlushInterval = 20 * time.Millisecond
 			cfg.MetricsInterval = 50 * time.Millisecond
 			startReceiver(t, cfg, sink, metricsSink)
@@ -153,6 +155,7 @@ func TestRetransmitRecordsCarryTheClientSocket(t *testing.T) {
 				assert.Equal(t, tt.netType, str(a, contract.AttrNetworkType))
 				assert.Equal(t, contract.EventTCPRetransmit, str(a, contract.AttrEventName))
 				assert.NotEmpty(t, str(a, contract.AttrTCPState))
+				assert.Equal(t, int64(os.Getpid()), integer(a, contract.AttrProcessPID), "owner captured at connect, retransmit fired in softirq")
 				ts := lr.Timestamp().AsTime()
 				assert.False(t, ts.Before(before.Add(-50*time.Millisecond)) || ts.After(after.Add(50*time.Millisecond)),
 					"record time %v outside the transfer [%v, %v]", ts, before, after)
