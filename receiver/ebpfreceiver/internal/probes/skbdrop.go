@@ -1,7 +1,6 @@
 package probes
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 
@@ -68,5 +67,5 @@ func cstr[T ~int8 | ~uint8](b []T) string {
 		}
 		out = append(out, byte(c))
 	}
-	return string(bytes.Clone(out))
+	return string(out)
 }
