@@ -1,0 +1,393 @@
+// Package classify turns the kernel events joined to a span into a verdict
+// (DESIGN §5): each event is given a layer by the rule table and a share of
+// the span's time; the layer with the most time wins.
+package classify
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/crosshair-otel/crosshair/internal/contract"
+	"github.com/crosshair-otel/crosshair/processor/isolationjoinprocessor/internal/kevent"
+)
+
+// Rule maps an event to a layer. Every Match entry must equal the event's
+// attribute (kevent.MatchKeys lists the keys a rule may test).
+type Rule struct {
+	Event string
+	Match map[string]string
+	Layer string
+}
+
+func (r *Rule) matches(e *kevent.Event) bool {
+	if r.Event != e.Name {
+		return false
+	}
+	for k, v := range r.Match {
+		if e.Attr(k) != v {
+			return false
+		}
+	}
+	return true
+}
+
+// DefaultRules is the rule table of DESIGN §5, used for events whose record
+// carries no isolation.layer of its own. First match wins.
+var DefaultRules = []Rule{
+	// The seccomp-notify / ptrace slow path runs before the syscall: a sandbox.
+	{Event: contract.EventSyscallSlow, Match: map[string]string{contract.AttrSyscallPhase: "entry"}, Layer: contract.LayerL4},
+	{Event: contract.EventSyscallSlow, Match: map[string]string{contract.AttrSeccompMode: "2"}, Layer: contract.LayerL4},
+	// A slow body outside a sandbox is the IO/CPU limit of the container.
+	{Event: contract.EventSyscallSlow, Layer: contract.LayerL3},
+	{Event: contract.EventCgroupThrottle, Layer: contract.LayerL3},
+	{Event: contract.EventOOMKill, Layer: contract.LayerL3},
+	{Event: contract.EventConntrackInsertFailed, Layer: contract.LayerL3},
+	{Event: contract.EventSchedDelay, Layer: contract.LayerL3},
+	{Event: contract.EventSKBDrop, Match: map[string]string{contract.AttrSKBDropReason: "NETFILTER_DROP"}, Layer: contract.LayerL3},
+	{Event: contract.EventSKBDrop, Layer: contract.LayerL3},
+	{Event: contract.EventNetTxTimeout, Layer: contract.LayerL2},
+	{Event: contract.EventCPUSteal, Layer: contract.LayerL1},
+	{Event: contract.EventBlockIO, Layer: contract.LayerL1},
+	// Loss beyond the node, unless a local drop explains it (see Verdict).
+	{Event: contract.EventTCPRetransmit, Layer: contract.LayerNetwork},
+	{Event: contract.EventTCPReset, Layer: contract.LayerNetwork},
+}
+
+// Thresholds say how much an event weighs.
+type Thresholds struct {
+	// EventCost is the time charged for an event that carries no duration
+	// (a retransmit waits at least the minimum RTO, 200ms on Linux).
+	EventCost time.Duration
+	// Events with a duration below their minimum are noise and ignored.
+	MinSchedDelay   time.Duration
+	MinSyscall      time.Duration
+	MinBlockLatency time.Duration
+}
+
+// DefaultThresholds suit a busy node.
+var DefaultThresholds = Thresholds{
+	EventCost:       200 * time.Millisecond,
+	MinSchedDelay:   time.Millisecond,
+	MinSyscall:      time.Millisecond,
+	MinBlockLatency: time.Millisecond,
+}
+
+// Classifier applies configured rules, then the event's own layer, then
+// the default table.
+type Classifier struct {
+	overrides []Rule
+	th        Thresholds
+}
+
+// New returns a classifier; overrides are tried before anything else.
+func New(overrides []Rule, th Thresholds) *Classifier {
+	return &Classifier{overrides: overrides, th: th}
+}
+
+// LayerOf is the layer e is evidence for; "" when it is evidence for none
+// (a closed connection's statistics).
+func (c *Classifier) LayerOf(e *kevent.Event) string {
+	for i := range c.overrides {
+		if c.overrides[i].matches(e) {
+			return c.overrides[i].Layer
+		}
+	}
+	if e.Layer != "" {
+		return e.Layer
+	}
+	for i := range DefaultRules {
+		if DefaultRules[i].matches(e) {
+			return DefaultRules[i].Layer
+		}
+	}
+	return ""
+}
+
+// Evidence are the sums written on the span.
+type Evidence struct {
+	Retransmits    int64
+	SrttUs         int64 // the largest smoothed RTT seen
+	SKBDrops       int64
+	ThrottledMs    float64
+	SchedDelayMs   float64
+	SyscallSlowMs  float64
+	BlockIOSlowMs  float64
+	ThrottlePeriod int64
+}
+
+// Attributed is one event with its layer and the time charged to it.
+type Attributed struct {
+	Event  *kevent.Event
+	Layer  string
+	TimeNs int64
+}
+
+// Verdict is the classification of one span.
+type Verdict struct {
+	Layer    string
+	Cause    string
+	Evidence Evidence
+	Events   []Attributed // the events that weigh, oldest first
+}
+
+var layerOrder = []string{contract.LayerL4, contract.LayerL3, contract.LayerL2, contract.LayerL1, contract.LayerL0, contract.LayerNetwork}
+
+// Verdict classifies events joined to a span whose window is [from, to].
+func (c *Classifier) Verdict(events []*kevent.Event, from, to int64) Verdict {
+	var v Verdict
+	var dropLayers map[string]int
+	retransmitEvents := int64(0)
+	for _, e := range events {
+		switch e.Name {
+		case contract.EventTCPRetransmit:
+			retransmitEvents++
+		case contract.EventSKBDrop:
+			v.Evidence.SKBDrops++
+			if l := c.LayerOf(e); l != "" && l != contract.LayerNetwork && l != contract.LayerApp {
+				if dropLayers == nil {
+					dropLayers = map[string]int{}
+				}
+				dropLayers[l]++
+			}
+		}
+		if e.SrttUs > v.Evidence.SrttUs {
+			v.Evidence.SrttUs = e.SrttUs
+		}
+	}
+	// A retransmit of a segment dropped on this node is that layer's doing,
+	// not the path's: charge it to the layer with the most local drops.
+	dropLayer := ""
+	for _, l := range layerOrder {
+		if dropLayers[l] > dropLayers[dropLayer] {
+			dropLayer = l
+		}
+	}
+	perLayer := map[string]int64{}
+	for _, e := range events {
+		layer := c.LayerOf(e)
+		t := c.timeOf(e, from, to)
+		switch e.Name {
+		case contract.EventTCPRetransmit:
+			if dropLayer != "" && layer == contract.LayerNetwork {
+				layer = dropLayer
+			}
+		case contract.EventSKBDrop:
+			if retransmitEvents > 0 {
+				t = 0 // the retransmit it caused carries the cost
+			}
+		case contract.EventTCPConnection:
+			if retransmitEvents == 0 {
+				v.Evidence.Retransmits += max(e.Retransmits, 0)
+			}
+		}
+		c.sum(&v.Evidence, e, t)
+		if layer == "" || layer == contract.LayerApp || (t == 0 && e.Name != contract.EventSKBDrop) {
+			continue
+		}
+		v.Events = append(v.Events, Attributed{Event: e, Layer: layer, TimeNs: t})
+		perLayer[layer] += t
+	}
+	v.Evidence.Retransmits += retransmitEvents
+	slices.SortStableFunc(v.Events, func(a, b Attributed) int { return cmp.Compare(a.Event.Time, b.Event.Time) })
+
+	ranked := rank(perLayer)
+	if len(ranked) == 0 {
+		v.Layer = contract.LayerApp
+		if len(events) == 0 {
+			v.Cause = "no kernel evidence in the span's window: time spent in the application"
+		} else {
+			v.Cause = fmt.Sprintf("no layer evidence in the span's window (%d kernel events): time spent in the application", len(events))
+		}
+		return v
+	}
+	v.Layer = ranked[0]
+	parts := make([]string, 0, len(ranked))
+	for _, l := range ranked {
+		parts = append(parts, l+": "+describe(v.Events, l)+" ("+ms(perLayer[l])+")")
+	}
+	v.Cause = strings.Join(parts, "; ")
+	return v
+}
+
+// rank orders the layers with time, most time first, ties in stack order.
+func rank(perLayer map[string]int64) []string {
+	var out []string
+	for _, l := range layerOrder {
+		if perLayer[l] > 0 {
+			out = append(out, l)
+		}
+	}
+	for l, t := range perLayer { // layers named only by configured rules
+		if t > 0 && !slices.Contains(layerOrder, l) {
+			out = append(out, l)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b string) int { return cmp.Compare(perLayer[b], perLayer[a]) })
+	return out
+}
+
+// timeOf is the time e takes out of [from, to]: the overlap of the
+// interval it reports (it is stamped at its end) with the window, or the
+// fixed cost of an event that has no duration.
+func (c *Classifier) timeOf(e *kevent.Event, from, to int64) int64 {
+	var minimum time.Duration
+	switch e.Name {
+	case contract.EventSchedDelay:
+		minimum = c.th.MinSchedDelay
+	case contract.EventSyscallSlow:
+		minimum = c.th.MinSyscall
+	case contract.EventBlockIO:
+		minimum = c.th.MinBlockLatency
+	case contract.EventCgroupThrottle, contract.EventCPUSteal:
+	case contract.EventTCPConnection:
+		return 0
+	default:
+		return int64(c.th.EventCost)
+	}
+	if e.DurationNs < int64(minimum) || e.DurationNs <= 0 {
+		return 0
+	}
+	start, end := max(e.Time-e.DurationNs, from), min(e.Time, to)
+	if end <= start {
+		// Stamped inside the window but reported as ending there: at least
+		// the part that the event's own timestamp places in the window.
+		return 0
+	}
+	return end - start
+}
+
+func (c *Classifier) sum(ev *Evidence, e *kevent.Event, t int64) {
+	switch e.Name {
+	case contract.EventCgroupThrottle:
+		ev.ThrottledMs += nsToMs(t)
+		ev.ThrottlePeriod += max(e.ThrottledPeriods, 0)
+	case contract.EventSchedDelay:
+		ev.SchedDelayMs += nsToMs(t)
+	case contract.EventSyscallSlow:
+		ev.SyscallSlowMs += nsToMs(t)
+	case contract.EventBlockIO:
+		ev.BlockIOSlowMs += nsToMs(t)
+	}
+}
+
+func nsToMs(ns int64) float64 { return float64(ns) / 1e6 }
+
+func ms(ns int64) string {
+	return strconv.FormatFloat(nsToMs(ns), 'f', -1, 64) + "ms"
+}
+
+// describe is the human part of the cause for one layer.
+func describe(events []Attributed, layer string) string {
+	type agg struct {
+		n       int
+		t       int64
+		periods int64
+		detail  string
+	}
+	var order []string
+	aggs := map[string]*agg{}
+	for _, a := range events {
+		if a.Layer != layer {
+			continue
+		}
+		e := a.Event
+		key := e.Name
+		if e.Name == contract.EventSyscallSlow {
+			key += "/" + e.SyscallPhase
+		}
+		g := aggs[key]
+		if g == nil {
+			g = &agg{}
+			aggs[key] = g
+			order = append(order, key)
+		}
+		g.n++
+		g.t += a.TimeNs
+		g.periods += max(e.ThrottledPeriods, 0)
+		if g.detail == "" {
+			g.detail = detail(e)
+		}
+	}
+	parts := make([]string, 0, len(order))
+	for _, key := range order {
+		g := aggs[key]
+		name, phase, _ := strings.Cut(key, "/")
+		var s string
+		switch name {
+		case contract.EventTCPRetransmit:
+			s = plural(g.n, "tcp retransmit") + g.detail
+		case contract.EventTCPReset:
+			s = plural(g.n, "tcp reset") + g.detail
+		case contract.EventSKBDrop:
+			s = plural(g.n, "packet drop") + g.detail
+		case contract.EventCgroupThrottle:
+			s = "cgroup cpu throttled " + ms(g.t)
+			if g.periods > 0 {
+				s += " (" + plural(int(g.periods), "period") + ")"
+			}
+		case contract.EventSchedDelay:
+			s = "run-queue delay " + ms(g.t)
+		case contract.EventSyscallSlow:
+			if phase == "entry" {
+				s = "syscall entry wait " + ms(g.t) + g.detail
+			} else {
+				s = "slow syscalls " + ms(g.t) + g.detail
+			}
+		case contract.EventBlockIO:
+			s = "block io " + ms(g.t) + g.detail
+		case contract.EventCPUSteal:
+			s = "cpu steal " + ms(g.t)
+		case contract.EventOOMKill:
+			s = "memcg OOM kill" + g.detail
+		case contract.EventNetTxTimeout:
+			s = "tx timeout" + g.detail
+		case contract.EventConntrackInsertFailed:
+			s = plural(g.n, "conntrack insert failure")
+		default:
+			s = plural(g.n, name)
+		}
+		parts = append(parts, s)
+	}
+	return strings.Join(parts, ", ")
+}
+
+func detail(e *kevent.Event) string {
+	switch e.Name {
+	case contract.EventTCPRetransmit, contract.EventTCPReset:
+		if e.Peer.IsValid() {
+			return " to " + e.Peer.String()
+		}
+	case contract.EventSKBDrop:
+		if e.DropReason != "" {
+			return " (" + e.DropReason + ")"
+		}
+	case contract.EventSyscallSlow:
+		if e.SyscallName != "" {
+			return " (" + e.SyscallName + ")"
+		}
+	case contract.EventBlockIO:
+		if e.BlockDevice != "" {
+			return " on " + e.BlockDevice
+		}
+	case contract.EventOOMKill:
+		if e.Exe != "" {
+			return " (" + e.Exe + ")"
+		}
+	case contract.EventNetTxTimeout:
+		if e.Interface != "" {
+			return " on " + e.Interface
+		}
+	}
+	return ""
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return strconv.Itoa(n) + " " + what + "s"
+}

@@ -1,0 +1,253 @@
+// Package index keeps kernel events by key and time for the join. Every key
+// maps to its own time-ordered list, so a lookup costs a map access plus a
+// binary search in that key's list, never a scan of the whole index: the
+// cost per span stays flat however many events are indexed.
+//
+// The index is not safe for concurrent use; the processor guards it.
+package index
+
+import (
+	"net/netip"
+	"sort"
+
+	"github.com/crosshair-otel/crosshair/processor/isolationjoinprocessor/internal/kevent"
+)
+
+// Tuple is a connection as one side sees it.
+type Tuple struct{ Local, Peer netip.AddrPort }
+
+type hostPID struct {
+	host string
+	pid  int64
+}
+
+type list []*kevent.Event
+
+// Index holds the events of the last Retention, at most MaxEvents of them.
+type Index struct {
+	maxEvents int
+	retention int64
+
+	// fifo holds every indexed event in insertion order; fifo[head:] are live.
+	// Eviction follows it, so the oldest ingested go first.
+	fifo []*kevent.Event
+	head int
+
+	tuples     map[Tuple]list
+	peers      map[netip.AddrPort]list
+	pids       map[hostPID]list
+	containers map[string]list
+	cgroups    map[string]list
+	pods       map[string]list
+	nodes      map[string]list // node-wide events (no socket, no process), by host
+	hosts      map[string]int64
+
+	watermark int64
+	evicted   int64
+	expired   int64
+}
+
+// New returns an empty index.
+func New(maxEvents int, retentionNs int64) *Index {
+	return &Index{
+		maxEvents:  maxEvents,
+		retention:  retentionNs,
+		tuples:     map[Tuple]list{},
+		peers:      map[netip.AddrPort]list{},
+		pids:       map[hostPID]list{},
+		containers: map[string]list{},
+		cgroups:    map[string]list{},
+		pods:       map[string]list{},
+		nodes:      map[string]list{},
+		hosts:      map[string]int64{},
+	}
+}
+
+// Len is the number of indexed events.
+func (x *Index) Len() int { return len(x.fifo) - x.head }
+
+// Watermark is the newest event time ingested (unix ns), 0 before any.
+func (x *Index) Watermark() int64 { return x.watermark }
+
+// Evicted counts events removed because of MaxEvents.
+func (x *Index) Evicted() int64 { return x.evicted }
+
+// Expired counts events removed because they aged out of Retention.
+func (x *Index) Expired() int64 { return x.expired }
+
+// Covers reports whether kernel events of host have been seen within the
+// retention: only then does an empty window mean "no kernel evidence" rather
+// than "nobody was looking".
+func (x *Index) Covers(host string) bool {
+	t, ok := x.hosts[host]
+	return ok && t >= x.watermark-x.retention
+}
+
+// Add indexes e under every key it carries and returns how many events
+// it evicted to stay under MaxEvents.
+func (x *Index) Add(e *kevent.Event) (evicted int) {
+	if e.Time > x.watermark {
+		x.watermark = e.Time
+	}
+	if e.Time > x.hosts[e.Host] {
+		x.hosts[e.Host] = e.Time
+	}
+	x.each(e, func(m keyed) { m.insert(e) })
+	x.fifo = append(x.fifo, e)
+	for x.Len() > x.maxEvents {
+		x.removeOldest()
+		x.evicted++
+		evicted++
+	}
+	x.expire()
+	return evicted
+}
+
+func (x *Index) expire() {
+	limit := x.watermark - x.retention
+	for x.Len() > 0 && x.fifo[x.head].Time < limit {
+		x.removeOldest()
+		x.expired++
+	}
+	for h, t := range x.hosts {
+		if t < limit {
+			delete(x.hosts, h)
+		}
+	}
+}
+
+func (x *Index) removeOldest() {
+	e := x.fifo[x.head]
+	x.fifo[x.head] = nil
+	x.head++
+	// Compact once the dead prefix dominates, so the slice does not grow forever.
+	if x.head > 1024 && x.head*2 > len(x.fifo) {
+		n := copy(x.fifo, x.fifo[x.head:])
+		clear(x.fifo[n:])
+		x.fifo = x.fifo[:n]
+		x.head = 0
+	}
+	x.each(e, func(m keyed) { m.remove(e) })
+}
+
+// keyed is one key's list inside one of the maps.
+type keyed struct {
+	get    func() list
+	set    func(list)
+	delete func()
+}
+
+func (k keyed) insert(e *kevent.Event) {
+	l := k.get()
+	// Events arrive nearly in time order: appending is the common case;
+	// a late one is placed by binary search.
+	if n := len(l); n == 0 || l[n-1].Time <= e.Time {
+		k.set(append(l, e))
+		return
+	}
+	i := sort.Search(len(l), func(i int) bool { return l[i].Time > e.Time })
+	l = append(l, nil)
+	copy(l[i+1:], l[i:])
+	l[i] = e
+	k.set(l)
+}
+
+func (k keyed) remove(e *kevent.Event) {
+	l := k.get()
+	i := sort.Search(len(l), func(i int) bool { return l[i].Time >= e.Time })
+	for ; i < len(l) && l[i] != e; i++ {
+	}
+	if i == len(l) {
+		return
+	}
+	switch {
+	case len(l) == 1:
+		k.delete()
+		return
+	case i == 0:
+		l[0] = nil
+		l = l[1:]
+	default:
+		copy(l[i:], l[i+1:])
+		l[len(l)-1] = nil
+		l = l[:len(l)-1]
+	}
+	k.set(l)
+}
+
+func mapKey[K comparable](m map[K]list, key K) keyed {
+	return keyed{
+		get:    func() list { return m[key] },
+		set:    func(l list) { m[key] = l },
+		delete: func() { delete(m, key) },
+	}
+}
+
+// each calls fn for every key list e belongs to.
+func (x *Index) each(e *kevent.Event, fn func(keyed)) {
+	if e.HasTuple() {
+		fn(mapKey(x.tuples, Tuple{e.Local, e.Peer}))
+	}
+	if e.Peer.IsValid() {
+		fn(mapKey(x.peers, e.Peer))
+	}
+	if e.PID > 0 {
+		fn(mapKey(x.pids, hostPID{e.Host, e.PID}))
+	}
+	if e.ContainerID != "" {
+		fn(mapKey(x.containers, e.ContainerID))
+	}
+	if e.CgroupPath != "" {
+		fn(mapKey(x.cgroups, e.CgroupPath))
+	}
+	if e.PodUID != "" {
+		fn(mapKey(x.pods, e.PodUID))
+	}
+	if !e.Local.IsValid() && !e.Peer.IsValid() && !e.HasProcess() {
+		fn(mapKey(x.nodes, e.Host))
+	}
+}
+
+// window calls visit for the events of l with from ≤ Time ≤ to, oldest first.
+func window(l list, from, to int64, visit func(*kevent.Event)) {
+	i := sort.Search(len(l), func(i int) bool { return l[i].Time >= from })
+	for ; i < len(l) && l[i].Time <= to; i++ {
+		visit(l[i])
+	}
+}
+
+// ByTuple visits the events of the connection local→peer, as seen from
+// local (the other end's view is ByTuple(peer, local)).
+func (x *Index) ByTuple(local, peer netip.AddrPort, from, to int64, visit func(*kevent.Event)) {
+	window(x.tuples[Tuple{local, peer}], from, to, visit)
+}
+
+// ByPeer visits the events whose socket's peer is peer.
+func (x *Index) ByPeer(peer netip.AddrPort, from, to int64, visit func(*kevent.Event)) {
+	window(x.peers[peer], from, to, visit)
+}
+
+// ByPID visits the events of process pid on host.
+func (x *Index) ByPID(host string, pid int64, from, to int64, visit func(*kevent.Event)) {
+	window(x.pids[hostPID{host, pid}], from, to, visit)
+}
+
+// ByContainer visits the events of a container.
+func (x *Index) ByContainer(id string, from, to int64, visit func(*kevent.Event)) {
+	window(x.containers[id], from, to, visit)
+}
+
+// ByCgroup visits the events of a cgroup path.
+func (x *Index) ByCgroup(path string, from, to int64, visit func(*kevent.Event)) {
+	window(x.cgroups[path], from, to, visit)
+}
+
+// ByPod visits the events of a pod.
+func (x *Index) ByPod(uid string, from, to int64, visit func(*kevent.Event)) {
+	window(x.pods[uid], from, to, visit)
+}
+
+// ByNode visits the node-wide events of host.
+func (x *Index) ByNode(host string, from, to int64, visit func(*kevent.Event)) {
+	window(x.nodes[host], from, to, visit)
+}
