@@ -127,10 +127,14 @@ func eachProcess(x *index.Index, k *spankey.Keys, from, to int64, visit func(*ke
 	if k.PodUID != "" {
 		x.ByPod(k.PodUID, from, to, visit)
 	}
+	if k.CgroupPath != "" {
+		x.ByCgroup(k.CgroupPath, from, to, visit)
+	}
 }
 
 func belongs(e *kevent.Event, k *spankey.Keys) bool {
 	return (k.PID > 0 && e.PID == k.PID && e.Host == k.Host) ||
 		(k.ContainerID != "" && e.ContainerID == k.ContainerID) ||
-		(k.PodUID != "" && e.PodUID == k.PodUID)
+		(k.PodUID != "" && e.PodUID == k.PodUID) ||
+		(k.CgroupPath != "" && e.CgroupPath == k.CgroupPath)
 }

@@ -25,10 +25,26 @@ type Keys struct {
 	PID         int64
 	ContainerID string
 	PodUID      string
+	// CgroupPath is not a span attribute: the processor fills it in from
+	// /proc when the span's process runs on this node.
+	CgroupPath string
 }
 
 // HasProcess reports whether the span names its process or container.
-func (k *Keys) HasProcess() bool { return k.PID > 0 || k.ContainerID != "" || k.PodUID != "" }
+func (k *Keys) HasProcess() bool {
+	return k.PID > 0 || k.ContainerID != "" || k.PodUID != "" || k.CgroupPath != ""
+}
+
+// FromResource reads the process keys of a resource; every span under it
+// shares them.
+func FromResource(res pcommon.Map) Keys {
+	return Keys{
+		Host:        kevent.Str(res, "host.name"),
+		PID:         kevent.Int(res, "process.pid"),
+		ContainerID: kevent.Str(res, "container.id"),
+		PodUID:      kevent.Str(res, "k8s.pod.uid"),
+	}
+}
 
 type pair struct{ addr, port string }
 
@@ -57,15 +73,14 @@ var (
 	serverLocals = append(append([]pair{}, localPairs...), serverLocal)
 )
 
-// FromSpan reads the keys of span under resource res.
-func FromSpan(res pcommon.Map, span ptrace.Span) Keys {
+// FromSpan reads the network keys of span and adds them to its resource's keys.
+func FromSpan(k Keys, span ptrace.Span) Keys {
 	attrs := span.Attributes()
 	peers, locals := clientPeers, localPairs
 	switch span.Kind() {
 	case ptrace.SpanKindServer, ptrace.SpanKindConsumer:
 		peers, locals = serverPeers, serverLocals
 	}
-	var k Keys
 	var peerAddr string
 	peerAddr, k.PeerPort = read(attrs, peers)
 	if a := kevent.Addr(peerAddr); a.IsValid() {
@@ -79,10 +94,6 @@ func FromSpan(res pcommon.Map, span ptrace.Span) Keys {
 	if a := kevent.Addr(localAddr); a.IsValid() && localPort != 0 {
 		k.Local = netip.AddrPortFrom(a, localPort)
 	}
-	k.Host = kevent.Str(res, "host.name")
-	k.PID = kevent.Int(res, "process.pid")
-	k.ContainerID = kevent.Str(res, "container.id")
-	k.PodUID = kevent.Str(res, "k8s.pod.uid")
 	return k
 }
 
