@@ -54,7 +54,7 @@ func newTestProcessor(t testing.TB, cfg *Config) (*joinProcessor, *consumertest.
 func hold(p *joinProcessor) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.running = true
+	p.holding = true
 }
 
 type kv = map[string]any

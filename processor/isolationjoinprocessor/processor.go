@@ -71,8 +71,8 @@ type joinProcessor struct {
 	nextTraces   consumer.Traces
 	joiner       join.Joiner
 	scratch      []*kevent.Event
-	running      bool
-	stop         chan struct{}
+	holding      bool // started: spans are held; before Start they are joined at once
+	stop         chan struct{} // non-nil while the release loop runs
 	done         chan struct{}
 
 	pendingGauge atomic.Int64
@@ -137,10 +137,10 @@ func (p *joinProcessor) setNextTraces(next consumer.Traces) {
 func (p *joinProcessor) Start(context.Context, component.Host) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.running {
+	p.holding = true
+	if p.stop != nil {
 		return nil
 	}
-	p.running = true
 	p.stop, p.done = make(chan struct{}), make(chan struct{})
 	go p.releaseLoop(p.stop, p.done)
 	return nil
@@ -150,9 +150,10 @@ func (p *joinProcessor) Start(context.Context, component.Host) error {
 // exporters shut down after the processors, so they still take them.
 func (p *joinProcessor) Shutdown(context.Context) error {
 	p.mu.Lock()
-	if p.running {
-		p.running = false
+	p.holding = false
+	if p.stop != nil {
 		close(p.stop)
+		p.stop = nil
 		done := p.done
 		p.mu.Unlock()
 		<-done
@@ -333,7 +334,7 @@ func (p *joinProcessor) processTraces(ctx context.Context, td ptrace.Traces) (pt
 	}
 	readyAt := latestEnd(td) + int64(p.cfg.Slack)
 	p.mu.Lock()
-	if !p.running || p.cfg.MaxDelay == 0 || p.idx.Watermark() >= readyAt {
+	if !p.holding || p.cfg.MaxDelay == 0 || p.idx.Watermark() >= readyAt {
 		p.joinTraces(ctx, td, "")
 		p.tel.ProcessorIsolationJoinLatency.Record(ctx, 0)
 		p.mu.Unlock()
