@@ -192,6 +192,11 @@ func (c *Classifier) Verdict(events []*kevent.Event, from, to int64) Verdict {
 		perLayer[layer] += t
 	}
 	v.Evidence.Retransmits += retransmitEvents
+	// Fixed costs add up past the span (hundreds of fast retransmits on
+	// one connection): no layer can take more than the whole window.
+	for l, t := range perLayer {
+		perLayer[l] = min(t, to-from)
+	}
 	slices.SortStableFunc(v.Events, func(a, b Attributed) int { return cmp.Compare(a.Event.Time, b.Event.Time) })
 
 	ranked := rank(perLayer)
