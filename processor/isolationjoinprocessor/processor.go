@@ -69,7 +69,6 @@ type joinProcessor struct {
 	pending      []*heldBatch // arrival order
 	pendingSpans int
 	nextTraces   consumer.Traces
-	joiner       join.Joiner
 	scratch      []*kevent.Event
 	holding      bool // started: spans are held; before Start they are joined at once
 	stop         chan struct{} // non-nil while the release loop runs
@@ -484,10 +483,12 @@ func (p *joinProcessor) joinSpan(ri *resourceInfo, span ptrace.Span, incomplete 
 	}
 	slack := int64(p.cfg.Slack)
 	from, to := start-slack, end+slack
-	res := p.joiner.Join(p.idx, join.Span{Keys: keys, Netns: ri.netns, From: from, To: to}, p.scratch)
+	res := join.Join(p.idx, join.Span{Keys: keys, Netns: ri.netns, From: from, To: to}, p.scratch)
 	p.scratch = res.Events[:0]
 
 	a := span.Attributes()
+	// One growth instead of one per attribute written below.
+	a.EnsureCapacity(a.Len() + 12)
 	a.PutStr(attrJoin, res.Quality)
 	if incomplete != "" {
 		a.PutStr(attrJoinIncomplete, incomplete)

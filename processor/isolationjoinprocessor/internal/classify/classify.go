@@ -134,12 +134,12 @@ type Verdict struct {
 	Events   []Attributed // the events that weigh, oldest first
 }
 
-var layerOrder = []string{contract.LayerL4, contract.LayerL3, contract.LayerL2, contract.LayerL1, contract.LayerL0, contract.LayerNetwork}
+var layerOrder = [numLayers]string{contract.LayerL4, contract.LayerL3, contract.LayerL2, contract.LayerL1, contract.LayerL0, contract.LayerNetwork}
 
 // Verdict classifies events joined to a span whose window is [from, to].
 func (c *Classifier) Verdict(events []*kevent.Event, from, to int64) Verdict {
 	var v Verdict
-	var dropLayers map[string]int
+	var dropLayers [numLayers]int
 	retransmitEvents := int64(0)
 	for _, e := range events {
 		switch e.Name {
@@ -147,10 +147,7 @@ func (c *Classifier) Verdict(events []*kevent.Event, from, to int64) Verdict {
 			retransmitEvents++
 		case contract.EventSKBDrop:
 			v.Evidence.SKBDrops++
-			if l := c.LayerOf(e); l != "" && l != contract.LayerNetwork && l != contract.LayerApp {
-				if dropLayers == nil {
-					dropLayers = map[string]int{}
-				}
+			if l := layerIndex(c.LayerOf(e)); l >= 0 && layerOrder[l] != contract.LayerNetwork {
 				dropLayers[l]++
 			}
 		}
@@ -160,13 +157,13 @@ func (c *Classifier) Verdict(events []*kevent.Event, from, to int64) Verdict {
 	}
 	// A retransmit of a segment dropped on this node is that layer's doing,
 	// not the path's: charge it to the layer with the most local drops.
-	dropLayer := ""
-	for _, l := range layerOrder {
-		if dropLayers[l] > dropLayers[dropLayer] {
-			dropLayer = l
+	dropLayer, most := "", 0
+	for i, n := range dropLayers {
+		if n > most {
+			dropLayer, most = layerOrder[i], n
 		}
 	}
-	perLayer := map[string]int64{}
+	var perLayer [numLayers]int64
 	for _, e := range events {
 		layer := c.LayerOf(e)
 		t := c.timeOf(e, from, to)
@@ -188,8 +185,12 @@ func (c *Classifier) Verdict(events []*kevent.Event, from, to int64) Verdict {
 		if layer == "" || layer == contract.LayerApp || (t == 0 && e.Name != contract.EventSKBDrop) {
 			continue
 		}
+		li := layerIndex(layer)
+		if li < 0 {
+			continue
+		}
 		v.Events = append(v.Events, Attributed{Event: e, Layer: layer, TimeNs: t})
-		perLayer[layer] += t
+		perLayer[li] += t
 	}
 	v.Evidence.Retransmits += retransmitEvents
 	// Fixed costs add up past the span (hundreds of fast retransmits on
@@ -197,9 +198,10 @@ func (c *Classifier) Verdict(events []*kevent.Event, from, to int64) Verdict {
 	for l, t := range perLayer {
 		perLayer[l] = min(t, to-from)
 	}
-	slices.SortStableFunc(v.Events, func(a, b Attributed) int { return cmp.Compare(a.Event.Time, b.Event.Time) })
-
-	ranked := rank(perLayer)
+	if len(v.Events) > 1 {
+		slices.SortStableFunc(v.Events, func(a, b Attributed) int { return cmp.Compare(a.Event.Time, b.Event.Time) })
+	}
+	ranked := rank(&perLayer)
 	if len(ranked) == 0 {
 		v.Layer = contract.LayerApp
 		if len(events) == 0 {
@@ -209,30 +211,37 @@ func (c *Classifier) Verdict(events []*kevent.Event, from, to int64) Verdict {
 		}
 		return v
 	}
-	v.Layer = ranked[0]
+	v.Layer = layerOrder[ranked[0]]
 	parts := make([]string, 0, len(ranked))
 	for _, l := range ranked {
-		parts = append(parts, l+": "+describe(v.Events, l)+" ("+ms(perLayer[l])+")")
+		parts = append(parts, layerOrder[l]+": "+describe(v.Events, layerOrder[l])+" ("+ms(perLayer[l])+")")
 	}
 	v.Cause = strings.Join(parts, "; ")
 	return v
 }
 
-// rank orders the layers with time, most time first, ties in stack order.
-func rank(perLayer map[string]int64) []string {
-	var out []string
-	for _, l := range layerOrder {
-		if perLayer[l] > 0 {
+// rank orders the layers with time (indexes into layerOrder), most time
+// first, ties in stack order.
+func rank(perLayer *[numLayers]int64) []int {
+	var out []int
+	for l, t := range perLayer {
+		if t > 0 {
 			out = append(out, l)
 		}
 	}
-	for l, t := range perLayer { // layers named only by configured rules
-		if t > 0 && !slices.Contains(layerOrder, l) {
-			out = append(out, l)
-		}
-	}
-	slices.SortStableFunc(out, func(a, b string) int { return cmp.Compare(perLayer[b], perLayer[a]) })
+	slices.SortStableFunc(out, func(a, b int) int { return cmp.Compare(perLayer[b], perLayer[a]) })
 	return out
+}
+
+const numLayers = 6
+
+func layerIndex(l string) int {
+	for i, x := range layerOrder {
+		if x == l {
+			return i
+		}
+	}
+	return -1
 }
 
 // timeOf is the time e takes out of [from, to]: the overlap of the

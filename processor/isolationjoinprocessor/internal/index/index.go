@@ -21,7 +21,24 @@ type hostPID struct {
 	pid  int64
 }
 
-type list []*kevent.Event
+// entry keeps the time next to the pointer: the binary search of a
+// window then reads one contiguous slice instead of chasing a pointer (a
+// cache miss) per step.
+type entry struct {
+	time int64
+	e    *kevent.Event
+}
+
+type list []entry
+
+// Entries is a window of one key's events, oldest first.
+type Entries []entry
+
+// Len is the number of events in the window.
+func (w Entries) Len() int { return len(w) }
+
+// At is the i-th event of the window.
+func (w Entries) At(i int) *kevent.Event { return w[i].e }
 
 // Index holds the events of the last Retention, at most MaxEvents of them.
 type Index struct {
@@ -139,23 +156,24 @@ type keyed struct {
 
 func (k keyed) insert(e *kevent.Event) {
 	l := k.get()
+	en := entry{e.Time, e}
 	// Events arrive nearly in time order: appending is the common case;
 	// a late one is placed by binary search.
-	if n := len(l); n == 0 || l[n-1].Time <= e.Time {
-		k.set(append(l, e))
+	if n := len(l); n == 0 || l[n-1].time <= e.Time {
+		k.set(append(l, en))
 		return
 	}
-	i := sort.Search(len(l), func(i int) bool { return l[i].Time > e.Time })
-	l = append(l, nil)
+	i := sort.Search(len(l), func(i int) bool { return l[i].time > e.Time })
+	l = append(l, entry{})
 	copy(l[i+1:], l[i:])
-	l[i] = e
+	l[i] = en
 	k.set(l)
 }
 
 func (k keyed) remove(e *kevent.Event) {
 	l := k.get()
-	i := sort.Search(len(l), func(i int) bool { return l[i].Time >= e.Time })
-	for ; i < len(l) && l[i] != e; i++ {
+	i := sort.Search(len(l), func(i int) bool { return l[i].time >= e.Time })
+	for ; i < len(l) && l[i].e != e; i++ {
 	}
 	if i == len(l) {
 		return
@@ -165,11 +183,11 @@ func (k keyed) remove(e *kevent.Event) {
 		k.delete()
 		return
 	case i == 0:
-		l[0] = nil
+		l[0] = entry{}
 		l = l[1:]
 	default:
 		copy(l[i:], l[i+1:])
-		l[len(l)-1] = nil
+		l[len(l)-1] = entry{}
 		l = l[:len(l)-1]
 	}
 	k.set(l)
@@ -208,46 +226,60 @@ func (x *Index) each(e *kevent.Event, fn func(keyed)) {
 	}
 }
 
-// window calls visit for the events of l with from ≤ Time ≤ to, oldest first.
-func window(l list, from, to int64, visit func(*kevent.Event)) {
-	i := sort.Search(len(l), func(i int) bool { return l[i].Time >= from })
-	for ; i < len(l) && l[i].Time <= to; i++ {
-		visit(l[i])
+// window is the part of l with from ≤ time ≤ to.
+func window(l list, from, to int64) Entries {
+	lo := searchTime(l, from)
+	hi := lo + searchTime(l[lo:], to+1)
+	return Entries(l[lo:hi])
+}
+
+// searchTime is the first index with time ≥ t (sort.Search without the
+// closure call per step).
+func searchTime(l list, t int64) int {
+	lo, hi := 0, len(l)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if l[m].time < t {
+			lo = m + 1
+		} else {
+			hi = m
+		}
 	}
+	return lo
 }
 
-// ByTuple visits the events of the connection local→peer, as seen from
-// local (the other end's view is ByTuple(peer, local)).
-func (x *Index) ByTuple(local, peer netip.AddrPort, from, to int64, visit func(*kevent.Event)) {
-	window(x.tuples[Tuple{local, peer}], from, to, visit)
+// ByTuple is the window of the connection local→peer, as seen from local
+// (the other end's view is ByTuple(peer, local)).
+func (x *Index) ByTuple(local, peer netip.AddrPort, from, to int64) Entries {
+	return window(x.tuples[Tuple{local, peer}], from, to)
 }
 
-// ByPeer visits the events whose socket's peer is peer.
-func (x *Index) ByPeer(peer netip.AddrPort, from, to int64, visit func(*kevent.Event)) {
-	window(x.peers[peer], from, to, visit)
+// ByPeer is the window of the events whose socket's peer is peer.
+func (x *Index) ByPeer(peer netip.AddrPort, from, to int64) Entries {
+	return window(x.peers[peer], from, to)
 }
 
-// ByPID visits the events of process pid on host.
-func (x *Index) ByPID(host string, pid int64, from, to int64, visit func(*kevent.Event)) {
-	window(x.pids[hostPID{host, pid}], from, to, visit)
+// ByPID is the window of process pid on host.
+func (x *Index) ByPID(host string, pid int64, from, to int64) Entries {
+	return window(x.pids[hostPID{host, pid}], from, to)
 }
 
-// ByContainer visits the events of a container.
-func (x *Index) ByContainer(id string, from, to int64, visit func(*kevent.Event)) {
-	window(x.containers[id], from, to, visit)
+// ByContainer is the window of a container.
+func (x *Index) ByContainer(id string, from, to int64) Entries {
+	return window(x.containers[id], from, to)
 }
 
-// ByCgroup visits the events of a cgroup path.
-func (x *Index) ByCgroup(path string, from, to int64, visit func(*kevent.Event)) {
-	window(x.cgroups[path], from, to, visit)
+// ByCgroup is the window of a cgroup path.
+func (x *Index) ByCgroup(path string, from, to int64) Entries {
+	return window(x.cgroups[path], from, to)
 }
 
-// ByPod visits the events of a pod.
-func (x *Index) ByPod(uid string, from, to int64, visit func(*kevent.Event)) {
-	window(x.pods[uid], from, to, visit)
+// ByPod is the window of a pod.
+func (x *Index) ByPod(uid string, from, to int64) Entries {
+	return window(x.pods[uid], from, to)
 }
 
-// ByNode visits the node-wide events of host.
-func (x *Index) ByNode(host string, from, to int64, visit func(*kevent.Event)) {
-	window(x.nodes[host], from, to, visit)
+// ByNode is the window of the node-wide events of host.
+func (x *Index) ByNode(host string, from, to int64) Entries {
+	return window(x.nodes[host], from, to)
 }

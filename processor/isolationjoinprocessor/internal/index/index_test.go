@@ -17,7 +17,10 @@ var (
 
 func times(x *Index, from, to int64) []int64 {
 	var out []int64
-	x.ByTuple(local, peer, from, to, func(e *kevent.Event) { out = append(out, e.Time) })
+	w := x.ByTuple(local, peer, from, to)
+	for i := 0; i < w.Len(); i++ {
+		out = append(out, w.At(i).Time)
+	}
 	return out
 }
 
@@ -36,19 +39,14 @@ func TestKeys(t *testing.T) {
 	x := New(100, 1e9)
 	x.Add(&kevent.Event{Time: 1, Host: "n1", Local: local, Peer: peer, PID: 7, ContainerID: "c", CgroupPath: "/p", PodUID: "u"})
 	x.Add(&kevent.Event{Time: 2, Host: "n1"}) // node-wide
-	count := func(f func(visit func(*kevent.Event))) int {
-		n := 0
-		f(func(*kevent.Event) { n++ })
-		return n
-	}
-	assert.Equal(t, 1, count(func(v func(*kevent.Event)) { x.ByPeer(peer, 0, 10, v) }))
-	assert.Equal(t, 0, count(func(v func(*kevent.Event)) { x.ByPeer(local, 0, 10, v) }), "peer index is by the event's peer")
-	assert.Equal(t, 1, count(func(v func(*kevent.Event)) { x.ByPID("n1", 7, 0, 10, v) }))
-	assert.Equal(t, 0, count(func(v func(*kevent.Event)) { x.ByPID("n2", 7, 0, 10, v) }), "pids are per node")
-	assert.Equal(t, 1, count(func(v func(*kevent.Event)) { x.ByContainer("c", 0, 10, v) }))
-	assert.Equal(t, 1, count(func(v func(*kevent.Event)) { x.ByCgroup("/p", 0, 10, v) }))
-	assert.Equal(t, 1, count(func(v func(*kevent.Event)) { x.ByPod("u", 0, 10, v) }))
-	assert.Equal(t, 1, count(func(v func(*kevent.Event)) { x.ByNode("n1", 0, 10, v) }), "only the event without socket or process is node-wide")
+	assert.Equal(t, 1, x.ByPeer(peer, 0, 10).Len())
+	assert.Equal(t, 0, x.ByPeer(local, 0, 10).Len(), "peer index is by the event's peer")
+	assert.Equal(t, 1, x.ByPID("n1", 7, 0, 10).Len())
+	assert.Equal(t, 0, x.ByPID("n2", 7, 0, 10).Len(), "pids are per node")
+	assert.Equal(t, 1, x.ByContainer("c", 0, 10).Len())
+	assert.Equal(t, 1, x.ByCgroup("/p", 0, 10).Len())
+	assert.Equal(t, 1, x.ByPod("u", 0, 10).Len())
+	assert.Equal(t, 1, x.ByNode("n1", 0, 10).Len(), "only the event without socket or process is node-wide")
 	assert.True(t, x.Covers("n1"))
 	assert.False(t, x.Covers("n2"))
 }
@@ -63,9 +61,7 @@ func TestCapEvictsOldestAndCounts(t *testing.T) {
 	assert.Equal(t, int64(2), x.Evicted())
 	assert.Equal(t, 3, x.Len())
 	assert.Equal(t, []int64{3, 4, 5}, times(x, 0, 10))
-	n := 0
-	x.ByPID("", 1, 0, 10, func(*kevent.Event) { n++ })
-	assert.Equal(t, 3, n, "evicted from every key")
+	assert.Equal(t, 3, x.ByPID("", 1, 0, 10).Len(), "evicted from every key")
 }
 
 func TestRetentionExpiresAndEmptiesKeys(t *testing.T) {

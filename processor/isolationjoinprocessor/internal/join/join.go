@@ -36,75 +36,93 @@ type Result struct {
 	Events  []*kevent.Event
 }
 
-// Joiner reuses its scratch space between spans; one per goroutine.
-type Joiner struct {
-	seen map[*kevent.Event]struct{}
+// collector gathers the events of one span, each once, remembering the
+// best quality that found any.
+type collector struct {
+	res  *Result
+	seen map[*kevent.Event]struct{} // only once the events outgrow a linear scan
 }
 
-// Join collects the events of s from x. Each event appears once, reached by
-// the best key that finds it.
-func (j *Joiner) Join(x *index.Index, s Span, dst []*kevent.Event) Result {
-	if j.seen == nil {
-		j.seen = map[*kevent.Event]struct{}{}
-	}
-	clear(j.seen)
-	k := &s.Keys
-	res := Result{Events: dst[:0], Covered: x.Covers(k.Host)}
-	found := func(q string) func(*kevent.Event) {
-		return func(e *kevent.Event) {
-			if _, dup := j.seen[e]; dup {
+const linearDedup = 32
+
+func (c *collector) add(q string, e *kevent.Event) {
+	evs := c.res.Events
+	if c.seen == nil && len(evs) < linearDedup {
+		for _, x := range evs {
+			if x == e {
 				return
-			}
-			j.seen[e] = struct{}{}
-			res.Events = append(res.Events, e)
-			if res.Quality == "" {
-				res.Quality = q
 			}
 		}
-	}
-	if k.Local.IsValid() && k.Peer.IsValid() {
-		visit := found(Quality5Tuple)
-		x.ByTuple(k.Local, k.Peer, s.From, s.To, func(e *kevent.Event) {
-			// 5-tuples repeat across namespaces: when both sides know theirs,
-			// they must agree.
-			if s.Netns != 0 && e.Netns != 0 && s.Netns != e.Netns {
-				return
+	} else {
+		if c.seen == nil {
+			c.seen = make(map[*kevent.Event]struct{}, 2*len(evs))
+			for _, x := range evs {
+				c.seen[x] = struct{}{}
 			}
-			visit(e)
-		})
+		}
+		if _, dup := c.seen[e]; dup {
+			return
+		}
+		c.seen[e] = struct{}{}
+	}
+	c.res.Events = append(evs, e)
+	if c.res.Quality == "" {
+		c.res.Quality = q
+	}
+}
+
+func (c *collector) addAll(q string, w index.Entries) {
+	for i := 0; i < w.Len(); i++ {
+		c.add(q, w.At(i))
+	}
+}
+
+// Join collects the events of s from x into dst[:0]. Each event appears
+// once, reached by the best key that finds it.
+func Join(x *index.Index, s Span, dst []*kevent.Event) Result {
+	k := &s.Keys
+	res := Result{Events: dst[:0], Covered: x.Covers(k.Host)}
+	c := collector{res: &res}
+	if k.Local.IsValid() && k.Peer.IsValid() {
+		w := x.ByTuple(k.Local, k.Peer, s.From, s.To)
+		for i := 0; i < w.Len(); i++ {
+			// 5-tuples repeat across namespaces: when both sides know
+			// theirs, they must agree.
+			if e := w.At(i); s.Netns == 0 || e.Netns == 0 || s.Netns == e.Netns {
+				c.add(Quality5Tuple, e)
+			}
+		}
 		// The same connection seen from its other end.
-		x.ByTuple(k.Peer, k.Local, s.From, s.To, visit)
+		c.addAll(Quality5Tuple, x.ByTuple(k.Peer, k.Local, s.From, s.To))
 	}
 	if k.HasProcess() {
-		visit := found(QualityPeer)
 		switch {
 		case k.Peer.IsValid():
-			x.ByPeer(k.Peer, s.From, s.To, func(e *kevent.Event) {
-				if belongs(e, k) {
-					visit(e)
+			w := x.ByPeer(k.Peer, s.From, s.To)
+			for i := 0; i < w.Len(); i++ {
+				if e := w.At(i); belongs(e, k) {
+					c.add(QualityPeer, e)
 				}
-			})
+			}
 		case k.PeerHost != "" && k.PeerPort != 0:
 			// A hostname is not an address: only the port, within the
 			// span's own process, can tie an event to this peer.
 			eachProcess(x, k, s.From, s.To, func(e *kevent.Event) {
 				if e.Peer.IsValid() && e.Peer.Port() == k.PeerPort {
-					visit(e)
+					c.add(QualityPeer, e)
 				}
 			})
 		}
-		visit = found(QualityProcess)
 		networkSpan := k.Peer.IsValid() || k.PeerHost != ""
 		eachProcess(x, k, s.From, s.To, func(e *kevent.Event) {
 			// A network span is explained by its own connection, not by
 			// the process's other sockets.
-			if networkSpan && e.Peer.IsValid() {
-				return
+			if !networkSpan || !e.Peer.IsValid() {
+				c.add(QualityProcess, e)
 			}
-			visit(e)
 		})
 	}
-	x.ByNode(k.Host, s.From, s.To, found(QualityNode))
+	c.addAll(QualityNode, x.ByNode(k.Host, s.From, s.To))
 	switch {
 	case res.Quality != "":
 	case k.HasProcess() && res.Covered:
@@ -118,18 +136,30 @@ func (j *Joiner) Join(x *index.Index, s Span, dst []*kevent.Event) Result {
 }
 
 func eachProcess(x *index.Index, k *spankey.Keys, from, to int64, visit func(*kevent.Event)) {
-	if k.PID > 0 {
-		x.ByPID(k.Host, k.PID, from, to, visit)
+	for _, w := range [...]index.Entries{
+		pidWindow(x, k, from, to),
+		strWindow(x.ByContainer, k.ContainerID, from, to),
+		strWindow(x.ByPod, k.PodUID, from, to),
+		strWindow(x.ByCgroup, k.CgroupPath, from, to),
+	} {
+		for i := 0; i < w.Len(); i++ {
+			visit(w.At(i))
+		}
 	}
-	if k.ContainerID != "" {
-		x.ByContainer(k.ContainerID, from, to, visit)
+}
+
+func pidWindow(x *index.Index, k *spankey.Keys, from, to int64) index.Entries {
+	if k.PID <= 0 {
+		return nil
 	}
-	if k.PodUID != "" {
-		x.ByPod(k.PodUID, from, to, visit)
+	return x.ByPID(k.Host, k.PID, from, to)
+}
+
+func strWindow(by func(string, int64, int64) index.Entries, key string, from, to int64) index.Entries {
+	if key == "" {
+		return nil
 	}
-	if k.CgroupPath != "" {
-		x.ByCgroup(k.CgroupPath, from, to, visit)
-	}
+	return by(key, from, to)
 }
 
 func belongs(e *kevent.Event, k *spankey.Keys) bool {
