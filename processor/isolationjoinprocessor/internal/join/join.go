@@ -97,6 +97,9 @@ func Join(x *index.Index, s Span, dst []*kevent.Event) Result {
 	}
 	if k.HasProcess() {
 		switch {
+		case k.Local.IsValid() && k.Peer.IsValid():
+			// The 5-tuple names the connection: the process's other
+			// connections to the same peer are not this span's.
 		case k.Peer.IsValid():
 			w := x.ByPeer(k.Peer, s.From, s.To)
 			for i := 0; i < w.Len(); i++ {
