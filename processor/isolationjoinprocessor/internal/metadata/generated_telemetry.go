@@ -104,7 +104,7 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	errs = errors.Join(errs, err)
 	builder.ProcessorIsolationJoinLatency, err = builder.meter.Float64Histogram(
 		"otelcol_processor_isolation_join_latency",
-		metric.WithDescription("Time a span spent in the processor, from arrival to release. [Development]"),
+		metric.WithDescription("Time a batch of spans spent in the processor, from arrival to release (0 when joined at once); one record per batch. [Development]"),
 		metric.WithUnit("ms"),
 		metric.WithExplicitBucketBoundaries([]float64{0, 1, 5, 10, 50, 100, 250, 500, 1000, 2000, 5000, 10000}...),
 	)

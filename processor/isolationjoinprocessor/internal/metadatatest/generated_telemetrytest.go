@@ -56,7 +56,7 @@ func AssertEqualProcessorIsolationJoinEventsIndexed(t *testing.T, tt *componentt
 func AssertEqualProcessorIsolationJoinLatency(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.HistogramDataPoint[float64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
 		Name:        "otelcol_processor_isolation_join_latency",
-		Description: "Time a span spent in the processor, from arrival to release. [Development]",
+		Description: "Time a batch of spans spent in the processor, from arrival to release (0 when joined at once); one record per batch. [Development]",
 		Unit:        "ms",
 		Data: metricdata.Histogram[float64]{
 			Temporality: metricdata.CumulativeTemporality,
