@@ -70,7 +70,7 @@ type joinProcessor struct {
 	pendingSpans int
 	nextTraces   consumer.Traces
 	scratch      []*kevent.Event
-	holding      bool // started: spans are held; before Start they are joined at once
+	holding      bool          // started: spans are held; before Start they are joined at once
 	stop         chan struct{} // non-nil while the release loop runs
 	done         chan struct{}
 

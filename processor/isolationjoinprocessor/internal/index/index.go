@@ -111,12 +111,13 @@ func (x *Index) Add(e *kevent.Event) (evicted int) {
 	}
 	x.each(e, func(m keyed) { m.insert(e) })
 	x.fifo = append(x.fifo, e)
+	// Expire first: an event that aged out of retention is not an eviction.
+	x.expire()
 	for x.Len() > x.maxEvents {
 		x.removeOldest()
 		x.evicted++
 		evicted++
 	}
-	x.expire()
 	return evicted
 }
 
