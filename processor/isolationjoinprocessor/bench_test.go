@@ -1,6 +1,7 @@
 package isolationjoinprocessor
 
 import (
+	"compress/gzip"
 	"context"
 	"fmt"
 	"net/netip"
@@ -112,20 +113,36 @@ func benchTraces(conns, seed int) ptrace.Traces {
 }
 
 // exporterSink stands for the exporter of a real pipeline: it encodes each
-// batch to OTLP protobuf, as every OTLP exporter does before sending.
+// batch to OTLP protobuf and, when gzip is set, compresses it as the otlp
+// exporter does by default.
 type exporterSink struct {
 	m     ptrace.ProtoMarshaler
+	gzip  *gzip.Writer
 	bytes int
 }
 
 func (e *exporterSink) Capabilities() consumer.Capabilities { return consumer.Capabilities{} }
 func (e *exporterSink) ConsumeTraces(_ context.Context, td ptrace.Traces) error {
 	buf, err := e.m.MarshalTraces(td)
-	e.bytes += len(buf)
+	if err != nil || e.gzip == nil {
+		e.bytes += len(buf)
+		return err
+	}
+	var out countingWriter
+	e.gzip.Reset(&out)
+	if _, err := e.gzip.Write(buf); err != nil {
+		return err
+	}
+	err = e.gzip.Close()
+	e.bytes += int(out)
 	return err
 }
 
-func newBenchJoin(b *testing.B, events int) (*joinProcessor, processor.Traces, *exporterSink) {
+type countingWriter int
+
+func (c *countingWriter) Write(p []byte) (int, error) { *c += countingWriter(len(p)); return len(p), nil }
+
+func newBenchJoin(b *testing.B, events int, sink *exporterSink) (*joinProcessor, processor.Traces, *exporterSink) {
 	b.Helper()
 	cfg := createDefaultConfig()
 	cfg.MaxEvents = max(events, 1)
@@ -133,7 +150,6 @@ func newBenchJoin(b *testing.B, events int) (*joinProcessor, processor.Traces, *
 	require.NoError(b, err)
 	b.Cleanup(func() { _ = p.Shutdown(context.Background()) })
 	p.holding = true // as started, without a release loop: every batch is covered by the watermark
-	sink := &exporterSink{}
 	p.setNextTraces(sink)
 	fillIndex(b, p, events)
 	tp, err := processorhelper.NewTraces(context.Background(), processortest.NewNopSettings(metadata.Type), cfg, sink, p.processTraces,
@@ -142,9 +158,9 @@ func newBenchJoin(b *testing.B, events int) (*joinProcessor, processor.Traces, *
 	return p, tp, sink
 }
 
-func newBenchNop(b *testing.B) processor.Traces {
+func newBenchNop(b *testing.B, sink *exporterSink) processor.Traces {
 	b.Helper()
-	tp, err := processorhelper.NewTraces(context.Background(), processortest.NewNopSettings(metadata.Type), createDefaultConfig(), &exporterSink{},
+	tp, err := processorhelper.NewTraces(context.Background(), processortest.NewNopSettings(metadata.Type), createDefaultConfig(), sink,
 		func(_ context.Context, td ptrace.Traces) (ptrace.Traces, error) { return td, nil })
 	require.NoError(b, err)
 	return tp
@@ -163,14 +179,29 @@ func inputs(conns, n int) []ptrace.Traces {
 // BenchmarkJoinVsNop runs the same batches through a pipeline with the
 // join (100k events indexed) and one with a no-op processor, alternating
 // in one run, and reports spans/s of each and their ratio (target ≥ 0.8).
-// The pipeline is what every OTLP collector pipeline does at least:
-// decode the OTLP request (receiver), process, encode it (exporter);
-// network, compression and batching are left out, which only favours the
-// no-op side.
+// The pipeline is what an OTLP-in, OTLP-out collector does per request:
+// decode the OTLP protobuf (receiver), process, encode to protobuf
+// (exporter) — and, in the "gzip" variant, compress it as the otlp
+// exporter does by default. Network and batching are left out, which only
+// favours the no-op side.
 func BenchmarkJoinVsNop(b *testing.B) {
+	for _, compress := range []bool{false, true} {
+		name := "encode=proto"
+		if compress {
+			name = "encode=proto+gzip"
+		}
+		b.Run(name, func(b *testing.B) { benchJoinVsNop(b, compress) })
+	}
+}
+
+func benchJoinVsNop(b *testing.B, compress bool) {
 	const events = 100_000
-	p, join, _ := newBenchJoin(b, events)
-	nop := newBenchNop(b)
+	joinSink, nopSink := &exporterSink{}, &exporterSink{}
+	if compress {
+		joinSink.gzip, nopSink.gzip = gzip.NewWriter(nil), gzip.NewWriter(nil)
+	}
+	p, join, _ := newBenchJoin(b, events, joinSink)
+	nop := newBenchNop(b, nopSink)
 	conns := events / eventsPerConn
 	const pool = 64
 	var wire [][]byte
@@ -212,7 +243,7 @@ func BenchmarkJoinVsNop(b *testing.B) {
 func BenchmarkJoin(b *testing.B) {
 	for _, events := range []int{10_000, 100_000, 1_000_000} {
 		b.Run(fmt.Sprintf("events=%d", events), func(b *testing.B) {
-			p, join, _ := newBenchJoin(b, events)
+			p, join, _ := newBenchJoin(b, events, &exporterSink{})
 			conns := events / eventsPerConn
 			const pool = 64
 			in := inputs(conns, pool)
@@ -248,7 +279,7 @@ func BenchmarkIndexMemory(b *testing.B) {
 		var before, after runtime.MemStats
 		runtime.GC()
 		runtime.ReadMemStats(&before)
-		p, _, _ := newBenchJoin(b, events)
+		p, _, _ := newBenchJoin(b, events, &exporterSink{})
 		runtime.GC()
 		runtime.ReadMemStats(&after)
 		b.ReportMetric((float64(after.HeapAlloc)-float64(before.HeapAlloc))/float64(events), "heap-B/event")

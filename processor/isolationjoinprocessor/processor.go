@@ -540,20 +540,16 @@ func addSpanEvent(span ptrace.Span, at classify.Attributed) {
 	se.SetName(e.Name)
 	se.SetTimestamp(pcommon.Timestamp(e.Time))
 	a := se.Attributes()
+	a.EnsureCapacity(4)
 	a.PutStr(contract.AttrIsolationLayer, at.Layer)
 	if at.TimeNs > 0 {
 		a.PutDouble(attrEventTimeMs, float64(at.TimeNs)/1e6)
 	}
-	if e.Local.IsValid() {
-		a.PutStr(contract.AttrNetworkLocalAddress, e.Local.Addr().String())
-		a.PutInt(contract.AttrNetworkLocalPort, int64(e.Local.Port()))
-	}
+	// The socket's peer tells which end saw it (the span has its own
+	// addresses); the local side and the pid would repeat the span's.
 	if e.Peer.IsValid() {
 		a.PutStr(contract.AttrNetworkPeerAddress, e.Peer.Addr().String())
 		a.PutInt(contract.AttrNetworkPeerPort, int64(e.Peer.Port()))
-	}
-	if e.PID > 0 {
-		a.PutInt(contract.AttrProcessPID, e.PID)
 	}
 	for _, kv := range [][2]string{
 		{contract.AttrSKBDropReason, e.DropReason},

@@ -212,11 +212,20 @@ func (c *Classifier) Verdict(events []*kevent.Event, from, to int64) Verdict {
 		return v
 	}
 	v.Layer = layerOrder[ranked[0]]
-	parts := make([]string, 0, len(ranked))
-	for _, l := range ranked {
-		parts = append(parts, layerOrder[l]+": "+describe(v.Events, layerOrder[l])+" ("+ms(perLayer[l])+")")
+	var b strings.Builder
+	b.Grow(96)
+	for i, l := range ranked {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		b.WriteString(layerOrder[l])
+		b.WriteString(": ")
+		describe(&b, v.Events, layerOrder[l])
+		b.WriteString(" (")
+		ms(&b, perLayer[l])
+		b.WriteString(")")
 	}
-	v.Cause = strings.Join(parts, "; ")
+	v.Cause = b.String()
 	return v
 }
 
@@ -290,83 +299,90 @@ func (c *Classifier) sum(ev *Evidence, e *kevent.Event, t int64) {
 
 func nsToMs(ns int64) float64 { return float64(ns) / 1e6 }
 
-func ms(ns int64) string {
-	return strconv.FormatFloat(nsToMs(ns), 'f', -1, 64) + "ms"
+func ms(b *strings.Builder, ns int64) {
+	var buf [32]byte
+	b.Write(strconv.AppendFloat(buf[:0], nsToMs(ns), 'f', -1, 64))
+	b.WriteString("ms")
 }
 
-// describe is the human part of the cause for one layer.
-func describe(events []Attributed, layer string) string {
+// describe writes the human part of the cause for one layer to b. Spans
+// carry few events: a linear scan beats a map here.
+func describe(b *strings.Builder, events []Attributed, layer string) {
 	type agg struct {
-		n       int
-		t       int64
-		periods int64
-		detail  string
+		name, phase string
+		n           int
+		t, periods  int64
+		detail      string
 	}
-	var order []string
-	aggs := map[string]*agg{}
+	var buf [8]agg
+	aggs := buf[:0]
 	for _, a := range events {
 		if a.Layer != layer {
 			continue
 		}
 		e := a.Event
-		key := e.Name
+		phase := ""
 		if e.Name == contract.EventSyscallSlow {
-			key += "/" + e.SyscallPhase
+			phase = e.SyscallPhase
 		}
-		g := aggs[key]
-		if g == nil {
-			g = &agg{}
-			aggs[key] = g
-			order = append(order, key)
+		i := 0
+		for i < len(aggs) && (aggs[i].name != e.Name || aggs[i].phase != phase) {
+			i++
 		}
+		if i == len(aggs) {
+			aggs = append(aggs, agg{name: e.Name, phase: phase, detail: detail(e)})
+		}
+		g := &aggs[i]
 		g.n++
 		g.t += a.TimeNs
 		g.periods += max(e.ThrottledPeriods, 0)
-		if g.detail == "" {
-			g.detail = detail(e)
-		}
 	}
-	parts := make([]string, 0, len(order))
-	for _, key := range order {
-		g := aggs[key]
-		name, phase, _ := strings.Cut(key, "/")
-		var s string
-		switch name {
+	for i, g := range aggs {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		switch g.name {
 		case contract.EventTCPRetransmit:
-			s = plural(g.n, "tcp retransmit") + g.detail
+			plural(b, g.n, "tcp retransmit")
 		case contract.EventTCPReset:
-			s = plural(g.n, "tcp reset") + g.detail
+			plural(b, g.n, "tcp reset")
 		case contract.EventSKBDrop:
-			s = plural(g.n, "packet drop") + g.detail
+			plural(b, g.n, "packet drop")
 		case contract.EventCgroupThrottle:
-			s = "cgroup cpu throttled " + ms(g.t)
+			b.WriteString("cgroup cpu throttled ")
+			ms(b, g.t)
 			if g.periods > 0 {
-				s += " (" + plural(int(g.periods), "period") + ")"
+				b.WriteString(" (")
+				plural(b, int(g.periods), "period")
+				b.WriteString(")")
 			}
 		case contract.EventSchedDelay:
-			s = "run-queue delay " + ms(g.t)
+			b.WriteString("run-queue delay ")
+			ms(b, g.t)
 		case contract.EventSyscallSlow:
-			if phase == "entry" {
-				s = "syscall entry wait " + ms(g.t) + g.detail
+			if g.phase == "entry" {
+				b.WriteString("syscall entry wait ")
 			} else {
-				s = "slow syscalls " + ms(g.t) + g.detail
+				b.WriteString("slow syscalls ")
 			}
+			ms(b, g.t)
 		case contract.EventBlockIO:
-			s = "block io " + ms(g.t) + g.detail
+			b.WriteString("block io ")
+			ms(b, g.t)
 		case contract.EventCPUSteal:
-			s = "cpu steal " + ms(g.t)
+			b.WriteString("cpu steal ")
+			ms(b, g.t)
 		case contract.EventOOMKill:
-			s = "memcg OOM kill" + g.detail
+			b.WriteString("memcg OOM kill")
 		case contract.EventNetTxTimeout:
-			s = "tx timeout" + g.detail
+			b.WriteString("tx timeout")
 		case contract.EventConntrackInsertFailed:
-			s = plural(g.n, "conntrack insert failure")
+			plural(b, g.n, "conntrack insert failure")
 		default:
-			s = plural(g.n, name)
+			plural(b, g.n, g.name)
 		}
-		parts = append(parts, s)
+		b.WriteString(g.detail)
 	}
-	return strings.Join(parts, ", ")
 }
 
 func detail(e *kevent.Event) string {
@@ -399,9 +415,11 @@ func detail(e *kevent.Event) string {
 	return ""
 }
 
-func plural(n int, what string) string {
-	if n == 1 {
-		return "1 " + what
+func plural(b *strings.Builder, n int, what string) {
+	b.WriteString(strconv.Itoa(n))
+	b.WriteByte(' ')
+	b.WriteString(what)
+	if n != 1 {
+		b.WriteByte('s')
 	}
-	return strconv.Itoa(n) + " " + what + "s"
 }
