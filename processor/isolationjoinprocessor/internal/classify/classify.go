@@ -164,6 +164,7 @@ func (c *Classifier) Verdict(events []*kevent.Event, from, to int64) Verdict {
 		}
 	}
 	var perLayer [numLayers]int64
+	v.Events = make([]Attributed, 0, len(events))
 	for _, e := range events {
 		layer := c.LayerOf(e)
 		t := c.timeOf(e, from, to)
@@ -201,7 +202,8 @@ func (c *Classifier) Verdict(events []*kevent.Event, from, to int64) Verdict {
 	if len(v.Events) > 1 {
 		slices.SortStableFunc(v.Events, func(a, b Attributed) int { return cmp.Compare(a.Event.Time, b.Event.Time) })
 	}
-	ranked := rank(&perLayer)
+	var rankBuf [numLayers]int
+	ranked := rank(&perLayer, rankBuf[:0])
 	if len(ranked) == 0 {
 		v.Layer = contract.LayerApp
 		if len(events) == 0 {
@@ -231,8 +233,7 @@ func (c *Classifier) Verdict(events []*kevent.Event, from, to int64) Verdict {
 
 // rank orders the layers with time (indexes into layerOrder), most time
 // first, ties in stack order.
-func rank(perLayer *[numLayers]int64) []int {
-	var out []int
+func rank(perLayer *[numLayers]int64, out []int) []int {
 	for l, t := range perLayer {
 		if t > 0 {
 			out = append(out, l)

@@ -9,6 +9,7 @@ package index
 import (
 	"net/netip"
 	"sort"
+	"time"
 
 	"github.com/crosshair-otel/crosshair/processor/isolationjoinprocessor/internal/kevent"
 )
@@ -60,6 +61,7 @@ type Index struct {
 	hosts      map[string]int64
 
 	watermark int64
+	hostSweep int64 // watermark at the last sweep of hosts
 	evicted   int64
 	expired   int64
 }
@@ -127,9 +129,14 @@ func (x *Index) expire() {
 		x.removeOldest()
 		x.expired++
 	}
-	for h, t := range x.hosts {
-		if t < limit {
-			delete(x.hosts, h)
+	// A gateway hears from many hosts: forget silent ones once per second
+	// of event time, not on every event.
+	if x.watermark-x.hostSweep >= int64(time.Second) {
+		x.hostSweep = x.watermark
+		for h, t := range x.hosts {
+			if t < limit {
+				delete(x.hosts, h)
+			}
 		}
 	}
 }
