@@ -291,3 +291,42 @@ func BenchmarkIndexMemory(b *testing.B) {
 // benchPID gives every process two connections, whatever the index size,
 // so the events per process key stay constant too.
 func benchPID(c int) int64 { return int64(1000 + c/2) }
+
+// BenchmarkIngest measures the logs side: kernel events indexed per second
+// into a full index (every event also evicts one), batches of 1000 records.
+func BenchmarkIngest(b *testing.B) {
+	const events = 100_000
+	p, _, _ := newBenchJoin(b, events, &exporterSink{})
+	batches := make([]plog.Logs, 16)
+	for i := range batches {
+		ld := plog.NewLogs()
+		rl := ld.ResourceLogs().AppendEmpty()
+		rl.Resource().Attributes().PutStr("host.name", benchHost)
+		lrs := rl.ScopeLogs().AppendEmpty().LogRecords()
+		for k := range 1000 {
+			local, peer := benchConn(i*1000 + k)
+			lr := lrs.AppendEmpty()
+			lr.SetEventName(contract.EventTCPRetransmit)
+			lr.SetTimestamp(pcommon.NewTimestampFromTime(t0.Add(time.Duration(i*1000+k) * time.Microsecond)))
+			a := lr.Attributes()
+			a.PutStr(contract.AttrNetworkTransport, "tcp")
+			a.PutStr(contract.AttrNetworkLocalAddress, local.Addr().String())
+			a.PutInt(contract.AttrNetworkLocalPort, int64(local.Port()))
+			a.PutStr(contract.AttrNetworkPeerAddress, peer.Addr().String())
+			a.PutInt(contract.AttrNetworkPeerPort, int64(peer.Port()))
+			a.PutInt(contract.AttrProcessPID, benchPID(i*1000+k))
+			a.PutStr(contract.AttrIsolationLayer, contract.LayerNetwork)
+		}
+		batches[i] = ld
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := p.processLogs(context.Background(), batches[i%len(batches)]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.N*1000)/b.Elapsed().Seconds(), "events/s")
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*1000), "ns/event")
+}

@@ -8,7 +8,6 @@ package index
 
 import (
 	"net/netip"
-	"sort"
 	"time"
 
 	"github.com/crosshair-otel/crosshair/processor/isolationjoinprocessor/internal/kevent"
@@ -111,7 +110,7 @@ func (x *Index) Add(e *kevent.Event) (evicted int) {
 	if e.Time > x.hosts[e.Host] {
 		x.hosts[e.Host] = e.Time
 	}
-	x.each(e, func(m keyed) { m.insert(e) })
+	x.each(e, true)
 	x.fifo = append(x.fifo, e)
 	// Expire first: an event that aged out of retention is not an eviction.
 	x.expire()
@@ -152,85 +151,87 @@ func (x *Index) removeOldest() {
 		x.fifo = x.fifo[:n]
 		x.head = 0
 	}
-	x.each(e, func(m keyed) { m.remove(e) })
+	x.each(e, false)
 }
 
-// keyed is one key's list inside one of the maps.
-type keyed struct {
-	get    func() list
-	set    func(list)
-	delete func()
-}
-
-func (k keyed) insert(e *kevent.Event) {
-	l := k.get()
+func insert[K comparable](m map[K]list, key K, e *kevent.Event) {
+	l := m[key]
 	en := entry{e.Time, e}
 	// Events arrive nearly in time order: appending is the common case;
 	// a late one is placed by binary search.
 	if n := len(l); n == 0 || l[n-1].time <= e.Time {
-		k.set(append(l, en))
+		m[key] = append(l, en)
 		return
 	}
-	i := sort.Search(len(l), func(i int) bool { return l[i].time > e.Time })
+	i := searchTime(l, e.Time+1)
 	l = append(l, entry{})
 	copy(l[i+1:], l[i:])
 	l[i] = en
-	k.set(l)
+	m[key] = l
 }
 
-func (k keyed) remove(e *kevent.Event) {
-	l := k.get()
-	i := sort.Search(len(l), func(i int) bool { return l[i].time >= e.Time })
+func remove[K comparable](m map[K]list, key K, e *kevent.Event) {
+	l := m[key]
+	i := searchTime(l, e.Time)
 	for ; i < len(l) && l[i].e != e; i++ {
 	}
-	if i == len(l) {
-		return
-	}
 	switch {
-	case len(l) == 1:
-		k.delete()
+	case i == len(l):
 		return
+	case len(l) == 1:
+		delete(m, key)
 	case i == 0:
 		l[0] = entry{}
-		l = l[1:]
+		m[key] = l[1:]
 	default:
 		copy(l[i:], l[i+1:])
 		l[len(l)-1] = entry{}
-		l = l[:len(l)-1]
-	}
-	k.set(l)
-}
-
-func mapKey[K comparable](m map[K]list, key K) keyed {
-	return keyed{
-		get:    func() list { return m[key] },
-		set:    func(l list) { m[key] = l },
-		delete: func() { delete(m, key) },
+		m[key] = l[:len(l)-1]
 	}
 }
 
-// each calls fn for every key list e belongs to.
-func (x *Index) each(e *kevent.Event, fn func(keyed)) {
+// each adds (add) or removes e under every key it carries.
+func (x *Index) each(e *kevent.Event, add bool) {
 	if e.HasTuple() {
-		fn(mapKey(x.tuples, Tuple{e.Local, e.Peer}))
+		if add {
+			insert(x.tuples, Tuple{e.Local, e.Peer}, e)
+		} else {
+			remove(x.tuples, Tuple{e.Local, e.Peer}, e)
+		}
 	}
 	if e.Peer.IsValid() {
-		fn(mapKey(x.peers, e.Peer))
+		if add {
+			insert(x.peers, e.Peer, e)
+		} else {
+			remove(x.peers, e.Peer, e)
+		}
 	}
 	if e.PID > 0 {
-		fn(mapKey(x.pids, hostPID{e.Host, e.PID}))
+		if add {
+			insert(x.pids, hostPID{e.Host, e.PID}, e)
+		} else {
+			remove(x.pids, hostPID{e.Host, e.PID}, e)
+		}
 	}
-	if e.ContainerID != "" {
-		fn(mapKey(x.containers, e.ContainerID))
-	}
-	if e.CgroupPath != "" {
-		fn(mapKey(x.cgroups, e.CgroupPath))
-	}
-	if e.PodUID != "" {
-		fn(mapKey(x.pods, e.PodUID))
+	for _, sk := range [...]struct {
+		m   map[string]list
+		key string
+	}{{x.containers, e.ContainerID}, {x.cgroups, e.CgroupPath}, {x.pods, e.PodUID}} {
+		if sk.key == "" {
+			continue
+		}
+		if add {
+			insert(sk.m, sk.key, e)
+		} else {
+			remove(sk.m, sk.key, e)
+		}
 	}
 	if !e.Local.IsValid() && !e.Peer.IsValid() && !e.HasProcess() {
-		fn(mapKey(x.nodes, e.Host))
+		if add {
+			insert(x.nodes, e.Host, e)
+		} else {
+			remove(x.nodes, e.Host, e)
+		}
 	}
 }
 
