@@ -140,7 +140,10 @@ func (e *exporterSink) ConsumeTraces(_ context.Context, td ptrace.Traces) error 
 
 type countingWriter int
 
-func (c *countingWriter) Write(p []byte) (int, error) { *c += countingWriter(len(p)); return len(p), nil }
+func (c *countingWriter) Write(p []byte) (int, error) {
+	*c += countingWriter(len(p))
+	return len(p), nil
+}
 
 func newBenchJoin(b *testing.B, events int, sink *exporterSink) (*joinProcessor, processor.Traces, *exporterSink) {
 	b.Helper()
