@@ -341,3 +341,16 @@ func TestJoinLocalProcess(t *testing.T) {
 	assert.Equal(t, "5tuple", attr(s, attrJoin))
 	assert.Equal(t, int64(1), attr(s, attrRetransmits))
 }
+
+func TestEventsFromTheFarFutureAreNotIndexed(t *testing.T) {
+	p, _, _ := newTestProcessor(t, createDefaultConfig())
+	_, err := p.processLogs(context.Background(), eventLogs(
+		retransmit(50*time.Millisecond, cliIP, cliPort, srvIP, srvPort, nil),
+		kernelEvent{name: contract.EventCPUSteal, at: 24 * time.Hour, attrs: kv{contract.AttrCPUStealNs: 1}},
+	))
+	require.NoError(t, err)
+	require.Equal(t, 1, p.idx.Len(), "a broken clock must not expire the index")
+	hold(p)
+	_, err = p.processTraces(context.Background(), spanTraces(clientSpan(cliIP, cliPort, srvIP, srvPort)))
+	require.Error(t, err, "nor move the watermark past the span: it is held")
+}

@@ -284,7 +284,12 @@ func (p *joinProcessor) deliver(out []released) {
 
 // processLogs indexes the kernel events and passes the logs on unchanged.
 func (p *joinProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog.Logs, error) {
-	var indexed, evicted int64
+	var indexed, evicted, future int64
+	// The watermark only moves forward and retention is measured from it:
+	// one record stamped far ahead (a broken clock on a node) would expire
+	// every event and release every held span. Skew up to the retention is
+	// tolerated.
+	horizon := p.now().Add(p.cfg.Retention).UnixNano()
 	p.mu.Lock()
 	before := p.idx.Watermark()
 	rls := ld.ResourceLogs()
@@ -302,6 +307,10 @@ func (p *joinProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog.Log
 				if !ok {
 					continue
 				}
+				if e.Time > horizon {
+					future++
+					continue
+				}
 				evicted += int64(p.idx.Add(&e))
 				indexed++
 			}
@@ -309,6 +318,9 @@ func (p *joinProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog.Log
 	}
 	advanced := p.idx.Watermark() > before && len(p.pending) > 0
 	p.mu.Unlock()
+	if future > 0 {
+		p.logger.Debug("kernel events stamped beyond now + retention not indexed", zap.Int64("events", future))
+	}
 	if indexed > 0 {
 		p.tel.ProcessorIsolationJoinEventsIndexed.Add(ctx, indexed)
 	}

@@ -51,8 +51,9 @@ func TestOwnTelemetry(t *testing.T) {
 	late.start = -time.Second
 	_, err = p.processTraces(context.Background(), spanTraces(late))
 	require.NoError(t, err)
-	// An event an hour later expires the others (retention): not evictions.
-	_, err = p.processLogs(context.Background(), eventLogs(kernelEvent{name: contract.EventCPUSteal, at: time.Hour, attrs: kv{contract.AttrCPUStealNs: 1}}))
+	// An event a minute later expires the others (retention): not evictions.
+	clock.Advance(time.Minute)
+	_, err = p.processLogs(context.Background(), eventLogs(kernelEvent{name: contract.EventCPUSteal, at: time.Minute, attrs: kv{contract.AttrCPUStealNs: 1}}))
 	require.NoError(t, err)
 	require.Equal(t, 1, p.idx.Len())
 
