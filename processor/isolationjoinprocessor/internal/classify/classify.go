@@ -5,6 +5,7 @@ package classify
 
 import (
 	"cmp"
+	"math"
 	"fmt"
 	"slices"
 	"strconv"
@@ -302,7 +303,8 @@ func nsToMs(ns int64) float64 { return float64(ns) / 1e6 }
 
 func ms(b *strings.Builder, ns int64) {
 	var buf [32]byte
-	b.Write(strconv.AppendFloat(buf[:0], nsToMs(ns), 'f', -1, 64))
+	// A tenth of a millisecond is all a human line needs.
+	b.Write(strconv.AppendFloat(buf[:0], math.Round(nsToMs(ns)*10)/10, 'f', -1, 64))
 	b.WriteString("ms")
 }
 

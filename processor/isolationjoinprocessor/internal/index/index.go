@@ -13,8 +13,17 @@ import (
 	"github.com/crosshair-otel/crosshair/processor/isolationjoinprocessor/internal/kevent"
 )
 
-// Tuple is a connection as one side sees it.
-type Tuple struct{ Local, Peer netip.AddrPort }
+// Tuple is a connection keyed the same from both ends: the lower
+// address:port first. One lookup then finds what either end saw.
+type Tuple struct{ A, B netip.AddrPort }
+
+// Conn returns the key of the connection between x and y.
+func Conn(x, y netip.AddrPort) Tuple {
+	if x.Compare(y) > 0 {
+		x, y = y, x
+	}
+	return Tuple{x, y}
+}
 
 type hostPID struct {
 	host string
@@ -194,9 +203,9 @@ func remove[K comparable](m map[K]list, key K, e *kevent.Event) {
 func (x *Index) each(e *kevent.Event, add bool) {
 	if e.HasTuple() {
 		if add {
-			insert(x.tuples, Tuple{e.Local, e.Peer}, e)
+			insert(x.tuples, Conn(e.Local, e.Peer), e)
 		} else {
-			remove(x.tuples, Tuple{e.Local, e.Peer}, e)
+			remove(x.tuples, Conn(e.Local, e.Peer), e)
 		}
 	}
 	if e.Peer.IsValid() {
@@ -257,10 +266,10 @@ func searchTime(l list, t int64) int {
 	return lo
 }
 
-// ByTuple is the window of the connection local→peer, as seen from local
-// (the other end's view is ByTuple(peer, local)).
-func (x *Index) ByTuple(local, peer netip.AddrPort, from, to int64) Entries {
-	return window(x.tuples[Tuple{local, peer}], from, to)
+// ByConn is the window of the connection between x and y, as seen from
+// either end (the events' Local tells which).
+func (x *Index) ByConn(a, b netip.AddrPort, from, to int64) Entries {
+	return window(x.tuples[Conn(a, b)], from, to)
 }
 
 // ByPeer is the window of the events whose socket's peer is peer.

@@ -17,7 +17,7 @@ var (
 
 func times(x *Index, from, to int64) []int64 {
 	var out []int64
-	w := x.ByTuple(local, peer, from, to)
+	w := x.ByConn(local, peer, from, to)
 	for i := 0; i < w.Len(); i++ {
 		out = append(out, w.At(i).Time)
 	}
@@ -33,6 +33,16 @@ func TestWindowIsTimeOrderedAndInclusive(t *testing.T) {
 	assert.Equal(t, []int64{5, 10, 20, 30, 40}, times(x, 0, 100))
 	assert.Empty(t, times(x, 41, 100))
 	assert.Equal(t, int64(40), x.Watermark())
+}
+
+func TestConnFromBothEnds(t *testing.T) {
+	x := New(100, 1e9)
+	x.Add(&kevent.Event{Time: 1, Local: local, Peer: peer})
+	x.Add(&kevent.Event{Time: 2, Local: peer, Peer: local})
+	x.Add(&kevent.Event{Time: 3, Local: local, Peer: netip.MustParseAddrPort("198.18.64.3:8080")})
+	assert.Equal(t, 2, x.ByConn(local, peer, 0, 10).Len())
+	assert.Equal(t, 2, x.ByConn(peer, local, 0, 10).Len())
+	assert.Equal(t, Conn(local, peer), Conn(peer, local))
 }
 
 func TestKeys(t *testing.T) {

@@ -84,16 +84,22 @@ func Join(x *index.Index, s Span, dst []*kevent.Event) Result {
 	res := Result{Events: dst[:0], Covered: x.Covers(k.Host)}
 	c := collector{res: &res}
 	if k.Local.IsValid() && k.Peer.IsValid() {
-		w := x.ByTuple(k.Local, k.Peer, s.From, s.To)
+		// One key holds what both ends saw: local→peer from the span's
+		// side, peer→local from the other end (both ends on this node).
+		w := x.ByConn(k.Local, k.Peer, s.From, s.To)
 		for i := 0; i < w.Len(); i++ {
-			// 5-tuples repeat across namespaces: when both sides know
-			// theirs, they must agree.
-			if e := w.At(i); s.Netns == 0 || e.Netns == 0 || s.Netns == e.Netns {
+			e := w.At(i)
+			switch {
+			case e.Local == k.Local && e.Peer == k.Peer:
+				// 5-tuples repeat across namespaces: when both sides
+				// know theirs, they must agree.
+				if s.Netns == 0 || e.Netns == 0 || s.Netns == e.Netns {
+					c.add(Quality5Tuple, e)
+				}
+			case e.Local == k.Peer && e.Peer == k.Local:
 				c.add(Quality5Tuple, e)
 			}
 		}
-		// The same connection seen from its other end.
-		c.addAll(Quality5Tuple, x.ByTuple(k.Peer, k.Local, s.From, s.To))
 	}
 	if k.HasProcess() {
 		switch {
