@@ -290,8 +290,9 @@ func (p *joinProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog.Log
 	// every event and release every held span. Skew up to the retention is
 	// tolerated.
 	horizon := p.now().Add(p.cfg.Retention).UnixNano()
-	p.mu.Lock()
-	before := p.idx.Watermark()
+	// Parse outside the lock, into one array per batch: one allocation for
+	// all its events, which are evicted at about the same time anyway.
+	var evs []kevent.Event
 	rls := ld.ResourceLogs()
 	for i := 0; i < rls.Len(); i++ {
 		rl := rls.At(i)
@@ -311,11 +312,19 @@ func (p *joinProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog.Log
 					future++
 					continue
 				}
-				evicted += int64(p.idx.Add(&e))
-				indexed++
+				if evs == nil {
+					evs = make([]kevent.Event, 0, ld.LogRecordCount())
+				}
+				evs = append(evs, e)
 			}
 		}
 	}
+	p.mu.Lock()
+	before := p.idx.Watermark()
+	for i := range evs {
+		evicted += int64(p.idx.Add(&evs[i]))
+	}
+	indexed = int64(len(evs))
 	advanced := p.idx.Watermark() > before && len(p.pending) > 0
 	p.mu.Unlock()
 	if future > 0 {
