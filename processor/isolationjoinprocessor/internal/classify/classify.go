@@ -5,8 +5,8 @@ package classify
 
 import (
 	"cmp"
-	"math"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
