@@ -2,6 +2,8 @@ package isolationjoinprocessor
 
 import (
 	"context"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -145,4 +147,39 @@ func TestReleaseLoopReleasesOnWatermark(t *testing.T) {
 	require.Eventually(t, func() bool { return sink.SpanCount() == 1 }, 10*time.Second, time.Millisecond)
 	assert.Equal(t, "5tuple", attr(sinkSpans(sink)[0], attrJoin))
 	require.NoError(t, p.Shutdown(context.Background()))
+}
+
+// TestConcurrentPipelines drives both sides from several goroutines with
+// the release loop running (run with -race): every span comes out once.
+func TestConcurrentPipelines(t *testing.T) {
+	cfg := createDefaultConfig()
+	cfg.MaxPendingSpans = 50 // the bound releases some, the loop and shutdown the rest
+	p, sink, _ := newTestProcessor(t, cfg)
+	require.NoError(t, p.Start(context.Background(), nil))
+	var wg sync.WaitGroup
+	var returned atomic.Int64
+	const workers, batches = 4, 50
+	for w := range workers {
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			for i := range batches {
+				s := clientSpan(cliIP, 1000+w*batches+i, srvIP, srvPort)
+				s.start = time.Duration(i) * time.Millisecond
+				td, err := p.processTraces(context.Background(), spanTraces(s, s))
+				if err == nil {
+					returned.Add(int64(td.SpanCount()))
+				}
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			for i := range batches {
+				_, _ = p.processLogs(context.Background(), eventLogs(retransmit(time.Duration(i)*time.Millisecond, cliIP, 1000+w*batches+i, srvIP, srvPort, nil)))
+			}
+		}()
+	}
+	wg.Wait()
+	require.NoError(t, p.Shutdown(context.Background()))
+	assert.Equal(t, int64(workers*batches*2), returned.Load()+int64(sink.SpanCount()))
 }
