@@ -2,7 +2,9 @@ package isolationjoinprocessor
 
 import (
 	"context"
+	"fmt"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -11,6 +13,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
 	"github.com/crosshair-otel/crosshair/internal/contract"
+	"github.com/crosshair-otel/crosshair/processor/isolationjoinprocessor/internal/placement"
 )
 
 const (
@@ -353,4 +356,60 @@ func TestEventsFromTheFarFutureAreNotIndexed(t *testing.T) {
 	hold(p)
 	_, err = p.processTraces(context.Background(), spanTraces(clientSpan(cliIP, cliPort, srvIP, srvPort)))
 	require.Error(t, err, "nor move the watermark past the span: it is held")
+}
+
+// fakeProc writes a /proc/<pid> for placement detection under root.
+func fakeProc(t *testing.T, root string, pid int, cgroup string) {
+	t.Helper()
+	dir := filepath.Join(root, "proc", fmt.Sprint(pid))
+	require.NoError(t, os.MkdirAll(dir, 0o755))
+	for name, content := range map[string]string{
+		"cgroup": "0::" + cgroup + "\n",
+		"status": "Name:\tpeer\nSeccomp:\t0\n",
+		"comm":   "peer\n",
+		"stat":   fmt.Sprintf("%d (peer) S 1 0 0", pid),
+	} {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644))
+	}
+}
+
+func TestPeerOnThisNode(t *testing.T) {
+	root := t.TempDir()
+	const containerPeer, barePeer = 777, 778
+	fakeProc(t, root, containerPeer, "/system.slice/docker-"+hex64+".scope")
+	fakeProc(t, root, barePeer, "/user.slice")
+	node := placement.Stack{{Layer: "L2", Name: "virtio"}, {Layer: "L1", Name: "firecracker"}}
+	tests := []struct {
+		name      string
+		peerPID   int
+		wantLayer string
+		wantCause string
+	}{
+		{"peer in a container: its layer", containerPeer, "L3",
+			"L3 (peer 198.18.64.2:8080 on this node, L3 docker/L2 virtio/L1 firecracker): network: 1 tcp retransmit to 198.18.64.2:8080 (200ms)"},
+		{"peer directly on the node: still the network", barePeer, "network",
+			"network: 1 tcp retransmit to 198.18.64.2:8080 (200ms); peer 198.18.64.2:8080 is on this node (L2 virtio/L1 firecracker)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, _, clock := newTestProcessor(t, createDefaultConfig())
+			p.resolver = placement.NewResolver(placement.FS{Root: root}, node, time.Minute, 16, clock.Now)
+			_, err := p.processLogs(context.Background(), eventLogs(
+				retransmit(50*time.Millisecond, cliIP, cliPort, srvIP, srvPort, nil),
+				// The server's end of the connection closed, seen on this node.
+				kernelEvent{name: contract.EventTCPConnection, at: 150 * time.Millisecond, attrs: kv{
+					contract.AttrNetworkLocalAddress: srvIP, contract.AttrNetworkLocalPort: srvPort,
+					contract.AttrNetworkPeerAddress: cliIP, contract.AttrNetworkPeerPort: cliPort,
+					contract.AttrProcessPID: tt.peerPID, contract.AttrTCPRetransmits: 0,
+				}},
+			))
+			require.NoError(t, err)
+			td, err := p.processTraces(context.Background(), spanTraces(clientSpan(cliIP, cliPort, srvIP, srvPort)))
+			require.NoError(t, err)
+			s := allSpans(td)[0]
+			assert.Equal(t, "5tuple", attr(s, attrJoin))
+			assert.Equal(t, tt.wantLayer, attr(s, contract.AttrIsolationLayer))
+			assert.Equal(t, tt.wantCause, attr(s, attrCause))
+		})
+	}
 }

@@ -522,6 +522,9 @@ func (p *joinProcessor) joinSpan(ri *resourceInfo, span ptrace.Span, incomplete 
 		return res.Quality
 	}
 	v := p.classifier.Verdict(res.Events, from, to)
+	if v.Layer == contract.LayerNetwork {
+		p.peerOnThisNode(&v, keys, res.Events)
+	}
 	a.PutStr(contract.AttrIsolationLayer, v.Layer)
 	a.PutStr(attrCause, v.Cause)
 	ev := v.Evidence
@@ -551,6 +554,38 @@ func (p *joinProcessor) joinSpan(ri *resourceInfo, span ptrace.Span, incomplete 
 	// Drop the pointers so the scratch slice does not pin evicted events.
 	clear(res.Events)
 	return res.Quality
+}
+
+// peerOnThisNode applies the last rule of DESIGN §5: loss with no local drop
+// is the path's ("network") unless the peer is on this node, in which case
+// it is the peer's layer. The peer is on this node when an event of the
+// other end of the connection (its local side is the span's peer) came
+// from this node with a pid /proc knows. Only a container or sandbox
+// boundary (L3, L4) around the peer is taken as its layer: for a peer
+// running directly on the node, loss between two local sockets is not the
+// hypervisor's or the virtio device's, so the verdict stays network and
+// the cause says where the peer is.
+func (p *joinProcessor) peerOnThisNode(v *classify.Verdict, keys spankey.Keys, events []*kevent.Event) {
+	if !keys.Peer.IsValid() {
+		return
+	}
+	for _, e := range events {
+		if e.Local != keys.Peer || e.Host != p.hostname || e.PID <= 0 {
+			continue
+		}
+		proc, ok := p.resolver.Process(e.PID)
+		if !ok {
+			continue
+		}
+		where := proc.Stack.String()
+		if l := proc.Stack.Innermost(); l == contract.LayerL3 || l == contract.LayerL4 {
+			v.Layer = l
+			v.Cause = l + " (peer " + keys.Peer.String() + " on this node, " + where + "): " + v.Cause
+			return
+		}
+		v.Cause += "; peer " + keys.Peer.String() + " is on this node (" + where + ")"
+		return
+	}
 }
 
 // addSpanEvent records one joined kernel event on the span, stamped with
