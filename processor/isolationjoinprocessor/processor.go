@@ -607,12 +607,16 @@ func addSpanEvent(span ptrace.Span, at classify.Attributed) {
 		a.PutStr(contract.AttrNetworkPeerAddress, e.Peer.Addr().String())
 		a.PutInt(contract.AttrNetworkPeerPort, int64(e.Peer.Port()))
 	}
-	for _, kv := range [][2]string{
-		{contract.AttrSKBDropReason, e.DropReason},
-		{contract.AttrSyscallName, e.SyscallName},
-		{contract.AttrSyscallPhase, e.SyscallPhase},
-		{contract.AttrBlockDevice, e.BlockDevice},
-		{contract.AttrNetworkInterface, e.Interface},
+	if e.Detail == nil {
+		return
+	}
+	d := e.Detail
+	for _, kv := range [...][2]string{
+		{contract.AttrSKBDropReason, d.DropReason},
+		{contract.AttrSyscallName, d.SyscallName},
+		{contract.AttrSyscallPhase, d.SyscallPhase},
+		{contract.AttrBlockDevice, d.BlockDevice},
+		{contract.AttrNetworkInterface, d.Interface},
 	} {
 		if kv[1] != "" {
 			a.PutStr(kv[0], strings.Clone(kv[1]))

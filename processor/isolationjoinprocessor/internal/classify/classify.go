@@ -152,8 +152,8 @@ func (c *Classifier) Verdict(events []*kevent.Event, from, to int64) Verdict {
 				dropLayers[l]++
 			}
 		}
-		if e.SrttUs > v.Evidence.SrttUs {
-			v.Evidence.SrttUs = e.SrttUs
+		if e.Detail != nil && e.Detail.SrttUs > v.Evidence.SrttUs {
+			v.Evidence.SrttUs = e.Detail.SrttUs
 		}
 	}
 	// A retransmit of a segment dropped on this node is that layer's doing,
@@ -180,7 +180,7 @@ func (c *Classifier) Verdict(events []*kevent.Event, from, to int64) Verdict {
 			}
 		case contract.EventTCPConnection:
 			if retransmitEvents == 0 {
-				v.Evidence.Retransmits += max(e.Retransmits, 0)
+				v.Evidence.Retransmits += max(e.D().Retransmits, 0)
 			}
 		}
 		c.sum(&v.Evidence, e, t)
@@ -289,7 +289,7 @@ func (c *Classifier) sum(ev *Evidence, e *kevent.Event, t int64) {
 	switch e.Name {
 	case contract.EventCgroupThrottle:
 		ev.ThrottledMs += nsToMs(t)
-		ev.ThrottlePeriod += max(e.ThrottledPeriods, 0)
+		ev.ThrottlePeriod += max(e.D().ThrottledPeriods, 0)
 	case contract.EventSchedDelay:
 		ev.SchedDelayMs += nsToMs(t)
 	case contract.EventSyscallSlow:
@@ -326,7 +326,7 @@ func describe(b *strings.Builder, events []Attributed, layer string) {
 		e := a.Event
 		phase := ""
 		if e.Name == contract.EventSyscallSlow {
-			phase = e.SyscallPhase
+			phase = e.D().SyscallPhase
 		}
 		i := 0
 		for i < len(aggs) && (aggs[i].name != e.Name || aggs[i].phase != phase) {
@@ -338,7 +338,7 @@ func describe(b *strings.Builder, events []Attributed, layer string) {
 		g := &aggs[i]
 		g.n++
 		g.t += a.TimeNs
-		g.periods += max(e.ThrottledPeriods, 0)
+		g.periods += max(e.D().ThrottledPeriods, 0)
 	}
 	for i, g := range aggs {
 		if i > 0 {
@@ -389,30 +389,31 @@ func describe(b *strings.Builder, events []Attributed, layer string) {
 }
 
 func detail(e *kevent.Event) string {
+	d := e.D()
 	switch e.Name {
 	case contract.EventTCPRetransmit, contract.EventTCPReset:
 		if e.Peer.IsValid() {
 			return " to " + e.Peer.String()
 		}
 	case contract.EventSKBDrop:
-		if e.DropReason != "" {
-			return " (" + e.DropReason + ")"
+		if d.DropReason != "" {
+			return " (" + d.DropReason + ")"
 		}
 	case contract.EventSyscallSlow:
-		if e.SyscallName != "" {
-			return " (" + e.SyscallName + ")"
+		if d.SyscallName != "" {
+			return " (" + d.SyscallName + ")"
 		}
 	case contract.EventBlockIO:
-		if e.BlockDevice != "" {
-			return " on " + e.BlockDevice
+		if d.BlockDevice != "" {
+			return " on " + d.BlockDevice
 		}
 	case contract.EventOOMKill:
 		if e.Exe != "" {
 			return " (" + e.Exe + ")"
 		}
 	case contract.EventNetTxTimeout:
-		if e.Interface != "" {
-			return " on " + e.Interface
+		if d.Interface != "" {
+			return " on " + d.Interface
 		}
 	}
 	return ""

@@ -16,8 +16,8 @@ const msec = int64(time.Millisecond)
 func TestLayerOfPrecedence(t *testing.T) {
 	sched := &kevent.Event{Name: contract.EventSchedDelay}
 	schedL1 := &kevent.Event{Name: contract.EventSchedDelay, Layer: contract.LayerL1}
-	entry := &kevent.Event{Name: contract.EventSyscallSlow, SyscallPhase: "entry", SyscallName: "openat"}
-	body := &kevent.Event{Name: contract.EventSyscallSlow, SyscallPhase: "body", SyscallName: "fsync"}
+	entry := &kevent.Event{Name: contract.EventSyscallSlow, Detail: &kevent.Detail{SyscallPhase: "entry", SyscallName: "openat"}}
+	body := &kevent.Event{Name: contract.EventSyscallSlow, Detail: &kevent.Detail{SyscallPhase: "body", SyscallName: "fsync"}}
 	conn := &kevent.Event{Name: contract.EventTCPConnection}
 
 	c := New(nil, DefaultThresholds)
@@ -67,14 +67,14 @@ func TestVerdict(t *testing.T) {
 	t.Run("virtio drops claim the retransmits", func(t *testing.T) {
 		evs := []*kevent.Event{
 			{Name: contract.EventTCPRetransmit, Time: 10 * msec, Peer: peer, Layer: contract.LayerNetwork},
-			{Name: contract.EventSKBDrop, Time: 5 * msec, DropReason: "QDISC_DROP", Layer: contract.LayerL2},
+			{Name: contract.EventSKBDrop, Time: 5 * msec, Detail: &kevent.Detail{DropReason: "QDISC_DROP"}, Layer: contract.LayerL2},
 		}
 		v := c.Verdict(evs, from, to)
 		assert.Equal(t, contract.LayerL2, v.Layer)
 		assert.Equal(t, "L2: 1 packet drop (QDISC_DROP), 1 tcp retransmit to 198.18.64.2:8080 (200ms)", v.Cause)
 	})
 	t.Run("connection statistics fill the sums without a layer", func(t *testing.T) {
-		v := c.Verdict([]*kevent.Event{{Name: contract.EventTCPConnection, Time: 10 * msec, Retransmits: 3, SrttUs: 1500}}, from, to)
+		v := c.Verdict([]*kevent.Event{{Name: contract.EventTCPConnection, Time: 10 * msec, Detail: &kevent.Detail{Retransmits: 3, SrttUs: 1500}}}, from, to)
 		assert.Equal(t, contract.LayerApp, v.Layer)
 		assert.Equal(t, int64(3), v.Evidence.Retransmits)
 		assert.Equal(t, int64(1500), v.Evidence.SrttUs)

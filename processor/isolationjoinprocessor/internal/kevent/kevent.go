@@ -33,17 +33,34 @@ type Event struct {
 	PodUID      string
 	Exe         string
 
+	DurationNs int64 // the event's own duration: sched delay, throttled, steal, block or syscall latency
+
+	// Detail holds the facts only some event types carry; nil for most
+	// events (a retransmit has none), which halves the index's memory.
+	// Never written after FromRecord.
+	Detail *Detail
+}
+
+// Detail are the per-type facts of an event.
+type Detail struct {
 	Retransmits      int64 // tcp.retransmits (connection events)
 	SrttUs           int64
+	ThrottledPeriods int64
+	SeccompMode      int64
 	DropReason       string
 	Interface        string
-	DurationNs       int64 // the event's own duration: sched delay, throttled, steal, block or syscall latency
-	ThrottledPeriods int64
 	SyscallName      string
 	SyscallPhase     string
-	SeccompMode      int64
 	BlockDevice      string
 	BlockOp          string
+}
+
+// D returns the event's details, zero when it has none.
+func (e *Event) D() Detail {
+	if e.Detail == nil {
+		return Detail{}
+	}
+	return *e.Detail
 }
 
 // MatchKeys are the attribute keys a configured rule may test (Attr answers them).
@@ -55,26 +72,27 @@ var MatchKeys = []string{
 
 // Attr returns the value of one of MatchKeys as a string.
 func (e *Event) Attr(key string) string {
+	d := e.D()
 	switch key {
 	case contract.AttrSyscallPhase:
-		return e.SyscallPhase
+		return d.SyscallPhase
 	case contract.AttrSyscallName:
-		return e.SyscallName
+		return d.SyscallName
 	case contract.AttrSKBDropReason:
-		return e.DropReason
+		return d.DropReason
 	case contract.AttrNetworkInterface:
-		return e.Interface
+		return d.Interface
 	case contract.AttrBlockDevice:
-		return e.BlockDevice
+		return d.BlockDevice
 	case contract.AttrBlockOp:
-		return e.BlockOp
+		return d.BlockOp
 	case contract.AttrProcessExecutable:
 		return e.Exe
 	case contract.AttrSeccompMode:
-		if e.SeccompMode == 0 {
+		if d.SeccompMode == 0 {
 			return ""
 		}
-		return strconv.FormatInt(e.SeccompMode, 10)
+		return strconv.FormatInt(d.SeccompMode, 10)
 	case contract.AttrIsolationLayer:
 		return e.Layer
 	}
@@ -148,16 +166,17 @@ func FromRecord(host string, lr plog.LogRecord) (Event, bool) {
 		}
 	}
 	e.Exe = Str(a, contract.AttrProcessExecutable)
-	e.Retransmits = Int(a, contract.AttrTCPRetransmits)
-	e.SrttUs = Int(a, contract.AttrTCPSrttUs)
-	e.DropReason = Str(a, contract.AttrSKBDropReason)
-	e.Interface = Str(a, contract.AttrNetworkInterface)
+	var d Detail
+	d.Retransmits = Int(a, contract.AttrTCPRetransmits)
+	d.SrttUs = Int(a, contract.AttrTCPSrttUs)
+	d.DropReason = Str(a, contract.AttrSKBDropReason)
+	d.Interface = Str(a, contract.AttrNetworkInterface)
 	switch n {
 	case contract.EventSchedDelay:
 		e.DurationNs = Int(a, contract.AttrSchedDelayNs)
 	case contract.EventCgroupThrottle:
 		e.DurationNs = Int(a, contract.AttrCgroupThrottledNs)
-		e.ThrottledPeriods = Int(a, contract.AttrCgroupThrottledPeriods)
+		d.ThrottledPeriods = Int(a, contract.AttrCgroupThrottledPeriods)
 	case contract.EventCPUSteal:
 		e.DurationNs = Int(a, contract.AttrCPUStealNs)
 	case contract.EventBlockIO:
@@ -168,11 +187,14 @@ func FromRecord(host string, lr plog.LogRecord) (Event, bool) {
 	if e.DurationNs < 0 {
 		e.DurationNs = 0
 	}
-	e.SyscallName = Str(a, contract.AttrSyscallName)
-	e.SyscallPhase = Str(a, contract.AttrSyscallPhase)
-	e.SeccompMode = Int(a, contract.AttrSeccompMode)
-	e.BlockDevice = Str(a, contract.AttrBlockDevice)
-	e.BlockOp = Str(a, contract.AttrBlockOp)
+	d.SyscallName = Str(a, contract.AttrSyscallName)
+	d.SyscallPhase = Str(a, contract.AttrSyscallPhase)
+	d.SeccompMode = Int(a, contract.AttrSeccompMode)
+	d.BlockDevice = Str(a, contract.AttrBlockDevice)
+	d.BlockOp = Str(a, contract.AttrBlockOp)
+	if d != (Detail{}) {
+		e.Detail = &d
+	}
 	return e, true
 }
 
