@@ -193,7 +193,10 @@ func FromRecord(host string, lr plog.LogRecord) (Event, bool) {
 	d.BlockDevice = Str(a, contract.AttrBlockDevice)
 	d.BlockOp = Str(a, contract.AttrBlockOp)
 	if d != (Detail{}) {
-		e.Detail = &d
+		// A copy, so d itself stays on the stack for the common event
+		// without details.
+		detail := d
+		e.Detail = &detail
 	}
 	return e, true
 }
