@@ -12,6 +12,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog"
 
 	"github.com/crosshair-otel/crosshair/internal/contract"
+	"github.com/crosshair-otel/crosshair/receiver/ebpfreceiver/internal/procinfo"
 )
 
 const (
@@ -49,6 +50,8 @@ type Tuple struct {
 // besides the clock, so one Decoder serves every probe.
 type Decoder struct {
 	Clock WallClock
+	// Procs, when set, resolves pids and cgroup ids to container identity.
+	Procs *procinfo.Cache
 }
 
 // ErrShort is returned for a record smaller than its type's layout.
@@ -139,6 +142,14 @@ func (d *Decoder) Decode(raw []byte, dst plog.LogRecordSlice) (Type, error) {
 		attrs.PutStr(contract.AttrIsolationLayer, contract.LayerNetwork)
 		lr.Body().SetStr("tcp retransmit " + t.Local.String() + " -> " + t.Peer.String() + " state " + TCPStateName(t.State))
 		return h.Type, nil
+	case TypeSchedDelay:
+		return h.Type, d.decodeSchedDelay(raw, h, dst)
+	case TypeBlockIO:
+		return h.Type, d.decodeBlockIO(raw, h, dst)
+	case TypeSyscallSlow:
+		return h.Type, d.decodeSyscallSlow(raw, h, dst)
+	case TypeOOMKill:
+		return h.Type, d.decodeOOMKill(raw, h, dst)
 	default:
 		return h.Type, fmt.Errorf("unknown event type %d", h.Type)
 	}

@@ -122,6 +122,9 @@ func FuzzDecode(f *testing.F) {
 	putTupleBytes(seed[HeaderSize:], netip.MustParseAddrPort("198.18.0.1:1"), netip.MustParseAddrPort("198.18.0.2:2"), 1, 1)
 	f.Add(seed)
 	f.Add([]byte{})
+	for _, raw := range hostRecords() {
+		f.Add(raw)
+	}
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		dst := plog.NewLogRecordSlice()
 		_, err := (&Decoder{Clock: fixedClock{}}).Decode(raw, dst)

@@ -1,0 +1,346 @@
+// Package procinfo resolves the container identity of kernel events: pid →
+// cgroup path and container id (from /proc/<pid>/cgroup), cgroup id → path
+// (for processes gone before decode), and a process's seccomp mode. Lookups
+// are cached with a bound and a time to live, since pids are reused.
+package procinfo
+
+import (
+	"bufio"
+	"bytes"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Info is what the receiver attaches to a record with a pid.
+type Info struct {
+	// CgroupPath is the process's cgroup: the v2 path when it is in a
+	// non-root v2 cgroup, else its v1 path of the cpu controller (or the
+	// first non-root v1 path).
+	CgroupPath  string
+	ContainerID string
+}
+
+// Cache resolves and caches identities. The zero value is not usable; use New.
+type Cache struct {
+	procRoot   string // "/proc"
+	cgroupRoot string // "/sys/fs/cgroup"
+	ttl        time.Duration
+	max        int
+
+	mu      sync.Mutex
+	pids    map[uint32]pidEntry
+	cgroups map[cgKey]cgEntry
+	v1Names []string // controller name by subsys id (from /proc/cgroups)
+	v2Root  string
+	now     func() time.Time
+}
+
+type pidEntry struct {
+	info Info
+	at   time.Time
+}
+
+type cgKey struct {
+	id   uint64
+	hier uint32
+}
+
+type cgEntry struct {
+	path string // "" when not found
+	at   time.Time
+}
+
+// New returns a cache reading procRoot (normally /proc) and cgroupRoot
+// (normally /sys/fs/cgroup), holding at most max entries of each kind for ttl.
+func New(procRoot, cgroupRoot string, max int, ttl time.Duration) *Cache {
+	c := &Cache{
+		procRoot: procRoot, cgroupRoot: cgroupRoot, ttl: ttl, max: max,
+		pids: map[uint32]pidEntry{}, cgroups: map[cgKey]cgEntry{}, now: time.Now,
+	}
+	c.v1Names = readSubsysNames(filepath.Join(procRoot, "cgroups"))
+	c.v2Root = cgroupRoot
+	if isCgroup2(filepath.Join(cgroupRoot, "unified")) {
+		c.v2Root = filepath.Join(cgroupRoot, "unified") // hybrid layout
+	}
+	return c
+}
+
+// Default is New("/proc", "/sys/fs/cgroup", 4096, 30s).
+func Default() *Cache { return New("/proc", "/sys/fs/cgroup", 4096, 30*time.Second) }
+
+func isCgroup2(dir string) bool {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(dir, &st); err != nil {
+		return false
+	}
+	return st.Type == 0x63677270 // CGROUP2_SUPER_MAGIC
+}
+
+// Lookup returns the identity of pid ("" fields when the process is gone).
+func (c *Cache) Lookup(pid uint32) Info {
+	now := c.now()
+	c.mu.Lock()
+	if e, ok := c.pids[pid]; ok && now.Sub(e.at) < c.ttl {
+		c.mu.Unlock()
+		return e.info
+	}
+	c.mu.Unlock()
+	raw, err := os.ReadFile(filepath.Join(c.procRoot, strconv.FormatUint(uint64(pid), 10), "cgroup"))
+	var info Info
+	if err == nil {
+		info.CgroupPath = PickPath(ParseCgroupFile(raw))
+		info.ContainerID = ContainerID(info.CgroupPath)
+		if info.ContainerID == "" {
+			for _, e := range ParseCgroupFile(raw) {
+				if id := ContainerID(e.Path); id != "" {
+					info.ContainerID = id
+					break
+				}
+			}
+		}
+	}
+	c.mu.Lock()
+	if len(c.pids) >= c.max {
+		clear(c.pids)
+	}
+	if err == nil {
+		c.pids[pid] = pidEntry{info: info, at: now}
+	}
+	c.mu.Unlock()
+	return info
+}
+
+// CgroupPath resolves a cgroup id as the BPF programs report it: hier 0 is
+// a v2 id, hier n > 0 the id of a v1 cgroup of controller n-1 (enum
+// cgroup_subsys_id). The id of a cgroup is the inode of its directory. The
+// path is relative to the hierarchy's mount ("/" for the root).
+func (c *Cache) CgroupPath(id uint64, hier uint32) string {
+	if id == 0 {
+		return ""
+	}
+	k := cgKey{id, hier}
+	now := c.now()
+	c.mu.Lock()
+	if e, ok := c.cgroups[k]; ok && now.Sub(e.at) < c.ttl {
+		c.mu.Unlock()
+		return e.path
+	}
+	c.mu.Unlock()
+	root := c.hierarchyRoot(hier)
+	path := ""
+	if root != "" {
+		path = findInode(root, id)
+	}
+	c.mu.Lock()
+	if len(c.cgroups) >= c.max {
+		clear(c.cgroups)
+	}
+	c.cgroups[k] = cgEntry{path: path, at: now}
+	c.mu.Unlock()
+	return path
+}
+
+// Controller names the v1 controller of hier (n-1 in /proc/cgroups order).
+func (c *Cache) Controller(hier uint32) string {
+	if hier == 0 || int(hier) > len(c.v1Names) {
+		return ""
+	}
+	return c.v1Names[hier-1]
+}
+
+func (c *Cache) hierarchyRoot(hier uint32) string {
+	if hier == 0 {
+		return c.v2Root
+	}
+	name := c.Controller(hier)
+	if name == "" {
+		return ""
+	}
+	return filepath.Join(c.cgroupRoot, name)
+}
+
+// findInode walks root for the directory whose inode is ino.
+func findInode(root string, ino uint64) string {
+	found := ""
+	_ = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || !d.IsDir() {
+			return nil
+		}
+		info, err := d.Info()
+		if err != nil {
+			return nil
+		}
+		if st, ok := info.Sys().(*syscall.Stat_t); ok && st.Ino == ino {
+			rel, _ := filepath.Rel(root, p)
+			found = "/" + strings.TrimPrefix(rel, ".")
+			found = filepath.Clean(found)
+			return fs.SkipAll
+		}
+		return nil
+	})
+	return found
+}
+
+// readSubsysNames lists the controllers in subsys-id order (/proc/cgroups
+// prints them in that order).
+func readSubsysNames(path string) []string {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil
+	}
+	var names []string
+	sc := bufio.NewScanner(bytes.NewReader(raw))
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, "#") {
+			continue
+		}
+		if f := strings.Fields(line); len(f) > 0 {
+			names = append(names, f[0])
+		}
+	}
+	return names
+}
+
+// Entry is one line of /proc/<pid>/cgroup.
+type Entry struct {
+	HierarchyID int
+	Controllers []string // empty for the v2 line
+	Path        string
+}
+
+// ParseCgroupFile parses /proc/<pid>/cgroup.
+func ParseCgroupFile(raw []byte) []Entry {
+	var out []Entry
+	for _, line := range strings.Split(string(raw), "\n") {
+		parts := strings.SplitN(line, ":", 3)
+		if len(parts) != 3 {
+			continue
+		}
+		id, err := strconv.Atoi(parts[0])
+		if err != nil {
+			continue
+		}
+		e := Entry{HierarchyID: id, Path: parts[2]}
+		if parts[1] != "" {
+			e.Controllers = strings.Split(parts[1], ",")
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// PickPath chooses the path that names the process's container: the v2
+// path when not the root, else the cpu controller's v1 path, else the first
+// non-root path.
+func PickPath(entries []Entry) string {
+	var v2, cpu, first string
+	for _, e := range entries {
+		switch {
+		case e.HierarchyID == 0 && len(e.Controllers) == 0:
+			v2 = e.Path
+		case containsStr(e.Controllers, "cpu"):
+			cpu = e.Path
+		}
+		if first == "" && e.Path != "/" && e.Path != "" {
+			first = e.Path
+		}
+	}
+	switch {
+	case v2 != "" && v2 != "/":
+		return v2
+	case cpu != "" && cpu != "/":
+		return cpu
+	case first != "":
+		return first
+	case v2 != "":
+		return v2
+	}
+	return cpu
+}
+
+func containsStr(s []string, v string) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+var (
+	// docker-<id>.scope, cri-containerd-<id>.scope, crio-<id>.scope,
+	// libpod-<id>.scope (systemd driver).
+	scopeRe = regexp.MustCompile(`(?:docker|cri-containerd|crio|containerd|libpod)-([0-9a-f]{64})(?:\.scope)?$`)
+	// /docker/<id>, /kubepods/.../<id>, /system.slice/containerd/<id> (cgroupfs driver).
+	plainRe = regexp.MustCompile(`^[0-9a-f]{64}$`)
+)
+
+// ContainerID extracts the 64-hex container id from a cgroup path, or "".
+func ContainerID(path string) string {
+	segs := strings.Split(path, "/")
+	for i := len(segs) - 1; i >= 0; i-- {
+		s := segs[i]
+		if m := scopeRe.FindStringSubmatch(s); m != nil {
+			return m[1]
+		}
+		if plainRe.MatchString(s) && (strings.Contains(path, "docker") || strings.Contains(path, "kubepods") ||
+			strings.Contains(path, "containerd") || strings.Contains(path, "crio")) {
+			return s
+		}
+	}
+	return ""
+}
+
+// SeccompMode reads the Seccomp: line of /proc/<pid>/status (0 disabled,
+// 1 strict, 2 filter); -1 when unknown.
+func (c *Cache) SeccompMode(pid uint32) int {
+	raw, err := os.ReadFile(filepath.Join(c.procRoot, strconv.FormatUint(uint64(pid), 10), "status"))
+	if err != nil {
+		return -1
+	}
+	return ParseSeccompMode(raw)
+}
+
+// ParseSeccompMode reads the Seccomp: line of a /proc/<pid>/status text.
+func ParseSeccompMode(status []byte) int {
+	for _, line := range strings.Split(string(status), "\n") {
+		if v, ok := strings.CutPrefix(line, "Seccomp:"); ok {
+			n, err := strconv.Atoi(strings.TrimSpace(v))
+			if err != nil {
+				return -1
+			}
+			return n
+		}
+	}
+	return -1
+}
+
+var devNames sync.Map // "M:m" → name
+
+// BlockDevice names a block device from its numbers (/sys/dev/block/M:m,
+// DEVNAME in its uevent); "M:m" when sysfs does not know it.
+func BlockDevice(major, minor uint32) string {
+	key := strconv.FormatUint(uint64(major), 10) + ":" + strconv.FormatUint(uint64(minor), 10)
+	if v, ok := devNames.Load(key); ok {
+		return v.(string)
+	}
+	name := key
+	if raw, err := os.ReadFile("/sys/dev/block/" + key + "/uevent"); err == nil {
+		for _, line := range strings.Split(string(raw), "\n") {
+			if v, ok := strings.CutPrefix(line, "DEVNAME="); ok && v != "" {
+				name = v
+			}
+		}
+		// Device numbers are reused (loop devices): cache only what sysfs knows.
+		devNames.Store(key, name)
+	}
+	return name
+}
