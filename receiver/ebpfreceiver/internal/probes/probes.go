@@ -13,6 +13,7 @@ import (
 	"github.com/cilium/ebpf/rlimit"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.uber.org/zap"
 
 	"github.com/crosshair-otel/crosshair/receiver/ebpfreceiver/internal/metadata"
@@ -44,6 +45,8 @@ type attachEnv struct {
 	// prepare adjusts a spec before load (sizes the shared ring buffer).
 	prepare func(*ebpf.CollectionSpec)
 	logger  *zap.Logger
+	// host configures the host-side probes (defaults filled in).
+	host *HostOptions
 }
 
 // load reads spec, prepares it and loads it into objs with the shared maps.
@@ -70,13 +73,17 @@ type Attachment struct {
 	// the events seen since the last call. The receiver calls it every
 	// poll_interval.
 	PollEvents func(now time.Time, logs plog.LogRecordSlice) error
+	// CollectHistograms, when set, appends the probe's in-kernel
+	// histograms to ms (mdatagen builds sums and gauges only). Called every
+	// metrics_interval, next to CollectMetrics.
+	CollectHistograms func(now pcommon.Timestamp, ms pmetric.MetricSlice) error
 }
 
 // All lists every probe the receiver knows, in attach order.
 func All() []Probe {
-	return []Probe{
+	return append([]Probe{
 		{Name: "tcp_retransmit", Hooks: []string{"tracepoint/tcp/tcp_retransmit_skb"}, attach: attachTCPRetransmit},
-	}
+	}, hostProbes()...)
 }
 
 // Names returns the names of All probes.
@@ -96,6 +103,8 @@ type Options struct {
 	// multiple of the page size).
 	RingBufferBytes uint32
 	Logger          *zap.Logger
+	// Host configures the host-side probes; nil takes the defaults.
+	Host *HostOptions
 }
 
 // Set is the loaded probes and the maps they share.
@@ -139,6 +148,7 @@ func Load(opts Options) (*Set, error) {
 		}
 	}
 
+	host := opts.Host.withDefaults()
 	for _, p := range All() {
 		if len(opts.Enabled) > 0 && !slices.Contains(opts.Enabled, p.Name) {
 			continue
@@ -147,6 +157,7 @@ func Load(opts Options) (*Set, error) {
 			opts:    &ebpf.CollectionOptions{MapReplacements: replacements},
 			prepare: prepare,
 			logger:  opts.Logger,
+			host:    &host,
 		})
 		if err != nil {
 			s.failed[p.Name] = err
@@ -289,3 +300,6 @@ func addrFrom(family uint16, b [16]uint8) netip.Addr {
 }
 
 const afInet = 2
+
+// timeNow is time.Now; the start time of cumulative histograms.
+var timeNow = time.Now
