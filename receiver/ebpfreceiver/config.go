@@ -40,6 +40,10 @@ type Config struct {
 	// events. It is also the time resolution of their events.
 	PollInterval time.Duration `mapstructure:"poll_interval"`
 
+	// HostConfig holds the host-side probes' settings (sched_delay,
+	// block_io, syscall_slow, cpu_steal, kernel_log).
+	HostConfig `mapstructure:",squash"`
+
 	// MetricsBuilderConfig enables or disables each metric.
 	metadata.MetricsBuilderConfig `mapstructure:",squash"`
 
@@ -62,6 +66,7 @@ func createDefaultConfig() *Config {
 		MaxBatchSize:         defaultMaxBatchSize,
 		MetricsInterval:      defaultMetricsInterval,
 		PollInterval:         defaultPollInterval,
+		HostConfig:           defaultHostConfig(),
 		MetricsBuilderConfig: metadata.NewDefaultMetricsBuilderConfig(),
 	}
 }
@@ -98,6 +103,9 @@ func (cfg *Config) Validate() error {
 	}
 	if cfg.MaxBatchSize <= 0 {
 		errs = append(errs, fmt.Errorf("max_batch_size: must be positive, got %d", cfg.MaxBatchSize))
+	}
+	if err := cfg.HostConfig.validate(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

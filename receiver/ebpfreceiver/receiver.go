@@ -22,6 +22,7 @@ import (
 	"github.com/crosshair-otel/crosshair/receiver/ebpfreceiver/internal/event"
 	"github.com/crosshair-otel/crosshair/receiver/ebpfreceiver/internal/metadata"
 	"github.com/crosshair-otel/crosshair/receiver/ebpfreceiver/internal/probes"
+	"github.com/crosshair-otel/crosshair/receiver/ebpfreceiver/internal/procinfo"
 )
 
 type ebpfReceiver struct {
@@ -49,10 +50,14 @@ func (r *ebpfReceiver) Start(_ context.Context, _ component.Host) error {
 	if err != nil {
 		return err
 	}
+	procs := procinfo.Default()
+	host := r.cfg.HostConfig.options()
+	host.Procs, host.Clock = procs, clock
 	set, err := probes.Load(probes.Options{
 		Enabled:         r.cfg.Probes,
 		RingBufferBytes: uint32(r.cfg.RingBufferSize),
 		Logger:          r.settings.Logger,
+		Host:            host,
 	})
 	if err != nil {
 		return fmt.Errorf("ebpf receiver: %w", err)
@@ -92,7 +97,7 @@ func (r *ebpfReceiver) Start(_ context.Context, _ component.Host) error {
 	r.settings.Logger.Info("ebpf receiver started", zap.Strings("probes", set.Attached()), zap.Int("ring_buffer_size", r.cfg.RingBufferSize))
 
 	r.wg.Add(2)
-	go r.readLoop(&event.Decoder{Clock: clock})
+	go r.readLoop(&event.Decoder{Clock: clock, Procs: procs})
 	go r.pollLoop()
 	if r.nextMetrics != nil {
 		r.wg.Add(1)
@@ -143,6 +148,7 @@ func (r *ebpfReceiver) metricsLoop(mb *metadata.MetricsBuilder) {
 			}
 		}
 		md := mb.Emit()
+		r.appendHistograms(now, md)
 		if md.DataPointCount() == 0 {
 			return
 		}
