@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -135,7 +134,7 @@ func ParseKmsg(raw []byte) (KmsgRecord, bool) {
 }
 
 type kernelLog struct {
-	f     *os.File
+	fd    int // raw, non-blocking (os.File.Fd would switch it to blocking)
 	table KeywordTable
 	clock interface{ Wall(uint64) time.Time }
 
@@ -158,9 +157,9 @@ func attachKernelLog(env *attachEnv) (*Attachment, error) {
 		_ = syscall.Close(fd)
 		return nil, fmt.Errorf("seek %s: %w", env.host.KmsgPath, err)
 	}
-	k := &kernelLog{f: os.NewFile(uintptr(fd), env.host.KmsgPath), table: table, clock: env.host.Clock, matches: map[string]int64{}, buf: make([]byte, 8192)}
+	k := &kernelLog{fd: fd, table: table, clock: env.host.Clock, matches: map[string]int64{}, buf: make([]byte, 8192)}
 	return &Attachment{
-		closers:    []io.Closer{k.f},
+		closers:    []io.Closer{k},
 		PollEvents: k.poll,
 		CollectMetrics: func(now pcommon.Timestamp, mb *metadata.MetricsBuilder) error {
 			k.mu.Lock()
@@ -173,14 +172,28 @@ func attachKernelLog(env *attachEnv) (*Attachment, error) {
 	}, nil
 }
 
+// Close releases the kernel log.
+func (k *kernelLog) Close() error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.fd < 0 {
+		return nil
+	}
+	err := syscall.Close(k.fd)
+	k.fd = -1
+	return err
+}
+
 // poll reads every record logged since the last call (each read of
 // /dev/kmsg returns one record; EAGAIN when none is left).
 func (k *kernelLog) poll(now time.Time, logs plog.LogRecordSlice) error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	fd := int(k.f.Fd())
+	if k.fd < 0 {
+		return nil
+	}
 	for {
-		n, err := syscall.Read(fd, k.buf)
+		n, err := syscall.Read(k.fd, k.buf)
 		switch {
 		case errors.Is(err, syscall.EAGAIN):
 			return nil
