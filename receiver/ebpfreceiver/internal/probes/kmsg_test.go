@@ -29,14 +29,14 @@ func TestKeywordTable(t *testing.T) {
 	table, err := NewKeywordTable([]Keyword{{Pattern: `my runtime exploded`, Layer: "L4"}, {Pattern: `OOMKilled`, Layer: "L4"}})
 	require.NoError(t, err)
 	for line, want := range map[string]string{
-		"virtio_net virtio0 eth0: TX timeout on queue: 0":                     "L2",
-		"kvm: VMX operation failed":                                           "L0",
-		"Memory cgroup out of memory: Killed process 1 (x)":                   "L3",
-		"OOMKilled":                                                           "L4", // config overrides the default
-		"my runtime exploded today":                                           "L4",
+		"virtio_net virtio0 eth0: TX timeout on queue: 0":   "L2",
+		"kvm: VMX operation failed":                         "L0",
+		"Memory cgroup out of memory: Killed process 1 (x)": "L3",
+		"OOMKilled":                 "L4", // config overrides the default
+		"my runtime exploded today": "L4",
 		"blk_update_request: I/O error, dev vda, sector 0 op 0x1:(WRITE)": "L0",
-		"gVisor: Sentry syscall denied: 42":                                   "L4",
-		"QEMU process crashed":                                                "L1",
+		"gVisor: Sentry syscall denied: 42":                               "L4",
+		"QEMU process crashed":                                            "L1",
 	} {
 		layer, _, ok := table.Match(line)
 		assert.True(t, ok, line)
