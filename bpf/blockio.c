@@ -45,7 +45,7 @@ struct {
 } in_flight SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(type, BPF_MAP_TYPE_LRU_PERCPU_HASH);
 	__uint(max_entries, 1024);
 	__type(key, struct blk_key);
 	__type(value, struct log2_hist);
@@ -56,10 +56,10 @@ const struct blk_key *unused_blk_key __attribute__((unused));
 
 static __always_inline __u32 rq_dev(struct request *rq)
 {
-	struct gendisk *disk = BPF_CORE_READ(rq, q, disk);
+	struct gendisk *disk = rq->q->disk;
 	if (!disk)
 		return 0;
-	return ((__u32)BPF_CORE_READ(disk, major) << 20) | (__u32)BPF_CORE_READ(disk, first_minor);
+	return ((__u32)disk->major << 20) | (__u32)disk->first_minor;
 }
 
 static __always_inline void owner_from_current(struct rq_info *i)
@@ -123,10 +123,10 @@ static __always_inline void emit(struct request *rq, struct rq_info *i, __u64 la
 		e->queue_ns = 0;
 	}
 	e->latency_ns = lat;
-	e->sector = BPF_CORE_READ(rq, __sector);
+	e->sector = rq->__sector;
 	e->dev = rq_dev(rq);
-	e->bytes = BPF_CORE_READ(rq, __data_len);
-	e->op = BPF_CORE_READ(rq, cmd_flags) & REQ_OP_MASK_;
+	e->bytes = rq->__data_len;
+	e->op = rq->cmd_flags & REQ_OP_MASK_;
 	e->error = error;
 	bpf_ringbuf_submit(e, 0);
 }
@@ -147,7 +147,7 @@ int BPF_PROG(handle_block_rq_complete, struct request *rq, blk_status_t error, u
 	}
 	lat = bpf_ktime_get_boot_ns() - i->issue_ns;
 	k.dev = rq_dev(rq);
-	k.op = BPF_CORE_READ(rq, cmd_flags) & REQ_OP_MASK_;
+	k.op = rq->cmd_flags & REQ_OP_MASK_;
 	hist_add(&block_hist, &k, lat);
 	// Failed requests are reported by block_rq_error.
 	if (lat >= min_latency_ns && !error)

@@ -29,22 +29,24 @@ struct cg_key {
 	__u32 _pad;
 };
 
+// t must be a BTF pointer (tp_btf argument, bpf_get_current_task_btf):
+// the chain is read with direct, fault-tolerant loads (CO-RE relocated),
+// much cheaper than a bpf_probe_read_kernel call per hop.
 static __always_inline __u64 task_cgroup_v2_id(struct task_struct *t)
 {
-	return BPF_CORE_READ(t, cgroups, dfl_cgrp, kn, id);
+	return t->cgroups->dfl_cgrp->kn->id;
 }
 
 static __always_inline __u64 task_cgroup_v1_id(struct task_struct *t, int subsys)
 {
-	struct css_set *cgs = BPF_CORE_READ(t, cgroups);
-	struct cgroup_subsys_state *css = 0;
+	struct cgroup_subsys_state *css;
 
-	if (subsys < 0 || subsys >= 16)
+	if (subsys < 0 || subsys >= CGROUP_SUBSYS_COUNT)
 		return 0;
-	bpf_probe_read_kernel(&css, sizeof(css), &cgs->subsys[subsys]);
+	css = t->cgroups->subsys[subsys];
 	if (!css)
 		return 0;
-	return BPF_CORE_READ(css, cgroup, kn, id);
+	return css->cgroup->kn->id;
 }
 
 static __always_inline void task_cg_key(struct task_struct *t, int subsys, struct cg_key *k)
@@ -71,7 +73,8 @@ static __always_inline __u32 log2_u64(__u64 v)
 	return r;
 }
 
-// Add value to the histogram at key in map, creating it on first use.
+// Add value to the histogram at key in map (a per-CPU hash: no atomics,
+// the receiver sums the CPUs), creating it on first use.
 static __always_inline void hist_add(void *map, const void *key, __u64 value)
 {
 	struct log2_hist *h = bpf_map_lookup_elem(map, key);
@@ -85,9 +88,9 @@ static __always_inline void hist_add(void *map, const void *key, __u64 value)
 	__u32 slot = log2_u64(value);
 	if (slot >= HIST_SLOTS)
 		slot = HIST_SLOTS - 1;
-	__sync_fetch_and_add(&h->slots[slot], 1);
-	__sync_fetch_and_add(&h->count, 1);
-	__sync_fetch_and_add(&h->sum_ns, value);
+	h->slots[slot]++;
+	h->count++;
+	h->sum_ns += value;
 }
 
 // Fill an event header for task t (which need not be current).
@@ -96,8 +99,8 @@ static __always_inline void fill_header_task(struct event_header *h, __u32 type,
 	h->ts_ns = bpf_ktime_get_boot_ns();
 	h->type = type;
 	h->_pad = 0;
-	h->pid = BPF_CORE_READ(t, tgid);
-	h->tid = BPF_CORE_READ(t, pid);
+	h->pid = t->tgid;
+	h->tid = t->pid;
 	h->cgroup_id = task_cgroup_v2_id(t);
 	bpf_probe_read_kernel(h->comm, sizeof(h->comm), &t->comm);
 }

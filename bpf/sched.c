@@ -17,15 +17,17 @@ struct sched_delay_event {
 	struct cg_key cg; // the task's cgroup (v1 cpu controller when not in v2)
 };
 
+// A plain hash (LRU bookkeeping costs on every switch): every entry is
+// removed when its task runs, and a task runs before it exits.
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 32768);
 	__type(key, __u32); // tid
 	__type(value, __u64); // runnable since (boot ns)
 } runq_start SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(type, BPF_MAP_TYPE_LRU_PERCPU_HASH);
 	__uint(max_entries, 4096);
 	__type(key, struct cg_key);
 	__type(value, struct log2_hist);
@@ -35,16 +37,19 @@ const struct sched_delay_event *unused_sched_delay_event __attribute__((unused))
 const struct log2_hist *unused_log2_hist __attribute__((unused));
 const struct cg_key *unused_cg_key __attribute__((unused));
 
-static __always_inline int enqueue(struct task_struct *p)
+static __always_inline int enqueue_at(struct task_struct *p, __u64 ts)
 {
 	__u32 tid = p->pid;
-	__u64 ts;
 
 	if (!tid)
 		return 0;
-	ts = bpf_ktime_get_boot_ns();
 	bpf_map_update_elem(&runq_start, &tid, &ts, BPF_ANY);
 	return 0;
+}
+
+static __always_inline int enqueue(struct task_struct *p)
+{
+	return enqueue_at(p, bpf_ktime_get_boot_ns());
 }
 
 SEC("tp_btf/sched_wakeup")
@@ -64,17 +69,17 @@ int BPF_PROG(handle_sched_switch, bool preempt, struct task_struct *prev, struct
 {
 	struct sched_delay_event *e;
 	struct cg_key cg;
-	__u64 *tsp, delta;
+	__u64 *tsp, delta, now = bpf_ktime_get_boot_ns();
 	__u32 tid;
 
 	if (prev_state == 0) // TASK_RUNNING: preempted, still runnable
-		enqueue(prev);
+		enqueue_at(prev, now);
 
 	tid = next->pid;
 	tsp = bpf_map_lookup_elem(&runq_start, &tid);
 	if (!tsp)
 		return 0;
-	delta = bpf_ktime_get_boot_ns() - *tsp;
+	delta = now - *tsp;
 	bpf_map_delete_elem(&runq_start, &tid);
 
 	task_cg_key(next, bpf_core_enum_value(enum cgroup_subsys_id, cpu_cgrp_id), &cg);

@@ -57,7 +57,7 @@ struct {
 } entry_wait SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(type, BPF_MAP_TYPE_LRU_PERCPU_HASH);
 	__uint(max_entries, 8192);
 	__type(key, struct sc_key);
 	__type(value, struct log2_hist);
@@ -113,7 +113,8 @@ int handle_sys_enter(struct sys_enter_ctx *ctx)
 
 	s.ts = bpf_ktime_get_boot_ns();
 	s.nr = (__u32)ctx->nr;
-	w = bpf_map_lookup_elem(&entry_wait, &tid);
+	// Only a task under a seccomp filter can have waited in entry.
+	w = bpf_get_current_task_btf()->seccomp.mode == SECCOMP_MODE_FILTER ? bpf_map_lookup_elem(&entry_wait, &tid) : 0;
 	if (w) {
 		__u64 wait_ts = w->ts, wait_nr = w->nr;
 		bpf_map_delete_elem(&entry_wait, &tid);

@@ -20,6 +20,7 @@ import (
 	"github.com/crosshair-otel/crosshair/internal/contract"
 	"github.com/crosshair-otel/crosshair/internal/testenv"
 	"github.com/crosshair-otel/crosshair/receiver/ebpfreceiver/internal/metadata"
+	"github.com/crosshair-otel/crosshair/receiver/ebpfreceiver/internal/probes"
 )
 
 // startReceiver starts a receiver with cfg feeding sink and shuts it down at
@@ -174,12 +175,16 @@ func TestShutdownDetachesEveryProgram(t *testing.T) {
 		r.nextLogs = sink
 		require.NoError(t, err)
 		require.NoError(t, r.Start(context.Background(), componenttest.NewNopHost()))
-		require.NotEmpty(t, testenv.LoadedPrograms(t, "handle_"), "programs loaded while running")
+		// This process's programs only: other tests on the same kernel
+		// (parallel packages, other checkouts) load theirs meanwhile.
+		require.ElementsMatch(t, probes.Names(), r.probes.Attached(), "every probe attaches on this kernel: %v", r.probes.Failed())
+		ours := testenv.OwnPrograms(t)
+		require.NotEmpty(t, ours, "programs loaded while running")
 		require.NoError(t, r.Shutdown(context.Background()))
 		// Programs attached through BTF tracing links (tp_btf) are freed
 		// after an RCU grace period, not synchronously with the link's close.
-		require.Eventually(t, func() bool { return len(testenv.LoadedPrograms(t, "handle_")) == 0 }, 5*time.Second, 20*time.Millisecond,
-			"programs left after Shutdown: %v", testenv.LoadedPrograms(t, "handle_"))
+		require.Eventually(t, func() bool { return len(testenv.ProgramsAlive(ours)) == 0 }, 5*time.Second, 20*time.Millisecond,
+			"programs left after Shutdown: %v", testenv.ProgramsAlive(ours))
 	}
 }
 

@@ -38,10 +38,11 @@ func attachBlockIO(env *attachEnv) (*Attachment, error) {
 			dps := histogram(ms, "kernel.block.io.latency", "Block request latency (issue to completion) per device and op, built in the kernel.")
 			var (
 				key  blockioBlkKey
-				hist schedLog2Hist
+				perCPU []schedLog2Hist
 			)
 			iter := objs.BlockHist.Iterate()
-			for iter.Next(&key, &hist) {
+			for iter.Next(&key, &perCPU) {
+				hist := sumHists(perCPU)
 				dp := addLog2Point(dps, start, now, hist.Slots, hist.Count, hist.SumNs)
 				dp.Attributes().PutStr(contract.AttrBlockDevice, procinfo.BlockDevice(key.Dev>>20, key.Dev&0xfffff))
 				dp.Attributes().PutStr(contract.AttrBlockOp, event.BlockOpName(key.Op))

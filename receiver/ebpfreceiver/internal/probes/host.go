@@ -192,3 +192,16 @@ func putCgroup(attrs pcommon.Map, procs *procinfo.Cache, id uint64, hier uint32)
 }
 
 var _ = metadata.Type
+
+// sumHists adds up the per-CPU copies of a histogram.
+func sumHists(perCPU []schedLog2Hist) schedLog2Hist {
+	var out schedLog2Hist
+	for _, h := range perCPU {
+		for i, c := range h.Slots {
+			out.Slots[i] += c
+		}
+		out.Count += h.Count
+		out.SumNs += h.SumNs
+	}
+	return out
+}

@@ -33,10 +33,11 @@ func attachSchedDelay(env *attachEnv) (*Attachment, error) {
 			dps := histogram(ms, "kernel.sched.delay", "Run-queue delay: time a runnable task waited for a CPU, per cgroup, built in the kernel.")
 			var (
 				key  schedCgKey
-				hist schedLog2Hist
+				perCPU []schedLog2Hist
 			)
 			iter := objs.SchedHist.Iterate()
-			for iter.Next(&key, &hist) {
+			for iter.Next(&key, &perCPU) {
+				hist := sumHists(perCPU)
 				dp := addLog2Point(dps, start, now, hist.Slots, hist.Count, hist.SumNs)
 				putCgroup(dp.Attributes(), opts.Procs, key.Id, key.Hier)
 			}

@@ -70,10 +70,11 @@ func attachSyscallSlow(env *attachEnv) (*Attachment, error) {
 			dps := histogram(ms, "kernel.syscall.latency", "Latency of the watched syscalls per syscall, phase (entry: wait before the syscall ran; body: the syscall) and cgroup, built in the kernel.")
 			var (
 				key  syscallScKey
-				hist schedLog2Hist
+				perCPU []schedLog2Hist
 			)
 			iter := objs.SyscallHist.Iterate()
-			for iter.Next(&key, &hist) {
+			for iter.Next(&key, &perCPU) {
+				hist := sumHists(perCPU)
 				dp := addLog2Point(dps, start, now, hist.Slots, hist.Count, hist.SumNs)
 				attrs := dp.Attributes()
 				attrs.PutStr(contract.AttrSyscallName, event.SyscallName(int(key.Nr)))
