@@ -42,9 +42,12 @@ struct sc_key {
 	__u32 phase;
 };
 
+// A plain hash: LRU bookkeeping would cost a lock on every syscall. A
+// thread killed inside a syscall leaves its entry behind; the receiver
+// sweeps entries of threads that no longer exist.
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 32768);
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
 	__type(key, __u32); // tid
 	__type(value, struct sc_start);
 } in_syscall SEC(".maps");
