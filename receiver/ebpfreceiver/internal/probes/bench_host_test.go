@@ -281,6 +281,20 @@ func slowdown(b *testing.B, names []string, fn func()) {
 	// Run-time statistics stay off here: they add two clock reads to every
 	// program run.
 	testenv.RequireRoot(b)
+	load := func() func() {
+		s := loadHost(b, names...)
+		return func() { _ = s.Close() }
+	}
+	slowdownWith(b, load, fn)
+}
+
+// slowdownBpftrace is slowdown with the bpftrace script instead of our probes.
+func slowdownBpftrace(b *testing.B, script string, fn func()) {
+	testenv.RequireRoot(b, "bpftrace")
+	slowdownWith(b, func() func() { return startBpftrace(b, script) }, fn)
+}
+
+func slowdownWith(b *testing.B, load func() (unload func()), fn func()) {
 	best := func(d *time.Duration, start time.Time) {
 		if e := time.Since(start); *d == 0 || e < *d {
 			*d = e
@@ -294,13 +308,13 @@ func slowdown(b *testing.B, names []string, fn func()) {
 			fn()
 			best(&none, start)
 			b.StopTimer()
-			s := loadHost(b, names...)
+			unload := load()
 			b.StartTimer()
 			start = time.Now()
 			fn()
 			best(&all, start)
 			b.StopTimer()
-			_ = s.Close()
+			unload()
 			b.StartTimer()
 		}
 	}
@@ -330,5 +344,8 @@ func BenchmarkSlowdown(b *testing.B) {
 	for _, w := range slowdownTargets {
 		b.Run(w.name+"/all", func(b *testing.B) { slowdown(b, allHost, w.fn) })
 		b.Run(w.name+"/no-syscall-probe", func(b *testing.B) { slowdown(b, allButSyscalls, w.fn) })
+		// The same syscalls watched by bpftrace: the kernel's tax of
+		// enabling syscall tracepoints, whoever attaches to them.
+		b.Run(w.name+"/bpftrace-syscalls", func(b *testing.B) { slowdownBpftrace(b, bpftraceSyscalls, w.fn) })
 	}
 }
