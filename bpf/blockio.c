@@ -37,15 +37,17 @@ struct blk_key {
 	__u32 op;
 };
 
+// Plain hashes (no LRU bookkeeping per request): every request that is
+// issued completes or fails, which removes it.
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 16384);
 	__type(key, __u64); // struct request *
 	__type(value, struct rq_info);
 } in_flight SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_PERCPU_HASH);
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
 	__uint(max_entries, 1024);
 	__type(key, struct blk_key);
 	__type(value, struct log2_hist);

@@ -74,7 +74,9 @@ static __always_inline __u32 log2_u64(__u64 v)
 }
 
 // Add value to the histogram at key in map (a per-CPU hash: no atomics,
-// the receiver sums the CPUs), creating it on first use.
+// the receiver sums the CPUs), creating it on first use. The maps are plain
+// hashes, not LRU (whose bookkeeping costs on every lookup); the receiver
+// deletes the histograms of cgroups that are gone.
 static __always_inline void hist_add(void *map, const void *key, __u64 value)
 {
 	struct log2_hist *h = bpf_map_lookup_elem(map, key);

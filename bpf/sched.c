@@ -27,7 +27,7 @@ struct {
 } runq_start SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_PERCPU_HASH);
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
 	__uint(max_entries, 4096);
 	__type(key, struct cg_key);
 	__type(value, struct log2_hist);

@@ -60,7 +60,7 @@ struct {
 } entry_wait SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_PERCPU_HASH);
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
 	__uint(max_entries, 8192);
 	__type(key, struct sc_key);
 	__type(value, struct log2_hist);

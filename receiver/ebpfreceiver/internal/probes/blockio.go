@@ -37,7 +37,7 @@ func attachBlockIO(env *attachEnv) (*Attachment, error) {
 		CollectHistograms: func(now pcommon.Timestamp, ms pmetric.MetricSlice) error {
 			dps := histogram(ms, "kernel.block.io.latency", "Block request latency (issue to completion) per device and op, built in the kernel.")
 			var (
-				key  blockioBlkKey
+				key    blockioBlkKey
 				perCPU []schedLog2Hist
 			)
 			iter := objs.BlockHist.Iterate()

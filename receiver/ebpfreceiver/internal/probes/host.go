@@ -205,3 +205,13 @@ func sumHists(perCPU []schedLog2Hist) schedLog2Hist {
 	}
 	return out
 }
+
+// cgroupGone says whether a cgroup the kernel keyed a histogram by no longer
+// exists (its hierarchy is known and holds no directory with that id), so
+// its histogram can be deleted from the (non-LRU) map.
+func cgroupGone(procs *procinfo.Cache, id uint64, hier uint32) bool {
+	if id <= 1 || (hier != 0 && procs.Controller(hier) == "") {
+		return false
+	}
+	return procs.CgroupPath(id, hier) == ""
+}

@@ -32,14 +32,22 @@ func attachSchedDelay(env *attachEnv) (*Attachment, error) {
 		CollectHistograms: func(now pcommon.Timestamp, ms pmetric.MetricSlice) error {
 			dps := histogram(ms, "kernel.sched.delay", "Run-queue delay: time a runnable task waited for a CPU, per cgroup, built in the kernel.")
 			var (
-				key  schedCgKey
+				key    schedCgKey
 				perCPU []schedLog2Hist
 			)
+			var gone []schedCgKey
 			iter := objs.SchedHist.Iterate()
 			for iter.Next(&key, &perCPU) {
+				if cgroupGone(opts.Procs, key.Id, key.Hier) {
+					gone = append(gone, key)
+					continue
+				}
 				hist := sumHists(perCPU)
 				dp := addLog2Point(dps, start, now, hist.Slots, hist.Count, hist.SumNs)
 				putCgroup(dp.Attributes(), opts.Procs, key.Id, key.Hier)
+			}
+			for _, k := range gone {
+				_ = objs.SchedHist.Delete(k)
 			}
 			if err := iter.Err(); err != nil {
 				return fmt.Errorf("read sched histograms: %w", err)

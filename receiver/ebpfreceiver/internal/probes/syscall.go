@@ -78,14 +78,22 @@ func attachSyscallSlow(env *attachEnv) (*Attachment, error) {
 				key    syscallScKey
 				perCPU []schedLog2Hist
 			)
+			var gone []syscallScKey
 			iter := objs.SyscallHist.Iterate()
 			for iter.Next(&key, &perCPU) {
+				if cgroupGone(opts.Procs, key.Cg.Id, key.Cg.Hier) {
+					gone = append(gone, key)
+					continue
+				}
 				hist := sumHists(perCPU)
 				dp := addLog2Point(dps, start, now, hist.Slots, hist.Count, hist.SumNs)
 				attrs := dp.Attributes()
 				attrs.PutStr(contract.AttrSyscallName, event.SyscallName(int(key.Nr)))
 				attrs.PutStr(contract.AttrSyscallPhase, event.PhaseName(key.Phase))
 				putCgroup(attrs, opts.Procs, key.Cg.Id, key.Cg.Hier)
+			}
+			for _, k := range gone {
+				_ = objs.SyscallHist.Delete(k)
 			}
 			if err := iter.Err(); err != nil {
 				return fmt.Errorf("read syscall histograms: %w", err)
