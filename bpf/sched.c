@@ -17,13 +17,14 @@ struct sched_delay_event {
 	struct cg_key cg; // the task's cgroup (v1 cpu controller when not in v2)
 };
 
-// A plain hash (LRU bookkeeping costs on every switch): every entry is
-// removed when its task runs, and a task runs before it exits.
+// When each task became runnable, in the task's own local storage: no
+// hashing, no bucket lock, freed with the task (cheaper than the hash map
+// runqlat uses).
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 32768);
-	__type(key, __u32); // tid
-	__type(value, __u64); // runnable since (boot ns)
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, __u64); // runnable since (boot ns), 0 = not waiting
 } runq_start SEC(".maps");
 
 struct {
@@ -39,11 +40,13 @@ const struct cg_key *unused_cg_key __attribute__((unused));
 
 static __always_inline int enqueue_at(struct task_struct *p, __u64 ts)
 {
-	__u32 tid = p->pid;
+	__u64 *start;
 
-	if (!tid)
+	if (!p->pid)
 		return 0;
-	bpf_map_update_elem(&runq_start, &tid, &ts, BPF_ANY);
+	start = bpf_task_storage_get(&runq_start, p, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (start)
+		*start = ts;
 	return 0;
 }
 
@@ -70,17 +73,15 @@ int BPF_PROG(handle_sched_switch, bool preempt, struct task_struct *prev, struct
 	struct sched_delay_event *e;
 	struct cg_key cg;
 	__u64 *tsp, delta, now = bpf_ktime_get_boot_ns();
-	__u32 tid;
 
 	if (prev_state == 0) // TASK_RUNNING: preempted, still runnable
 		enqueue_at(prev, now);
 
-	tid = next->pid;
-	tsp = bpf_map_lookup_elem(&runq_start, &tid);
-	if (!tsp)
+	tsp = bpf_task_storage_get(&runq_start, next, 0, 0);
+	if (!tsp || !*tsp)
 		return 0;
 	delta = now - *tsp;
-	bpf_map_delete_elem(&runq_start, &tid);
+	*tsp = 0;
 
 	task_cg_key(next, bpf_core_enum_value(enum cgroup_subsys_id, cpu_cgrp_id), &cg);
 	hist_add(&sched_hist, &cg, delta);

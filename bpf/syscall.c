@@ -36,28 +36,26 @@ struct sc_start {
 	__u64 nr;
 };
 
+struct sc_state {
+	struct sc_start in_syscall; // sys_enter seen, sys_exit not yet
+	struct sc_start entry_wait; // asleep in syscall entry (seccomp/ptrace)
+};
+
 struct sc_key {
 	struct cg_key cg;
 	__u32 nr;
 	__u32 phase;
 };
 
-// A plain hash: LRU bookkeeping would cost a lock on every syscall. A
-// thread killed inside a syscall leaves its entry behind; the receiver
-// sweeps entries of threads that no longer exist.
+// Per-thread state in task local storage: no hashing or bucket lock on
+// every syscall, freed with the thread (a thread killed inside a syscall
+// leaves nothing behind). ts == 0 means "none".
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 65536);
-	__type(key, __u32); // tid
-	__type(value, struct sc_start);
-} in_syscall SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 8192);
-	__type(key, __u32); // tid
-	__type(value, struct sc_start);
-} entry_wait SEC(".maps");
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct sc_state);
+} sc_state SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
@@ -111,35 +109,35 @@ static __always_inline void record(__u32 nr, __u32 phase, __u64 lat, __s64 ret)
 SEC("tracepoint/syscalls/sys_enter")
 int handle_sys_enter(struct sys_enter_ctx *ctx)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct sc_start s = {}, *w;
+	struct task_struct *t = bpf_get_current_task_btf();
+	struct sc_state *st = bpf_task_storage_get(&sc_state, t, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	__u64 now = bpf_ktime_get_boot_ns();
+	__u32 nr = (__u32)ctx->nr;
 
-	s.ts = bpf_ktime_get_boot_ns();
-	s.nr = (__u32)ctx->nr;
-	// Only a task under a seccomp filter can have waited in entry.
-	w = bpf_get_current_task_btf()->seccomp.mode == SECCOMP_MODE_FILTER ? bpf_map_lookup_elem(&entry_wait, &tid) : 0;
-	if (w) {
-		__u64 wait_ts = w->ts, wait_nr = w->nr;
-		bpf_map_delete_elem(&entry_wait, &tid);
-		if (wait_nr == s.nr && s.ts > wait_ts)
-			record(s.nr, PHASE_ENTRY, s.ts - wait_ts, 0);
+	if (!st)
+		return 0;
+	if (st->entry_wait.ts) {
+		__u64 wait_ts = st->entry_wait.ts, wait_nr = st->entry_wait.nr;
+		st->entry_wait.ts = 0;
+		if (wait_nr == nr && now > wait_ts)
+			record(nr, PHASE_ENTRY, now - wait_ts, 0);
 	}
-	bpf_map_update_elem(&in_syscall, &tid, &s, BPF_ANY);
+	st->in_syscall.ts = now;
+	st->in_syscall.nr = nr;
 	return 0;
 }
 
 SEC("tracepoint/syscalls/sys_exit")
 int handle_sys_exit(struct sys_exit_ctx *ctx)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct sc_start *s = bpf_map_lookup_elem(&in_syscall, &tid);
+	struct sc_state *st = bpf_task_storage_get(&sc_state, bpf_get_current_task_btf(), 0, 0);
 	__u64 ts, nr;
 
-	if (!s)
+	if (!st || !st->in_syscall.ts)
 		return 0;
-	ts = s->ts;
-	nr = s->nr;
-	bpf_map_delete_elem(&in_syscall, &tid);
+	ts = st->in_syscall.ts;
+	nr = st->in_syscall.nr;
+	st->in_syscall.ts = 0;
 	record(nr, PHASE_BODY, bpf_ktime_get_boot_ns() - ts, ctx->ret);
 	return 0;
 }
@@ -149,9 +147,8 @@ int handle_sys_exit(struct sys_exit_ctx *ctx)
 SEC("tp_btf/sched_switch")
 int BPF_PROG(handle_syscall_sched_switch, bool preempt, struct task_struct *prev, struct task_struct *next, unsigned int prev_state)
 {
-	struct sc_start w, *cur;
+	struct sc_state *st;
 	struct pt_regs *regs;
-	__u32 tid;
 	long nr;
 
 	if (prev_state == 0 || prev->seccomp.mode != SECCOMP_MODE_FILTER)
@@ -162,15 +159,14 @@ int BPF_PROG(handle_syscall_sched_switch, bool preempt, struct task_struct *prev
 	nr = BPF_CORE_READ(regs, orig_ax);
 	if (nr < 0)
 		return 0; // not in a syscall
-	tid = prev->pid;
-	cur = bpf_map_lookup_elem(&in_syscall, &tid);
-	if (cur && cur->nr == (__u64)nr)
+	st = bpf_task_storage_get(&sc_state, prev, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!st)
+		return 0;
+	if (st->in_syscall.ts && st->in_syscall.nr == (__u64)nr)
 		return 0; // sleeping inside the body: sys_exit will account it
-	cur = bpf_map_lookup_elem(&entry_wait, &tid);
-	if (cur && cur->nr == (__u64)nr)
+	if (st->entry_wait.ts && st->entry_wait.nr == (__u64)nr)
 		return 0; // already waiting in entry: keep the first sleep
-	w.ts = bpf_ktime_get_boot_ns();
-	w.nr = nr;
-	bpf_map_update_elem(&entry_wait, &tid, &w, BPF_ANY);
+	st->entry_wait.ts = bpf_ktime_get_boot_ns();
+	st->entry_wait.nr = nr;
 	return 0;
 }

@@ -1,13 +1,8 @@
 package probes
 
 import (
-	"os"
-	"path/filepath"
-	"strconv"
-
 	"errors"
 	"fmt"
-	"github.com/cilium/ebpf"
 	"io"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -72,7 +67,6 @@ func attachSyscallSlow(env *attachEnv) (*Attachment, error) {
 	return &Attachment{
 		closers: closers,
 		CollectHistograms: func(now pcommon.Timestamp, ms pmetric.MetricSlice) error {
-			sweepDeadThreads(objs.InSyscall, opts.ProcRoot)
 			dps := histogram(ms, "kernel.syscall.latency", "Latency of the watched syscalls per syscall, phase (entry: wait before the syscall ran; body: the syscall) and cgroup, built in the kernel.")
 			var (
 				key    syscallScKey
@@ -101,24 +95,4 @@ func attachSyscallSlow(env *attachEnv) (*Attachment, error) {
 			return nil
 		},
 	}, nil
-}
-
-// sweepDeadThreads deletes in-syscall entries of threads that no longer
-// exist (killed inside a syscall: their sys_exit never fired), so that the
-// plain hash cannot fill up.
-func sweepDeadThreads(m *ebpf.Map, procRoot string) {
-	var (
-		tid   uint32
-		start syscallScStart
-		dead  []uint32
-	)
-	iter := m.Iterate()
-	for iter.Next(&tid, &start) {
-		if _, err := os.Stat(filepath.Join(procRoot, strconv.FormatUint(uint64(tid), 10))); os.IsNotExist(err) {
-			dead = append(dead, tid)
-		}
-	}
-	for _, tid := range dead {
-		_ = m.Delete(tid)
-	}
 }

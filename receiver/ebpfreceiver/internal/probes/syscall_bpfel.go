@@ -32,10 +32,18 @@ type syscallScKey struct {
 	Phase uint32
 }
 
-type syscallScStart struct {
-	_  structs.HostLayout
-	Ts uint64
-	Nr uint64
+type syscallScState struct {
+	_         structs.HostLayout
+	InSyscall struct {
+		_  structs.HostLayout
+		Ts uint64
+		Nr uint64
+	}
+	EntryWait struct {
+		_  structs.HostLayout
+		Ts uint64
+		Nr uint64
+	}
 }
 
 type syscallSockOwner struct {
@@ -77,10 +85,9 @@ type syscallSyscallEvent struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	syscallMapEntryWait                 = "entry_wait"
 	syscallMapEvents                    = "events"
 	syscallMapEventsLost                = "events_lost"
-	syscallMapInSyscall                 = "in_syscall"
+	syscallMapScState                   = "sc_state"
 	syscallMapSockOwners                = "sock_owners"
 	syscallMapSyscallHist               = "syscall_hist"
 	syscallProgHandleSysEnter           = "handle_sys_enter"
@@ -143,10 +150,9 @@ type syscallProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type syscallMapSpecs struct {
-	EntryWait   *ebpf.MapSpec `ebpf:"entry_wait"`
 	Events      *ebpf.MapSpec `ebpf:"events"`
 	EventsLost  *ebpf.MapSpec `ebpf:"events_lost"`
-	InSyscall   *ebpf.MapSpec `ebpf:"in_syscall"`
+	ScState     *ebpf.MapSpec `ebpf:"sc_state"`
 	SockOwners  *ebpf.MapSpec `ebpf:"sock_owners"`
 	SyscallHist *ebpf.MapSpec `ebpf:"syscall_hist"`
 }
@@ -181,20 +187,18 @@ func (o *syscallObjects) Close() error {
 //
 // It can be passed to loadSyscallObjects or ebpf.CollectionSpec.LoadAndAssign.
 type syscallMaps struct {
-	EntryWait   *ebpf.Map `ebpf:"entry_wait"`
 	Events      *ebpf.Map `ebpf:"events"`
 	EventsLost  *ebpf.Map `ebpf:"events_lost"`
-	InSyscall   *ebpf.Map `ebpf:"in_syscall"`
+	ScState     *ebpf.Map `ebpf:"sc_state"`
 	SockOwners  *ebpf.Map `ebpf:"sock_owners"`
 	SyscallHist *ebpf.Map `ebpf:"syscall_hist"`
 }
 
 func (m *syscallMaps) Close() error {
 	return _SyscallClose(
-		m.EntryWait,
 		m.Events,
 		m.EventsLost,
-		m.InSyscall,
+		m.ScState,
 		m.SockOwners,
 		m.SyscallHist,
 	)
