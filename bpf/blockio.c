@@ -29,7 +29,6 @@ struct rq_info {
 	__u64 cgroup_id;
 	__u32 pid;
 	__u32 tid;
-	char comm[TASK_COMM_LEN];
 };
 
 struct blk_key {
@@ -64,21 +63,23 @@ static __always_inline __u32 rq_dev(struct request *rq)
 	return ((__u32)disk->major << 20) | (__u32)disk->first_minor;
 }
 
+// The submitter, cheaply: pid and cgroup only. Its command is resolved in
+// user space (/proc/<pid>/comm) for the few requests that become events.
 static __always_inline void owner_from_current(struct rq_info *i)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	i->pid = id >> 32;
 	i->tid = (__u32)id;
 	i->cgroup_id = bpf_get_current_cgroup_id();
-	bpf_get_current_comm(i->comm, sizeof(i->comm));
 }
 
 SEC("tp_btf/block_rq_insert")
 int BPF_PROG(handle_block_rq_insert, struct request *rq)
 {
-	struct rq_info i = {};
+	struct rq_info i;
 	__u64 key = (__u64)rq;
 
+	i.issue_ns = 0;
 	i.insert_ns = bpf_ktime_get_boot_ns();
 	owner_from_current(&i);
 	bpf_map_update_elem(&in_flight, &key, &i, BPF_ANY);
@@ -89,17 +90,19 @@ SEC("tp_btf/block_rq_issue")
 int BPF_PROG(handle_block_rq_issue, struct request *rq)
 {
 	__u64 key = (__u64)rq;
-	struct rq_info *i = bpf_map_lookup_elem(&in_flight, &key);
+	struct rq_info n, *i;
 
-	if (i) {
-		i->issue_ns = bpf_ktime_get_boot_ns();
-		return 0;
-	}
-	// Issued directly without an insert: we are still in the submitter.
-	struct rq_info n = {};
+	// Most requests are issued directly, without an insert: we are still
+	// in the submitter and one insert is all it takes. When block_rq_insert
+	// saw the request first, the insert fails and we stamp its entry.
+	n.insert_ns = 0;
 	n.issue_ns = bpf_ktime_get_boot_ns();
 	owner_from_current(&n);
-	bpf_map_update_elem(&in_flight, &key, &n, BPF_ANY);
+	if (!bpf_map_update_elem(&in_flight, &key, &n, BPF_NOEXIST))
+		return 0;
+	i = bpf_map_lookup_elem(&in_flight, &key);
+	if (i)
+		i->issue_ns = n.issue_ns;
 	return 0;
 }
 
@@ -115,7 +118,7 @@ static __always_inline void emit(struct request *rq, struct rq_info *i, __u64 la
 		e->hdr.pid = i->pid;
 		e->hdr.tid = i->tid;
 		e->hdr.cgroup_id = i->cgroup_id;
-		__builtin_memcpy(e->hdr.comm, i->comm, sizeof(e->hdr.comm));
+		__builtin_memset(e->hdr.comm, 0, sizeof(e->hdr.comm));
 		e->queue_ns = i->insert_ns && i->issue_ns > i->insert_ns ? i->issue_ns - i->insert_ns : 0;
 	} else {
 		e->hdr.pid = 0;

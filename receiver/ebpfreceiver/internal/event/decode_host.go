@@ -127,6 +127,10 @@ func (d *Decoder) decodeBlockIO(raw []byte, h Header, dst plog.LogRecordSlice) e
 	errno := int32(le.Uint32(raw[blockError:]))
 	op := BlockOpName(le.Uint32(raw[blockOp:]))
 	name := procinfo.BlockDevice(dev>>20, dev&0xfffff)
+	if h.Comm == "" && h.PID != 0 && d.Procs != nil {
+		// The block programs record the submitter's pid, not its command.
+		h.Comm = d.Procs.Comm(h.PID)
+	}
 	sev := plog.SeverityNumberWarn
 	if errno != 0 {
 		sev = plog.SeverityNumberError

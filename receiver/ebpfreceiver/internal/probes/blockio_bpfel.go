@@ -54,7 +54,6 @@ type blockioRqInfo struct {
 	CgroupId uint64
 	Pid      uint32
 	Tid      uint32
-	Comm     [16]int8
 }
 
 type blockioSockOwner struct {

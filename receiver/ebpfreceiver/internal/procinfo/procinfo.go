@@ -344,3 +344,12 @@ func BlockDevice(major, minor uint32) string {
 	}
 	return name
 }
+
+// Comm reads /proc/<pid>/comm ("" when the process is gone).
+func (c *Cache) Comm(pid uint32) string {
+	raw, err := os.ReadFile(filepath.Join(c.procRoot, strconv.FormatUint(uint64(pid), 10), "comm"))
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(raw))
+}
