@@ -200,6 +200,53 @@ func TestBlockIOLatencyAndThrottledWrites(t *testing.T) {
 	}, 5*time.Second, 100*time.Millisecond, "slow write() records for the throttled dd (pid %d)", pid)
 }
 
+// A neighbour cgroup floods the device; the victim's small direct writes
+// queue behind it. The victim's slow IOs are events on that device, and the
+// cgroup with the most IO in the window is the neighbour's.
+func TestBlockIONoisyNeighbour(t *testing.T) {
+	testenv.RequireRoot(t, "losetup", "dd")
+	dev, _ := testenv.LoopDevice(t, 128)
+	name := filepath.Base(dev)
+	cfg := hostConfig("block_io")
+	cfg.BlockIO.Threshold = 200 * time.Microsecond
+	sink := new(consumertest.LogsSink)
+	startReceiver(t, cfg, sink, nil)
+
+	neighbourCg := testenv.NewCgroupV1(t, "blkio", "neighbour", nil)
+	victimCg := testenv.NewCgroupV1(t, "blkio", "victim", nil)
+	testenv.StartInCgroup(t, "while :; do dd if=/dev/zero of="+dev+" bs=1M count=100 oflag=direct 2>/dev/null; done", neighbourCg)
+	time.Sleep(300 * time.Millisecond)
+	victim := testenv.StartInCgroup(t, "exec dd if=/dev/zero of="+dev+" bs=4k count=300 seek=30000 oflag=direct", victimCg)
+	pid := int64(victim.Process.Pid)
+	require.NoError(t, victim.Wait())
+
+	byCgroup := func() map[string]int {
+		n := map[string]int{}
+		for _, lr := range recordsWhere(sink, contract.EventBlockIO, func(lr plog.LogRecord) bool {
+			return str(lr.Attributes(), contract.AttrBlockDevice) == name
+		}) {
+			n[str(lr.Attributes(), contract.AttrCgroupPath)]++
+		}
+		return n
+	}
+	victimPath, neighbourPath := "/"+filepath.Base(victimCg), "/"+filepath.Base(neighbourCg)
+	require.Eventually(t, func() bool {
+		return len(recordsWhere(sink, contract.EventBlockIO, func(lr plog.LogRecord) bool {
+			a := lr.Attributes()
+			return integer(a, contract.AttrProcessPID) == pid && str(a, contract.AttrBlockDevice) == name &&
+				integer(a, contract.AttrBlockLatencyNs) >= int64(200*time.Microsecond)
+		})) > 0
+	}, 5*time.Second, 50*time.Millisecond, "slow IOs of the victim (pid %d) on %s: by cgroup %v", pid, name, byCgroup())
+	counts := byCgroup()
+	top := ""
+	for path, n := range counts {
+		if top == "" || n > counts[top] {
+			top = path
+		}
+	}
+	assert.Equal(t, neighbourPath, top, "the cgroup with the most slow IO on %s (victim %s): %v", name, victimPath, counts)
+}
+
 // The seccomp child: installs a SECCOMP_RET_USER_NOTIF filter on connect
 // (when asked), reports the listener fd, waits for "go" on stdin, connects
 // to the address given in the environment and exits.
