@@ -71,6 +71,7 @@ const (
 	AttrBlockSector         = "block.sector"
 	AttrBlockError          = "block.error"
 	AttrSyscallReturn       = "syscall.return"
+	AttrCgroupIOLimit       = "linux.cgroup.io.limit"
 	AttrMemcgPath           = "linux.memcg.path"
 	AttrProcessTotalVMPages = "process.memory.total_vm_pages"
 	AttrCPU                 = "cpu.logical_number"

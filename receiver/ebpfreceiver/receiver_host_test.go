@@ -195,7 +195,8 @@ func TestBlockIOLatencyAndThrottledWrites(t *testing.T) {
 		return len(recordsWhere(sink, contract.EventSyscallSlow, func(lr plog.LogRecord) bool {
 			a := lr.Attributes()
 			return integer(a, contract.AttrProcessPID) == pid && str(a, contract.AttrSyscallName) == "write" &&
-				str(a, contract.AttrSyscallPhase) == "body" && integer(a, contract.AttrSyscallLatencyNs) >= int64(50*time.Millisecond)
+				str(a, contract.AttrSyscallPhase) == "body" && integer(a, contract.AttrSyscallLatencyNs) >= int64(50*time.Millisecond) &&
+				str(a, contract.AttrCgroupIOLimit) == "write_iops_device="+majMin+" 10" && str(a, contract.AttrIsolationLayer) == contract.LayerL3
 		})) >= 3
 	}, 5*time.Second, 100*time.Millisecond, "slow write() records for the throttled dd (pid %d)", pid)
 }

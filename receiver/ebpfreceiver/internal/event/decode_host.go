@@ -195,6 +195,12 @@ func (d *Decoder) decodeSyscallSlow(raw []byte, h Header, dst plog.LogRecordSlic
 		attrs.PutInt(contract.AttrSyscallReturn, int64(le.Uint64(raw[syscallRet:])))
 	}
 	path := d.identify(attrs, h.PID, decodeCgroupRef(raw[syscallCgroup:]))
+	ioLimit := ""
+	if phase == PhaseBody && d.Procs != nil && h.PID != 0 && ioSyscalls[name] {
+		if ioLimit = d.Procs.IOLimit(h.PID); ioLimit != "" {
+			attrs.PutStr(contract.AttrCgroupIOLimit, ioLimit)
+		}
+	}
 	layer := contract.LayerApp
 	switch {
 	case phase == PhaseEntry:
@@ -203,7 +209,7 @@ func (d *Decoder) decodeSyscallSlow(raw []byte, h Header, dst plog.LogRecordSlic
 		layer = contract.LayerL4
 	case isSandboxRuntime(h.Comm):
 		layer = contract.LayerL4
-	case inContainer(path):
+	case ioLimit != "", inContainer(path):
 		// A slow body in a container cgroup: its IO or CPU limits
 		// (blkio/io.max throttling holds write/fsync in the cgroup).
 		layer = contract.LayerL3
@@ -212,6 +218,10 @@ func (d *Decoder) decodeSyscallSlow(raw []byte, h Header, dst plog.LogRecordSlic
 	lr.Body().SetStr(name + " " + PhaseName(phase) + " took " + durationString(lat))
 	return nil
 }
+
+// ioSyscalls are the syscalls a cgroup IO limit can hold.
+var ioSyscalls = map[string]bool{"write": true, "pwrite64": true, "writev": true, "fsync": true, "fdatasync": true,
+	"read": true, "pread64": true, "readv": true, "sync_file_range": true, "io_uring_enter": true}
 
 func isSandboxRuntime(comm string) bool {
 	for _, r := range sandboxRuntimes {

@@ -353,3 +353,33 @@ func (c *Cache) Comm(pid uint32) string {
 	}
 	return strings.TrimSpace(string(raw))
 }
+
+// IOLimit returns the IO throttle settings of pid's cgroup, "" when none:
+// the v1 blkio controller's blkio.throttle.* files ("write_iops_device=7:0 10")
+// or the v2 io.max lines. A slow write/fsync in a cgroup with a limit is
+// the limit's doing (blkio throttling holds IO before it becomes a request).
+func (c *Cache) IOLimit(pid uint32) string {
+	raw, err := os.ReadFile(filepath.Join(c.procRoot, strconv.FormatUint(uint64(pid), 10), "cgroup"))
+	if err != nil {
+		return ""
+	}
+	var limits []string
+	for _, e := range ParseCgroupFile(raw) {
+		switch {
+		case containsStr(e.Controllers, "blkio") && e.Path != "/":
+			dir := filepath.Join(c.cgroupRoot, "blkio", e.Path)
+			for _, f := range []string{"read_bps_device", "write_bps_device", "read_iops_device", "write_iops_device"} {
+				v, err := os.ReadFile(filepath.Join(dir, "blkio.throttle."+f))
+				if err == nil && strings.TrimSpace(string(v)) != "" {
+					limits = append(limits, f+"="+strings.Join(strings.Fields(string(v)), " "))
+				}
+			}
+		case e.HierarchyID == 0 && len(e.Controllers) == 0 && e.Path != "/":
+			v, err := os.ReadFile(filepath.Join(c.v2Root, e.Path, "io.max"))
+			if err == nil && strings.TrimSpace(string(v)) != "" {
+				limits = append(limits, "io.max="+strings.Join(strings.Fields(string(v)), " "))
+			}
+		}
+	}
+	return strings.Join(limits, "; ")
+}

@@ -75,3 +75,27 @@ func TestCacheOverFixtureTree(t *testing.T) {
 	c.now = func() time.Time { return time.Now().Add(2 * time.Minute) }
 	assert.Equal(t, Info{}, c.Lookup(42))
 }
+
+func TestIOLimitFixture(t *testing.T) {
+	dir := t.TempDir()
+	proc, cg := filepath.Join(dir, "proc"), filepath.Join(dir, "cgroup")
+	require.NoError(t, os.MkdirAll(filepath.Join(cg, "blkio", "victim"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(cg, "blkio", "victim", "blkio.throttle.write_iops_device"), []byte("7:0 10\n"), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(cg, "blkio", "victim", "blkio.throttle.read_bps_device"), []byte(""), 0o644))
+	require.NoError(t, os.MkdirAll(filepath.Join(cg, "pod"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(cg, "pod", "io.max"), []byte("8:0 rbps=max wbps=1048576 riops=max wiops=max\n"), 0o644))
+	for pid, content := range map[string]string{
+		"1": "5:blkio:/victim\n0::/\n",
+		"2": "0::/pod\n",
+		"3": "5:blkio:/\n0::/\n",
+	} {
+		require.NoError(t, os.MkdirAll(filepath.Join(proc, pid), 0o755))
+		require.NoError(t, os.WriteFile(filepath.Join(proc, pid, "cgroup"), []byte(content), 0o644))
+	}
+	c := New(proc, cg, 16, time.Minute)
+	c.v2Root = cg // pure v2 layout for pid 2
+	assert.Equal(t, "write_iops_device=7:0 10", c.IOLimit(1))
+	assert.Equal(t, "io.max=8:0 rbps=max wbps=1048576 riops=max wiops=max", c.IOLimit(2))
+	assert.Empty(t, c.IOLimit(3))
+	assert.Empty(t, c.IOLimit(4))
+}
