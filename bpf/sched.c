@@ -72,14 +72,19 @@ int BPF_PROG(handle_sched_switch, bool preempt, struct task_struct *prev, struct
 {
 	struct sched_delay_event *e;
 	struct cg_key cg;
-	__u64 *tsp, delta, now = bpf_ktime_get_boot_ns();
+	__u64 *tsp, delta, now = 0;
 
-	if (prev_state == 0) // TASK_RUNNING: preempted, still runnable
+	if (prev_state == 0 && prev->pid) { // TASK_RUNNING: preempted, still runnable
+		now = bpf_ktime_get_boot_ns();
 		enqueue_at(prev, now);
-
+	}
+	if (!next->pid) // the idle task does not wait
+		return 0;
 	tsp = bpf_task_storage_get(&runq_start, next, 0, 0);
 	if (!tsp || !*tsp)
 		return 0;
+	if (!now)
+		now = bpf_ktime_get_boot_ns();
 	delta = now - *tsp;
 	*tsp = 0;
 

@@ -348,4 +348,7 @@ func BenchmarkSlowdown(b *testing.B) {
 		// enabling syscall tracepoints, whoever attaches to them.
 		b.Run(w.name+"/bpftrace-syscalls", func(b *testing.B) { slowdownBpftrace(b, bpftraceSyscalls, w.fn) })
 	}
+	// The scheduler probe alone, next to bpftrace's runqlat.
+	b.Run("pipe-ping-pong/sched-delay-only", func(b *testing.B) { slowdown(b, []string{"sched_delay"}, slowdownTargets[2].fn) })
+	b.Run("pipe-ping-pong/bpftrace-runqlat", func(b *testing.B) { slowdownBpftrace(b, bpftraceRunqlat, slowdownTargets[2].fn) })
 }
