@@ -208,6 +208,11 @@ func Str(m pcommon.Map, key string) string {
 	if !ok {
 		return ""
 	}
+	return StrValue(v)
+}
+
+// StrValue is Str of a value already found.
+func StrValue(v pcommon.Value) string {
 	switch v.Type() {
 	case pcommon.ValueTypeStr:
 		return v.Str()
@@ -224,6 +229,11 @@ func Int(m pcommon.Map, key string) int64 {
 	if !ok {
 		return 0
 	}
+	return IntValue(v)
+}
+
+// IntValue is Int of a value already found.
+func IntValue(v pcommon.Value) int64 {
 	switch v.Type() {
 	case pcommon.ValueTypeInt:
 		return v.Int()
