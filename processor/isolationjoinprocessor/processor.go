@@ -416,6 +416,7 @@ type resourceInfo struct {
 	inplace bool // stack known
 	// The stack's attribute values, formatted once for all the resource's spans.
 	innermost, stackStr string
+	lists               join.Resource // the index's lists of the process and node
 }
 
 func (p *joinProcessor) resource(res pcommon.Map) resourceInfo {
@@ -458,6 +459,7 @@ func (p *joinProcessor) joinTraces(ctx context.Context, td ptrace.Traces, incomp
 	for i := 0; i < rss.Len(); i++ {
 		rs := rss.At(i)
 		ri := p.resource(rs.Resource().Attributes())
+		ri.lists = join.Prepare(p.idx, &ri.keys)
 		sss := rs.ScopeSpans()
 		for j := 0; j < sss.Len(); j++ {
 			spans := sss.At(j).Spans()
@@ -514,7 +516,7 @@ func (p *joinProcessor) joinSpan(ri *resourceInfo, span ptrace.Span, incomplete 
 	}
 	slack := int64(p.cfg.Slack)
 	from, to := start-slack, end+slack
-	res := join.Join(p.idx, join.Span{Keys: keys, Netns: ri.netns, From: from, To: to}, p.scratch)
+	res := join.JoinPrepared(p.idx, &ri.lists, join.Span{Keys: keys, Netns: ri.netns, From: from, To: to}, p.scratch)
 	p.scratch = res.Events[:0]
 
 	var v classify.Verdict
