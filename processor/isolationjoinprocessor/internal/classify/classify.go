@@ -328,7 +328,20 @@ func nsToMs(ns int64) float64 { return float64(ns) / 1e6 }
 func ms(b *strings.Builder, ns int64) {
 	var buf [32]byte
 	// A tenth of a millisecond is all a human line needs.
-	b.Write(strconv.AppendFloat(buf[:0], math.Round(nsToMs(ns)*10)/10, 'f', -1, 64))
+	tenths := math.Round(nsToMs(ns) * 10)
+	if tenths >= 0 && tenths < 1<<53 {
+		// What AppendFloat(tenths/10, 'f', -1) writes, without the
+		// shortest-representation search: whole part, then the tenth
+		// unless it is zero.
+		t := int64(tenths)
+		out := strconv.AppendInt(buf[:0], t/10, 10)
+		if d := t % 10; d != 0 {
+			out = append(out, '.', byte('0'+d))
+		}
+		b.Write(out)
+	} else {
+		b.Write(strconv.AppendFloat(buf[:0], tenths/10, 'f', -1, 64))
+	}
 	b.WriteString("ms")
 }
 
@@ -349,8 +362,8 @@ func describe(b *strings.Builder, events []Attributed, layer string) {
 		}
 		e := a.Event
 		phase := ""
-		if e.Name == contract.EventSyscallSlow {
-			phase = e.D().SyscallPhase
+		if e.Name == contract.EventSyscallSlow && e.Detail != nil {
+			phase = e.Detail.SyscallPhase
 		}
 		i := 0
 		for i < len(aggs) && (aggs[i].name != e.Name || aggs[i].phase != phase) {
@@ -362,7 +375,9 @@ func describe(b *strings.Builder, events []Attributed, layer string) {
 		g := &aggs[i]
 		g.n++
 		g.t += a.TimeNs
-		g.periods += max(e.D().ThrottledPeriods, 0)
+		if e.Detail != nil {
+			g.periods += max(e.Detail.ThrottledPeriods, 0)
+		}
 	}
 	for i, g := range aggs {
 		if i > 0 {

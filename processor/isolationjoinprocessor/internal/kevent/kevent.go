@@ -125,12 +125,43 @@ var Layers = []string{contract.LayerL0, contract.LayerL1, contract.LayerL2, cont
 
 // IsLayer reports whether s is one of Layers.
 func IsLayer(s string) bool {
+	_, ok := layer(s)
+	return ok
+}
+
+// layer returns the constant equal to s, so the index keeps one shared
+// string instead of each record's copy.
+func layer(s string) (string, bool) {
 	for _, l := range Layers {
 		if s == l {
-			return true
+			return l, true
 		}
 	}
-	return false
+	return "", false
+}
+
+// names are the event names of the contract: an indexed event points at
+// the constant instead of keeping its record's copy of the name (less
+// memory, fewer objects for the garbage collector to mark).
+var names = func() map[string]string {
+	m := map[string]string{}
+	for _, n := range []string{
+		contract.EventTCPRetransmit, contract.EventTCPConnection, contract.EventTCPReset,
+		contract.EventSKBDrop, contract.EventNetTxTimeout, contract.EventSchedDelay,
+		contract.EventCgroupThrottle, contract.EventBlockIO, contract.EventSyscallSlow,
+		contract.EventOOMKill, contract.EventCPUSteal, contract.EventKernelLog,
+		contract.EventConntrackInsertFailed,
+	} {
+		m[n] = n
+	}
+	return m
+}()
+
+func intern(n string) string {
+	if c, ok := names[n]; ok {
+		return c
+	}
+	return n
 }
 
 // FromRecord reads a kernel-event record. ok is false for records that are
@@ -148,8 +179,8 @@ func FromRecord(host string, lr plog.LogRecord) (Event, bool) {
 		return Event{}, false
 	}
 	a := lr.Attributes()
-	e := Event{Time: int64(ts), Name: n, Host: host}
-	if l := Str(a, contract.AttrIsolationLayer); IsLayer(l) {
+	e := Event{Time: int64(ts), Name: intern(n), Host: host}
+	if l, ok := layer(Str(a, contract.AttrIsolationLayer)); ok {
 		e.Layer = l
 	}
 	e.Local = AddrPort(Str(a, contract.AttrNetworkLocalAddress), Int(a, contract.AttrNetworkLocalPort))
