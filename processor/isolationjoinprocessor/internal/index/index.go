@@ -345,3 +345,6 @@ func (x *Index) PodList(uid string) List { return x.pods[uid] }
 
 // NodeList is every node-wide event of host.
 func (x *Index) NodeList(host string) List { return x.nodes[host] }
+
+// ConnList is every event of the connection key t (Conn of its two ends).
+func (x *Index) ConnList(t Tuple) List { return x.tuples[t] }

@@ -84,6 +84,11 @@ type Resource struct {
 	covered                   bool
 	pid, container, pod, cgrp index.List
 	node                      index.List
+	// The last connection looked up: spans of one resource often share
+	// a connection (a client's keep-alive pool).
+	conn     index.Tuple
+	connList index.List
+	hasConn  bool
 }
 
 // Prepare looks up the resource-level keys of k (Host, PID, ContainerID,
@@ -121,7 +126,11 @@ func JoinPrepared(x *index.Index, r *Resource, s Span, dst []*kevent.Event) Resu
 	if k.Local.IsValid() && k.Peer.IsValid() {
 		// One key holds what both ends saw: local→peer from the span's
 		// side, peer→local from the other end (both ends on this node).
-		w := x.ByConn(k.Local, k.Peer, s.From, s.To)
+		t := index.Conn(k.Local, k.Peer)
+		if !r.hasConn || r.conn != t {
+			r.conn, r.connList, r.hasConn = t, x.ConnList(t), true
+		}
+		w := r.connList.Window(s.From, s.To)
 		for i := 0; i < w.Len(); i++ {
 			e := w.At(i)
 			switch {
