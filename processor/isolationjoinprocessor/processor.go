@@ -456,10 +456,16 @@ func (p *joinProcessor) resource(res pcommon.Map) resourceInfo {
 func (p *joinProcessor) joinTraces(ctx context.Context, td ptrace.Traces, incomplete string) {
 	var counts [5]int64
 	rss := td.ResourceSpans()
+	var prev join.Host
 	for i := 0; i < rss.Len(); i++ {
 		rs := rss.At(i)
 		ri := p.resource(rs.Resource().Attributes())
-		ri.lists = join.Prepare(p.idx, &ri.keys)
+		if i == 0 {
+			ri.lists = join.Prepare(p.idx, &ri.keys)
+		} else {
+			ri.lists = join.PrepareAfter(p.idx, &ri.keys, &prev)
+		}
+		prev = ri.lists.Host(ri.keys.Host)
 		sss := rs.ScopeSpans()
 		for j := 0; j < sss.Len(); j++ {
 			spans := sss.At(j).Spans()

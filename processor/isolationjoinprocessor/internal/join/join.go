@@ -94,7 +94,29 @@ type Resource struct {
 // Prepare looks up the resource-level keys of k (Host, PID, ContainerID,
 // PodUID, CgroupPath).
 func Prepare(x *index.Index, k *spankey.Keys) Resource {
-	r := Resource{covered: x.Covers(k.Host), node: x.NodeList(k.Host)}
+	return PrepareAfter(x, k, nil)
+}
+
+// Host is the node-level part of a Resource, to carry to the next resource.
+type Host struct {
+	name    string
+	covered bool
+	node    index.List
+}
+
+// Host returns r's node-level part; host is the resource's Keys.Host.
+func (r *Resource) Host(host string) Host { return Host{host, r.covered, r.node} }
+
+// PrepareAfter is Prepare reusing the node-level lookups of prev, the Host
+// of the previous resource of the batch (nil for none), when that one was
+// on the same node: the resources of a batch usually share their node.
+func PrepareAfter(x *index.Index, k *spankey.Keys, prev *Host) Resource {
+	var r Resource
+	if prev != nil && prev.name == k.Host {
+		r.covered, r.node = prev.covered, prev.node
+	} else {
+		r.covered, r.node = x.Covers(k.Host), x.NodeList(k.Host)
+	}
 	if k.PID > 0 {
 		r.pid = x.PIDList(k.Host, k.PID)
 	}
