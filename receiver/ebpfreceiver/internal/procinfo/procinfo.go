@@ -36,6 +36,8 @@ type Cache struct {
 
 	mu      sync.Mutex
 	pids    map[uint32]pidEntry
+	seccomp map[uint32]seccompEntry
+	ioLimit map[uint32]ioLimitEntry
 	cgroups map[cgKey]cgEntry
 	v1Names []string // controller name by subsys id (from /proc/cgroups)
 	v2Root  string
@@ -46,6 +48,21 @@ type pidEntry struct {
 	info Info
 	at   time.Time
 }
+
+type seccompEntry struct {
+	mode int
+	at   time.Time
+}
+
+type ioLimitEntry struct {
+	limit string
+	at    time.Time
+}
+
+// ioLimitTTL is shorter than the identity's TTL: an operator (or a test)
+// changes a cgroup's IO limits while its processes run, and the limit is
+// evidence in a verdict.
+const ioLimitTTL = 2 * time.Second
 
 type cgKey struct {
 	id   uint64
@@ -62,7 +79,7 @@ type cgEntry struct {
 func New(procRoot, cgroupRoot string, max int, ttl time.Duration) *Cache {
 	c := &Cache{
 		procRoot: procRoot, cgroupRoot: cgroupRoot, ttl: ttl, max: max,
-		pids: map[uint32]pidEntry{}, cgroups: map[cgKey]cgEntry{}, now: time.Now,
+		pids: map[uint32]pidEntry{}, seccomp: map[uint32]seccompEntry{}, ioLimit: map[uint32]ioLimitEntry{}, cgroups: map[cgKey]cgEntry{}, now: time.Now,
 	}
 	c.v1Names = readSubsysNames(filepath.Join(procRoot, "cgroups"))
 	c.v2Root = cgroupRoot
@@ -300,13 +317,30 @@ func ContainerID(path string) string {
 }
 
 // SeccompMode reads the Seccomp: line of /proc/<pid>/status (0 disabled,
-// 1 strict, 2 filter); -1 when unknown.
+// 1 strict, 2 filter); -1 when unknown. Cached like Lookup: a busy process
+// emits many slow-syscall events, and reading status for each one was the
+// receiver's largest idle cost. A process can enter seccomp later but never
+// leave it, so a cached mode is at worst ttl behind.
 func (c *Cache) SeccompMode(pid uint32) int {
+	now := c.now()
+	c.mu.Lock()
+	if e, ok := c.seccomp[pid]; ok && now.Sub(e.at) < c.ttl {
+		c.mu.Unlock()
+		return e.mode
+	}
+	c.mu.Unlock()
 	raw, err := os.ReadFile(filepath.Join(c.procRoot, strconv.FormatUint(uint64(pid), 10), "status"))
 	if err != nil {
 		return -1
 	}
-	return ParseSeccompMode(raw)
+	mode := ParseSeccompMode(raw)
+	c.mu.Lock()
+	if len(c.seccomp) >= c.max {
+		clear(c.seccomp)
+	}
+	c.seccomp[pid] = seccompEntry{mode: mode, at: now}
+	c.mu.Unlock()
+	return mode
 }
 
 // ParseSeccompMode reads the Seccomp: line of a /proc/<pid>/status text.
@@ -359,6 +393,25 @@ func (c *Cache) Comm(pid uint32) string {
 // or the v2 io.max lines. A slow write/fsync in a cgroup with a limit is
 // the limit's doing (blkio throttling holds IO before it becomes a request).
 func (c *Cache) IOLimit(pid uint32) string {
+	now := c.now()
+	c.mu.Lock()
+	if e, ok := c.ioLimit[pid]; ok && now.Sub(e.at) < min(c.ttl, ioLimitTTL) {
+		c.mu.Unlock()
+		return e.limit
+	}
+	c.mu.Unlock()
+	limit := c.readIOLimit(pid)
+	c.mu.Lock()
+	if len(c.ioLimit) >= c.max {
+		clear(c.ioLimit)
+	}
+	c.ioLimit[pid] = ioLimitEntry{limit: limit, at: now}
+	c.mu.Unlock()
+	return limit
+}
+
+// readIOLimit reads the limits IOLimit reports, uncached.
+func (c *Cache) readIOLimit(pid uint32) string {
 	raw, err := os.ReadFile(filepath.Join(c.procRoot, strconv.FormatUint(uint64(pid), 10), "cgroup"))
 	if err != nil {
 		return ""

@@ -72,8 +72,10 @@ func TestCacheOverFixtureTree(t *testing.T) {
 	// The process is gone: the cached identity stays until the TTL.
 	require.NoError(t, os.RemoveAll(filepath.Join(proc, "42")))
 	assert.Equal(t, id, c.Lookup(42).ContainerID)
+	assert.Equal(t, 2, c.SeccompMode(42), "seccomp mode cached like the identity")
 	c.now = func() time.Time { return time.Now().Add(2 * time.Minute) }
 	assert.Equal(t, Info{}, c.Lookup(42))
+	assert.Equal(t, -1, c.SeccompMode(42), "unknown once the cache entry expired")
 }
 
 func TestIOLimitFixture(t *testing.T) {
