@@ -1,0 +1,5 @@
+package main
+
+import "github.com/crosshair-otel/crosshair/e2e/lab"
+
+func cleanup() error { return lab.Cleanup() }
