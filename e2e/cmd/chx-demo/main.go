@@ -25,6 +25,8 @@ func main() {
 		err = sandbox(os.Args[2:])
 	case "neighbour":
 		err = neighbour(os.Args[2:])
+	case "launch":
+		err = launch(os.Args[2:])
 	case "cleanup":
 		err = cleanup()
 	default:
