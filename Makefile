@@ -6,10 +6,14 @@ BIN   := _build/otelcol-crosshair
 # Every collector config we ship; `make test` validates each with the binary.
 CONFIGS := $(shell find config -name '*.yaml' -path '*config/*' -not -path '*/k8s/*' | sort)
 SOURCES := $(shell find receiver processor exporter internal bpf -type f \( -name '*.go' -o -name '*.o' -o -name '*.yaml' \) 2>/dev/null)
+# The Kubernetes manifests' tests are a module of their own (config/k8s/go.mod).
+K8S_MODULE := config/k8s
+IMAGE  ?= ghcr.io/crosshair-otel/otelcol-crosshair:0.1.0
+DOCKER ?= docker
 # Packages needed by `make generate` and the kernel tests (Debian names).
 APT_PACKAGES := clang-19 llvm-19 libbpf-dev bpftool nftables ethtool iproute2
 
-.PHONY: build run test unit validate-configs generate bpf-toolchain bench e2e lint tracefs clean
+.PHONY: build run test unit validate-configs generate bpf-toolchain bench e2e lint tracefs clean image
 
 build: $(BIN)
 
@@ -29,12 +33,15 @@ test: build tracefs unit validate-configs
 
 unit:
 	$(GO) test -count=1 -timeout 20m ./...
+	$(GO) -C $(K8S_MODULE) test -count=1 ./...
 
 validate-configs: build
 	@for c in $(CONFIGS); do \
 		K8S_NODE_NAME=$${K8S_NODE_NAME:-validate-node} $(BIN) validate --config $$c || { echo "invalid: $$c"; exit 1; }; \
 		echo "valid: $$c"; \
 	done
+	@# The collector configs inside the Kubernetes manifests (operator CR, ConfigMaps).
+	$(GO) -C $(K8S_MODULE) test -count=1 -run '^TestCarriedConfigs' ./...
 
 # Regenerate the BPF objects (bpf2go) and the mdatagen code. Installs the
 # BPF toolchain from Debian packages when it is missing.
@@ -46,15 +53,32 @@ bpf-toolchain:
 		echo "installing $(APT_PACKAGES)"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_PACKAGES); }
 
-bench: tracefs
-	$(GO) test -count=1 -run '^$$' -bench . -benchmem ./...
+# Component benchmarks, then the collector-level harness (bench/collector):
+# the built binary under OTLP load vs the stock pipeline in the same run.
+# Results: bench/results/ (the figures in docs/performance.md come from it).
+bench: build tracefs
+	mkdir -p bench/results
+	$(GO) test -count=1 -run '^$$' -bench . -benchmem ./... | tee bench/results/components.txt
+	$(GO) run ./bench/collector -bin $(BIN) | tee bench/results/collector.md
 
 e2e:
 	@echo "make e2e: not yet — the end-to-end scenarios land with issue 8"
 
 lint:
-	@out=$$(gofmt -l receiver processor internal exporter 2>/dev/null); [ -z "$$out" ] || { echo "gofmt needed:"; echo "$$out"; exit 1; }
+	@out=$$(gofmt -l receiver processor internal exporter $(K8S_MODULE) 2>/dev/null); [ -z "$$out" ] || { echo "gofmt needed:"; echo "$$out"; exit 1; }
 	$(GO) vet ./...
+	$(GO) -C $(K8S_MODULE) vet ./...
+
+# Build the container image (Dockerfile) where a container engine runs.
+# Without one, say so and stop: nothing is built.
+image:
+	@command -v $(DOCKER) >/dev/null 2>&1 || { \
+		echo "make image: no container engine: '$(DOCKER)' is not installed. Install Docker (or set DOCKER=podman) to build $(IMAGE)."; exit 2; }
+	@$(DOCKER) info >/dev/null 2>&1 || { \
+		echo "make image: no container engine: '$(DOCKER) info' cannot reach a daemon (client only, or the engine is stopped). Nothing was built."; \
+		echo "make image: on a machine with an engine: $(DOCKER) build -t $(IMAGE) ."; exit 2; }
+	$(DOCKER) build -t $(IMAGE) .
+	@echo "built $(IMAGE)"
 
 clean:
 	rm -rf _build

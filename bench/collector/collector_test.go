@@ -1,0 +1,62 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"github.com/crosshair-otel/crosshair/internal/testenv"
+)
+
+// Every pipeline the harness runs must be a config the distribution accepts,
+// or `make bench` fails minutes in.
+func TestPipelinesValidate(t *testing.T) {
+	bin := "../../_build/otelcol-crosshair"
+	if _, err := os.Stat(bin); err != nil {
+		testenv.SkipOrFail(t, "%s not built (run make build): %v", bin, err)
+	}
+	for _, p := range []pipeline{
+		{Name: "stock"},
+		{Name: "join", Join: true},
+		{Name: "sink", SinkAddr: "127.0.0.1:4317"},
+		{Name: "memlimit", Join: true, MemLimitMiB: 200, SinkAddr: "127.0.0.1:4317"},
+	} {
+		t.Run(p.Name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "c.yaml")
+			if err := os.WriteFile(path, []byte(p.config(14317, 18888)), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if out, err := exec.Command(bin, "validate", "--config", path).CombinedOutput(); err != nil {
+				t.Fatalf("validate: %v\n%s\n%s", err, out, p.config(14317, 18888))
+			}
+		})
+	}
+}
+
+func TestProcReadersOnSelf(t *testing.T) {
+	ticks, err := cpuTicks(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Burn some CPU so the counter must move.
+	x := 0
+	for i := range 300_000_000 {
+		x += i
+	}
+	_ = x
+	after, err := cpuTicks(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after <= ticks {
+		t.Fatalf("utime+stime did not grow: %d → %d", ticks, after)
+	}
+	rss, err := rssBytes(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rss < 1<<20 || rss > 4<<30 {
+		t.Fatalf("VmRSS %d bytes is implausible for a Go test binary", rss)
+	}
+}

@@ -1,0 +1,358 @@
+// Command collector is Crosshair's collector-level benchmark harness
+// (`make bench`): it starts the built otelcol-crosshair, drives OTLP load
+// from a generator in a second process on loopback, samples the collector's
+// CPU (/proc/<pid>/stat) and RSS, and reports every figure as a ratio
+// against a baseline measured in the same run.
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"strings"
+	"time"
+)
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == "loadgen" {
+		if err := runLoadgen(os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "loadgen:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	bin := flag.String("bin", "_build/otelcol-crosshair", "collector binary")
+	runs := flag.String("runs", "idle,load,ceiling,memlimit", "runs to do, comma separated")
+	window := flag.Duration("window", 30*time.Second, "measurement window of the idle and load runs")
+	step := flag.Duration("step", 8*time.Second, "duration of one ceiling step")
+	flag.Parse()
+
+	h, err := newHarness(*bin)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	fmt.Printf("# otelcol-crosshair collector benchmark, %s\n\n", time.Now().UTC().Format(time.RFC3339))
+	failed := false
+	for _, run := range strings.Split(*runs, ",") {
+		var err error
+		switch run {
+		case "idle":
+			err = h.idle(*window)
+		case "load":
+			err = h.load(10_000, *window)
+		case "ceiling":
+			err = h.ceiling(*step)
+		case "memlimit":
+			err = h.memlimit()
+		default:
+			err = fmt.Errorf("unknown run %q", run)
+		}
+		if err != nil {
+			fmt.Printf("\n**run %s failed: %v**\n", run, err)
+			failed = true
+		}
+	}
+	h.close()
+	if failed {
+		os.Exit(1)
+	}
+}
+
+type harness struct {
+	bin     string
+	dir     string
+	traffic *loopbackTraffic
+}
+
+func newHarness(bin string) (*harness, error) {
+	if _, err := os.Stat(bin); err != nil {
+		return nil, fmt.Errorf("collector binary: %w (run make build)", err)
+	}
+	dir, err := os.MkdirTemp("", "crosshair-bench-")
+	if err != nil {
+		return nil, err
+	}
+	t, err := startLoopbackTraffic(100)
+	if err != nil {
+		return nil, err
+	}
+	return &harness{bin: bin, dir: dir, traffic: t}, nil
+}
+
+func (h *harness) close() {
+	h.traffic.stop()
+	_ = os.RemoveAll(h.dir)
+}
+
+// measure starts p, waits settle, samples for window, stops it.
+func (h *harness) measureIdle(p pipeline, settle, window time.Duration) (usage, error) {
+	c, err := startCollector(h.bin, h.dir, p)
+	if err != nil {
+		return usage{}, err
+	}
+	defer c.stop()
+	time.Sleep(settle)
+	s, err := startSampler(c.pid(), 500*time.Millisecond)
+	if err != nil {
+		return usage{}, err
+	}
+	time.Sleep(window)
+	return s.finish()
+}
+
+func (h *harness) idle(window time.Duration) error {
+	base, err := h.measureIdle(pipeline{Name: "idle-stock"}, 5*time.Second, window)
+	if err != nil {
+		return err
+	}
+	join, err := h.measureIdle(pipeline{Name: "idle-crosshair", Join: true}, 5*time.Second, window)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("## 1. Idle (%s window)\n\n", window)
+	fmt.Println("| pipeline | CPU % of one core | RSS mean MiB | RSS max MiB |")
+	fmt.Println("|---|---|---|---|")
+	fmt.Printf("| otlp → batch → debug (baseline) | %.2f | %.1f | %.1f |\n", base.CPUPercent, base.RSSMeanMiB, base.RSSMaxMiB)
+	fmt.Printf("| every probe + isolation_join | %.2f | %.1f | %.1f |\n", join.CPUPercent, join.RSSMeanMiB, join.RSSMaxMiB)
+	fmt.Printf("| ratio | %.2f× | %.2f× | %.2f× |\n\n", ratio(join.CPUPercent, base.CPUPercent), ratio(join.RSSMeanMiB, base.RSSMeanMiB), ratio(join.RSSMaxMiB, base.RSSMaxMiB))
+	fmt.Printf("Targets: CPU ≤ 1%% of a core: %s; RSS ≤ 80 MiB: %s.\n\n", verdict(join.CPUPercent <= 1), verdict(join.RSSMaxMiB <= 80))
+	return nil
+}
+
+// loadRun is the outcome of one load phase.
+type loadRun struct {
+	usage
+	gen      loadResult
+	received int64
+}
+
+// drive runs the generator at rate for d against a fresh collector of p
+// that exports to a fresh sink, then waits for the sink to drain.
+func (h *harness) drive(p pipeline, rate int, d time.Duration) (loadRun, error) {
+	sk, err := startSink()
+	if err != nil {
+		return loadRun{}, err
+	}
+	defer sk.stop()
+	p.SinkAddr = sk.addr()
+	c, err := startCollector(h.bin, h.dir, p)
+	if err != nil {
+		return loadRun{}, err
+	}
+	defer c.stop()
+	time.Sleep(3 * time.Second)
+	s, err := startSampler(c.pid(), 500*time.Millisecond)
+	if err != nil {
+		return loadRun{}, err
+	}
+	gen, err := h.generate(c.otlpAddr, rate, d)
+	if err != nil {
+		return loadRun{}, err
+	}
+	u, err := s.finish()
+	if err != nil {
+		return loadRun{}, err
+	}
+	drainUntil(func() bool { return sk.spans.Load() >= gen.Acked }, 10*time.Second)
+	return loadRun{usage: u, gen: gen, received: sk.spans.Load()}, nil
+}
+
+func drainUntil(done func() bool, limit time.Duration) {
+	deadline := time.Now().Add(limit)
+	for !done() && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// generate runs the load generator in a second process.
+func (h *harness) generate(endpoint string, rate int, d time.Duration) (loadResult, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return loadResult{}, err
+	}
+	cmd := exec.Command(self, "loadgen", "-endpoint", endpoint, "-rate", fmt.Sprint(rate), "-duration", d.String(), "-peer-port", fmt.Sprint(h.traffic.port))
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, os.Stderr
+	if err := cmd.Run(); err != nil {
+		return loadResult{}, fmt.Errorf("loadgen: %w", err)
+	}
+	var res loadResult
+	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
+		return loadResult{}, fmt.Errorf("loadgen output %q: %w", out.String(), err)
+	}
+	return res, nil
+}
+
+func (h *harness) load(rate int, d time.Duration) error {
+	base, err := h.drive(pipeline{Name: "load-stock"}, rate, d)
+	if err != nil {
+		return err
+	}
+	join, err := h.drive(pipeline{Name: "load-crosshair", Join: true}, rate, d)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("## 2. %d spans/s for %s (20 attributes, network attributes on every span)\n\n", rate, d)
+	fmt.Println("| pipeline | CPU % of one core | RSS mean MiB | RSS max MiB | spans acked | spans at sink | in = out |")
+	fmt.Println("|---|---|---|---|---|---|---|")
+	row := func(name string, r loadRun) {
+		fmt.Printf("| %s | %.1f | %.1f | %.1f | %d | %d | %s |\n", name, r.CPUPercent, r.RSSMeanMiB, r.RSSMaxMiB, r.gen.Acked, r.received, verdict(r.gen.Acked == r.received))
+	}
+	row("otlp → batch → otlp (baseline)", base)
+	row("otlp → isolation_join → batch → otlp, ebpf loaded", join)
+	fmt.Printf("| ratio | %.2f× | %.2f× | %.2f× | | | |\n\n", ratio(join.CPUPercent, base.CPUPercent), ratio(join.RSSMeanMiB, base.RSSMeanMiB), ratio(join.RSSMaxMiB, base.RSSMaxMiB))
+	fmt.Printf("Target: join CPU ≤ 1.25× baseline: %s.\n\n", verdict(ratio(join.CPUPercent, base.CPUPercent) <= 1.25))
+	if base.gen.Acked != base.received || join.gen.Acked != join.received {
+		return fmt.Errorf("spans lost: baseline %d→%d, join %d→%d", base.gen.Acked, base.received, join.gen.Acked, join.received)
+	}
+	return nil
+}
+
+// sustained reports whether a run kept up: nearly everything offered was
+// accepted and everything accepted reached the sink.
+func sustained(r loadRun) bool {
+	return r.gen.Refused == 0 && r.gen.Acked >= r.gen.Sent*97/100 && r.received >= r.gen.Acked
+}
+
+func (h *harness) ceilingOf(p pipeline, step time.Duration) (int, []string) {
+	var trail []string
+	best := 0
+	for _, rate := range []int{10_000, 20_000, 30_000, 40_000, 60_000, 80_000, 100_000, 130_000, 160_000} {
+		r, err := h.drive(p, rate, step)
+		if err != nil {
+			trail = append(trail, fmt.Sprintf("%dk: error %v", rate/1000, err))
+			break
+		}
+		ok := sustained(r)
+		trail = append(trail, fmt.Sprintf("%dk: %s (acked %d/%d, sink %d, CPU %.0f%%)", rate/1000, map[bool]string{true: "kept up", false: "fell behind"}[ok], r.gen.Acked, r.gen.Sent, r.received, r.CPUPercent))
+		if !ok {
+			break
+		}
+		best = rate
+	}
+	return best, trail
+}
+
+func (h *harness) ceiling(step time.Duration) error {
+	base, baseTrail := h.ceilingOf(pipeline{Name: "ceiling-stock"}, step)
+	join, joinTrail := h.ceilingOf(pipeline{Name: "ceiling-crosshair", Join: true}, step)
+	fmt.Printf("## 3. Ceiling (highest rate kept up for %s; generator and collector share the machine)\n\n", step)
+	fmt.Println("| pipeline | ceiling spans/s | steps |")
+	fmt.Println("|---|---|---|")
+	fmt.Printf("| otlp → batch → otlp (baseline) | %d | %s |\n", base, strings.Join(baseTrail, "; "))
+	fmt.Printf("| otlp → isolation_join → batch → otlp, ebpf loaded | %d | %s |\n", join, strings.Join(joinTrail, "; "))
+	fmt.Printf("| ratio | %.2f× | |\n\n", ratio(float64(join), float64(base)))
+	fmt.Printf("Target: ceiling with the join ≥ 0.8× without: %s.\n\n", verdict(ratio(float64(join), float64(base)) >= 0.8))
+	return nil
+}
+
+// memlimit backs the pipeline up by stopping the sink, so the memory
+// limiter engages; then brings the sink back and checks that everything
+// the receiver acknowledged arrives.
+func (h *harness) memlimit() error {
+	const limitMiB = 200
+	sk, err := startSink()
+	if err != nil {
+		return err
+	}
+	defer sk.stop()
+	sk.down.Store(true)
+	c, err := startCollector(h.bin, h.dir, pipeline{Name: "memlimit", Join: true, MemLimitMiB: limitMiB, SinkAddr: sk.addr()})
+	if err != nil {
+		return err
+	}
+	defer c.stop()
+	time.Sleep(3 * time.Second)
+	s, err := startSampler(c.pid(), 200*time.Millisecond)
+	if err != nil {
+		return err
+	}
+	gen, err := h.generate(c.otlpAddr, 20_000, 30*time.Second)
+	if err != nil {
+		return err
+	}
+	refusedByCollector, _ := c.metric("otelcol_receiver_refused_spans")
+	sk.down.Store(false)
+	drainUntil(func() bool { return sk.spans.Load() >= gen.Acked }, 120*time.Second)
+	u, err := s.finish()
+	if err != nil {
+		return err
+	}
+	received := sk.spans.Load()
+	fmt.Printf("## 4. Memory limiter engaged (sink down for 30s at 20k spans/s, limit %d MiB)\n\n", limitMiB)
+	fmt.Println("| RSS max MiB | limit MiB | spans offered | acked | refused (client) | refused (collector telemetry) | delivered after sink returned | lost |")
+	fmt.Println("|---|---|---|---|---|---|---|---|")
+	fmt.Printf("| %.1f | %d | %d | %d | %d | %.0f | %d | %d |\n\n", u.RSSMaxMiB, limitMiB, gen.Sent, gen.Acked, gen.Refused, refusedByCollector, received, gen.Acked-received)
+	fmt.Printf("RSS under the limit: %s; refusals counted: %s; nothing acknowledged lost: %s.\n\n", verdict(u.RSSMaxMiB <= limitMiB), verdict(refusedByCollector > 0), verdict(received >= gen.Acked))
+	if received < gen.Acked {
+		return fmt.Errorf("%d acknowledged spans lost", gen.Acked-received)
+	}
+	return nil
+}
+
+func ratio(a, b float64) float64 {
+	if b == 0 {
+		return 0
+	}
+	return a / b
+}
+
+func verdict(ok bool) string {
+	if ok {
+		return "met"
+	}
+	return "**missed**"
+}
+
+// loopbackTraffic keeps real TCP connections opening and closing on
+// loopback so the ebpf receiver has kernel events to index while spans
+// flow; the spans name its port as their peer.
+type loopbackTraffic struct {
+	ln   net.Listener
+	port int
+	done chan struct{}
+}
+
+func startLoopbackTraffic(perSecond int) (*loopbackTraffic, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	t := &loopbackTraffic{ln: ln, port: ln.Addr().(*net.TCPAddr).Port, done: make(chan struct{})}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() { _, _ = io.Copy(io.Discard, c); c.Close() }()
+		}
+	}()
+	go func() {
+		tk := time.NewTicker(time.Second / time.Duration(perSecond))
+		defer tk.Stop()
+		for {
+			select {
+			case <-t.done:
+				return
+			case <-tk.C:
+				if c, err := net.Dial("tcp", ln.Addr().String()); err == nil {
+					_, _ = c.Write([]byte("ping"))
+					c.Close()
+				}
+			}
+		}
+	}()
+	return t, nil
+}
+
+func (t *loopbackTraffic) stop() {
+	close(t.done)
+	t.ln.Close()
+}
