@@ -159,3 +159,5 @@ func ReadReports(path string) (map[string]Report, error) {
 	}
 	return out, sc.Err()
 }
+
+func writeFile(path, s string) error { return os.WriteFile(path, []byte(s), 0o644) }

@@ -321,7 +321,7 @@ func Cleanup() error {
 	}
 	for _, s := range Services {
 		if _, err := os.Stat("/sys/class/net/" + s.HostDev); err == nil {
-			if _, err := Run("ip", "link", "del", s.HostDev); err != nil {
+			if _, err := Run("ip", "link", "del", s.HostDev); err != nil && !strings.Contains(err.Error(), "Cannot find device") {
 				errs = append(errs, err)
 			}
 		}
