@@ -46,7 +46,9 @@ type scenario struct {
 	// flags per service name, added to `chx-demo serve`.
 	flags  map[string][]string
 	setup  func(h *harness) error // before the services start
-	inject func(h *harness) error
+	// noFault runs when the no-fault phase starts (baseline readings).
+	noFault func(h *harness)
+	inject  func(h *harness) error
 	remove func(h *harness) error
 	notes  func(h *harness, noFault, fault Window) []string
 }
@@ -90,22 +92,36 @@ func scenarios() []scenario {
 				h.disk = dev
 				return err
 			},
+			noFault: func(h *harness) {
+				h.diskQuiet[0], h.diskQuiet[1] = lab.DiskStat(h.disk)
+				_, h.backQuiet[0], h.backQuiet[1] = lab.BackingStat()
+			},
 			inject: func(h *harness) error {
 				h.diskBefore[0], h.diskBefore[1] = lab.DiskStat(h.disk)
+				_, h.backBefore[0], h.backBefore[1] = lab.BackingStat()
 				return h.startNeighbour()
 			},
 			remove: func(h *harness) error {
 				h.diskAfter[0], h.diskAfter[1] = lab.DiskStat(h.disk)
+				h.backDev, h.backAfter[0], h.backAfter[1] = lab.BackingStat()
 				h.stopProc("neighbour")
 				return nil
 			},
 			notes: func(h *harness, _, _ Window) []string {
-				w, ms := h.diskAfter[0]-h.diskBefore[0], h.diskAfter[1]-h.diskBefore[1]
-				avg := 0.0
-				if w > 0 {
-					avg = float64(ms) / float64(w)
+				line := func(dev, phase string, a, b [2]int64) string {
+					w, ms := b[0]-a[0], b[1]-a[1]
+					avg := 0.0
+					if w > 0 {
+						avg = float64(ms) / float64(w)
+					}
+					return fmt.Sprintf("%s %s: %d writes completed, %.2f ms average write latency (/sys/block stat)", dev, phase, w, avg)
 				}
-				return []string{fmt.Sprintf("%s during the flood: %d writes completed, %.2f ms average device write latency (/sys/block stat)", h.disk, w, avg)}
+				return []string{
+					line(h.disk, "without the neighbour", h.diskQuiet, h.diskBefore),
+					line(h.disk, "with the neighbour flooding", h.diskBefore, h.diskAfter),
+					line("backing "+h.backDev, "without the neighbour", h.backQuiet, h.backBefore),
+					line("backing "+h.backDev, "with the neighbour flooding", h.backBefore, h.backAfter),
+				}
 			},
 		},
 	}
@@ -124,6 +140,9 @@ type harness struct {
 	cpuBefore, cpuAfter     map[string]int64
 	disk                    string
 	diskBefore, diskAfter   [2]int64
+	backDev                 string
+	backBefore, backAfter   [2]int64
+	diskQuiet, backQuiet    [2]int64
 	requests, requestErrors atomic.Int64
 }
 
@@ -333,6 +352,9 @@ func (h *harness) runScenario(sc scenario) (noFault, fault Window, notes []strin
 	defer func() { cancel(); wg.Wait() }()
 
 	time.Sleep(warmup)
+	if sc.noFault != nil {
+		sc.noFault(h)
+	}
 	noFault.From = time.Now()
 	time.Sleep(noFaultPhase)
 	noFault.To = time.Now()

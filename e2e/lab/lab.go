@@ -17,6 +17,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Prefix names everything the scenarios create.
@@ -256,7 +258,11 @@ func SetupDisk() (string, error) {
 // DiskStat returns the device's completed writes and the milliseconds
 // spent on them (/sys/block/<dev>/stat).
 func DiskStat(dev string) (writes, writeMs int64) {
-	b, err := os.ReadFile(filepath.Join("/sys/block", filepath.Base(dev), "stat"))
+	path := filepath.Join("/sys/block", filepath.Base(dev), "stat")
+	if strings.HasPrefix(dev, "/sys/") {
+		path = filepath.Join(dev, "stat")
+	}
+	b, err := os.ReadFile(path)
 	if err != nil {
 		return 0, 0
 	}
@@ -267,6 +273,22 @@ func DiskStat(dev string) (writes, writeMs int64) {
 	writes, _ = strconv.ParseInt(f[4], 10, 64)
 	writeMs, _ = strconv.ParseInt(f[7], 10, 64)
 	return writes, writeMs
+}
+
+// BackingStat returns the completed writes and write milliseconds of the
+// block device that holds DiskImage (the loop device's backing store).
+func BackingStat() (dev string, writes, writeMs int64) {
+	var st syscall.Stat_t
+	if err := syscall.Stat(DiskImage, &st); err != nil {
+		return "", 0, 0
+	}
+	majmin := fmt.Sprintf("%d:%d", unix.Major(st.Dev), unix.Minor(st.Dev))
+	target, err := filepath.EvalSymlinks("/sys/dev/block/" + majmin)
+	if err != nil {
+		return majmin, 0, 0
+	}
+	writes, writeMs = DiskStat(target)
+	return filepath.Base(target), writes, writeMs
 }
 
 // Cleanup removes everything a run (or a killed run) left: processes in

@@ -4,6 +4,7 @@
 //	chx-demo serve     -name order -listen 198.19.1.2:8081 -downstream http://198.19.2.2:8082/pay -otlp 198.19.11.1:24318
 //	chx-demo sandbox   -syscall connect -wait 50ms -- chx-demo serve ...   (seccomp user-notify supervisor)
 //	chx-demo neighbour -dir /run/crosshair-e2e-disk/neighbour -direct 3 -fsync 3
+//	chx-demo setup     (namespaces, veths, cgroups of the scenarios)
 //	chx-demo cleanup   (removes every chx-e2e-* namespace, cgroup, nft table, loop device)
 package main
 
@@ -14,7 +15,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: chx-demo serve|sandbox|neighbour|cleanup [flags]")
+		fmt.Fprintln(os.Stderr, "usage: chx-demo serve|sandbox|neighbour|launch|setup|cleanup [flags]")
 		os.Exit(2)
 	}
 	var err error
@@ -29,6 +30,8 @@ func main() {
 		err = launch(os.Args[2:])
 	case "cleanup":
 		err = cleanup()
+	case "setup":
+		err = setup()
 	default:
 		err = fmt.Errorf("unknown role %q", os.Args[1])
 	}
