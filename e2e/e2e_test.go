@@ -44,13 +44,13 @@ type scenario struct {
 	hop      lab.Service
 	hopKind  int
 	// flags per service name, added to `chx-demo serve`.
-	flags  map[string][]string
-	setup  func(h *harness) error // before the services start
+	flags map[string][]string
+	setup func(h *harness) error // before the services start
 	// noFault runs when the no-fault phase starts (baseline readings).
 	noFault func(h *harness)
 	inject  func(h *harness) error
-	remove func(h *harness) error
-	notes  func(h *harness, noFault, fault Window) []string
+	remove  func(h *harness) error
+	notes   func(h *harness, noFault, fault Window) []string
 }
 
 func scenarios() []scenario {
