@@ -92,7 +92,7 @@ func serve(args []string) error {
 	var off int64
 
 	transport := &http.Transport{DisableKeepAlives: !*keepAlive, MaxIdleConnsPerHost: 64}
-	client := &http.Client{Transport: otelhttp.NewTransport(transport), Timeout: 10 * time.Second}
+	client := &http.Client{Transport: otelhttp.NewTransport(connAttrs{transport}), Timeout: 10 * time.Second}
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -133,7 +133,7 @@ func serve(args []string) error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: otelhttp.NewHandler(mux, *name, otelhttp.WithFilter(func(r *http.Request) bool { return r.URL.Path != "/healthz" }))}
+	srv := &http.Server{Handler: otelhttp.NewHandler(localAddr(mux), *name, otelhttp.WithFilter(func(r *http.Request) bool { return r.URL.Path != "/healthz" }))}
 	go func() { <-ctx.Done(); _ = srv.Close() }()
 	fmt.Fprintf(os.Stderr, "%s: serving on %s (pid %d)\n", *name, *listen, os.Getpid())
 	if err := srv.Serve(ln); err != nil && err != http.ErrServerClosed {
