@@ -311,3 +311,17 @@ func TestStartFailsOnUnwritablePath(t *testing.T) {
 	require.ErrorContains(t, err, "json_path:")
 	require.NoError(t, e.shutdown(context.Background()))
 }
+
+func TestTriggerNamesTheLongestSpan(t *testing.T) {
+	td := ptrace.NewTraces()
+	addSpans(td, traceID(4), chain()...)
+	var spans []spanRec
+	forEachSpan(td, func(service string, s ptrace.Span) { spans = append(spans, copySpan(service, s)) })
+	cfg := createDefaultConfig()
+	cfg.SlowThreshold = 100 * time.Millisecond
+	r, ok := diagnose(traceID(4), spans, cfg)
+	require.True(t, ok)
+	assert.Equal(t, `server span "GET /checkout" of frontend took 240ms > slow_threshold 100ms`, r.Trigger)
+	assert.Equal(t, "frontend GET /checkout", r.Root)
+	assert.InDelta(t, 240.0, r.RootMs, 0.01)
+}

@@ -136,12 +136,15 @@ func diagnose(traceID pcommon.TraceID, spans []spanRec, cfg *Config) (*Report, b
 		return nil, false
 	}
 	trigger := ""
+	longest := -1
 	for i := range spans {
-		s := &spans[i]
-		if s.duration() > cfg.SlowThreshold {
-			trigger = fmt.Sprintf("span %q of %s took %s > slow_threshold %s", s.name, s.service, s.duration().Round(time.Microsecond), cfg.SlowThreshold)
-			break
+		if spans[i].duration() > cfg.SlowThreshold && (longest < 0 || spans[i].duration() > spans[longest].duration()) {
+			longest = i
 		}
+	}
+	if longest >= 0 {
+		s := &spans[longest]
+		trigger = fmt.Sprintf("%s span %q of %s took %s > slow_threshold %s", kindName(s.kind), s.name, s.service, s.duration().Round(time.Microsecond), cfg.SlowThreshold)
 	}
 	if trigger == "" && cfg.IncludeErrors {
 		for i := range spans {
