@@ -48,6 +48,18 @@ const (
 	AttrTCPState         = "tcp.state"
 	AttrSKBDropReason    = "skb.drop.reason"
 	AttrNetworkInterface = "network.interface.name"
+	// The driver behind network.interface.name ("virtio_net", or the link
+	// kind of a virtual device: "veth", "bridge").
+	AttrNetworkInterfaceDriver = "network.interface.driver"
+	AttrNetworkQueueIndex      = "network.queue.index"
+	// "sent" or "received".
+	AttrTCPResetDirection = "tcp.reset.direction"
+	// The kernel's sk_rst_reason name (sent resets only).
+	AttrTCPResetReason = "tcp.reset.reason"
+	// kernel.tcp.connection: true when the socket closed from SYN_SENT.
+	AttrTCPConnectFailed = "tcp.connect.failed"
+	// Conntrack insertions that failed since the previous reading.
+	AttrConntrackInsertFailed = "conntrack.insert_failed"
 
 	AttrSchedDelayNs           = "sched.delay_ns"
 	AttrCgroupThrottledNs      = "cgroup.cpu.throttled_ns"

@@ -3,11 +3,13 @@ package ebpfreceiver // import "github.com/crosshair-otel/crosshair/receiver/ebp
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/crosshair-otel/crosshair/receiver/ebpfreceiver/internal/event"
 	"github.com/crosshair-otel/crosshair/receiver/ebpfreceiver/internal/metadata"
 	"github.com/crosshair-otel/crosshair/receiver/ebpfreceiver/internal/probes"
 )
@@ -40,11 +42,89 @@ type Config struct {
 	// events. It is also the time resolution of their events.
 	PollInterval time.Duration `mapstructure:"poll_interval"`
 
+	// Filters keep only the events of matching sockets. They apply to log
+	// records with a socket tuple (retransmits, connections, resets, drops);
+	// the in-kernel counters behind the metrics count everything.
+	Filters FilterConfig `mapstructure:"filters"`
+
+	// SKBDropEventsPerSecond bounds kernel.skb.drop events per CPU per
+	// second, enforced in the kernel; kernel.skb.drops still counts every drop.
+	SKBDropEventsPerSecond int `mapstructure:"skb_drop_events_per_second"`
+
 	// MetricsBuilderConfig enables or disables each metric.
 	metadata.MetricsBuilderConfig `mapstructure:",squash"`
 
 	// prevent unkeyed literal initialization
 	_ struct{}
+}
+
+// FilterConfig selects sockets by port and address. A record passes when
+// its local or peer port is listed (or no ports are) and its local or peer
+// address is inside one of the prefixes (or none are given).
+type FilterConfig struct {
+	// Ports to keep, e.g. [80, 443].
+	Ports []int `mapstructure:"ports"`
+	// Addresses to keep: CIDR prefixes or single addresses (IPv4 and IPv6;
+	// IPv4-mapped IPv6 socket addresses match IPv4 prefixes).
+	Addresses []string `mapstructure:"addresses"`
+}
+
+// matcher compiles the filter; nil when it keeps everything.
+func (f FilterConfig) matcher() func(event.Tuple) bool {
+	if len(f.Ports) == 0 && len(f.Addresses) == 0 {
+		return nil
+	}
+	ports := map[uint16]bool{}
+	for _, p := range f.Ports {
+		ports[uint16(p)] = true
+	}
+	var prefixes []netip.Prefix
+	for _, a := range f.Addresses {
+		if p, err := parsePrefix(a); err == nil {
+			prefixes = append(prefixes, p)
+		}
+	}
+	inPrefixes := func(a netip.Addr) bool {
+		for _, p := range prefixes {
+			if p.Contains(a.Unmap()) {
+				return true
+			}
+		}
+		return false
+	}
+	return func(t event.Tuple) bool {
+		if len(ports) > 0 && !ports[t.Local.Port()] && !ports[t.Peer.Port()] {
+			return false
+		}
+		if len(prefixes) > 0 && !inPrefixes(t.Local.Addr()) && !inPrefixes(t.Peer.Addr()) {
+			return false
+		}
+		return true
+	}
+}
+
+func parsePrefix(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return netip.Prefix{}, err
+		}
+		return netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-mappedBits(p.Addr())).Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	a = a.Unmap()
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+// mappedBits is the 96 bits an IPv4-mapped prefix carries before the IPv4 part.
+func mappedBits(a netip.Addr) int {
+	if a.Is4In6() {
+		return 96
+	}
+	return 0
 }
 
 const (
@@ -53,16 +133,18 @@ const (
 	defaultMaxBatchSize    = 1024
 	defaultMetricsInterval = 10 * time.Second
 	defaultPollInterval    = time.Second
+	defaultDropEventsRate  = 1000
 )
 
 func createDefaultConfig() *Config {
 	return &Config{
-		RingBufferSize:       defaultRingBufferSize,
-		FlushInterval:        defaultFlushInterval,
-		MaxBatchSize:         defaultMaxBatchSize,
-		MetricsInterval:      defaultMetricsInterval,
-		PollInterval:         defaultPollInterval,
-		MetricsBuilderConfig: metadata.NewDefaultMetricsBuilderConfig(),
+		RingBufferSize:         defaultRingBufferSize,
+		FlushInterval:          defaultFlushInterval,
+		MaxBatchSize:           defaultMaxBatchSize,
+		MetricsInterval:        defaultMetricsInterval,
+		PollInterval:           defaultPollInterval,
+		SKBDropEventsPerSecond: defaultDropEventsRate,
+		MetricsBuilderConfig:   metadata.NewDefaultMetricsBuilderConfig(),
 	}
 }
 
@@ -98,6 +180,19 @@ func (cfg *Config) Validate() error {
 	}
 	if cfg.MaxBatchSize <= 0 {
 		errs = append(errs, fmt.Errorf("max_batch_size: must be positive, got %d", cfg.MaxBatchSize))
+	}
+	for i, p := range cfg.Filters.Ports {
+		if p < 1 || p > 65535 {
+			errs = append(errs, fmt.Errorf("filters.ports[%d]: must be 1-65535, got %d", i, p))
+		}
+	}
+	for i, a := range cfg.Filters.Addresses {
+		if _, err := parsePrefix(a); err != nil {
+			errs = append(errs, fmt.Errorf("filters.addresses[%d]: not an address or CIDR prefix: %q", i, a))
+		}
+	}
+	if cfg.SKBDropEventsPerSecond <= 0 {
+		errs = append(errs, fmt.Errorf("skb_drop_events_per_second: must be positive, got %d", cfg.SKBDropEventsPerSecond))
 	}
 	return errors.Join(errs...)
 }

@@ -1,6 +1,7 @@
 package ebpfreceiver
 
 import (
+	"net/netip"
 	"path/filepath"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"go.opentelemetry.io/collector/confmap"
 	"go.opentelemetry.io/collector/confmap/confmaptest"
 
+	"github.com/crosshair-otel/crosshair/receiver/ebpfreceiver/internal/event"
 	"github.com/crosshair-otel/crosshair/receiver/ebpfreceiver/internal/metadata"
 )
 
@@ -24,6 +26,10 @@ func TestLoadConfig(t *testing.T) {
 	custom.FlushInterval = 50 * time.Millisecond
 	custom.MaxBatchSize = 256
 
+	filtered := createDefaultConfig()
+	filtered.Filters = FilterConfig{Ports: []int{443, 8080}, Addresses: []string{"10.0.0.0/8", "2001:db8::/32", "192.0.2.7"}}
+	filtered.SKBDropEventsPerSecond = 50
+
 	tests := []struct {
 		id      component.ID
 		want    *Config
@@ -34,6 +40,10 @@ func TestLoadConfig(t *testing.T) {
 		{id: component.NewIDWithName(metadata.Type, "unknown_probe"), wantErr: `probes[1]: unknown probe "tcp_teleport"`},
 		{id: component.NewIDWithName(metadata.Type, "bad_ring"), wantErr: "ring_buffer_size: must be a power of two"},
 		{id: component.NewIDWithName(metadata.Type, "negative_flush"), wantErr: "flush_interval: must be positive, got -1s"},
+		{id: component.NewIDWithName(metadata.Type, "filters"), want: filtered},
+		{id: component.NewIDWithName(metadata.Type, "bad_port"), wantErr: "filters.ports[1]: must be 1-65535, got 70000"},
+		{id: component.NewIDWithName(metadata.Type, "bad_cidr"), wantErr: `filters.addresses[1]: not an address or CIDR prefix: "10.0.0.0/99"`},
+		{id: component.NewIDWithName(metadata.Type, "bad_drop_rate"), wantErr: "skb_drop_events_per_second: must be positive, got 0"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.id.String(), func(t *testing.T) {
@@ -48,6 +58,31 @@ func TestLoadConfig(t *testing.T) {
 			}
 			require.NoError(t, err)
 			assert.Equal(t, tt.want, cfg)
+		})
+	}
+}
+
+func TestFilterMatcher(t *testing.T) {
+	tuple := func(local, peer string) event.Tuple {
+		return event.Tuple{Local: netip.MustParseAddrPort(local), Peer: netip.MustParseAddrPort(peer)}
+	}
+	assert.Nil(t, FilterConfig{}.matcher(), "no filter keeps everything without a check")
+	m := FilterConfig{Ports: []int{443}, Addresses: []string{"10.0.0.0/8", "::ffff:192.0.2.0/120"}}.matcher()
+	tests := []struct {
+		name        string
+		local, peer string
+		want        bool
+	}{
+		{"peer port and address", "172.16.0.1:40000", "10.1.2.3:443", true},
+		{"local port, local address", "10.0.0.1:443", "172.16.0.9:5000", true},
+		{"port but no address", "172.16.0.1:40000", "172.16.0.2:443", false},
+		{"address but no port", "10.0.0.1:40000", "10.0.0.2:80", false},
+		{"mapped prefix matches IPv4", "172.16.0.1:40000", "192.0.2.9:443", true},
+		{"IPv6 outside", "[2001:db8::1]:443", "[2001:db8::2]:5000", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, m(tuple(tt.local, tt.peer)))
 		})
 	}
 }

@@ -13,15 +13,18 @@ import (
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/receiver"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
 
 	"github.com/crosshair-otel/crosshair/internal/bootclock"
+	"github.com/crosshair-otel/crosshair/internal/contract"
 	"github.com/crosshair-otel/crosshair/receiver/ebpfreceiver/internal/event"
 	"github.com/crosshair-otel/crosshair/receiver/ebpfreceiver/internal/metadata"
 	"github.com/crosshair-otel/crosshair/receiver/ebpfreceiver/internal/probes"
+	"github.com/crosshair-otel/crosshair/receiver/ebpfreceiver/internal/procinfo"
 )
 
 type ebpfReceiver struct {
@@ -33,6 +36,11 @@ type ebpfReceiver struct {
 	nextMetrics consumer.Metrics
 	telemetry   *metadata.TelemetryBuilder
 
+	// procs names the container of an event's process.
+	procs *procinfo.Resolver
+	// conntrackPath overrides the conntrack statistics file (tests).
+	conntrackPath string
+
 	// Set by Start, cleared by Shutdown.
 	probes *probes.Set
 	reader *ringbuf.Reader
@@ -41,7 +49,7 @@ type ebpfReceiver struct {
 }
 
 func newReceiver(set receiver.Settings, cfg *Config) (*ebpfReceiver, error) {
-	return &ebpfReceiver{cfg: cfg, settings: set}, nil
+	return &ebpfReceiver{cfg: cfg, settings: set, procs: procinfo.New("/proc", 10*time.Second, 4096)}, nil
 }
 
 func (r *ebpfReceiver) Start(_ context.Context, _ component.Host) error {
@@ -50,9 +58,11 @@ func (r *ebpfReceiver) Start(_ context.Context, _ component.Host) error {
 		return err
 	}
 	set, err := probes.Load(probes.Options{
-		Enabled:         r.cfg.Probes,
-		RingBufferBytes: uint32(r.cfg.RingBufferSize),
-		Logger:          r.settings.Logger,
+		Enabled:             r.cfg.Probes,
+		RingBufferBytes:     uint32(r.cfg.RingBufferSize),
+		Logger:              r.settings.Logger,
+		DropEventsPerSecond: uint32(r.cfg.SKBDropEventsPerSecond),
+		ConntrackStatPath:   r.conntrackPath,
 	})
 	if err != nil {
 		return fmt.Errorf("ebpf receiver: %w", err)
@@ -92,7 +102,7 @@ func (r *ebpfReceiver) Start(_ context.Context, _ component.Host) error {
 	r.settings.Logger.Info("ebpf receiver started", zap.Strings("probes", set.Attached()), zap.Int("ring_buffer_size", r.cfg.RingBufferSize))
 
 	r.wg.Add(2)
-	go r.readLoop(&event.Decoder{Clock: clock})
+	go r.readLoop(&event.Decoder{Clock: clock, Names: set.Names(), Filter: r.cfg.Filters.matcher()})
 	go r.pollLoop()
 	if r.nextMetrics != nil {
 		r.wg.Add(1)
@@ -143,6 +153,7 @@ func (r *ebpfReceiver) metricsLoop(mb *metadata.MetricsBuilder) {
 			}
 		}
 		md := mb.Emit()
+		r.appendHistograms(now, md)
 		if md.DataPointCount() == 0 {
 			return
 		}
@@ -157,6 +168,32 @@ func (r *ebpfReceiver) metricsLoop(mb *metadata.MetricsBuilder) {
 			return
 		case <-ticker.C:
 			emit()
+		}
+	}
+}
+
+// appendHistograms adds the probes' in-kernel histograms to md, under the
+// MetricsBuilder's resource and scope (mdatagen builds sums and gauges
+// only, see probes/histogram.go).
+func (r *ebpfReceiver) appendHistograms(now pcommon.Timestamp, md pmetric.Metrics) {
+	var ms pmetric.MetricSlice
+	for name, a := range r.probes.Attachments() {
+		if a.CollectHistograms == nil {
+			continue
+		}
+		if ms == (pmetric.MetricSlice{}) {
+			if md.ResourceMetrics().Len() == 0 {
+				sm := md.ResourceMetrics().AppendEmpty().ScopeMetrics().AppendEmpty()
+				sm.Scope().SetName(metadata.ScopeName)
+			}
+			rm := md.ResourceMetrics().At(0)
+			if rm.ScopeMetrics().Len() == 0 {
+				rm.ScopeMetrics().AppendEmpty().Scope().SetName(metadata.ScopeName)
+			}
+			ms = rm.ScopeMetrics().At(0).Metrics()
+		}
+		if err := a.CollectHistograms(now, ms); err != nil {
+			r.settings.Logger.Warn("collect probe histograms", zap.String("probe", name), zap.Error(err))
 		}
 	}
 }
@@ -210,15 +247,39 @@ func (r *ebpfReceiver) readLoop(dec *event.Decoder) {
 			first = time.Now()
 		}
 		typ, err := dec.Decode(rec.RawSample, records)
+		if errors.Is(err, event.ErrFiltered) {
+			continue
+		}
 		if err != nil {
-			r.telemetry.ReceiverEbpfDecodeErrors.Add(ctx, 1, metric.WithAttributes(attribute.Int("event.type", int(typ))))
+			r.telemetry.ReceiverEbpfDecodeErrors.Add(ctx, 1, metric.WithAttributes(attribute.Int("event.type", int(typ)), attribute.String("probe", probes.ProbeOf(uint32(typ)))))
 			r.settings.Logger.Debug("decode kernel event", zap.Error(err))
 			continue
 		}
-		r.telemetry.ReceiverEbpfEventsDecoded.Add(ctx, 1, metric.WithAttributes(attribute.String("event.name", records.At(records.Len()-1).EventName())))
+		lr := records.At(records.Len() - 1)
+		r.addProcessInfo(lr)
+		r.telemetry.ReceiverEbpfEventsDecoded.Add(ctx, 1, metric.WithAttributes(attribute.String("event.name", lr.EventName()), attribute.String("probe", probes.ProbeOf(uint32(typ)))))
 		if records.Len() >= r.cfg.MaxBatchSize {
 			flush()
 		}
+	}
+}
+
+// addProcessInfo adds container.id and linux.cgroup.path for the record's
+// process, read from /proc/<pid>/cgroup (cached).
+func (r *ebpfReceiver) addProcessInfo(lr plog.LogRecord) {
+	v, ok := lr.Attributes().Get(contract.AttrProcessPID)
+	if !ok {
+		return
+	}
+	info, ok := r.procs.Lookup(uint32(v.Int()), time.Now())
+	if !ok {
+		return
+	}
+	if info.CgroupPath != "" {
+		lr.Attributes().PutStr(contract.AttrCgroupPath, info.CgroupPath)
+	}
+	if info.ContainerID != "" {
+		lr.Attributes().PutStr(contract.AttrContainerID, info.ContainerID)
 	}
 }
 

@@ -6,9 +6,11 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"os"
 	"testing"
 	"time"
 
+	"github.com/cilium/ebpf"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component/componenttest"
@@ -58,10 +60,10 @@ func findRecords(sink *consumertest.LogsSink, name string) []plog.LogRecord {
 
 // lossyLink builds client and server namespaces joined by veth, with the
 // server dropping 20% of the data segments it receives on port.
-func lossyLink(t *testing.T, tag string, port int, addrA, addrB string) *testenv.Link {
+func lossyLink(t testing.TB, tag string, port int, addrA, addrB string) *testenv.Link {
 	t.Helper()
-	a := testenv.NewNetns(t, "chx-"+tag+"-cli")
-	b := testenv.NewNetns(t, "chx-"+tag+"-srv")
+	a := testenv.NewNetns(t, "chx-n"+tag+"-cli")
+	b := testenv.NewNetns(t, "chx-n"+tag+"-srv")
 	l := testenv.NewVethPair(t, a, b, "chx"+tag+"a", "chx"+tag+"b", addrA, addrB)
 	testenv.DropInput(t, b, port, 20)
 	return l
@@ -69,7 +71,7 @@ func lossyLink(t *testing.T, tag string, port int, addrA, addrB string) *testenv
 
 // transfer sends n bytes from a client socket in l.A to a server in l.B and
 // returns the client's local and remote address.
-func transfer(t *testing.T, l *testenv.Link, port int, n int) (local, remote netip.AddrPort) {
+func transfer(t testing.TB, l *testenv.Link, port int, n int) (local, remote netip.AddrPort) {
 	t.Helper()
 	srvAddr := net.JoinHostPort(l.AddrB, fmt.Sprint(port))
 	var ln net.Listener
@@ -110,8 +112,8 @@ func TestRetransmitRecordsCarryTheClientSocket(t *testing.T) {
 		addrA, addrB string
 		netType      string
 	}{
-		{name: "ipv4", tag: "r4", addrA: "198.18.2.1/30", addrB: "198.18.2.2/30", netType: "ipv4"},
-		{name: "ipv6", tag: "r6", addrA: "2001:db8:2::1/64", addrB: "2001:db8:2::2/64", netType: "ipv6"},
+		{name: "ipv4", tag: "r4", addrA: "198.18.128.1/30", addrB: "198.18.128.2/30", netType: "ipv4"},
+		{name: "ipv6", tag: "r6", addrA: "2001:db8:128:1::1/64", addrB: "2001:db8:128:1::2/64", netType: "ipv6"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -120,7 +122,9 @@ func TestRetransmitRecordsCarryTheClientSocket(t *testing.T) {
 			sink := new(consumertest.LogsSink)
 			metricsSink := new(consumertest.MetricsSink)
 			cfg := createDefaultConfig()
-			cfg.Probes = []string{"tcp_retransmit"}
+			// tcp_connection fills the socket owners the retransmit
+			// program reads (the shared sock_owners map).
+			cfg.Probes = []string{"tcp_retransmit", "skb_drop", "tcp_connection"}
 			cfg.FlushInterval = 20 * time.Millisecond
 			cfg.MetricsInterval = 50 * time.Millisecond
 			startReceiver(t, cfg, sink, metricsSink)
@@ -151,10 +155,41 @@ func TestRetransmitRecordsCarryTheClientSocket(t *testing.T) {
 				assert.Equal(t, tt.netType, str(a, contract.AttrNetworkType))
 				assert.Equal(t, contract.EventTCPRetransmit, str(a, contract.AttrEventName))
 				assert.NotEmpty(t, str(a, contract.AttrTCPState))
+				assert.Equal(t, int64(os.Getpid()), integer(a, contract.AttrProcessPID), "owner captured at connect, retransmit fired in softirq")
 				ts := lr.Timestamp().AsTime()
 				assert.False(t, ts.Before(before.Add(-50*time.Millisecond)) || ts.After(after.Add(50*time.Millisecond)),
 					"record time %v outside the transfer [%v, %v]", ts, before, after)
 			}
+
+			// The server's nftables rule dropped the segments that were
+			// retransmitted: kernel.skb.drop on the server side, the
+			// connection seen from the server (local = server).
+			var drops []plog.LogRecord
+			require.Eventually(t, func() bool {
+				drops = drops[:0]
+				for _, lr := range findRecords(sink, contract.EventSKBDrop) {
+					a := lr.Attributes()
+					if str(a, contract.AttrNetworkLocalAddress) == remote.Addr().String() &&
+						integer(a, contract.AttrNetworkLocalPort) == int64(remote.Port()) &&
+						str(a, contract.AttrNetworkPeerAddress) == local.Addr().String() &&
+						integer(a, contract.AttrNetworkPeerPort) == int64(local.Port()) &&
+						str(a, contract.AttrSKBDropReason) == "NETFILTER_DROP" {
+						drops = append(drops, lr)
+					}
+				}
+				return len(drops) > 0
+			}, 5*time.Second, 50*time.Millisecond, "no NETFILTER_DROP kernel.skb.drop for %s <- %s", remote, local)
+			for _, lr := range drops {
+				a := lr.Attributes()
+				assert.Equal(t, contract.LayerL3, str(a, contract.AttrIsolationLayer))
+				assert.Equal(t, link.DevB, str(a, contract.AttrNetworkInterface))
+				assert.Equal(t, "veth", str(a, contract.AttrNetworkInterfaceDriver))
+				assert.Equal(t, int64(link.B.Inode), integer(a, contract.AttrNetnsInode), "netns of the dropping device")
+				assert.Equal(t, tt.netType, str(a, contract.AttrNetworkType))
+			}
+			require.Eventually(t, func() bool {
+				return sumPoint(metricsSink, "kernel.skb.drops", map[string]string{"skb.drop.reason": "NETFILTER_DROP", "network.interface.name": link.DevB}) >= int64(len(drops))
+			}, 5*time.Second, 50*time.Millisecond, "kernel.skb.drops for NETFILTER_DROP on %s", link.DevB)
 
 			// The in-kernel counter behind kernel.tcp.retransmits sees every
 			// retransmit of this connection, so it is at least the number of
@@ -175,8 +210,24 @@ func TestShutdownDetachesEveryProgram(t *testing.T) {
 		require.NoError(t, err)
 		require.NoError(t, r.Start(context.Background(), componenttest.NewNopHost()))
 		require.NotEmpty(t, testenv.LoadedPrograms(t, "handle_"), "programs loaded while running")
+		// By id, not by name: other users (concurrent test runs) may load
+		// programs with the same names.
+		ids := r.probes.ProgramIDs()
+		require.GreaterOrEqual(t, len(ids), len(r.probes.Attached()), "one program per attached probe at least")
 		require.NoError(t, r.Shutdown(context.Background()))
-		require.Empty(t, testenv.LoadedPrograms(t, "handle_"), "programs left after Shutdown")
+		for _, id := range ids {
+			prog, err := ebpf.NewProgramFromID(id)
+			if err == nil {
+				name := "?"
+				if info, err := prog.Info(); err == nil {
+					name = info.Name
+				}
+				_ = prog.Close()
+				t.Errorf("program %d (%s) left after Shutdown", id, name)
+				continue
+			}
+			require.ErrorIs(t, err, os.ErrNotExist)
+		}
 	}
 }
 

@@ -3,9 +3,11 @@ package event
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"net/netip"
 	"strconv"
+	"strings"
 	"time"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -49,7 +51,23 @@ type Tuple struct {
 // besides the clock, so one Decoder serves every probe.
 type Decoder struct {
 	Clock WallClock
+	// Names resolves kernel enum values (drop and reset reasons) to their
+	// names; nil reports numbers.
+	Names EnumNames
+	// Filter, when set, keeps only records whose socket tuple it accepts.
+	// Records without a tuple (tx timeouts) always pass.
+	Filter func(Tuple) bool
 }
+
+// EnumNames names kernel enum values, resolved from the kernel's BTF.
+type EnumNames interface {
+	DropReason(v uint32) string
+	ResetReason(v uint32) string
+}
+
+// ErrFiltered is returned (with nothing appended) for a record the
+// Decoder's Filter rejected.
+var ErrFiltered = errors.New("filtered out")
 
 // ErrShort is returned for a record smaller than its type's layout.
 type ErrShort struct {
@@ -130,6 +148,9 @@ func (d *Decoder) Decode(raw []byte, dst plog.LogRecordSlice) (Type, error) {
 		if err != nil {
 			return h.Type, fmt.Errorf("tcp retransmit: %w", err)
 		}
+		if d.Filter != nil && !d.Filter(t) {
+			return h.Type, ErrFiltered
+		}
 		lr := d.newRecord(dst, h, contract.EventTCPRetransmit, plog.SeverityNumberWarn)
 		attrs := lr.Attributes()
 		putTuple(attrs, t)
@@ -139,9 +160,188 @@ func (d *Decoder) Decode(raw []byte, dst plog.LogRecordSlice) (Type, error) {
 		attrs.PutStr(contract.AttrIsolationLayer, contract.LayerNetwork)
 		lr.Body().SetStr("tcp retransmit " + t.Local.String() + " -> " + t.Peer.String() + " state " + TCPStateName(t.State))
 		return h.Type, nil
+	case TypeTCPConnection:
+		return h.Type, d.decodeConnection(raw, h, dst)
+	case TypeTCPReset:
+		return h.Type, d.decodeReset(raw, h, dst)
+	case TypeSKBDrop:
+		return h.Type, d.decodeDrop(raw, h, dst)
+	case TypeNetTxTimeout:
+		return h.Type, d.decodeTxTimeout(raw, h, dst)
 	default:
 		return h.Type, fmt.Errorf("unknown event type %d", h.Type)
 	}
+}
+
+// tuple reads the record's socket tuple and applies the filter.
+func (d *Decoder) tuple(raw []byte, h Header, size int) (Tuple, error) {
+	if len(raw) < size {
+		return Tuple{}, &ErrShort{Type: h.Type, Got: len(raw), Want: size}
+	}
+	t, err := DecodeTuple(raw[HeaderSize:])
+	if err != nil {
+		return Tuple{}, fmt.Errorf("event type %d: %w", h.Type, err)
+	}
+	if d.Filter != nil && !d.Filter(t) {
+		return Tuple{}, ErrFiltered
+	}
+	return t, nil
+}
+
+func (d *Decoder) decodeConnection(raw []byte, h Header, dst plog.LogRecordSlice) error {
+	t, err := d.tuple(raw, h, TCPConnectionSize)
+	if err != nil {
+		return err
+	}
+	le := binary.LittleEndian
+	old := raw[tcpConnOldState]
+	failed := old == tcpSynSent
+	sev := plog.SeverityNumberInfo
+	if failed {
+		sev = plog.SeverityNumberWarn
+	}
+	lr := d.newRecord(dst, h, contract.EventTCPConnection, sev)
+	attrs := lr.Attributes()
+	putTuple(attrs, t)
+	attrs.PutStr(contract.AttrTCPState, TCPStateName(old))
+	attrs.PutBool(contract.AttrTCPConnectFailed, failed)
+	durNs := le.Uint64(raw[tcpConnDuration:])
+	attrs.PutInt(contract.AttrTCPDurationMs, int64(durNs/1e6))
+	attrs.PutInt(contract.AttrTCPBytesSent, clampInt(le.Uint64(raw[tcpConnBytesSent:])))
+	attrs.PutInt(contract.AttrTCPBytesReceived, clampInt(le.Uint64(raw[tcpConnBytesReceived:])))
+	attrs.PutInt(contract.AttrTCPSrttUs, int64(le.Uint32(raw[tcpConnSrtt:])))
+	attrs.PutInt(contract.AttrTCPRetransmits, int64(le.Uint32(raw[tcpConnRetrans:])))
+	// A closed connection is evidence of nothing by itself; its
+	// retransmits point past the node unless a local drop explains them.
+	attrs.PutStr(contract.AttrIsolationLayer, contract.LayerNetwork)
+	if failed {
+		lr.Body().SetStr("tcp connect failed " + t.Local.String() + " -> " + t.Peer.String())
+	} else {
+		lr.Body().SetStr("tcp connection closed " + t.Local.String() + " -> " + t.Peer.String() + " from " + TCPStateName(old))
+	}
+	return nil
+}
+
+func (d *Decoder) decodeReset(raw []byte, h Header, dst plog.LogRecordSlice) error {
+	t, err := d.tuple(raw, h, TCPResetSize)
+	if err != nil {
+		return err
+	}
+	dir := "sent"
+	switch raw[tcpResetDir] {
+	case 0:
+	case 1:
+		dir = "received"
+	default:
+		return fmt.Errorf("tcp reset: unknown direction %d", raw[tcpResetDir])
+	}
+	lr := d.newRecord(dst, h, contract.EventTCPReset, plog.SeverityNumberWarn)
+	attrs := lr.Attributes()
+	putTuple(attrs, t)
+	if t.State != 0 {
+		attrs.PutStr(contract.AttrTCPState, TCPStateName(t.State))
+	}
+	attrs.PutStr(contract.AttrTCPResetDirection, dir)
+	if dir == "sent" {
+		reason := binary.LittleEndian.Uint32(raw[tcpResetReason:])
+		attrs.PutStr(contract.AttrTCPResetReason, d.resetReason(reason))
+	}
+	// A reset is the peer's (or this side's) deliberate answer, not a
+	// layer's fault: the join names the endpoint.
+	attrs.PutStr(contract.AttrIsolationLayer, contract.LayerNetwork)
+	lr.Body().SetStr("tcp reset " + dir + " " + t.Local.String() + " -> " + t.Peer.String())
+	return nil
+}
+
+func (d *Decoder) decodeDrop(raw []byte, h Header, dst plog.LogRecordSlice) error {
+	t, err := d.tuple(raw, h, SKBDropSize)
+	if err != nil {
+		return err
+	}
+	reason := d.dropReason(binary.LittleEndian.Uint32(raw[skbDropReason:]))
+	dev := cString(raw[skbDropIfname : skbDropIfname+ifnameLen])
+	driver := cString(raw[skbDropDriver : skbDropDriver+dropDriverLen])
+	lr := d.newRecord(dst, h, contract.EventSKBDrop, plog.SeverityNumberWarn)
+	attrs := lr.Attributes()
+	putTuple(attrs, t)
+	attrs.PutStr(contract.AttrSKBDropReason, reason)
+	if dev != "" {
+		attrs.PutStr(contract.AttrNetworkInterface, dev)
+	}
+	if driver != "" {
+		attrs.PutStr(contract.AttrNetworkInterfaceDriver, driver)
+	}
+	attrs.PutStr(contract.AttrIsolationLayer, DropLayer(reason, driver))
+	lr.Body().SetStr("skb drop " + reason + " on " + dev + " " + t.Local.String() + " <- " + t.Peer.String())
+	return nil
+}
+
+func (d *Decoder) decodeTxTimeout(raw []byte, h Header, dst plog.LogRecordSlice) error {
+	if len(raw) < NetTxTimeoutSize {
+		return &ErrShort{Type: h.Type, Got: len(raw), Want: NetTxTimeoutSize}
+	}
+	dev := cString(raw[txTimeoutDevice : txTimeoutDevice+ifnameLen])
+	driver := cString(raw[txTimeoutDriver : txTimeoutDriver+txTimeoutDriverLen])
+	queue := int32(binary.LittleEndian.Uint32(raw[txTimeoutQueue:]))
+	lr := d.newRecord(dst, h, contract.EventNetTxTimeout, plog.SeverityNumberError)
+	attrs := lr.Attributes()
+	attrs.PutStr(contract.AttrNetworkInterface, dev)
+	attrs.PutStr(contract.AttrNetworkInterfaceDriver, driver)
+	attrs.PutInt(contract.AttrNetworkQueueIndex, int64(queue))
+	attrs.PutStr(contract.AttrIsolationLayer, TxTimeoutLayer(driver))
+	lr.Body().SetStr(driver + " " + dev + ": transmit queue " + strconv.Itoa(int(queue)) + " timed out")
+	return nil
+}
+
+func (d *Decoder) dropReason(v uint32) string {
+	if d.Names != nil {
+		if s := d.Names.DropReason(v); s != "" {
+			return s
+		}
+	}
+	return "REASON_" + strconv.FormatUint(uint64(v), 10)
+}
+
+func (d *Decoder) resetReason(v uint32) string {
+	if d.Names != nil {
+		if s := d.Names.ResetReason(v); s != "" {
+			return s
+		}
+	}
+	return "REASON_" + strconv.FormatUint(uint64(v), 10)
+}
+
+// DropLayer classifies a packet drop (DESIGN §5): netfilter and the
+// container's virtual devices (veth, bridge) are L3, a paravirtual NIC is
+// L2; anything else is the node's network path.
+func DropLayer(reason, driver string) string {
+	switch {
+	case strings.HasPrefix(reason, "NETFILTER") || strings.HasPrefix(reason, "IPTABLES") ||
+		driver == "veth" || driver == "bridge":
+		return contract.LayerL3
+	case strings.HasPrefix(driver, "virtio"):
+		return contract.LayerL2
+	default:
+		return contract.LayerNetwork
+	}
+}
+
+// TxTimeoutLayer classifies a transmit-queue timeout: a virtio NIC's queue
+// is drained by the host (L2); any other driver is a NIC of this machine (L0).
+func TxTimeoutLayer(driver string) string {
+	if strings.HasPrefix(driver, "virtio") {
+		return contract.LayerL2
+	}
+	return contract.LayerL0
+}
+
+const tcpSynSent = 2
+
+func clampInt(v uint64) int64 {
+	if v > 1<<63-1 {
+		return 1<<63 - 1
+	}
+	return int64(v)
 }
 
 // newRecord appends a record stamped with the kernel time and the task.

@@ -122,9 +122,19 @@ func FuzzDecode(f *testing.F) {
 	putTupleBytes(seed[HeaderSize:], netip.MustParseAddrPort("198.18.0.1:1"), netip.MustParseAddrPort("198.18.0.2:2"), 1, 1)
 	f.Add(seed)
 	f.Add([]byte{})
+	f.Add(connectionRecord("[2001:db8:128::1]:1", "[2001:db8:128::2]:2", 2))
+	f.Add(dropRecord(12, "eth0", "virtio_net"))
+	reset := make([]byte, TCPResetSize)
+	putHeader(reset, TypeTCPReset, 1, 1, "x")
+	putTupleBytes(reset[HeaderSize:], netip.MustParseAddrPort("198.18.0.1:1"), netip.MustParseAddrPort("198.18.0.2:2"), 1, 7)
+	f.Add(reset)
+	tx := make([]byte, NetTxTimeoutSize)
+	putHeader(tx, TypeNetTxTimeout, 1, 0, "")
+	copy(tx[txTimeoutDevice:], "eth0eth0eth0eth0") // no terminator
+	f.Add(tx)
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		dst := plog.NewLogRecordSlice()
-		_, err := (&Decoder{Clock: fixedClock{}}).Decode(raw, dst)
+		_, err := (&Decoder{Clock: fixedClock{}, Names: testNames{}}).Decode(raw, dst)
 		if err != nil && dst.Len() != 0 {
 			t.Fatalf("error %v but %d records appended", err, dst.Len())
 		}

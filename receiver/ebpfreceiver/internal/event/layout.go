@@ -45,3 +45,43 @@ const (
 	TCPRetransmitSize = HeaderSize + TupleSize + 8
 	tcpRetransmitErr  = HeaderSize + TupleSize
 )
+
+// Network-slice records (bpf/tcplife.c, tcpreset.c, skbdrop.c, txtimeout.c).
+const (
+	TCPConnectionSize       = HeaderSize + TupleSize + 40
+	tcpConnDuration         = HeaderSize + TupleSize
+	tcpConnBytesSent        = tcpConnDuration + 8
+	tcpConnBytesReceived    = tcpConnDuration + 16
+	tcpConnSrtt             = tcpConnDuration + 24
+	tcpConnRetrans          = tcpConnDuration + 28
+	tcpConnOldState         = tcpConnDuration + 32
+	TCPConnectionOldStateAt = tcpConnOldState
+	TCPConnectionDurationAt = tcpConnDuration
+	TCPConnectionSrttAt     = tcpConnSrtt
+
+	TCPResetSize   = HeaderSize + TupleSize + 8
+	tcpResetReason = HeaderSize + TupleSize
+	tcpResetDir    = tcpResetReason + 4
+	TCPResetDirAt  = tcpResetDir
+
+	SKBDropSize       = HeaderSize + TupleSize + 48
+	skbDropReason     = HeaderSize + TupleSize
+	skbDropIfindex    = skbDropReason + 4
+	skbDropIfname     = skbDropReason + 8
+	skbDropDriver     = skbDropReason + 24
+	skbDropLocation   = skbDropReason + 40
+	SKBDropDriverAt   = skbDropDriver
+	SKBDropReasonAt   = skbDropReason
+	SKBDropIfnameAt   = skbDropIfname
+	SKBDropLocationAt = skbDropLocation
+	ifnameLen         = 16
+	dropDriverLen     = 16
+
+	NetTxTimeoutSize     = HeaderSize + 56
+	txTimeoutDevice      = HeaderSize
+	txTimeoutDriver      = HeaderSize + 16
+	txTimeoutDriverLen   = 32
+	txTimeoutQueue       = HeaderSize + 48
+	NetTxTimeoutQueueAt  = txTimeoutQueue
+	NetTxTimeoutDriverAt = txTimeoutDriver
+)

@@ -8,6 +8,240 @@ import (
 	"go.opentelemetry.io/collector/confmap"
 )
 
+// KernelConntrackDropsMetricConfig provides config for the kernel.conntrack.drops metric.
+type KernelConntrackDropsMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *KernelConntrackDropsMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// KernelConntrackInsertFailedMetricConfig provides config for the kernel.conntrack.insert_failed metric.
+type KernelConntrackInsertFailedMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *KernelConntrackInsertFailedMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// KernelNetTxTimeoutsMetricAttributeKey specifies the key of an attribute for the kernel.net.tx_timeouts metric.
+type KernelNetTxTimeoutsMetricAttributeKey string
+
+const (
+	KernelNetTxTimeoutsMetricAttributeKeyNetworkInterfaceName KernelNetTxTimeoutsMetricAttributeKey = "network.interface.name"
+)
+
+// KernelNetTxTimeoutsMetricConfig provides config for the kernel.net.tx_timeouts metric.
+type KernelNetTxTimeoutsMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                  `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []KernelNetTxTimeoutsMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *KernelNetTxTimeoutsMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *KernelNetTxTimeoutsMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case KernelNetTxTimeoutsMetricAttributeKeyNetworkInterfaceName:
+		default:
+			return fmt.Errorf("metric kernel.net.tx_timeouts doesn't have an attribute %v, valid attributes: [network.interface.name]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
+// KernelSkbDropsMetricAttributeKey specifies the key of an attribute for the kernel.skb.drops metric.
+type KernelSkbDropsMetricAttributeKey string
+
+const (
+	KernelSkbDropsMetricAttributeKeySkbDropReason        KernelSkbDropsMetricAttributeKey = "skb.drop.reason"
+	KernelSkbDropsMetricAttributeKeyNetworkInterfaceName KernelSkbDropsMetricAttributeKey = "network.interface.name"
+)
+
+// KernelSkbDropsMetricConfig provides config for the kernel.skb.drops metric.
+type KernelSkbDropsMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                             `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []KernelSkbDropsMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *KernelSkbDropsMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *KernelSkbDropsMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case KernelSkbDropsMetricAttributeKeySkbDropReason, KernelSkbDropsMetricAttributeKeyNetworkInterfaceName:
+		default:
+			return fmt.Errorf("metric kernel.skb.drops doesn't have an attribute %v, valid attributes: [skb.drop.reason, network.interface.name]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
+// KernelTCPConnectionsMetricAttributeKey specifies the key of an attribute for the kernel.tcp.connections metric.
+type KernelTCPConnectionsMetricAttributeKey string
+
+const (
+	KernelTCPConnectionsMetricAttributeKeyTCPStateFrom KernelTCPConnectionsMetricAttributeKey = "tcp.state.from"
+	KernelTCPConnectionsMetricAttributeKeyTCPStateTo   KernelTCPConnectionsMetricAttributeKey = "tcp.state.to"
+)
+
+// KernelTCPConnectionsMetricConfig provides config for the kernel.tcp.connections metric.
+type KernelTCPConnectionsMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                   `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []KernelTCPConnectionsMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *KernelTCPConnectionsMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *KernelTCPConnectionsMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case KernelTCPConnectionsMetricAttributeKeyTCPStateFrom, KernelTCPConnectionsMetricAttributeKeyTCPStateTo:
+		default:
+			return fmt.Errorf("metric kernel.tcp.connections doesn't have an attribute %v, valid attributes: [tcp.state.from, tcp.state.to]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
+// KernelTCPResetsMetricAttributeKey specifies the key of an attribute for the kernel.tcp.resets metric.
+type KernelTCPResetsMetricAttributeKey string
+
+const (
+	KernelTCPResetsMetricAttributeKeyTCPResetDirection KernelTCPResetsMetricAttributeKey = "tcp.reset.direction"
+)
+
+// KernelTCPResetsMetricConfig provides config for the kernel.tcp.resets metric.
+type KernelTCPResetsMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                              `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []KernelTCPResetsMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *KernelTCPResetsMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *KernelTCPResetsMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case KernelTCPResetsMetricAttributeKeyTCPResetDirection:
+		default:
+			return fmt.Errorf("metric kernel.tcp.resets doesn't have an attribute %v, valid attributes: [tcp.reset.direction]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
 // KernelTCPRetransmitsMetricAttributeKey specifies the key of an attribute for the kernel.tcp.retransmits metric.
 type KernelTCPRetransmitsMetricAttributeKey string
 
@@ -60,11 +294,43 @@ func (ms *KernelTCPRetransmitsMetricConfig) Validate() error {
 
 // MetricsConfig provides config for ebpf metrics.
 type MetricsConfig struct {
-	KernelTCPRetransmits KernelTCPRetransmitsMetricConfig `mapstructure:"kernel.tcp.retransmits"`
+	KernelConntrackDrops        KernelConntrackDropsMetricConfig        `mapstructure:"kernel.conntrack.drops"`
+	KernelConntrackInsertFailed KernelConntrackInsertFailedMetricConfig `mapstructure:"kernel.conntrack.insert_failed"`
+	KernelNetTxTimeouts         KernelNetTxTimeoutsMetricConfig         `mapstructure:"kernel.net.tx_timeouts"`
+	KernelSkbDrops              KernelSkbDropsMetricConfig              `mapstructure:"kernel.skb.drops"`
+	KernelTCPConnections        KernelTCPConnectionsMetricConfig        `mapstructure:"kernel.tcp.connections"`
+	KernelTCPResets             KernelTCPResetsMetricConfig             `mapstructure:"kernel.tcp.resets"`
+	KernelTCPRetransmits        KernelTCPRetransmitsMetricConfig        `mapstructure:"kernel.tcp.retransmits"`
 }
 
 func DefaultMetricsConfig() MetricsConfig {
 	return MetricsConfig{
+		KernelConntrackDrops: KernelConntrackDropsMetricConfig{
+			Enabled: true,
+		},
+		KernelConntrackInsertFailed: KernelConntrackInsertFailedMetricConfig{
+			Enabled: true,
+		},
+		KernelNetTxTimeouts: KernelNetTxTimeoutsMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategySum,
+			EnabledAttributes:   []KernelNetTxTimeoutsMetricAttributeKey{KernelNetTxTimeoutsMetricAttributeKeyNetworkInterfaceName},
+		},
+		KernelSkbDrops: KernelSkbDropsMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategySum,
+			EnabledAttributes:   []KernelSkbDropsMetricAttributeKey{KernelSkbDropsMetricAttributeKeySkbDropReason, KernelSkbDropsMetricAttributeKeyNetworkInterfaceName},
+		},
+		KernelTCPConnections: KernelTCPConnectionsMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategySum,
+			EnabledAttributes:   []KernelTCPConnectionsMetricAttributeKey{KernelTCPConnectionsMetricAttributeKeyTCPStateFrom, KernelTCPConnectionsMetricAttributeKeyTCPStateTo},
+		},
+		KernelTCPResets: KernelTCPResetsMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategySum,
+			EnabledAttributes:   []KernelTCPResetsMetricAttributeKey{KernelTCPResetsMetricAttributeKeyTCPResetDirection},
+		},
 		KernelTCPRetransmits: KernelTCPRetransmitsMetricConfig{
 			Enabled:             true,
 			AggregationStrategy: AggregationStrategySum,

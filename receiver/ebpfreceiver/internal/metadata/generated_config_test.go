@@ -26,6 +26,32 @@ func TestMetricsBuilderConfig(t *testing.T) {
 			name: "all_set",
 			want: MetricsBuilderConfig{
 				Metrics: MetricsConfig{
+					KernelConntrackDrops: KernelConntrackDropsMetricConfig{
+						Enabled: true,
+					},
+					KernelConntrackInsertFailed: KernelConntrackInsertFailedMetricConfig{
+						Enabled: true,
+					},
+					KernelNetTxTimeouts: KernelNetTxTimeoutsMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []KernelNetTxTimeoutsMetricAttributeKey{KernelNetTxTimeoutsMetricAttributeKeyNetworkInterfaceName},
+					},
+					KernelSkbDrops: KernelSkbDropsMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []KernelSkbDropsMetricAttributeKey{KernelSkbDropsMetricAttributeKeySkbDropReason, KernelSkbDropsMetricAttributeKeyNetworkInterfaceName},
+					},
+					KernelTCPConnections: KernelTCPConnectionsMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []KernelTCPConnectionsMetricAttributeKey{KernelTCPConnectionsMetricAttributeKeyTCPStateFrom, KernelTCPConnectionsMetricAttributeKeyTCPStateTo},
+					},
+					KernelTCPResets: KernelTCPResetsMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []KernelTCPResetsMetricAttributeKey{KernelTCPResetsMetricAttributeKeyTCPResetDirection},
+					},
 					KernelTCPRetransmits: KernelTCPRetransmitsMetricConfig{
 						Enabled:             true,
 						AggregationStrategy: AggregationStrategySum,
@@ -38,6 +64,32 @@ func TestMetricsBuilderConfig(t *testing.T) {
 			name: "none_set",
 			want: MetricsBuilderConfig{
 				Metrics: MetricsConfig{
+					KernelConntrackDrops: KernelConntrackDropsMetricConfig{
+						Enabled: false,
+					},
+					KernelConntrackInsertFailed: KernelConntrackInsertFailedMetricConfig{
+						Enabled: false,
+					},
+					KernelNetTxTimeouts: KernelNetTxTimeoutsMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []KernelNetTxTimeoutsMetricAttributeKey{KernelNetTxTimeoutsMetricAttributeKeyNetworkInterfaceName},
+					},
+					KernelSkbDrops: KernelSkbDropsMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []KernelSkbDropsMetricAttributeKey{KernelSkbDropsMetricAttributeKeySkbDropReason, KernelSkbDropsMetricAttributeKeyNetworkInterfaceName},
+					},
+					KernelTCPConnections: KernelTCPConnectionsMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []KernelTCPConnectionsMetricAttributeKey{KernelTCPConnectionsMetricAttributeKeyTCPStateFrom, KernelTCPConnectionsMetricAttributeKeyTCPStateTo},
+					},
+					KernelTCPResets: KernelTCPResetsMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []KernelTCPResetsMetricAttributeKey{KernelTCPResetsMetricAttributeKeyTCPResetDirection},
+					},
 					KernelTCPRetransmits: KernelTCPRetransmitsMetricConfig{
 						Enabled:             false,
 						AggregationStrategy: AggregationStrategySum,
@@ -50,11 +102,60 @@ func TestMetricsBuilderConfig(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := loadMetricsBuilderConfig(t, tt.name)
-			diff := cmp.Diff(tt.want, cfg, cmpopts.IgnoreUnexported(KernelTCPRetransmitsMetricConfig{}))
+			diff := cmp.Diff(tt.want, cfg, cmpopts.IgnoreUnexported(KernelConntrackDropsMetricConfig{}, KernelConntrackInsertFailedMetricConfig{}, KernelNetTxTimeoutsMetricConfig{}, KernelSkbDropsMetricConfig{}, KernelTCPConnectionsMetricConfig{}, KernelTCPResetsMetricConfig{}, KernelTCPRetransmitsMetricConfig{}))
 			require.Emptyf(t, diff, "Config mismatch (-expected +actual):\n%s", diff)
 		})
 	}
 }
+
+func TestKernelNetTxTimeoutsMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().KernelNetTxTimeouts
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []KernelNetTxTimeoutsMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric kernel.net.tx_timeouts doesn't have an attribute invalid, valid attributes: [network.interface.name]")
+
+	cfg = DefaultMetricsConfig().KernelNetTxTimeouts
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
+func TestKernelSkbDropsMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().KernelSkbDrops
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []KernelSkbDropsMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric kernel.skb.drops doesn't have an attribute invalid, valid attributes: [skb.drop.reason, network.interface.name]")
+
+	cfg = DefaultMetricsConfig().KernelSkbDrops
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
+func TestKernelTCPConnectionsMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().KernelTCPConnections
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []KernelTCPConnectionsMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric kernel.tcp.connections doesn't have an attribute invalid, valid attributes: [tcp.state.from, tcp.state.to]")
+
+	cfg = DefaultMetricsConfig().KernelTCPConnections
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
+func TestKernelTCPResetsMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().KernelTCPResets
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []KernelTCPResetsMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric kernel.tcp.resets doesn't have an attribute invalid, valid attributes: [tcp.reset.direction]")
+
+	cfg = DefaultMetricsConfig().KernelTCPResets
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
 func TestKernelTCPRetransmitsMetricsConfig_Validate(t *testing.T) {
 	cfg := DefaultMetricsConfig().KernelTCPRetransmits
 	require.NoError(t, cfg.Validate())

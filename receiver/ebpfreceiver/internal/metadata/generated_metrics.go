@@ -18,7 +18,55 @@ const (
 	AggregationStrategyMax = "max"
 )
 
+// AttributeTCPResetDirection specifies the value tcp.reset.direction attribute.
+type AttributeTCPResetDirection int
+
+const (
+	_ AttributeTCPResetDirection = iota
+	AttributeTCPResetDirectionSent
+	AttributeTCPResetDirectionReceived
+)
+
+// String returns the string representation of the AttributeTCPResetDirection.
+func (av AttributeTCPResetDirection) String() string {
+	switch av {
+	case AttributeTCPResetDirectionSent:
+		return "sent"
+	case AttributeTCPResetDirectionReceived:
+		return "received"
+	}
+	return ""
+}
+
+// MapAttributeTCPResetDirection is a helper map of string to AttributeTCPResetDirection attribute value.
+var MapAttributeTCPResetDirection = map[string]AttributeTCPResetDirection{
+	"sent":     AttributeTCPResetDirectionSent,
+	"received": AttributeTCPResetDirectionReceived,
+}
+
 var MetricsInfo = metricsInfo{
+	KernelConntrackDrops: metricInfo{
+		Name: "kernel.conntrack.drops",
+	},
+	KernelConntrackInsertFailed: metricInfo{
+		Name: "kernel.conntrack.insert_failed",
+	},
+	KernelNetTxTimeouts: metricInfo{
+		Name:       "kernel.net.tx_timeouts",
+		Attributes: []string{"network.interface.name"},
+	},
+	KernelSkbDrops: metricInfo{
+		Name:       "kernel.skb.drops",
+		Attributes: []string{"skb.drop.reason", "network.interface.name"},
+	},
+	KernelTCPConnections: metricInfo{
+		Name:       "kernel.tcp.connections",
+		Attributes: []string{"tcp.state.from", "tcp.state.to"},
+	},
+	KernelTCPResets: metricInfo{
+		Name:       "kernel.tcp.resets",
+		Attributes: []string{"tcp.reset.direction"},
+	},
 	KernelTCPRetransmits: metricInfo{
 		Name:       "kernel.tcp.retransmits",
 		Attributes: []string{"network.peer.address", "network.peer.port", "network.local.port"},
@@ -26,12 +74,492 @@ var MetricsInfo = metricsInfo{
 }
 
 type metricsInfo struct {
-	KernelTCPRetransmits metricInfo
+	KernelConntrackDrops        metricInfo
+	KernelConntrackInsertFailed metricInfo
+	KernelNetTxTimeouts         metricInfo
+	KernelSkbDrops              metricInfo
+	KernelTCPConnections        metricInfo
+	KernelTCPResets             metricInfo
+	KernelTCPRetransmits        metricInfo
 }
 
 type metricInfo struct {
 	Name       string
 	Attributes []string
+}
+
+type metricKernelConntrackDrops struct {
+	data     pmetric.Metric                   // data buffer for generated metric.
+	config   KernelConntrackDropsMetricConfig // metric config provided by user.
+	capacity int                              // max observed number of data points added to the metric.
+}
+
+// init fills kernel.conntrack.drops metric with initial data.
+func (m *metricKernelConntrackDrops) init() {
+	m.data.SetName("kernel.conntrack.drops")
+	m.data.SetDescription("Connections conntrack dropped (the drop and early_drop columns of /proc/net/stat/nf_conntrack, summed over CPUs).")
+	m.data.SetUnit("{connection}")
+	m.data.SetEmptySum()
+	m.data.Sum().SetIsMonotonic(true)
+	m.data.Sum().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+}
+
+func (m *metricKernelConntrackDrops) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Sum().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetIntValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricKernelConntrackDrops) updateCapacity() {
+	if m.data.Sum().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Sum().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricKernelConntrackDrops) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Sum().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricKernelConntrackDrops(cfg KernelConntrackDropsMetricConfig) metricKernelConntrackDrops {
+	m := metricKernelConntrackDrops{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricKernelConntrackInsertFailed struct {
+	data     pmetric.Metric                          // data buffer for generated metric.
+	config   KernelConntrackInsertFailedMetricConfig // metric config provided by user.
+	capacity int                                     // max observed number of data points added to the metric.
+}
+
+// init fills kernel.conntrack.insert_failed metric with initial data.
+func (m *metricKernelConntrackInsertFailed) init() {
+	m.data.SetName("kernel.conntrack.insert_failed")
+	m.data.SetDescription("Conntrack entries that could not be inserted (insert_failed column of /proc/net/stat/nf_conntrack, summed over CPUs).")
+	m.data.SetUnit("{entry}")
+	m.data.SetEmptySum()
+	m.data.Sum().SetIsMonotonic(true)
+	m.data.Sum().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+}
+
+func (m *metricKernelConntrackInsertFailed) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Sum().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetIntValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricKernelConntrackInsertFailed) updateCapacity() {
+	if m.data.Sum().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Sum().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricKernelConntrackInsertFailed) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Sum().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricKernelConntrackInsertFailed(cfg KernelConntrackInsertFailedMetricConfig) metricKernelConntrackInsertFailed {
+	m := metricKernelConntrackInsertFailed{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricKernelNetTxTimeouts struct {
+	data          pmetric.Metric                  // data buffer for generated metric.
+	config        KernelNetTxTimeoutsMetricConfig // metric config provided by user.
+	capacity      int                             // max observed number of data points added to the metric.
+	aggDataPoints []int64                         // slice containing number of aggregated datapoints at each index
+}
+
+// init fills kernel.net.tx_timeouts metric with initial data.
+func (m *metricKernelNetTxTimeouts) init() {
+	m.data.SetName("kernel.net.tx_timeouts")
+	m.data.SetDescription("Transmit-queue watchdog timeouts, counted in the kernel by device.")
+	m.data.SetUnit("{timeout}")
+	m.data.SetEmptySum()
+	m.data.Sum().SetIsMonotonic(true)
+	m.data.Sum().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+	m.data.Sum().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricKernelNetTxTimeouts) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, networkInterfaceNameAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, KernelNetTxTimeoutsMetricAttributeKeyNetworkInterfaceName) {
+		dp.Attributes().PutStr("network.interface.name", networkInterfaceNameAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Sum().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetIntValue(dpi.IntValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.IntValue() > val {
+					dpi.SetIntValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.IntValue() < val {
+					dpi.SetIntValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetIntValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricKernelNetTxTimeouts) updateCapacity() {
+	if m.data.Sum().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Sum().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricKernelNetTxTimeouts) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Sum().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Sum().DataPoints().At(i).SetIntValue(m.data.Sum().DataPoints().At(i).IntValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricKernelNetTxTimeouts(cfg KernelNetTxTimeoutsMetricConfig) metricKernelNetTxTimeouts {
+	m := metricKernelNetTxTimeouts{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricKernelSkbDrops struct {
+	data          pmetric.Metric             // data buffer for generated metric.
+	config        KernelSkbDropsMetricConfig // metric config provided by user.
+	capacity      int                        // max observed number of data points added to the metric.
+	aggDataPoints []int64                    // slice containing number of aggregated datapoints at each index
+}
+
+// init fills kernel.skb.drops metric with initial data.
+func (m *metricKernelSkbDrops) init() {
+	m.data.SetName("kernel.skb.drops")
+	m.data.SetDescription("Packets the kernel dropped, counted in the kernel for every drop by reason and device (events are rate-limited, this count is not).")
+	m.data.SetUnit("{packet}")
+	m.data.SetEmptySum()
+	m.data.Sum().SetIsMonotonic(true)
+	m.data.Sum().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+	m.data.Sum().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricKernelSkbDrops) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, skbDropReasonAttributeValue string, networkInterfaceNameAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, KernelSkbDropsMetricAttributeKeySkbDropReason) {
+		dp.Attributes().PutStr("skb.drop.reason", skbDropReasonAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, KernelSkbDropsMetricAttributeKeyNetworkInterfaceName) {
+		dp.Attributes().PutStr("network.interface.name", networkInterfaceNameAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Sum().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetIntValue(dpi.IntValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.IntValue() > val {
+					dpi.SetIntValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.IntValue() < val {
+					dpi.SetIntValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetIntValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricKernelSkbDrops) updateCapacity() {
+	if m.data.Sum().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Sum().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricKernelSkbDrops) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Sum().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Sum().DataPoints().At(i).SetIntValue(m.data.Sum().DataPoints().At(i).IntValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricKernelSkbDrops(cfg KernelSkbDropsMetricConfig) metricKernelSkbDrops {
+	m := metricKernelSkbDrops{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricKernelTCPConnections struct {
+	data          pmetric.Metric                   // data buffer for generated metric.
+	config        KernelTCPConnectionsMetricConfig // metric config provided by user.
+	capacity      int                              // max observed number of data points added to the metric.
+	aggDataPoints []int64                          // slice containing number of aggregated datapoints at each index
+}
+
+// init fills kernel.tcp.connections metric with initial data.
+func (m *metricKernelTCPConnections) init() {
+	m.data.SetName("kernel.tcp.connections")
+	m.data.SetDescription("TCP state transitions, counted in the kernel (CLOSE→SYN_SENT is a connect, SYN_SENT→CLOSE a failed one).")
+	m.data.SetUnit("{transition}")
+	m.data.SetEmptySum()
+	m.data.Sum().SetIsMonotonic(true)
+	m.data.Sum().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+	m.data.Sum().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricKernelTCPConnections) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, tcpStateFromAttributeValue string, tcpStateToAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, KernelTCPConnectionsMetricAttributeKeyTCPStateFrom) {
+		dp.Attributes().PutStr("tcp.state.from", tcpStateFromAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, KernelTCPConnectionsMetricAttributeKeyTCPStateTo) {
+		dp.Attributes().PutStr("tcp.state.to", tcpStateToAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Sum().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetIntValue(dpi.IntValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.IntValue() > val {
+					dpi.SetIntValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.IntValue() < val {
+					dpi.SetIntValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetIntValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricKernelTCPConnections) updateCapacity() {
+	if m.data.Sum().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Sum().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricKernelTCPConnections) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Sum().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Sum().DataPoints().At(i).SetIntValue(m.data.Sum().DataPoints().At(i).IntValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricKernelTCPConnections(cfg KernelTCPConnectionsMetricConfig) metricKernelTCPConnections {
+	m := metricKernelTCPConnections{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricKernelTCPResets struct {
+	data          pmetric.Metric              // data buffer for generated metric.
+	config        KernelTCPResetsMetricConfig // metric config provided by user.
+	capacity      int                         // max observed number of data points added to the metric.
+	aggDataPoints []int64                     // slice containing number of aggregated datapoints at each index
+}
+
+// init fills kernel.tcp.resets metric with initial data.
+func (m *metricKernelTCPResets) init() {
+	m.data.SetName("kernel.tcp.resets")
+	m.data.SetDescription("TCP resets sent and received, counted in the kernel.")
+	m.data.SetUnit("{reset}")
+	m.data.SetEmptySum()
+	m.data.Sum().SetIsMonotonic(true)
+	m.data.Sum().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+	m.data.Sum().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricKernelTCPResets) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, tcpResetDirectionAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, KernelTCPResetsMetricAttributeKeyTCPResetDirection) {
+		dp.Attributes().PutStr("tcp.reset.direction", tcpResetDirectionAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Sum().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetIntValue(dpi.IntValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.IntValue() > val {
+					dpi.SetIntValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.IntValue() < val {
+					dpi.SetIntValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetIntValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricKernelTCPResets) updateCapacity() {
+	if m.data.Sum().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Sum().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricKernelTCPResets) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Sum().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Sum().DataPoints().At(i).SetIntValue(m.data.Sum().DataPoints().At(i).IntValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricKernelTCPResets(cfg KernelTCPResetsMetricConfig) metricKernelTCPResets {
+	m := metricKernelTCPResets{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
 }
 
 type metricKernelTCPRetransmits struct {
@@ -134,12 +662,18 @@ func newMetricKernelTCPRetransmits(cfg KernelTCPRetransmitsMetricConfig) metricK
 // MetricsBuilder provides an interface for scrapers to report metrics while taking care of all the transformations
 // required to produce metric representation defined in metadata and user config.
 type MetricsBuilder struct {
-	config                     MetricsBuilderConfig // config of the metrics builder.
-	startTime                  pcommon.Timestamp    // start time that will be applied to all recorded data points.
-	metricsCapacity            int                  // maximum observed number of metrics per resource.
-	metricsBuffer              pmetric.Metrics      // accumulates metrics data before emitting.
-	buildInfo                  component.BuildInfo  // contains version information.
-	metricKernelTCPRetransmits metricKernelTCPRetransmits
+	config                            MetricsBuilderConfig // config of the metrics builder.
+	startTime                         pcommon.Timestamp    // start time that will be applied to all recorded data points.
+	metricsCapacity                   int                  // maximum observed number of metrics per resource.
+	metricsBuffer                     pmetric.Metrics      // accumulates metrics data before emitting.
+	buildInfo                         component.BuildInfo  // contains version information.
+	metricKernelConntrackDrops        metricKernelConntrackDrops
+	metricKernelConntrackInsertFailed metricKernelConntrackInsertFailed
+	metricKernelNetTxTimeouts         metricKernelNetTxTimeouts
+	metricKernelSkbDrops              metricKernelSkbDrops
+	metricKernelTCPConnections        metricKernelTCPConnections
+	metricKernelTCPResets             metricKernelTCPResets
+	metricKernelTCPRetransmits        metricKernelTCPRetransmits
 }
 
 // MetricBuilderOption applies changes to default metrics builder.
@@ -161,11 +695,17 @@ func WithStartTime(startTime pcommon.Timestamp) MetricBuilderOption {
 }
 func NewMetricsBuilder(mbc MetricsBuilderConfig, settings receiver.Settings, options ...MetricBuilderOption) *MetricsBuilder {
 	mb := &MetricsBuilder{
-		config:                     mbc,
-		startTime:                  pcommon.NewTimestampFromTime(time.Now()),
-		metricsBuffer:              pmetric.NewMetrics(),
-		buildInfo:                  settings.BuildInfo,
-		metricKernelTCPRetransmits: newMetricKernelTCPRetransmits(mbc.Metrics.KernelTCPRetransmits),
+		config:                            mbc,
+		startTime:                         pcommon.NewTimestampFromTime(time.Now()),
+		metricsBuffer:                     pmetric.NewMetrics(),
+		buildInfo:                         settings.BuildInfo,
+		metricKernelConntrackDrops:        newMetricKernelConntrackDrops(mbc.Metrics.KernelConntrackDrops),
+		metricKernelConntrackInsertFailed: newMetricKernelConntrackInsertFailed(mbc.Metrics.KernelConntrackInsertFailed),
+		metricKernelNetTxTimeouts:         newMetricKernelNetTxTimeouts(mbc.Metrics.KernelNetTxTimeouts),
+		metricKernelSkbDrops:              newMetricKernelSkbDrops(mbc.Metrics.KernelSkbDrops),
+		metricKernelTCPConnections:        newMetricKernelTCPConnections(mbc.Metrics.KernelTCPConnections),
+		metricKernelTCPResets:             newMetricKernelTCPResets(mbc.Metrics.KernelTCPResets),
+		metricKernelTCPRetransmits:        newMetricKernelTCPRetransmits(mbc.Metrics.KernelTCPRetransmits),
 	}
 
 	for _, op := range options {
@@ -231,6 +771,12 @@ func (mb *MetricsBuilder) EmitForResource(options ...ResourceMetricsOption) {
 	ils.Scope().SetName(ScopeName)
 	ils.Scope().SetVersion(mb.buildInfo.Version)
 	ils.Metrics().EnsureCapacity(mb.metricsCapacity)
+	mb.metricKernelConntrackDrops.emit(ils.Metrics())
+	mb.metricKernelConntrackInsertFailed.emit(ils.Metrics())
+	mb.metricKernelNetTxTimeouts.emit(ils.Metrics())
+	mb.metricKernelSkbDrops.emit(ils.Metrics())
+	mb.metricKernelTCPConnections.emit(ils.Metrics())
+	mb.metricKernelTCPResets.emit(ils.Metrics())
 	mb.metricKernelTCPRetransmits.emit(ils.Metrics())
 
 	for _, op := range options {
@@ -251,6 +797,36 @@ func (mb *MetricsBuilder) Emit(options ...ResourceMetricsOption) pmetric.Metrics
 	metrics := mb.metricsBuffer
 	mb.metricsBuffer = pmetric.NewMetrics()
 	return metrics
+}
+
+// RecordKernelConntrackDropsDataPoint adds a data point to kernel.conntrack.drops metric.
+func (mb *MetricsBuilder) RecordKernelConntrackDropsDataPoint(ts pcommon.Timestamp, val int64) {
+	mb.metricKernelConntrackDrops.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordKernelConntrackInsertFailedDataPoint adds a data point to kernel.conntrack.insert_failed metric.
+func (mb *MetricsBuilder) RecordKernelConntrackInsertFailedDataPoint(ts pcommon.Timestamp, val int64) {
+	mb.metricKernelConntrackInsertFailed.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordKernelNetTxTimeoutsDataPoint adds a data point to kernel.net.tx_timeouts metric.
+func (mb *MetricsBuilder) RecordKernelNetTxTimeoutsDataPoint(ts pcommon.Timestamp, val int64, networkInterfaceNameAttributeValue string) {
+	mb.metricKernelNetTxTimeouts.recordDataPoint(mb.startTime, ts, val, networkInterfaceNameAttributeValue)
+}
+
+// RecordKernelSkbDropsDataPoint adds a data point to kernel.skb.drops metric.
+func (mb *MetricsBuilder) RecordKernelSkbDropsDataPoint(ts pcommon.Timestamp, val int64, skbDropReasonAttributeValue string, networkInterfaceNameAttributeValue string) {
+	mb.metricKernelSkbDrops.recordDataPoint(mb.startTime, ts, val, skbDropReasonAttributeValue, networkInterfaceNameAttributeValue)
+}
+
+// RecordKernelTCPConnectionsDataPoint adds a data point to kernel.tcp.connections metric.
+func (mb *MetricsBuilder) RecordKernelTCPConnectionsDataPoint(ts pcommon.Timestamp, val int64, tcpStateFromAttributeValue string, tcpStateToAttributeValue string) {
+	mb.metricKernelTCPConnections.recordDataPoint(mb.startTime, ts, val, tcpStateFromAttributeValue, tcpStateToAttributeValue)
+}
+
+// RecordKernelTCPResetsDataPoint adds a data point to kernel.tcp.resets metric.
+func (mb *MetricsBuilder) RecordKernelTCPResetsDataPoint(ts pcommon.Timestamp, val int64, tcpResetDirectionAttributeValue AttributeTCPResetDirection) {
+	mb.metricKernelTCPResets.recordDataPoint(mb.startTime, ts, val, tcpResetDirectionAttributeValue.String())
 }
 
 // RecordKernelTCPRetransmitsDataPoint adds a data point to kernel.tcp.retransmits metric.

@@ -58,6 +58,10 @@ func TestMetricsBuilder(t *testing.T) {
 			settings.Logger = zap.New(observedZapCore)
 			mb := NewMetricsBuilder(loadMetricsBuilderConfig(t, tt.name), settings, WithStartTime(start))
 			aggMap := make(map[string]string) // contains the aggregation strategies for each metric name
+			aggMap["kernel.net.tx_timeouts"] = mb.metricKernelNetTxTimeouts.config.AggregationStrategy
+			aggMap["kernel.skb.drops"] = mb.metricKernelSkbDrops.config.AggregationStrategy
+			aggMap["kernel.tcp.connections"] = mb.metricKernelTCPConnections.config.AggregationStrategy
+			aggMap["kernel.tcp.resets"] = mb.metricKernelTCPResets.config.AggregationStrategy
 			aggMap["kernel.tcp.retransmits"] = mb.metricKernelTCPRetransmits.config.AggregationStrategy
 
 			expectedWarnings := 0
@@ -69,6 +73,36 @@ func TestMetricsBuilder(t *testing.T) {
 			allMetricsCount := 0
 			defaultMetricsCount++
 			allMetricsCount++
+			mb.RecordKernelConntrackDropsDataPoint(ts, 1)
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordKernelConntrackInsertFailedDataPoint(ts, 1)
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordKernelNetTxTimeoutsDataPoint(ts, 1, "network.interface.name-val")
+			if tt.name == "reaggregate_set" {
+				mb.RecordKernelNetTxTimeoutsDataPoint(ts, 3, "network.interface.name-val-2")
+			}
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordKernelSkbDropsDataPoint(ts, 1, "skb.drop.reason-val", "network.interface.name-val")
+			if tt.name == "reaggregate_set" {
+				mb.RecordKernelSkbDropsDataPoint(ts, 3, "skb.drop.reason-val-2", "network.interface.name-val-2")
+			}
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordKernelTCPConnectionsDataPoint(ts, 1, "tcp.state.from-val", "tcp.state.to-val")
+			if tt.name == "reaggregate_set" {
+				mb.RecordKernelTCPConnectionsDataPoint(ts, 3, "tcp.state.from-val-2", "tcp.state.to-val-2")
+			}
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordKernelTCPResetsDataPoint(ts, 1, AttributeTCPResetDirectionSent)
+			if tt.name == "reaggregate_set" {
+				mb.RecordKernelTCPResetsDataPoint(ts, 3, AttributeTCPResetDirectionReceived)
+			}
+			defaultMetricsCount++
+			allMetricsCount++
 			mb.RecordKernelTCPRetransmitsDataPoint(ts, 1, "network.peer.address-val", 17, 18)
 			if tt.name == "reaggregate_set" {
 				mb.RecordKernelTCPRetransmitsDataPoint(ts, 3, "network.peer.address-val-2", 18, 19)
@@ -77,6 +111,10 @@ func TestMetricsBuilder(t *testing.T) {
 			res := pcommon.NewResource()
 			metrics := mb.Emit(WithResource(res))
 			if tt.name == "reaggregate_set" {
+				assert.Empty(t, mb.metricKernelNetTxTimeouts.aggDataPoints)
+				assert.Empty(t, mb.metricKernelSkbDrops.aggDataPoints)
+				assert.Empty(t, mb.metricKernelTCPConnections.aggDataPoints)
+				assert.Empty(t, mb.metricKernelTCPResets.aggDataPoints)
 				assert.Empty(t, mb.metricKernelTCPRetransmits.aggDataPoints)
 			}
 
@@ -105,6 +143,220 @@ func TestMetricsBuilder(t *testing.T) {
 			validatedMetrics := make(map[string]bool)
 			for _, mi := range allMetricsList {
 				switch mi.Name() {
+				case "kernel.conntrack.drops":
+					assert.False(t, validatedMetrics["kernel.conntrack.drops"], "Found a duplicate in the metrics slice: kernel.conntrack.drops")
+					validatedMetrics["kernel.conntrack.drops"] = true
+					assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+					assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+					assert.Equal(t, "Connections conntrack dropped (the drop and early_drop columns of /proc/net/stat/nf_conntrack, summed over CPUs).", mi.Description())
+					assert.Equal(t, "{connection}", mi.Unit())
+					assert.True(t, mi.Sum().IsMonotonic())
+					assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+					dp := mi.Sum().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+					assert.Equal(t, int64(1), dp.IntValue())
+				case "kernel.conntrack.insert_failed":
+					assert.False(t, validatedMetrics["kernel.conntrack.insert_failed"], "Found a duplicate in the metrics slice: kernel.conntrack.insert_failed")
+					validatedMetrics["kernel.conntrack.insert_failed"] = true
+					assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+					assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+					assert.Equal(t, "Conntrack entries that could not be inserted (insert_failed column of /proc/net/stat/nf_conntrack, summed over CPUs).", mi.Description())
+					assert.Equal(t, "{entry}", mi.Unit())
+					assert.True(t, mi.Sum().IsMonotonic())
+					assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+					dp := mi.Sum().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+					assert.Equal(t, int64(1), dp.IntValue())
+				case "kernel.net.tx_timeouts":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["kernel.net.tx_timeouts"], "Found a duplicate in the metrics slice: kernel.net.tx_timeouts")
+						validatedMetrics["kernel.net.tx_timeouts"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Transmit-queue watchdog timeouts, counted in the kernel by device.", mi.Description())
+						assert.Equal(t, "{timeout}", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						assert.Equal(t, int64(1), dp.IntValue())
+						networkInterfaceNameAttrVal, ok := dp.Attributes().Get("network.interface.name")
+						assert.True(t, ok)
+						assert.Equal(t, "network.interface.name-val", networkInterfaceNameAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["kernel.net.tx_timeouts"], "Found a duplicate in the metrics slice: kernel.net.tx_timeouts")
+						validatedMetrics["kernel.net.tx_timeouts"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Transmit-queue watchdog timeouts, counted in the kernel by device.", mi.Description())
+						assert.Equal(t, "{timeout}", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						switch aggMap["kernel.net.tx_timeouts"] {
+						case "sum":
+							assert.Equal(t, int64(4), dp.IntValue())
+						case "avg":
+							assert.Equal(t, int64(2), dp.IntValue())
+						case "min":
+							assert.Equal(t, int64(1), dp.IntValue())
+						case "max":
+							assert.Equal(t, int64(3), dp.IntValue())
+						}
+						_, ok := dp.Attributes().Get("network.interface.name")
+						assert.False(t, ok)
+					}
+				case "kernel.skb.drops":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["kernel.skb.drops"], "Found a duplicate in the metrics slice: kernel.skb.drops")
+						validatedMetrics["kernel.skb.drops"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Packets the kernel dropped, counted in the kernel for every drop by reason and device (events are rate-limited, this count is not).", mi.Description())
+						assert.Equal(t, "{packet}", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						assert.Equal(t, int64(1), dp.IntValue())
+						skbDropReasonAttrVal, ok := dp.Attributes().Get("skb.drop.reason")
+						assert.True(t, ok)
+						assert.Equal(t, "skb.drop.reason-val", skbDropReasonAttrVal.Str())
+						networkInterfaceNameAttrVal, ok := dp.Attributes().Get("network.interface.name")
+						assert.True(t, ok)
+						assert.Equal(t, "network.interface.name-val", networkInterfaceNameAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["kernel.skb.drops"], "Found a duplicate in the metrics slice: kernel.skb.drops")
+						validatedMetrics["kernel.skb.drops"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Packets the kernel dropped, counted in the kernel for every drop by reason and device (events are rate-limited, this count is not).", mi.Description())
+						assert.Equal(t, "{packet}", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						switch aggMap["kernel.skb.drops"] {
+						case "sum":
+							assert.Equal(t, int64(4), dp.IntValue())
+						case "avg":
+							assert.Equal(t, int64(2), dp.IntValue())
+						case "min":
+							assert.Equal(t, int64(1), dp.IntValue())
+						case "max":
+							assert.Equal(t, int64(3), dp.IntValue())
+						}
+						_, ok := dp.Attributes().Get("skb.drop.reason")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("network.interface.name")
+						assert.False(t, ok)
+					}
+				case "kernel.tcp.connections":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["kernel.tcp.connections"], "Found a duplicate in the metrics slice: kernel.tcp.connections")
+						validatedMetrics["kernel.tcp.connections"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "TCP state transitions, counted in the kernel (CLOSE→SYN_SENT is a connect, SYN_SENT→CLOSE a failed one).", mi.Description())
+						assert.Equal(t, "{transition}", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						assert.Equal(t, int64(1), dp.IntValue())
+						tcpStateFromAttrVal, ok := dp.Attributes().Get("tcp.state.from")
+						assert.True(t, ok)
+						assert.Equal(t, "tcp.state.from-val", tcpStateFromAttrVal.Str())
+						tcpStateToAttrVal, ok := dp.Attributes().Get("tcp.state.to")
+						assert.True(t, ok)
+						assert.Equal(t, "tcp.state.to-val", tcpStateToAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["kernel.tcp.connections"], "Found a duplicate in the metrics slice: kernel.tcp.connections")
+						validatedMetrics["kernel.tcp.connections"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "TCP state transitions, counted in the kernel (CLOSE→SYN_SENT is a connect, SYN_SENT→CLOSE a failed one).", mi.Description())
+						assert.Equal(t, "{transition}", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						switch aggMap["kernel.tcp.connections"] {
+						case "sum":
+							assert.Equal(t, int64(4), dp.IntValue())
+						case "avg":
+							assert.Equal(t, int64(2), dp.IntValue())
+						case "min":
+							assert.Equal(t, int64(1), dp.IntValue())
+						case "max":
+							assert.Equal(t, int64(3), dp.IntValue())
+						}
+						_, ok := dp.Attributes().Get("tcp.state.from")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("tcp.state.to")
+						assert.False(t, ok)
+					}
+				case "kernel.tcp.resets":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["kernel.tcp.resets"], "Found a duplicate in the metrics slice: kernel.tcp.resets")
+						validatedMetrics["kernel.tcp.resets"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "TCP resets sent and received, counted in the kernel.", mi.Description())
+						assert.Equal(t, "{reset}", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						assert.Equal(t, int64(1), dp.IntValue())
+						tcpResetDirectionAttrVal, ok := dp.Attributes().Get("tcp.reset.direction")
+						assert.True(t, ok)
+						assert.Equal(t, "sent", tcpResetDirectionAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["kernel.tcp.resets"], "Found a duplicate in the metrics slice: kernel.tcp.resets")
+						validatedMetrics["kernel.tcp.resets"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "TCP resets sent and received, counted in the kernel.", mi.Description())
+						assert.Equal(t, "{reset}", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						switch aggMap["kernel.tcp.resets"] {
+						case "sum":
+							assert.Equal(t, int64(4), dp.IntValue())
+						case "avg":
+							assert.Equal(t, int64(2), dp.IntValue())
+						case "min":
+							assert.Equal(t, int64(1), dp.IntValue())
+						case "max":
+							assert.Equal(t, int64(3), dp.IntValue())
+						}
+						_, ok := dp.Attributes().Get("tcp.reset.direction")
+						assert.False(t, ok)
+					}
 				case "kernel.tcp.retransmits":
 					if tt.name != "reaggregate_set" {
 						assert.False(t, validatedMetrics["kernel.tcp.retransmits"], "Found a duplicate in the metrics slice: kernel.tcp.retransmits")

@@ -11,7 +11,13 @@ import (
 // the Go types bpf2go generates from the C structs, so a change on one side
 // fails here rather than decoding garbage.
 func TestRecordLayoutsMatchDecoder(t *testing.T) {
-	var retrans tcpretransTcpRetransmitEvent
+	var (
+		retrans tcpretransTcpRetransmitEvent
+		conn    tcplifeTcpConnectionEvent
+		reset   tcpresetTcpResetEvent
+		drop    skbdropSkbDropEvent
+		txto    txtimeoutNetTxTimeoutEvent
+	)
 	tests := []struct {
 		name      string
 		got, want uintptr
@@ -20,6 +26,24 @@ func TestRecordLayoutsMatchDecoder(t *testing.T) {
 		{"sock_tuple size", unsafe.Sizeof(tcpretransSockTuple{}), event.TupleSize},
 		{"tcp_retransmit_event size", unsafe.Sizeof(retrans), event.TCPRetransmitSize},
 		{"tcp_retransmit_event tuple offset", unsafe.Offsetof(retrans.Tuple), event.HeaderSize},
+		{"tcp_connection_event size", unsafe.Sizeof(conn), event.TCPConnectionSize},
+		{"tcp_connection_event header size", unsafe.Sizeof(conn.Hdr), event.HeaderSize},
+		{"tcp_connection_event tuple offset", unsafe.Offsetof(conn.Tuple), event.HeaderSize},
+		{"tcp_connection_event oldstate offset", unsafe.Offsetof(conn.Oldstate), event.TCPConnectionOldStateAt},
+		{"tcp_connection_event duration offset", unsafe.Offsetof(conn.DurationNs), event.TCPConnectionDurationAt},
+		{"tcp_connection_event srtt offset", unsafe.Offsetof(conn.SrttUs), event.TCPConnectionSrttAt},
+		{"tcp_reset_event size", unsafe.Sizeof(reset), event.TCPResetSize},
+		{"tcp_reset_event tuple offset", unsafe.Offsetof(reset.Tuple), event.HeaderSize},
+		{"tcp_reset_event direction offset", unsafe.Offsetof(reset.Direction), event.TCPResetDirAt},
+		{"skb_drop_event size", unsafe.Sizeof(drop), event.SKBDropSize},
+		{"skb_drop_event tuple offset", unsafe.Offsetof(drop.Tuple), event.HeaderSize},
+		{"skb_drop_event reason offset", unsafe.Offsetof(drop.Reason), event.SKBDropReasonAt},
+		{"skb_drop_event ifname offset", unsafe.Offsetof(drop.Ifname), event.SKBDropIfnameAt},
+		{"skb_drop_event driver offset", unsafe.Offsetof(drop.Driver), event.SKBDropDriverAt},
+		{"skb_drop_event location offset", unsafe.Offsetof(drop.Location), event.SKBDropLocationAt},
+		{"net_tx_timeout_event size", unsafe.Sizeof(txto), event.NetTxTimeoutSize},
+		{"net_tx_timeout_event driver offset", unsafe.Offsetof(txto.Driver), event.NetTxTimeoutDriverAt},
+		{"net_tx_timeout_event queue offset", unsafe.Offsetof(txto.QueueIndex), event.NetTxTimeoutQueueAt},
 	}
 	for _, tt := range tests {
 		if tt.got != tt.want {

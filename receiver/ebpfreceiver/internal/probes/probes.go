@@ -13,6 +13,7 @@ import (
 	"github.com/cilium/ebpf/rlimit"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.uber.org/zap"
 
 	"github.com/crosshair-otel/crosshair/receiver/ebpfreceiver/internal/metadata"
@@ -44,7 +45,14 @@ type attachEnv struct {
 	// prepare adjusts a spec before load (sizes the shared ring buffer).
 	prepare func(*ebpf.CollectionSpec)
 	logger  *zap.Logger
+	// options is what Load was given; names the kernel's enum names.
+	options Options
+	names   *KernelNames
 }
+
+// now is the start time of cumulative metrics built outside the
+// MetricsBuilder (histograms).
+func (env *attachEnv) now() time.Time { return time.Now() }
 
 // load reads spec, prepares it and loads it into objs with the shared maps.
 func (env *attachEnv) load(name string, spec *ebpf.CollectionSpec, err error, objs any) error {
@@ -65,6 +73,9 @@ type Attachment struct {
 	// CollectMetrics, when set, reads the probe's counters (kernel maps or
 	// files) into mb. The receiver calls it every metrics_interval.
 	CollectMetrics func(now pcommon.Timestamp, mb *metadata.MetricsBuilder) error
+	// CollectHistograms, when set, appends the probe's in-kernel histograms
+	// to ms (mdatagen's builder has no histogram type; see histogram.go).
+	CollectHistograms func(now pcommon.Timestamp, ms pmetric.MetricSlice) error
 	// PollEvents, when set, is the event source of a probe that reads files
 	// rather than hooks (conntrack, cgroup cpu.stat, /proc/stat): it appends
 	// the events seen since the last call. The receiver calls it every
@@ -76,6 +87,11 @@ type Attachment struct {
 func All() []Probe {
 	return []Probe{
 		{Name: "tcp_retransmit", Hooks: []string{"tracepoint/tcp/tcp_retransmit_skb"}, attach: attachTCPRetransmit},
+		{Name: "tcp_connection", Hooks: []string{"tracepoint/sock/inet_sock_set_state", "tracepoint/syscalls/sys_exit_accept4", "tracepoint/syscalls/sys_exit_accept"}, attach: attachTCPConnection},
+		{Name: "tcp_reset", Hooks: []string{"tracepoint/tcp/tcp_send_reset", "tracepoint/tcp/tcp_receive_reset"}, attach: attachTCPReset},
+		{Name: "skb_drop", Hooks: []string{"tracepoint/skb/kfree_skb"}, attach: attachSKBDrop},
+		{Name: "net_tx_timeout", Hooks: []string{"tracepoint/net/net_dev_xmit_timeout"}, attach: attachNetTxTimeout},
+		{Name: "conntrack", Hooks: []string{DefaultConntrackStatPath}, attach: attachConntrack},
 	}
 }
 
@@ -96,6 +112,11 @@ type Options struct {
 	// multiple of the page size).
 	RingBufferBytes uint32
 	Logger          *zap.Logger
+	// DropEventsPerSecond bounds kernel.skb.drop events per CPU (0: the
+	// default); the drop counters are not limited.
+	DropEventsPerSecond uint32
+	// ConntrackStatPath overrides DefaultConntrackStatPath.
+	ConntrackStatPath string
 }
 
 // Set is the loaded probes and the maps they share.
@@ -106,6 +127,7 @@ type Set struct {
 	EventsLost *ebpf.Map
 
 	owners      *ebpf.Map
+	names       *KernelNames
 	attachments map[string]*Attachment
 	attached    []string
 	failed      map[string]error
@@ -139,6 +161,12 @@ func Load(opts Options) (*Set, error) {
 		}
 	}
 
+	names, err := LoadKernelNames()
+	if err != nil {
+		opts.Logger.Info("kernel enum names unavailable: drop and reset reasons are reported as numbers", zap.Error(err))
+	}
+	s.names = names
+
 	for _, p := range All() {
 		if len(opts.Enabled) > 0 && !slices.Contains(opts.Enabled, p.Name) {
 			continue
@@ -147,6 +175,8 @@ func Load(opts Options) (*Set, error) {
 			opts:    &ebpf.CollectionOptions{MapReplacements: replacements},
 			prepare: prepare,
 			logger:  opts.Logger,
+			options: opts,
+			names:   names,
 		})
 		if err != nil {
 			s.failed[p.Name] = err
@@ -188,6 +218,9 @@ func (s *Set) createSharedMaps(ringBytes uint32) error {
 	}
 	return nil
 }
+
+// Names resolves kernel enum values (drop and reset reasons); nil-safe.
+func (s *Set) Names() *KernelNames { return s.names }
 
 // Attached names the probes that are running.
 func (s *Set) Attached() []string { return slices.Clone(s.attached) }
@@ -289,3 +322,20 @@ func addrFrom(family uint16, b [16]uint8) netip.Addr {
 }
 
 const afInet = 2
+
+// probeOfType names the probe that writes each ring-buffer event type.
+var probeOfType = map[uint32]string{
+	1: "tcp_retransmit",
+	2: "tcp_connection",
+	3: "tcp_reset",
+	4: "skb_drop",
+	5: "net_tx_timeout",
+}
+
+// ProbeOf names the probe behind an event type ("unknown" for others).
+func ProbeOf(eventType uint32) string {
+	if name, ok := probeOfType[eventType]; ok {
+		return name
+	}
+	return "unknown"
+}

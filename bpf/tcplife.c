@@ -1,0 +1,203 @@
+// SPDX-License-Identifier: GPL-2.0 OR Apache-2.0
+//
+// Connection lifecycle on sock:inet_sock_set_state (the tracepoint
+// equivalent of bcc's tcplife). When a TCP socket reaches CLOSE, one
+// kernel.tcp.connection record carries its 5-tuple, netns, lifetime, bytes,
+// srtt and total retransmits (CO-RE reads of struct tcp_sock). A connect
+// that fails (SYN_SENT → CLOSE) is reported the same way with the peer.
+//
+// The owner of the socket is captured in process context: at connect()
+// (CLOSE → SYN_SENT runs in the connecting task) and at accept() exit (the
+// fd is resolved to its struct sock through the task's file table). It goes
+// to the shared sock_owners map so every other probe can name the process,
+// and is deleted when the socket closes.
+//
+// Counters and histograms are kept in the kernel: transitions by
+// (old, new) state, srtt at close and connection duration as log2
+// histograms. Only closed connections cross the ring buffer.
+#include "common.h"
+#include "hist.h"
+
+#define TCP_ESTABLISHED 1
+#define TCP_SYN_SENT 2
+#define TCP_SYN_RECV 3
+#define TCP_CLOSE 7
+#define TCP_LISTEN 10
+
+struct tcp_connection_event {
+	struct event_header hdr;
+	struct sock_tuple tuple;
+	__u64 duration_ns; // 0 when the open was not seen (socket older than the probe)
+	__u64 bytes_sent;  // tcp_sock.bytes_acked
+	__u64 bytes_received;
+	__u32 srtt_us;
+	__u32 total_retrans;
+	__u8 oldstate; // the state the socket closed from (SYN_SENT: failed connect)
+	__u8 _pad[7];
+};
+
+const struct tcp_connection_event *unused_tcp_connection_event __attribute__((unused));
+
+// When each socket was opened (boot time), keyed by struct sock *.
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, __u64);
+} conn_start SEC(".maps");
+
+// State transitions, index (old << 4) | new, counted per CPU.
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 256);
+	__type(key, __u32);
+	__type(value, __u64);
+} transitions SEC(".maps");
+
+// srtt at close in microseconds, and connection duration in milliseconds.
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, HIST_SLOTS);
+	__type(key, __u32);
+	__type(value, __u64);
+} srtt_hist SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, HIST_SLOTS);
+	__type(key, __u32);
+	__type(value, __u64);
+} duration_hist SEC(".maps");
+
+static __always_inline void owner_from_current(struct sock_owner *o, __u64 start_ns)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	o->pid = id >> 32;
+	o->tid = (__u32)id;
+	o->cgroup_id = bpf_get_current_cgroup_id();
+	o->start_ns = start_ns;
+	bpf_get_current_comm(o->comm, sizeof(o->comm));
+}
+
+SEC("tracepoint/sock/inet_sock_set_state")
+int handle_inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
+{
+	struct tcp_connection_event *e;
+	const struct sock *sk = ctx->skaddr;
+	const struct tcp_sock *tp = (const struct tcp_sock *)sk;
+	__u64 key = (__u64)sk, now, *start, *n;
+	struct sock_tuple t = {};
+	int oldstate = ctx->oldstate, newstate = ctx->newstate;
+	__u32 idx, srtt;
+
+	if (ctx->protocol != IPPROTO_TCP)
+		return 0;
+	idx = ((oldstate & 15) << 4) | (newstate & 15);
+	n = bpf_map_lookup_elem(&transitions, &idx);
+	if (n)
+		*n += 1;
+
+	now = bpf_ktime_get_boot_ns();
+	if (newstate == TCP_SYN_SENT || newstate == TCP_SYN_RECV) {
+		bpf_map_update_elem(&conn_start, &key, &now, BPF_ANY);
+		if (newstate == TCP_SYN_SENT) {
+			// tcp_v4_connect / tcp_v6_connect: the connecting task.
+			struct sock_owner o = {};
+			owner_from_current(&o, now);
+			bpf_map_update_elem(&sock_owners, &key, &o, BPF_ANY);
+		}
+		return 0;
+	}
+	if (newstate != TCP_CLOSE)
+		return 0;
+	if (oldstate == TCP_LISTEN) {
+		bpf_map_delete_elem(&sock_owners, &key);
+		return 0;
+	}
+
+	t.family = ctx->family;
+	t.protocol = IPPROTO_TCP;
+	t.sport = ctx->sport;
+	t.dport = ctx->dport;
+	t.state = (__u8)oldstate;
+	if (ctx->family == AF_INET) {
+		bpf_probe_read_kernel(t.saddr, 4, ctx->saddr);
+		bpf_probe_read_kernel(t.daddr, 4, ctx->daddr);
+	} else {
+		bpf_probe_read_kernel(t.saddr, 16, ctx->saddr_v6);
+		bpf_probe_read_kernel(t.daddr, 16, ctx->daddr_v6);
+	}
+	t.netns = sock_netns(sk);
+
+	start = bpf_map_lookup_elem(&conn_start, &key);
+	__u64 duration = start && now > *start ? now - *start : 0;
+	srtt = BPF_CORE_READ(tp, srtt_us) >> 3;
+	if (start)
+		hist_add(&duration_hist, duration / 1000000);
+	if (oldstate != TCP_SYN_SENT)
+		hist_add(&srtt_hist, srtt);
+
+	e = reserve_event(sizeof(*e), EVENT_TCP_CONNECTION);
+	if (e) {
+		fill_header(&e->hdr, EVENT_TCP_CONNECTION, false);
+		header_from_owner(&e->hdr, sk);
+		e->tuple = t;
+		e->duration_ns = duration;
+		e->bytes_sent = BPF_CORE_READ(tp, bytes_acked);
+		e->bytes_received = BPF_CORE_READ(tp, bytes_received);
+		e->srtt_us = srtt;
+		e->total_retrans = BPF_CORE_READ(tp, total_retrans);
+		e->oldstate = (__u8)oldstate;
+		__builtin_memset(e->_pad, 0, sizeof(e->_pad));
+		bpf_ringbuf_submit(e, 0);
+	}
+	bpf_map_delete_elem(&conn_start, &key);
+	bpf_map_delete_elem(&sock_owners, &key);
+	return 0;
+}
+
+// accept() returns a new fd in the accepting task: resolve it to its sock
+// and record the task as the owner.
+static __always_inline int record_accept(long fd)
+{
+	struct task_struct *task;
+	struct fdtable *fdt;
+	struct file **fds, *f;
+	struct socket *so;
+	struct sock *sk;
+	__u64 key, *start;
+	struct sock_owner o = {};
+
+	if (fd < 0)
+		return 0;
+	task = (struct task_struct *)bpf_get_current_task();
+	fdt = BPF_CORE_READ(task, files, fdt);
+	if (!fdt || (unsigned long)fd >= BPF_CORE_READ(fdt, max_fds))
+		return 0;
+	fds = BPF_CORE_READ(fdt, fd);
+	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) || !f)
+		return 0;
+	so = BPF_CORE_READ(f, private_data);
+	if (!so)
+		return 0;
+	sk = BPF_CORE_READ(so, sk);
+	if (!sk || BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+		return 0;
+	key = (__u64)sk;
+	start = bpf_map_lookup_elem(&conn_start, &key);
+	owner_from_current(&o, start ? *start : bpf_ktime_get_boot_ns());
+	bpf_map_update_elem(&sock_owners, &key, &o, BPF_ANY);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_accept4")
+int handle_sys_exit_accept4(struct trace_event_raw_sys_exit *ctx)
+{
+	return record_accept(ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_exit_accept")
+int handle_sys_exit_accept(struct trace_event_raw_sys_exit *ctx)
+{
+	return record_accept(ctx->ret);
+}
