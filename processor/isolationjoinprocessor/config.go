@@ -3,7 +3,12 @@ package isolationjoinprocessor // import "github.com/crosshair-otel/crosshair/pr
 import (
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
+
+	"github.com/crosshair-otel/crosshair/processor/isolationjoinprocessor/internal/classify"
+	"github.com/crosshair-otel/crosshair/processor/isolationjoinprocessor/internal/kevent"
 )
 
 // Config configures the isolation_join processor (DESIGN §4). Every default
@@ -31,8 +36,54 @@ type Config struct {
 	// written on one span.
 	MaxSpanEvents int `mapstructure:"max_span_events"`
 
+	// Rules are tried before the event's own isolation.layer and the
+	// built-in rule table (DESIGN §5): the first rule whose event name and
+	// attribute matches all hold decides the event's layer.
+	Rules []RuleConfig `mapstructure:"rules"`
+
+	// Thresholds weigh the evidence.
+	Thresholds ThresholdsConfig `mapstructure:"thresholds"`
+
 	// prevent unkeyed literal initialization
 	_ struct{}
+}
+
+// RuleConfig overrides the layer of matching kernel events.
+type RuleConfig struct {
+	// Event is the kernel event name, e.g. kernel.sched.delay.
+	Event string `mapstructure:"event"`
+	// Match lists attribute values the event must carry (keys: see README).
+	Match map[string]string `mapstructure:"match"`
+	// Layer is L0–L4, network or app (app: not evidence for any layer).
+	Layer string `mapstructure:"layer"`
+}
+
+// ThresholdsConfig weighs kernel events.
+type ThresholdsConfig struct {
+	// EventCost is the time charged for an event without a duration
+	// (retransmit, drop, reset, tx timeout, OOM kill, kernel log line).
+	EventCost time.Duration `mapstructure:"event_cost"`
+	// Events with a duration below their minimum are ignored.
+	MinSchedDelay     time.Duration `mapstructure:"min_sched_delay"`
+	MinSyscallLatency time.Duration `mapstructure:"min_syscall_latency"`
+	MinBlockLatency   time.Duration `mapstructure:"min_block_latency"`
+}
+
+func (t ThresholdsConfig) classify() classify.Thresholds {
+	return classify.Thresholds{
+		EventCost:       t.EventCost,
+		MinSchedDelay:   t.MinSchedDelay,
+		MinSyscall:      t.MinSyscallLatency,
+		MinBlockLatency: t.MinBlockLatency,
+	}
+}
+
+func (cfg *Config) rules() []classify.Rule {
+	out := make([]classify.Rule, len(cfg.Rules))
+	for i, r := range cfg.Rules {
+		out[i] = classify.Rule{Event: r.Event, Match: r.Match, Layer: r.Layer}
+	}
+	return out
 }
 
 func createDefaultConfig() *Config {
@@ -43,6 +94,12 @@ func createDefaultConfig() *Config {
 		MaxEvents:       200_000,
 		MaxPendingSpans: 100_000,
 		MaxSpanEvents:   16,
+		Thresholds: ThresholdsConfig{
+			EventCost:         classify.DefaultThresholds.EventCost,
+			MinSchedDelay:     classify.DefaultThresholds.MinSchedDelay,
+			MinSyscallLatency: classify.DefaultThresholds.MinSyscall,
+			MinBlockLatency:   classify.DefaultThresholds.MinBlockLatency,
+		},
 	}
 }
 
@@ -70,6 +127,24 @@ func (cfg *Config) Validate() error {
 	positive("max_pending_spans", cfg.MaxPendingSpans)
 	if cfg.MaxSpanEvents < 0 {
 		errs = append(errs, fmt.Errorf("max_span_events: must not be negative, got %d", cfg.MaxSpanEvents))
+	}
+	nonNegative("thresholds.event_cost", cfg.Thresholds.EventCost)
+	nonNegative("thresholds.min_sched_delay", cfg.Thresholds.MinSchedDelay)
+	nonNegative("thresholds.min_syscall_latency", cfg.Thresholds.MinSyscallLatency)
+	nonNegative("thresholds.min_block_latency", cfg.Thresholds.MinBlockLatency)
+	for i, r := range cfg.Rules {
+		field := fmt.Sprintf("rules[%d]", i)
+		if !strings.HasPrefix(r.Event, "kernel.") {
+			errs = append(errs, fmt.Errorf("%s.event: must name a kernel event (kernel.*), got %q", field, r.Event))
+		}
+		if !kevent.IsLayer(r.Layer) {
+			errs = append(errs, fmt.Errorf("%s.layer: unknown layer %q (known: %s)", field, r.Layer, strings.Join(kevent.Layers, ", ")))
+		}
+		for k := range r.Match {
+			if !slices.Contains(kevent.MatchKeys, k) {
+				errs = append(errs, fmt.Errorf("%s.match: attribute %q cannot be matched (known: %s)", field, k, strings.Join(kevent.MatchKeys, ", ")))
+			}
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -26,6 +26,14 @@ func TestLoadConfig(t *testing.T) {
 	gateway.MaxPendingSpans = 20_000
 	gateway.MaxSpanEvents = 4
 
+	rules := createDefaultConfig()
+	rules.Rules = []RuleConfig{
+		{Event: "kernel.sched.delay", Layer: "L1"},
+		{Event: "kernel.syscall.slow", Match: map[string]string{"syscall.name": "fsync"}, Layer: "L3"},
+	}
+	rules.Thresholds.EventCost = 50 * time.Millisecond
+	rules.Thresholds.MinSchedDelay = 5 * time.Millisecond
+
 	tests := []struct {
 		id       component.ID
 		want     *Config
@@ -35,6 +43,13 @@ func TestLoadConfig(t *testing.T) {
 		{id: component.NewIDWithName(metadata.Type, "gateway"), want: gateway},
 		{id: component.NewIDWithName(metadata.Type, "negative_slack"), wantErrs: []string{"slack: must not be negative, got -10ms"}},
 		{id: component.NewIDWithName(metadata.Type, "zero_bounds"), wantErrs: []string{"max_events: must be positive", "max_pending_spans: must be positive"}},
+		{id: component.NewIDWithName(metadata.Type, "rules"), want: rules},
+		{id: component.NewIDWithName(metadata.Type, "bad_rules"), wantErrs: []string{
+			`rules[0].layer: unknown layer "L9"`,
+			`rules[1].event: must name a kernel event (kernel.*), got "sched"`,
+			`rules[1].match: attribute "color" cannot be matched`,
+			"thresholds.min_block_latency: must not be negative, got -1ms",
+		}},
 		{id: component.NewIDWithName(metadata.Type, "short_retention"), wantErrs: []string{"retention: 5s is shorter than max_delay + slack"}},
 	}
 	for _, tt := range tests {

@@ -2,27 +2,127 @@ package isolationjoinprocessor // import "github.com/crosshair-otel/crosshair/pr
 
 import (
 	"context"
+	"fmt"
+	"os"
+	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/consumer"
+	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/processor"
+	"go.opentelemetry.io/collector/processor/processorhelper"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	"go.uber.org/zap"
+
+	"github.com/crosshair-otel/crosshair/internal/contract"
+	"github.com/crosshair-otel/crosshair/processor/isolationjoinprocessor/internal/classify"
+	"github.com/crosshair-otel/crosshair/processor/isolationjoinprocessor/internal/index"
+	"github.com/crosshair-otel/crosshair/processor/isolationjoinprocessor/internal/join"
+	"github.com/crosshair-otel/crosshair/processor/isolationjoinprocessor/internal/kevent"
+	"github.com/crosshair-otel/crosshair/processor/isolationjoinprocessor/internal/metadata"
+	"github.com/crosshair-otel/crosshair/processor/isolationjoinprocessor/internal/placement"
+	"github.com/crosshair-otel/crosshair/processor/isolationjoinprocessor/internal/spankey"
+)
+
+// Span attributes written by the processor (DESIGN §4).
+const (
+	attrJoin            = "isolation.join"
+	attrJoinIncomplete  = "isolation.join.incomplete"
+	attrCause           = "isolation.cause"
+	attrRuntime         = "isolation.runtime"
+	attrRuntimeStack    = "isolation.runtime.stack"
+	attrRetransmits     = "kernel.tcp.retransmits"
+	attrSrttUs          = "kernel.tcp.srtt_us"
+	attrSKBDrops        = "kernel.skb.drops"
+	attrThrottledMs     = "kernel.cgroup.cpu.throttled_ms"
+	attrSchedDelayMs    = "kernel.sched.delay_ms"
+	attrSyscallSlowMs   = "kernel.syscall.slow_ms"
+	attrBlockIOSlowMs   = "kernel.block.io.slow_ms"
+	attrEventTimeMs     = "kernel.time_ms"
+	incompleteMaxDelay  = "max_delay"
+	incompleteMaxBound  = "max_pending_spans"
+	releasedByTimeout   = "timeout"
+	releasedByBound     = "bound"
+	placementCacheTTL   = 10 * time.Second
+	placementCacheLimit = 4096
 )
 
 // joinProcessor is the instance shared by the logs and traces pipelines of
 // one component ID.
 type joinProcessor struct {
-	cfg      *Config
-	settings processor.Settings
+	cfg        *Config
+	logger     *zap.Logger
+	tel        *metadata.TelemetryBuilder
+	hostname   string
+	now        func() time.Time
+	classifier *classify.Classifier
+	resolver   *placement.Resolver
 
-	mu         sync.Mutex
-	nextTraces consumer.Traces
+	mu           sync.Mutex // guards everything below
+	idx          *index.Index
+	pending      []*heldBatch // arrival order
+	pendingSpans int
+	nextTraces   consumer.Traces
+	scratch      []*kevent.Event
+	holding      bool          // started: spans are held; before Start they are joined at once
+	stop         chan struct{} // non-nil while the release loop runs
+	done         chan struct{}
+
+	pendingGauge atomic.Int64
+	wake         chan struct{}
+}
+
+// heldBatch is one ConsumeTraces call waiting for its kernel events. It is
+// held and released whole, so the spans of a trace that arrived together
+// leave together and in order.
+type heldBatch struct {
+	ctx     context.Context
+	td      ptrace.Traces
+	arrived time.Time
+	readyAt int64 // watermark at which every span's window is covered
+	spans   int
 }
 
 func newJoinProcessor(set processor.Settings, cfg *Config) (*joinProcessor, error) {
-	return &joinProcessor{cfg: cfg, settings: set}, nil
+	tel, err := metadata.NewTelemetryBuilder(set.TelemetrySettings)
+	if err != nil {
+		return nil, fmt.Errorf("isolation_join telemetry: %w", err)
+	}
+	hostname, err := os.Hostname()
+	if err != nil {
+		return nil, fmt.Errorf("isolation_join: hostname: %w", err)
+	}
+	fs := placement.FS{Root: "/"}
+	node, err := fs.Node()
+	if err != nil {
+		// Placement is a label; the join works without it.
+		set.Logger.Warn("node runtime detection failed", zap.Error(err))
+	}
+	p := &joinProcessor{
+		cfg:        cfg,
+		logger:     set.Logger,
+		tel:        tel,
+		hostname:   hostname,
+		now:        time.Now,
+		classifier: classify.New(cfg.rules(), cfg.Thresholds.classify()),
+		idx:        index.New(cfg.MaxEvents, int64(cfg.Retention)),
+		wake:       make(chan struct{}, 1),
+	}
+	p.resolver = placement.NewResolver(fs, node, placementCacheTTL, placementCacheLimit, func() time.Time { return p.now() })
+	if err := tel.RegisterProcessorIsolationJoinPendingSpansCallback(func(_ context.Context, o metric.Int64Observer) error {
+		o.Observe(p.pendingGauge.Load())
+		return nil
+	}); err != nil {
+		tel.Shutdown()
+		return nil, fmt.Errorf("isolation_join pending gauge: %w", err)
+	}
+	return p, nil
 }
 
 func (p *joinProcessor) setNextTraces(next consumer.Traces) {
@@ -31,16 +131,495 @@ func (p *joinProcessor) setNextTraces(next consumer.Traces) {
 	p.nextTraces = next
 }
 
-func (p *joinProcessor) Start(context.Context, component.Host) error { return nil }
+// Start starts the release loop that frees held spans at max_delay or
+// when the watermark covers them.
+func (p *joinProcessor) Start(context.Context, component.Host) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.holding = true
+	if p.stop != nil {
+		return nil
+	}
+	p.stop, p.done = make(chan struct{}), make(chan struct{})
+	go p.releaseLoop(p.stop, p.done)
+	return nil
+}
 
-func (p *joinProcessor) Shutdown(context.Context) error { return nil }
+// Shutdown stops the loop and flushes every held span downstream: the
+// exporters shut down after the processors, so they still take them.
+func (p *joinProcessor) Shutdown(context.Context) error {
+	p.mu.Lock()
+	p.holding = false
+	if p.stop != nil {
+		close(p.stop)
+		p.stop = nil
+		done := p.done
+		p.mu.Unlock()
+		<-done
+		p.mu.Lock()
+	}
+	out := p.takeAll()
+	p.mu.Unlock()
+	p.deliver(out)
+	p.tel.Shutdown()
+	return nil
+}
 
-// processLogs passes kernel events on unchanged.
-func (p *joinProcessor) processLogs(_ context.Context, ld plog.Logs) (plog.Logs, error) {
+func (p *joinProcessor) tick() time.Duration {
+	return min(max(p.cfg.MaxDelay/10, 10*time.Millisecond), 100*time.Millisecond)
+}
+
+func (p *joinProcessor) releaseLoop(stop, done chan struct{}) {
+	defer close(done)
+	t := time.NewTicker(p.tick())
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+		case <-p.wake:
+		}
+		p.sweep()
+	}
+}
+
+// sweep releases every held batch that is ready.
+func (p *joinProcessor) sweep() {
+	p.mu.Lock()
+	out := p.takeReady()
+	p.mu.Unlock()
+	p.deliver(out)
+}
+
+type released struct {
+	ctx context.Context
+	td  ptrace.Traces
+}
+
+// takeReady joins and removes the batches whose windows the watermark
+// covers or whose max_delay passed. Called with p.mu held.
+func (p *joinProcessor) takeReady() []released {
+	if len(p.pending) == 0 {
+		return nil
+	}
+	now := p.now()
+	wm := p.idx.Watermark()
+	var out []released
+	kept := p.pending[:0]
+	for _, b := range p.pending {
+		switch {
+		case wm >= b.readyAt:
+			out = append(out, p.release(b, now, ""))
+		case now.Sub(b.arrived) >= p.cfg.MaxDelay:
+			out = append(out, p.release(b, now, releasedByTimeout))
+		default:
+			kept = append(kept, b)
+		}
+	}
+	clear(p.pending[len(kept):])
+	p.pending = kept
+	p.pendingGauge.Store(int64(p.pendingSpans))
+	return out
+}
+
+// takeAll joins and removes every held batch (shutdown). Called with p.mu held.
+func (p *joinProcessor) takeAll() []released {
+	now := p.now()
+	wm := p.idx.Watermark()
+	out := make([]released, 0, len(p.pending))
+	for _, b := range p.pending {
+		reason := ""
+		if wm < b.readyAt {
+			reason = releasedByTimeout
+		}
+		out = append(out, p.release(b, now, reason))
+	}
+	p.pending = nil
+	p.pendingGauge.Store(0)
+	return out
+}
+
+// release joins a held batch with what has arrived. reason is "" when the
+// watermark covers it, else why it leaves early. Called with p.mu held.
+func (p *joinProcessor) release(b *heldBatch, now time.Time, reason string) released {
+	p.pendingSpans -= b.spans
+	switch reason {
+	case releasedByBound:
+		p.markUnjoined(b.ctx, b.td)
+	default:
+		incomplete := ""
+		if reason == releasedByTimeout {
+			incomplete = incompleteMaxDelay
+		}
+		p.joinTraces(b.ctx, b.td, incomplete)
+	}
+	if reason != "" {
+		p.tel.ProcessorIsolationJoinSpansReleasedEarly.Add(b.ctx, int64(b.spans), metric.WithAttributes(attribute.String("reason", reason)))
+	}
+	p.tel.ProcessorIsolationJoinLatency.Record(b.ctx, float64(now.Sub(b.arrived))/float64(time.Millisecond))
+	return released{ctx: b.ctx, td: b.td}
+}
+
+// deliver hands released batches to the traces pipeline in order. Errors
+// cannot reach the sender any more (its call returned long ago): they are
+// logged; the exporters' own retry/queue settings govern redelivery.
+func (p *joinProcessor) deliver(out []released) {
+	if len(out) == 0 {
+		return
+	}
+	p.mu.Lock()
+	next := p.nextTraces
+	p.mu.Unlock()
+	if next == nil {
+		p.logger.Error("isolation_join has held spans but no traces pipeline", zap.Int("batches", len(out)))
+		return
+	}
+	for _, r := range out {
+		if err := next.ConsumeTraces(r.ctx, r.td); err != nil {
+			p.logger.Warn("next consumer refused released spans", zap.Int("spans", r.td.SpanCount()), zap.Error(err))
+		}
+	}
+}
+
+// processLogs indexes the kernel events and passes the logs on unchanged.
+func (p *joinProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog.Logs, error) {
+	var indexed, evicted, future int64
+	// The watermark only moves forward and retention is measured from it:
+	// one record stamped far ahead (a broken clock on a node) would expire
+	// every event and release every held span. Skew up to the retention is
+	// tolerated.
+	horizon := p.now().Add(p.cfg.Retention).UnixNano()
+	// Parse outside the lock, into one array per batch: one allocation for
+	// all its events, which are evicted at about the same time anyway.
+	var evs []kevent.Event
+	rls := ld.ResourceLogs()
+	for i := 0; i < rls.Len(); i++ {
+		rl := rls.At(i)
+		host := kevent.Str(rl.Resource().Attributes(), "host.name")
+		if host == "" {
+			host = p.hostname
+		}
+		sls := rl.ScopeLogs()
+		for j := 0; j < sls.Len(); j++ {
+			lrs := sls.At(j).LogRecords()
+			for k := 0; k < lrs.Len(); k++ {
+				e, ok := kevent.FromRecord(host, lrs.At(k))
+				if !ok {
+					continue
+				}
+				if e.Time > horizon {
+					future++
+					continue
+				}
+				if evs == nil {
+					evs = make([]kevent.Event, 0, ld.LogRecordCount())
+				}
+				evs = append(evs, e)
+			}
+		}
+	}
+	p.mu.Lock()
+	before := p.idx.Watermark()
+	for i := range evs {
+		evicted += int64(p.idx.Add(&evs[i]))
+	}
+	indexed = int64(len(evs))
+	advanced := p.idx.Watermark() > before && len(p.pending) > 0
+	p.mu.Unlock()
+	if future > 0 {
+		p.logger.Debug("kernel events stamped beyond now + retention not indexed", zap.Int64("events", future))
+	}
+	if indexed > 0 {
+		p.tel.ProcessorIsolationJoinEventsIndexed.Add(ctx, indexed)
+	}
+	if evicted > 0 {
+		p.tel.ProcessorIsolationJoinEventsEvicted.Add(ctx, evicted)
+	}
+	if advanced {
+		select {
+		case p.wake <- struct{}{}:
+		default:
+		}
+	}
 	return ld, nil
 }
 
-// processTraces forwards spans.
-func (p *joinProcessor) processTraces(_ context.Context, td ptrace.Traces) (ptrace.Traces, error) {
-	return td, nil
+// processTraces joins a batch at once when the watermark already covers
+// it; otherwise holds it and tells processorhelper the data was consumed.
+func (p *joinProcessor) processTraces(ctx context.Context, td ptrace.Traces) (ptrace.Traces, error) {
+	n := td.SpanCount()
+	if n == 0 {
+		return td, nil
+	}
+	readyAt := latestEnd(td) + int64(p.cfg.Slack)
+	p.mu.Lock()
+	if !p.holding || p.cfg.MaxDelay == 0 || p.idx.Watermark() >= readyAt {
+		p.joinTraces(ctx, td, "")
+		p.tel.ProcessorIsolationJoinLatency.Record(ctx, 0)
+		p.mu.Unlock()
+		return td, nil
+	}
+	// The caller's context ends when this call returns; its values
+	// (client metadata) travel with the held spans.
+	p.pending = append(p.pending, &heldBatch{ctx: context.WithoutCancel(ctx), td: td, arrived: p.now(), readyAt: readyAt, spans: n})
+	p.pendingSpans += n
+	var out []released
+	now := p.now()
+	for p.pendingSpans > p.cfg.MaxPendingSpans && len(p.pending) > 0 {
+		b := p.pending[0]
+		p.pending[0] = nil
+		p.pending = p.pending[1:]
+		out = append(out, p.release(b, now, releasedByBound))
+	}
+	p.pendingGauge.Store(int64(p.pendingSpans))
+	p.mu.Unlock()
+	// Released in the caller's goroutine: a full pipeline slows the sender
+	// instead of growing an unbounded queue here.
+	p.deliver(out)
+	return td, processorhelper.ErrSkipProcessingData
+}
+
+func latestEnd(td ptrace.Traces) int64 {
+	var end uint64
+	rss := td.ResourceSpans()
+	for i := 0; i < rss.Len(); i++ {
+		sss := rss.At(i).ScopeSpans()
+		for j := 0; j < sss.Len(); j++ {
+			spans := sss.At(j).Spans()
+			for k := 0; k < spans.Len(); k++ {
+				s := spans.At(k)
+				end = max(end, uint64(s.EndTimestamp()), uint64(s.StartTimestamp()))
+			}
+		}
+	}
+	return clampNs(end)
+}
+
+func clampNs(t uint64) int64 {
+	if t > 1<<62 {
+		return 1 << 62
+	}
+	return int64(t)
+}
+
+// resourceInfo is what one resource contributes to its spans' join.
+type resourceInfo struct {
+	keys    spankey.Keys // resource part only
+	netns   int64
+	stack   placement.Stack
+	inplace bool // stack known
+}
+
+func (p *joinProcessor) resource(res pcommon.Map) resourceInfo {
+	var ri resourceInfo
+	ri.keys = spankey.FromResource(res)
+	if ri.keys.Host == "" {
+		ri.keys.Host = p.hostname
+	}
+	if ri.keys.Host != p.hostname {
+		return ri // another node's process: /proc here knows nothing of it
+	}
+	switch {
+	case ri.keys.PID > 0:
+		if proc, ok := p.resolver.Process(ri.keys.PID); ok {
+			ri.netns = proc.Netns
+			ri.stack, ri.inplace = proc.Stack, true
+			ri.keys.CgroupPath = proc.CgroupPath
+			if ri.keys.ContainerID == "" {
+				ri.keys.ContainerID = proc.Cgroup.ContainerID
+			}
+			if ri.keys.PodUID == "" {
+				ri.keys.PodUID = proc.Cgroup.PodUID
+			}
+		}
+	case ri.keys.ContainerID != "" || ri.keys.PodUID != "":
+		// A container on this node whose pid the SDK did not report.
+		ri.stack = append(placement.Stack{{Layer: contract.LayerL3, Name: "container"}}, p.resolver.Node()...)
+		ri.inplace = true
+	}
+	return ri
+}
+
+// joinTraces tags every span of td. Called with p.mu held.
+func (p *joinProcessor) joinTraces(ctx context.Context, td ptrace.Traces, incomplete string) {
+	var counts [5]int64
+	rss := td.ResourceSpans()
+	for i := 0; i < rss.Len(); i++ {
+		rs := rss.At(i)
+		ri := p.resource(rs.Resource().Attributes())
+		sss := rs.ScopeSpans()
+		for j := 0; j < sss.Len(); j++ {
+			spans := sss.At(j).Spans()
+			for k := 0; k < spans.Len(); k++ {
+				q := p.joinSpan(&ri, spans.At(k), incomplete)
+				counts[qualityIndex(q)]++
+			}
+		}
+	}
+	p.countJoined(ctx, counts)
+}
+
+func (p *joinProcessor) countJoined(ctx context.Context, counts [5]int64) {
+	for i, c := range counts {
+		if c > 0 {
+			p.tel.ProcessorIsolationJoinSpansJoined.Add(ctx, c, metric.WithAttributes(attribute.String("match", join.Qualities[i])))
+		}
+	}
+}
+
+func qualityIndex(q string) int {
+	for i, s := range join.Qualities {
+		if s == q {
+			return i
+		}
+	}
+	return len(join.Qualities) - 1
+}
+
+// markUnjoined tags a batch released by the bound before its evidence
+// could be looked at. Called with p.mu held.
+func (p *joinProcessor) markUnjoined(ctx context.Context, td ptrace.Traces) {
+	rss := td.ResourceSpans()
+	for i := 0; i < rss.Len(); i++ {
+		sss := rss.At(i).ScopeSpans()
+		for j := 0; j < sss.Len(); j++ {
+			spans := sss.At(j).Spans()
+			for k := 0; k < spans.Len(); k++ {
+				a := spans.At(k).Attributes()
+				a.PutStr(attrJoin, join.QualityUnmatched)
+				a.PutStr(attrJoinIncomplete, incompleteMaxBound)
+			}
+		}
+	}
+	p.countJoined(ctx, [5]int64{4: int64(td.SpanCount())})
+}
+
+// joinSpan joins one span and writes the verdict. Called with p.mu held.
+func (p *joinProcessor) joinSpan(ri *resourceInfo, span ptrace.Span, incomplete string) string {
+	keys := spankey.FromSpan(ri.keys, span)
+	start, end := clampNs(uint64(span.StartTimestamp())), clampNs(uint64(span.EndTimestamp()))
+	if end < start {
+		end = start
+	}
+	slack := int64(p.cfg.Slack)
+	from, to := start-slack, end+slack
+	res := join.Join(p.idx, join.Span{Keys: keys, Netns: ri.netns, From: from, To: to}, p.scratch)
+	p.scratch = res.Events[:0]
+
+	a := span.Attributes()
+	// One growth instead of one per attribute written below.
+	a.EnsureCapacity(a.Len() + 12)
+	a.PutStr(attrJoin, res.Quality)
+	if incomplete != "" {
+		a.PutStr(attrJoinIncomplete, incomplete)
+	}
+	if ri.inplace {
+		a.PutStr(attrRuntime, ri.stack.Innermost())
+		a.PutStr(attrRuntimeStack, ri.stack.String())
+	}
+	if res.Quality == join.QualityUnmatched {
+		return res.Quality
+	}
+	v := p.classifier.Verdict(res.Events, from, to)
+	if v.Layer == contract.LayerNetwork {
+		p.peerOnThisNode(&v, keys, res.Events)
+	}
+	a.PutStr(contract.AttrIsolationLayer, v.Layer)
+	a.PutStr(attrCause, v.Cause)
+	ev := v.Evidence
+	putInt := func(k string, n int64) {
+		if n > 0 {
+			a.PutInt(k, n)
+		}
+	}
+	putMs := func(k string, ms float64) {
+		if ms > 0 {
+			a.PutDouble(k, ms)
+		}
+	}
+	putInt(attrRetransmits, ev.Retransmits)
+	putInt(attrSrttUs, ev.SrttUs)
+	putInt(attrSKBDrops, ev.SKBDrops)
+	putMs(attrThrottledMs, ev.ThrottledMs)
+	putMs(attrSchedDelayMs, ev.SchedDelayMs)
+	putMs(attrSyscallSlowMs, ev.SyscallSlowMs)
+	putMs(attrBlockIOSlowMs, ev.BlockIOSlowMs)
+	for i, at := range v.Events {
+		if i >= p.cfg.MaxSpanEvents {
+			break
+		}
+		addSpanEvent(span, at)
+	}
+	// Drop the pointers so the scratch slice does not pin evicted events.
+	clear(res.Events)
+	return res.Quality
+}
+
+// peerOnThisNode applies the last rule of DESIGN §5: loss with no local drop
+// is the path's ("network") unless the peer is on this node, in which case
+// it is the peer's layer. The peer is on this node when an event of the
+// other end of the connection (its local side is the span's peer) came
+// from this node with a pid /proc knows. Only a container or sandbox
+// boundary (L3, L4) around the peer is taken as its layer: for a peer
+// running directly on the node, loss between two local sockets is not the
+// hypervisor's or the virtio device's, so the verdict stays network and
+// the cause says where the peer is.
+func (p *joinProcessor) peerOnThisNode(v *classify.Verdict, keys spankey.Keys, events []*kevent.Event) {
+	if !keys.Peer.IsValid() {
+		return
+	}
+	for _, e := range events {
+		if e.Local != keys.Peer || e.Host != p.hostname || e.PID <= 0 {
+			continue
+		}
+		proc, ok := p.resolver.Process(e.PID)
+		if !ok {
+			continue
+		}
+		where := proc.Stack.String()
+		if l := proc.Stack.Innermost(); l == contract.LayerL3 || l == contract.LayerL4 {
+			v.Layer = l
+			v.Cause = l + " (peer " + keys.Peer.String() + " on this node, " + where + "): " + v.Cause
+			return
+		}
+		v.Cause += "; peer " + keys.Peer.String() + " is on this node (" + where + ")"
+		return
+	}
+}
+
+// addSpanEvent records one joined kernel event on the span, stamped with
+// the kernel's time.
+func addSpanEvent(span ptrace.Span, at classify.Attributed) {
+	e := at.Event
+	se := span.Events().AppendEmpty()
+	se.SetName(e.Name)
+	se.SetTimestamp(pcommon.Timestamp(e.Time))
+	a := se.Attributes()
+	a.EnsureCapacity(4)
+	a.PutStr(contract.AttrIsolationLayer, at.Layer)
+	if at.TimeNs > 0 {
+		a.PutDouble(attrEventTimeMs, float64(at.TimeNs)/1e6)
+	}
+	// The socket's peer tells which end saw it (the span has its own
+	// addresses); the local side and the pid would repeat the span's.
+	if e.Peer.IsValid() {
+		a.PutStr(contract.AttrNetworkPeerAddress, e.Peer.Addr().String())
+		a.PutInt(contract.AttrNetworkPeerPort, int64(e.Peer.Port()))
+	}
+	if e.Detail == nil {
+		return
+	}
+	d := e.Detail
+	for _, kv := range [...][2]string{
+		{contract.AttrSKBDropReason, d.DropReason},
+		{contract.AttrSyscallName, d.SyscallName},
+		{contract.AttrSyscallPhase, d.SyscallPhase},
+		{contract.AttrBlockDevice, d.BlockDevice},
+		{contract.AttrNetworkInterface, d.Interface},
+	} {
+		if kv[1] != "" {
+			a.PutStr(kv[0], strings.Clone(kv[1]))
+		}
+	}
 }

@@ -1,0 +1,429 @@
+// Package classify turns the kernel events joined to a span into a verdict
+// (DESIGN §5): each event is given a layer by the rule table and a share of
+// the span's time; the layer with the most time wins.
+package classify
+
+import (
+	"cmp"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/crosshair-otel/crosshair/internal/contract"
+	"github.com/crosshair-otel/crosshair/processor/isolationjoinprocessor/internal/kevent"
+)
+
+// Rule maps an event to a layer. Every Match entry must equal the event's
+// attribute (kevent.MatchKeys lists the keys a rule may test).
+type Rule struct {
+	Event string
+	Match map[string]string
+	Layer string
+}
+
+func (r *Rule) matches(e *kevent.Event) bool {
+	if r.Event != e.Name {
+		return false
+	}
+	for k, v := range r.Match {
+		if e.Attr(k) != v {
+			return false
+		}
+	}
+	return true
+}
+
+// DefaultRules is the rule table of DESIGN §5, used for events whose record
+// carries no isolation.layer of its own. First match wins.
+var DefaultRules = []Rule{
+	// The seccomp-notify / ptrace slow path runs before the syscall: a sandbox.
+	{Event: contract.EventSyscallSlow, Match: map[string]string{contract.AttrSyscallPhase: "entry"}, Layer: contract.LayerL4},
+	{Event: contract.EventSyscallSlow, Match: map[string]string{contract.AttrSeccompMode: "2"}, Layer: contract.LayerL4},
+	// A slow body outside a sandbox is the IO/CPU limit of the container.
+	{Event: contract.EventSyscallSlow, Layer: contract.LayerL3},
+	{Event: contract.EventCgroupThrottle, Layer: contract.LayerL3},
+	{Event: contract.EventOOMKill, Layer: contract.LayerL3},
+	{Event: contract.EventConntrackInsertFailed, Layer: contract.LayerL3},
+	{Event: contract.EventSchedDelay, Layer: contract.LayerL3},
+	{Event: contract.EventSKBDrop, Match: map[string]string{contract.AttrSKBDropReason: "NETFILTER_DROP"}, Layer: contract.LayerL3},
+	{Event: contract.EventSKBDrop, Layer: contract.LayerL3},
+	{Event: contract.EventNetTxTimeout, Layer: contract.LayerL2},
+	{Event: contract.EventCPUSteal, Layer: contract.LayerL1},
+	{Event: contract.EventBlockIO, Layer: contract.LayerL1},
+	// Loss beyond the node, unless a local drop explains it (see Verdict).
+	{Event: contract.EventTCPRetransmit, Layer: contract.LayerNetwork},
+	{Event: contract.EventTCPReset, Layer: contract.LayerNetwork},
+}
+
+// Thresholds say how much an event weighs.
+type Thresholds struct {
+	// EventCost is the time charged for an event that carries no duration
+	// (a retransmit waits at least the minimum RTO, 200ms on Linux).
+	EventCost time.Duration
+	// Events with a duration below their minimum are noise and ignored.
+	MinSchedDelay   time.Duration
+	MinSyscall      time.Duration
+	MinBlockLatency time.Duration
+}
+
+// DefaultThresholds suit a busy node.
+var DefaultThresholds = Thresholds{
+	EventCost:       200 * time.Millisecond,
+	MinSchedDelay:   time.Millisecond,
+	MinSyscall:      time.Millisecond,
+	MinBlockLatency: time.Millisecond,
+}
+
+// Classifier applies configured rules, then the event's own layer, then
+// the default table.
+type Classifier struct {
+	overrides []Rule
+	th        Thresholds
+}
+
+// New returns a classifier; overrides are tried before anything else.
+func New(overrides []Rule, th Thresholds) *Classifier {
+	return &Classifier{overrides: overrides, th: th}
+}
+
+// LayerOf is the layer e is evidence for; "" when it is evidence for none
+// (a closed connection's statistics).
+func (c *Classifier) LayerOf(e *kevent.Event) string {
+	for i := range c.overrides {
+		if c.overrides[i].matches(e) {
+			return c.overrides[i].Layer
+		}
+	}
+	if e.Layer != "" {
+		return e.Layer
+	}
+	for i := range DefaultRules {
+		if DefaultRules[i].matches(e) {
+			return DefaultRules[i].Layer
+		}
+	}
+	return ""
+}
+
+// Evidence are the sums written on the span.
+type Evidence struct {
+	Retransmits    int64
+	SrttUs         int64 // the largest smoothed RTT seen
+	SKBDrops       int64
+	ThrottledMs    float64
+	SchedDelayMs   float64
+	SyscallSlowMs  float64
+	BlockIOSlowMs  float64
+	ThrottlePeriod int64
+}
+
+// Attributed is one event with its layer and the time charged to it.
+type Attributed struct {
+	Event  *kevent.Event
+	Layer  string
+	TimeNs int64
+}
+
+// Verdict is the classification of one span.
+type Verdict struct {
+	Layer    string
+	Cause    string
+	Evidence Evidence
+	Events   []Attributed // the events that weigh, oldest first
+}
+
+var layerOrder = [numLayers]string{contract.LayerL4, contract.LayerL3, contract.LayerL2, contract.LayerL1, contract.LayerL0, contract.LayerNetwork}
+
+// Verdict classifies events joined to a span whose window is [from, to].
+func (c *Classifier) Verdict(events []*kevent.Event, from, to int64) Verdict {
+	var v Verdict
+	var dropLayers [numLayers]int
+	retransmitEvents := int64(0)
+	for _, e := range events {
+		switch e.Name {
+		case contract.EventTCPRetransmit:
+			retransmitEvents++
+		case contract.EventSKBDrop:
+			v.Evidence.SKBDrops++
+			if l := layerIndex(c.LayerOf(e)); l >= 0 && layerOrder[l] != contract.LayerNetwork {
+				dropLayers[l]++
+			}
+		}
+		if e.Detail != nil && e.Detail.SrttUs > v.Evidence.SrttUs {
+			v.Evidence.SrttUs = e.Detail.SrttUs
+		}
+	}
+	// A retransmit of a segment dropped on this node is that layer's doing,
+	// not the path's: charge it to the layer with the most local drops.
+	dropLayer, most := "", 0
+	for i, n := range dropLayers {
+		if n > most {
+			dropLayer, most = layerOrder[i], n
+		}
+	}
+	var perLayer [numLayers]int64
+	v.Events = make([]Attributed, 0, len(events))
+	for _, e := range events {
+		layer := c.LayerOf(e)
+		t := c.timeOf(e, from, to)
+		switch e.Name {
+		case contract.EventTCPRetransmit:
+			if dropLayer != "" && layer == contract.LayerNetwork {
+				layer = dropLayer
+			}
+		case contract.EventSKBDrop:
+			if retransmitEvents > 0 {
+				t = 0 // the retransmit it caused carries the cost
+			}
+		case contract.EventTCPConnection:
+			if retransmitEvents == 0 {
+				v.Evidence.Retransmits += max(e.D().Retransmits, 0)
+			}
+		}
+		c.sum(&v.Evidence, e, t)
+		if layer == "" || layer == contract.LayerApp || (t == 0 && e.Name != contract.EventSKBDrop) {
+			continue
+		}
+		li := layerIndex(layer)
+		if li < 0 {
+			continue
+		}
+		v.Events = append(v.Events, Attributed{Event: e, Layer: layer, TimeNs: t})
+		perLayer[li] += t
+	}
+	v.Evidence.Retransmits += retransmitEvents
+	// Fixed costs add up past the span (hundreds of fast retransmits on
+	// one connection): no layer can take more than the whole window.
+	for l, t := range perLayer {
+		perLayer[l] = min(t, to-from)
+	}
+	if len(v.Events) > 1 {
+		slices.SortStableFunc(v.Events, func(a, b Attributed) int { return cmp.Compare(a.Event.Time, b.Event.Time) })
+	}
+	var rankBuf [numLayers]int
+	ranked := rank(&perLayer, rankBuf[:0])
+	if len(ranked) == 0 {
+		v.Layer = contract.LayerApp
+		if len(events) == 0 {
+			v.Cause = "no kernel evidence in the span's window: time spent in the application"
+		} else {
+			v.Cause = fmt.Sprintf("no layer evidence in the span's window (%d kernel events): time spent in the application", len(events))
+		}
+		return v
+	}
+	v.Layer = layerOrder[ranked[0]]
+	var b strings.Builder
+	b.Grow(96)
+	for i, l := range ranked {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		b.WriteString(layerOrder[l])
+		b.WriteString(": ")
+		describe(&b, v.Events, layerOrder[l])
+		b.WriteString(" (")
+		ms(&b, perLayer[l])
+		b.WriteString(")")
+	}
+	v.Cause = b.String()
+	return v
+}
+
+// rank orders the layers with time (indexes into layerOrder), most time
+// first, ties in stack order.
+func rank(perLayer *[numLayers]int64, out []int) []int {
+	for l, t := range perLayer {
+		if t > 0 {
+			out = append(out, l)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b int) int { return cmp.Compare(perLayer[b], perLayer[a]) })
+	return out
+}
+
+const numLayers = 6
+
+func layerIndex(l string) int {
+	for i, x := range layerOrder {
+		if x == l {
+			return i
+		}
+	}
+	return -1
+}
+
+// timeOf is the time e takes out of [from, to]: the overlap of the
+// interval it reports (it is stamped at its end) with the window, or the
+// fixed cost of an event that has no duration.
+func (c *Classifier) timeOf(e *kevent.Event, from, to int64) int64 {
+	var minimum time.Duration
+	switch e.Name {
+	case contract.EventSchedDelay:
+		minimum = c.th.MinSchedDelay
+	case contract.EventSyscallSlow:
+		minimum = c.th.MinSyscall
+	case contract.EventBlockIO:
+		minimum = c.th.MinBlockLatency
+	case contract.EventCgroupThrottle, contract.EventCPUSteal:
+	case contract.EventTCPConnection:
+		return 0
+	default:
+		return int64(c.th.EventCost)
+	}
+	if e.DurationNs < int64(minimum) || e.DurationNs <= 0 {
+		return 0
+	}
+	start, end := max(e.Time-e.DurationNs, from), min(e.Time, to)
+	if end <= start {
+		// Stamped inside the window but reported as ending there: at least
+		// the part that the event's own timestamp places in the window.
+		return 0
+	}
+	return end - start
+}
+
+func (c *Classifier) sum(ev *Evidence, e *kevent.Event, t int64) {
+	switch e.Name {
+	case contract.EventCgroupThrottle:
+		ev.ThrottledMs += nsToMs(t)
+		ev.ThrottlePeriod += max(e.D().ThrottledPeriods, 0)
+	case contract.EventSchedDelay:
+		ev.SchedDelayMs += nsToMs(t)
+	case contract.EventSyscallSlow:
+		ev.SyscallSlowMs += nsToMs(t)
+	case contract.EventBlockIO:
+		ev.BlockIOSlowMs += nsToMs(t)
+	}
+}
+
+func nsToMs(ns int64) float64 { return float64(ns) / 1e6 }
+
+func ms(b *strings.Builder, ns int64) {
+	var buf [32]byte
+	// A tenth of a millisecond is all a human line needs.
+	b.Write(strconv.AppendFloat(buf[:0], math.Round(nsToMs(ns)*10)/10, 'f', -1, 64))
+	b.WriteString("ms")
+}
+
+// describe writes the human part of the cause for one layer to b. Spans
+// carry few events: a linear scan beats a map here.
+func describe(b *strings.Builder, events []Attributed, layer string) {
+	type agg struct {
+		name, phase string
+		n           int
+		t, periods  int64
+		detail      string
+	}
+	var buf [8]agg
+	aggs := buf[:0]
+	for _, a := range events {
+		if a.Layer != layer {
+			continue
+		}
+		e := a.Event
+		phase := ""
+		if e.Name == contract.EventSyscallSlow {
+			phase = e.D().SyscallPhase
+		}
+		i := 0
+		for i < len(aggs) && (aggs[i].name != e.Name || aggs[i].phase != phase) {
+			i++
+		}
+		if i == len(aggs) {
+			aggs = append(aggs, agg{name: e.Name, phase: phase, detail: detail(e)})
+		}
+		g := &aggs[i]
+		g.n++
+		g.t += a.TimeNs
+		g.periods += max(e.D().ThrottledPeriods, 0)
+	}
+	for i, g := range aggs {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		switch g.name {
+		case contract.EventTCPRetransmit:
+			plural(b, g.n, "tcp retransmit")
+		case contract.EventTCPReset:
+			plural(b, g.n, "tcp reset")
+		case contract.EventSKBDrop:
+			plural(b, g.n, "packet drop")
+		case contract.EventCgroupThrottle:
+			b.WriteString("cgroup cpu throttled ")
+			ms(b, g.t)
+			if g.periods > 0 {
+				b.WriteString(" (")
+				plural(b, int(g.periods), "period")
+				b.WriteString(")")
+			}
+		case contract.EventSchedDelay:
+			b.WriteString("run-queue delay ")
+			ms(b, g.t)
+		case contract.EventSyscallSlow:
+			if g.phase == "entry" {
+				b.WriteString("syscall entry wait ")
+			} else {
+				b.WriteString("slow syscalls ")
+			}
+			ms(b, g.t)
+		case contract.EventBlockIO:
+			b.WriteString("block io ")
+			ms(b, g.t)
+		case contract.EventCPUSteal:
+			b.WriteString("cpu steal ")
+			ms(b, g.t)
+		case contract.EventOOMKill:
+			b.WriteString("memcg OOM kill")
+		case contract.EventNetTxTimeout:
+			b.WriteString("tx timeout")
+		case contract.EventConntrackInsertFailed:
+			plural(b, g.n, "conntrack insert failure")
+		default:
+			plural(b, g.n, g.name)
+		}
+		b.WriteString(g.detail)
+	}
+}
+
+func detail(e *kevent.Event) string {
+	d := e.D()
+	switch e.Name {
+	case contract.EventTCPRetransmit, contract.EventTCPReset:
+		if e.Peer.IsValid() {
+			return " to " + e.Peer.String()
+		}
+	case contract.EventSKBDrop:
+		if d.DropReason != "" {
+			return " (" + d.DropReason + ")"
+		}
+	case contract.EventSyscallSlow:
+		if d.SyscallName != "" {
+			return " (" + d.SyscallName + ")"
+		}
+	case contract.EventBlockIO:
+		if d.BlockDevice != "" {
+			return " on " + d.BlockDevice
+		}
+	case contract.EventOOMKill:
+		if e.Exe != "" {
+			return " (" + e.Exe + ")"
+		}
+	case contract.EventNetTxTimeout:
+		if d.Interface != "" {
+			return " on " + d.Interface
+		}
+	}
+	return ""
+}
+
+func plural(b *strings.Builder, n int, what string) {
+	b.WriteString(strconv.Itoa(n))
+	b.WriteByte(' ')
+	b.WriteString(what)
+	if n != 1 {
+		b.WriteByte('s')
+	}
+}

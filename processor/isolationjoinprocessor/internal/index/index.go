@@ -1,0 +1,303 @@
+// Package index keeps kernel events by key and time for the join. Every key
+// maps to its own time-ordered list, so a lookup costs a map access plus a
+// binary search in that key's list, never a scan of the whole index: the
+// cost per span stays flat however many events are indexed.
+//
+// The index is not safe for concurrent use; the processor guards it.
+package index
+
+import (
+	"net/netip"
+	"time"
+
+	"github.com/crosshair-otel/crosshair/processor/isolationjoinprocessor/internal/kevent"
+)
+
+// Tuple is a connection keyed the same from both ends: the lower
+// address:port first. One lookup then finds what either end saw.
+type Tuple struct{ A, B netip.AddrPort }
+
+// Conn returns the key of the connection between x and y.
+func Conn(x, y netip.AddrPort) Tuple {
+	if x.Compare(y) > 0 {
+		x, y = y, x
+	}
+	return Tuple{x, y}
+}
+
+type hostPID struct {
+	host string
+	pid  int64
+}
+
+// entry keeps the time next to the pointer: the binary search of a
+// window then reads one contiguous slice instead of chasing a pointer (a
+// cache miss) per step.
+type entry struct {
+	time int64
+	e    *kevent.Event
+}
+
+type list []entry
+
+// Entries is a window of one key's events, oldest first.
+type Entries []entry
+
+// Len is the number of events in the window.
+func (w Entries) Len() int { return len(w) }
+
+// At is the i-th event of the window.
+func (w Entries) At(i int) *kevent.Event { return w[i].e }
+
+// Index holds the events of the last Retention, at most MaxEvents of them.
+type Index struct {
+	maxEvents int
+	retention int64
+
+	// fifo holds every indexed event in insertion order; fifo[head:] are live.
+	// Eviction follows it, so the oldest ingested go first.
+	fifo []*kevent.Event
+	head int
+
+	tuples     map[Tuple]list
+	peers      map[netip.AddrPort]list
+	pids       map[hostPID]list
+	containers map[string]list
+	cgroups    map[string]list
+	pods       map[string]list
+	nodes      map[string]list // node-wide events (no socket, no process), by host
+	hosts      map[string]int64
+
+	watermark int64
+	hostSweep int64 // watermark at the last sweep of hosts
+	evicted   int64
+	expired   int64
+}
+
+// New returns an empty index.
+func New(maxEvents int, retentionNs int64) *Index {
+	return &Index{
+		maxEvents:  maxEvents,
+		retention:  retentionNs,
+		tuples:     map[Tuple]list{},
+		peers:      map[netip.AddrPort]list{},
+		pids:       map[hostPID]list{},
+		containers: map[string]list{},
+		cgroups:    map[string]list{},
+		pods:       map[string]list{},
+		nodes:      map[string]list{},
+		hosts:      map[string]int64{},
+	}
+}
+
+// Len is the number of indexed events.
+func (x *Index) Len() int { return len(x.fifo) - x.head }
+
+// Watermark is the newest event time ingested (unix ns), 0 before any.
+func (x *Index) Watermark() int64 { return x.watermark }
+
+// Evicted counts events removed because of MaxEvents.
+func (x *Index) Evicted() int64 { return x.evicted }
+
+// Expired counts events removed because they aged out of Retention.
+func (x *Index) Expired() int64 { return x.expired }
+
+// Covers reports whether kernel events of host have been seen within the
+// retention: only then does an empty window mean "no kernel evidence" rather
+// than "nobody was looking".
+func (x *Index) Covers(host string) bool {
+	t, ok := x.hosts[host]
+	return ok && t >= x.watermark-x.retention
+}
+
+// Add indexes e under every key it carries and returns how many events
+// it evicted to stay under MaxEvents.
+func (x *Index) Add(e *kevent.Event) (evicted int) {
+	if e.Time > x.watermark {
+		x.watermark = e.Time
+	}
+	if e.Time > x.hosts[e.Host] {
+		x.hosts[e.Host] = e.Time
+	}
+	x.each(e, true)
+	x.fifo = append(x.fifo, e)
+	// Expire first: an event that aged out of retention is not an eviction.
+	x.expire()
+	for x.Len() > x.maxEvents {
+		x.removeOldest()
+		x.evicted++
+		evicted++
+	}
+	return evicted
+}
+
+func (x *Index) expire() {
+	limit := x.watermark - x.retention
+	for x.Len() > 0 && x.fifo[x.head].Time < limit {
+		x.removeOldest()
+		x.expired++
+	}
+	// A gateway hears from many hosts: forget silent ones once per second
+	// of event time, not on every event.
+	if x.watermark-x.hostSweep >= int64(time.Second) {
+		x.hostSweep = x.watermark
+		for h, t := range x.hosts {
+			if t < limit {
+				delete(x.hosts, h)
+			}
+		}
+	}
+}
+
+func (x *Index) removeOldest() {
+	e := x.fifo[x.head]
+	x.fifo[x.head] = nil
+	x.head++
+	// Compact once the dead prefix dominates, so the slice does not grow forever.
+	if x.head > 1024 && x.head*2 > len(x.fifo) {
+		n := copy(x.fifo, x.fifo[x.head:])
+		clear(x.fifo[n:])
+		x.fifo = x.fifo[:n]
+		x.head = 0
+	}
+	x.each(e, false)
+}
+
+func insert[K comparable](m map[K]list, key K, e *kevent.Event) {
+	l := m[key]
+	en := entry{e.Time, e}
+	// Events arrive nearly in time order: appending is the common case;
+	// a late one is placed by binary search.
+	if n := len(l); n == 0 || l[n-1].time <= e.Time {
+		m[key] = append(l, en)
+		return
+	}
+	i := searchTime(l, e.Time+1)
+	l = append(l, entry{})
+	copy(l[i+1:], l[i:])
+	l[i] = en
+	m[key] = l
+}
+
+func remove[K comparable](m map[K]list, key K, e *kevent.Event) {
+	l := m[key]
+	i := searchTime(l, e.Time)
+	for ; i < len(l) && l[i].e != e; i++ {
+	}
+	switch {
+	case i == len(l):
+		return
+	case len(l) == 1:
+		delete(m, key)
+	case i == 0:
+		l[0] = entry{}
+		m[key] = l[1:]
+	default:
+		copy(l[i:], l[i+1:])
+		l[len(l)-1] = entry{}
+		m[key] = l[:len(l)-1]
+	}
+}
+
+// each adds (add) or removes e under every key it carries.
+func (x *Index) each(e *kevent.Event, add bool) {
+	if e.HasTuple() {
+		if add {
+			insert(x.tuples, Conn(e.Local, e.Peer), e)
+		} else {
+			remove(x.tuples, Conn(e.Local, e.Peer), e)
+		}
+	}
+	if e.Peer.IsValid() {
+		if add {
+			insert(x.peers, e.Peer, e)
+		} else {
+			remove(x.peers, e.Peer, e)
+		}
+	}
+	if e.PID > 0 {
+		if add {
+			insert(x.pids, hostPID{e.Host, e.PID}, e)
+		} else {
+			remove(x.pids, hostPID{e.Host, e.PID}, e)
+		}
+	}
+	for _, sk := range [...]struct {
+		m   map[string]list
+		key string
+	}{{x.containers, e.ContainerID}, {x.cgroups, e.CgroupPath}, {x.pods, e.PodUID}} {
+		if sk.key == "" {
+			continue
+		}
+		if add {
+			insert(sk.m, sk.key, e)
+		} else {
+			remove(sk.m, sk.key, e)
+		}
+	}
+	if !e.Local.IsValid() && !e.Peer.IsValid() && !e.HasProcess() {
+		if add {
+			insert(x.nodes, e.Host, e)
+		} else {
+			remove(x.nodes, e.Host, e)
+		}
+	}
+}
+
+// window is the part of l with from ≤ time ≤ to.
+func window(l list, from, to int64) Entries {
+	lo := searchTime(l, from)
+	hi := lo + searchTime(l[lo:], to+1)
+	return Entries(l[lo:hi])
+}
+
+// searchTime is the first index with time ≥ t (sort.Search without the
+// closure call per step).
+func searchTime(l list, t int64) int {
+	lo, hi := 0, len(l)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if l[m].time < t {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	return lo
+}
+
+// ByConn is the window of the connection between x and y, as seen from
+// either end (the events' Local tells which).
+func (x *Index) ByConn(a, b netip.AddrPort, from, to int64) Entries {
+	return window(x.tuples[Conn(a, b)], from, to)
+}
+
+// ByPeer is the window of the events whose socket's peer is peer.
+func (x *Index) ByPeer(peer netip.AddrPort, from, to int64) Entries {
+	return window(x.peers[peer], from, to)
+}
+
+// ByPID is the window of process pid on host.
+func (x *Index) ByPID(host string, pid int64, from, to int64) Entries {
+	return window(x.pids[hostPID{host, pid}], from, to)
+}
+
+// ByContainer is the window of a container.
+func (x *Index) ByContainer(id string, from, to int64) Entries {
+	return window(x.containers[id], from, to)
+}
+
+// ByCgroup is the window of a cgroup path.
+func (x *Index) ByCgroup(path string, from, to int64) Entries {
+	return window(x.cgroups[path], from, to)
+}
+
+// ByPod is the window of a pod.
+func (x *Index) ByPod(uid string, from, to int64) Entries {
+	return window(x.pods[uid], from, to)
+}
+
+// ByNode is the window of the node-wide events of host.
+func (x *Index) ByNode(host string, from, to int64) Entries {
+	return window(x.nodes[host], from, to)
+}

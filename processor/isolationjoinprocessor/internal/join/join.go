@@ -1,0 +1,179 @@
+// Package join finds the kernel events that belong to a span (DESIGN §4)
+// and says how well they matched: 5tuple, peer, process, node, unmatched.
+package join
+
+import (
+	"github.com/crosshair-otel/crosshair/processor/isolationjoinprocessor/internal/index"
+	"github.com/crosshair-otel/crosshair/processor/isolationjoinprocessor/internal/kevent"
+	"github.com/crosshair-otel/crosshair/processor/isolationjoinprocessor/internal/spankey"
+)
+
+// Match qualities, best first.
+const (
+	Quality5Tuple    = "5tuple"
+	QualityPeer      = "peer"
+	QualityProcess   = "process"
+	QualityNode      = "node"
+	QualityUnmatched = "unmatched"
+)
+
+// Qualities lists the match qualities best first.
+var Qualities = []string{Quality5Tuple, QualityPeer, QualityProcess, QualityNode, QualityUnmatched}
+
+// Span is the span side of one join.
+type Span struct {
+	Keys     spankey.Keys // Host already defaulted to the node's name when absent
+	Netns    int64        // the span process's network namespace, 0 when unknown
+	From, To int64        // the window, unix ns
+}
+
+// Result is the evidence of one span.
+type Result struct {
+	Quality string
+	// Covered is true when the span's node sends kernel events, so an empty
+	// window means "nothing happened" rather than "nobody looked".
+	Covered bool
+	Events  []*kevent.Event
+}
+
+// collector gathers the events of one span, each once, remembering the
+// best quality that found any.
+type collector struct {
+	res  *Result
+	seen map[*kevent.Event]struct{} // only once the events outgrow a linear scan
+}
+
+const linearDedup = 32
+
+func (c *collector) add(q string, e *kevent.Event) {
+	evs := c.res.Events
+	if c.seen == nil && len(evs) < linearDedup {
+		for _, x := range evs {
+			if x == e {
+				return
+			}
+		}
+	} else {
+		if c.seen == nil {
+			c.seen = make(map[*kevent.Event]struct{}, 2*len(evs))
+			for _, x := range evs {
+				c.seen[x] = struct{}{}
+			}
+		}
+		if _, dup := c.seen[e]; dup {
+			return
+		}
+		c.seen[e] = struct{}{}
+	}
+	c.res.Events = append(evs, e)
+	if c.res.Quality == "" {
+		c.res.Quality = q
+	}
+}
+
+func (c *collector) addAll(q string, w index.Entries) {
+	for i := 0; i < w.Len(); i++ {
+		c.add(q, w.At(i))
+	}
+}
+
+// Join collects the events of s from x into dst[:0]. Each event appears
+// once, reached by the best key that finds it.
+func Join(x *index.Index, s Span, dst []*kevent.Event) Result {
+	k := &s.Keys
+	res := Result{Events: dst[:0], Covered: x.Covers(k.Host)}
+	c := collector{res: &res}
+	if k.Local.IsValid() && k.Peer.IsValid() {
+		// One key holds what both ends saw: local→peer from the span's
+		// side, peer→local from the other end (both ends on this node).
+		w := x.ByConn(k.Local, k.Peer, s.From, s.To)
+		for i := 0; i < w.Len(); i++ {
+			e := w.At(i)
+			switch {
+			case e.Local == k.Local && e.Peer == k.Peer:
+				// 5-tuples repeat across namespaces: when both sides
+				// know theirs, they must agree.
+				if s.Netns == 0 || e.Netns == 0 || s.Netns == e.Netns {
+					c.add(Quality5Tuple, e)
+				}
+			case e.Local == k.Peer && e.Peer == k.Local:
+				c.add(Quality5Tuple, e)
+			}
+		}
+	}
+	if k.HasProcess() {
+		switch {
+		case k.Local.IsValid() && k.Peer.IsValid():
+			// The 5-tuple names the connection: the process's other
+			// connections to the same peer are not this span's.
+		case k.Peer.IsValid():
+			w := x.ByPeer(k.Peer, s.From, s.To)
+			for i := 0; i < w.Len(); i++ {
+				if e := w.At(i); belongs(e, k) {
+					c.add(QualityPeer, e)
+				}
+			}
+		case k.PeerHost != "" && k.PeerPort != 0:
+			// A hostname is not an address: only the port, within the
+			// span's own process, can tie an event to this peer.
+			eachProcess(x, k, s.From, s.To, func(e *kevent.Event) {
+				if e.Peer.IsValid() && e.Peer.Port() == k.PeerPort {
+					c.add(QualityPeer, e)
+				}
+			})
+		}
+		networkSpan := k.Peer.IsValid() || k.PeerHost != ""
+		eachProcess(x, k, s.From, s.To, func(e *kevent.Event) {
+			// A network span is explained by its own connection, not by
+			// the process's other sockets.
+			if !networkSpan || !e.Peer.IsValid() {
+				c.add(QualityProcess, e)
+			}
+		})
+	}
+	c.addAll(QualityNode, x.ByNode(k.Host, s.From, s.To))
+	switch {
+	case res.Quality != "":
+	case k.HasProcess() && res.Covered:
+		// The process is known and its node watched: an empty window is
+		// an answer (the verdict will be app).
+		res.Quality = QualityProcess
+	default:
+		res.Quality = QualityUnmatched
+	}
+	return res
+}
+
+func eachProcess(x *index.Index, k *spankey.Keys, from, to int64, visit func(*kevent.Event)) {
+	for _, w := range [...]index.Entries{
+		pidWindow(x, k, from, to),
+		strWindow(x.ByContainer, k.ContainerID, from, to),
+		strWindow(x.ByPod, k.PodUID, from, to),
+		strWindow(x.ByCgroup, k.CgroupPath, from, to),
+	} {
+		for i := 0; i < w.Len(); i++ {
+			visit(w.At(i))
+		}
+	}
+}
+
+func pidWindow(x *index.Index, k *spankey.Keys, from, to int64) index.Entries {
+	if k.PID <= 0 {
+		return nil
+	}
+	return x.ByPID(k.Host, k.PID, from, to)
+}
+
+func strWindow(by func(string, int64, int64) index.Entries, key string, from, to int64) index.Entries {
+	if key == "" {
+		return nil
+	}
+	return by(key, from, to)
+}
+
+func belongs(e *kevent.Event, k *spankey.Keys) bool {
+	return (k.PID > 0 && e.PID == k.PID && e.Host == k.Host) ||
+		(k.ContainerID != "" && e.ContainerID == k.ContainerID) ||
+		(k.PodUID != "" && e.PodUID == k.PodUID) ||
+		(k.CgroupPath != "" && e.CgroupPath == k.CgroupPath)
+}

@@ -1,0 +1,269 @@
+// Package kevent reads kernel-event log records (DESIGN §3) into a compact
+// struct the index keeps instead of the pdata record: the index holds up to
+// max_events of them, so only the fields the join and the verdict use are
+// kept.
+package kevent
+
+import (
+	"math"
+	"net/netip"
+	"strconv"
+	"strings"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
+
+	"github.com/crosshair-otel/crosshair/internal/contract"
+	"github.com/crosshair-otel/crosshair/processor/isolationjoinprocessor/internal/placement"
+)
+
+// Event is one kernel event as the join sees it.
+type Event struct {
+	Time  int64 // unix ns, the kernel time of the event
+	Name  string
+	Layer string // the receiver's classification; "" when absent or not a layer
+	Host  string // resource host.name; "" when the record does not say
+
+	Local, Peer netip.AddrPort // normalized; invalid when absent
+	Netns       int64
+
+	PID         int64
+	ContainerID string
+	CgroupPath  string
+	PodUID      string
+	Exe         string
+
+	DurationNs int64 // the event's own duration: sched delay, throttled, steal, block or syscall latency
+
+	// Detail holds the facts only some event types carry; nil for most
+	// events (a retransmit has none), which halves the index's memory.
+	// Never written after FromRecord.
+	Detail *Detail
+}
+
+// Detail are the per-type facts of an event.
+type Detail struct {
+	Retransmits      int64 // tcp.retransmits (connection events)
+	SrttUs           int64
+	ThrottledPeriods int64
+	SeccompMode      int64
+	DropReason       string
+	Interface        string
+	SyscallName      string
+	SyscallPhase     string
+	BlockDevice      string
+	BlockOp          string
+}
+
+// D returns the event's details, zero when it has none.
+func (e *Event) D() Detail {
+	if e.Detail == nil {
+		return Detail{}
+	}
+	return *e.Detail
+}
+
+// MatchKeys are the attribute keys a configured rule may test (Attr answers them).
+var MatchKeys = []string{
+	contract.AttrSyscallPhase, contract.AttrSyscallName, contract.AttrSKBDropReason,
+	contract.AttrNetworkInterface, contract.AttrBlockDevice, contract.AttrBlockOp,
+	contract.AttrProcessExecutable, contract.AttrSeccompMode, contract.AttrIsolationLayer,
+}
+
+// Attr returns the value of one of MatchKeys as a string.
+func (e *Event) Attr(key string) string {
+	d := e.D()
+	switch key {
+	case contract.AttrSyscallPhase:
+		return d.SyscallPhase
+	case contract.AttrSyscallName:
+		return d.SyscallName
+	case contract.AttrSKBDropReason:
+		return d.DropReason
+	case contract.AttrNetworkInterface:
+		return d.Interface
+	case contract.AttrBlockDevice:
+		return d.BlockDevice
+	case contract.AttrBlockOp:
+		return d.BlockOp
+	case contract.AttrProcessExecutable:
+		return e.Exe
+	case contract.AttrSeccompMode:
+		if d.SeccompMode == 0 {
+			return ""
+		}
+		return strconv.FormatInt(d.SeccompMode, 10)
+	case contract.AttrIsolationLayer:
+		return e.Layer
+	}
+	return ""
+}
+
+// HasTuple reports whether the event names both ends of a socket.
+func (e *Event) HasTuple() bool { return e.Local.IsValid() && e.Peer.IsValid() }
+
+// HasProcess reports whether the event names who was affected.
+func (e *Event) HasProcess() bool { return e.PID > 0 || e.ContainerID != "" || e.CgroupPath != "" }
+
+// IsKernelEvent reports whether a log record follows the contract.
+func IsKernelEvent(lr plog.LogRecord) bool {
+	return strings.HasPrefix(name(lr), "kernel.")
+}
+
+func name(lr plog.LogRecord) string {
+	if n := lr.EventName(); n != "" {
+		return n
+	}
+	if v, ok := lr.Attributes().Get(contract.AttrEventName); ok && v.Type() == pcommon.ValueTypeStr {
+		return v.Str()
+	}
+	return ""
+}
+
+// Layers are the values isolation.layer may take.
+var Layers = []string{contract.LayerL0, contract.LayerL1, contract.LayerL2, contract.LayerL3, contract.LayerL4, contract.LayerNetwork, contract.LayerApp}
+
+// IsLayer reports whether s is one of Layers.
+func IsLayer(s string) bool {
+	for _, l := range Layers {
+		if s == l {
+			return true
+		}
+	}
+	return false
+}
+
+// FromRecord reads a kernel-event record. ok is false for records that are
+// not kernel events or carry no time (they cannot be placed in a window).
+func FromRecord(host string, lr plog.LogRecord) (Event, bool) {
+	n := name(lr)
+	if !strings.HasPrefix(n, "kernel.") {
+		return Event{}, false
+	}
+	ts := lr.Timestamp()
+	if ts == 0 {
+		ts = lr.ObservedTimestamp()
+	}
+	if ts == 0 || ts > math.MaxInt64 {
+		return Event{}, false
+	}
+	a := lr.Attributes()
+	e := Event{Time: int64(ts), Name: n, Host: host}
+	if l := Str(a, contract.AttrIsolationLayer); IsLayer(l) {
+		e.Layer = l
+	}
+	e.Local = AddrPort(Str(a, contract.AttrNetworkLocalAddress), Int(a, contract.AttrNetworkLocalPort))
+	e.Peer = AddrPort(Str(a, contract.AttrNetworkPeerAddress), Int(a, contract.AttrNetworkPeerPort))
+	e.Netns = Int(a, contract.AttrNetnsInode)
+	e.PID = Int(a, contract.AttrProcessPID)
+	e.ContainerID = Str(a, contract.AttrContainerID)
+	e.CgroupPath = Str(a, contract.AttrCgroupPath)
+	if e.CgroupPath != "" {
+		cg := placement.ParseCgroup(e.CgroupPath)
+		e.PodUID = cg.PodUID
+		if e.ContainerID == "" {
+			e.ContainerID = cg.ContainerID
+		}
+	}
+	e.Exe = Str(a, contract.AttrProcessExecutable)
+	var d Detail
+	d.Retransmits = Int(a, contract.AttrTCPRetransmits)
+	d.SrttUs = Int(a, contract.AttrTCPSrttUs)
+	d.DropReason = Str(a, contract.AttrSKBDropReason)
+	d.Interface = Str(a, contract.AttrNetworkInterface)
+	switch n {
+	case contract.EventSchedDelay:
+		e.DurationNs = Int(a, contract.AttrSchedDelayNs)
+	case contract.EventCgroupThrottle:
+		e.DurationNs = Int(a, contract.AttrCgroupThrottledNs)
+		d.ThrottledPeriods = Int(a, contract.AttrCgroupThrottledPeriods)
+	case contract.EventCPUSteal:
+		e.DurationNs = Int(a, contract.AttrCPUStealNs)
+	case contract.EventBlockIO:
+		e.DurationNs = Int(a, contract.AttrBlockLatencyNs)
+	case contract.EventSyscallSlow:
+		e.DurationNs = Int(a, contract.AttrSyscallLatencyNs)
+	}
+	if e.DurationNs < 0 {
+		e.DurationNs = 0
+	}
+	d.SyscallName = Str(a, contract.AttrSyscallName)
+	d.SyscallPhase = Str(a, contract.AttrSyscallPhase)
+	d.SeccompMode = Int(a, contract.AttrSeccompMode)
+	d.BlockDevice = Str(a, contract.AttrBlockDevice)
+	d.BlockOp = Str(a, contract.AttrBlockOp)
+	if d != (Detail{}) {
+		// A copy, so d itself stays on the stack for the common event
+		// without details.
+		detail := d
+		e.Detail = &detail
+	}
+	return e, true
+}
+
+// Str reads a string attribute; other scalar types are formatted, maps,
+// slices and bytes read as "" (they are never a key).
+func Str(m pcommon.Map, key string) string {
+	v, ok := m.Get(key)
+	if !ok {
+		return ""
+	}
+	switch v.Type() {
+	case pcommon.ValueTypeStr:
+		return v.Str()
+	case pcommon.ValueTypeInt, pcommon.ValueTypeDouble, pcommon.ValueTypeBool:
+		return v.AsString()
+	}
+	return ""
+}
+
+// Int reads an integer attribute written as an int, a whole double or a
+// decimal string (SDKs disagree); anything else reads as 0.
+func Int(m pcommon.Map, key string) int64 {
+	v, ok := m.Get(key)
+	if !ok {
+		return 0
+	}
+	switch v.Type() {
+	case pcommon.ValueTypeInt:
+		return v.Int()
+	case pcommon.ValueTypeDouble:
+		f := v.Double()
+		if f != f || f > math.MaxInt64 || f < math.MinInt64 {
+			return 0
+		}
+		return int64(f)
+	case pcommon.ValueTypeStr:
+		n, err := strconv.ParseInt(strings.TrimSpace(v.Str()), 10, 64)
+		if err != nil {
+			return 0
+		}
+		return n
+	}
+	return 0
+}
+
+// Addr parses and normalizes an address: IPv4-mapped IPv6 becomes IPv4 and
+// the zone is dropped, so the same socket compares equal however a side
+// spelled it. A hostname (or garbage) is invalid.
+func Addr(s string) netip.Addr {
+	if s == "" {
+		return netip.Addr{}
+	}
+	s = strings.TrimSuffix(strings.TrimPrefix(s, "["), "]")
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Addr{}
+	}
+	return a.Unmap().WithZone("")
+}
+
+// AddrPort combines a normalized address with a port; invalid unless both
+// are usable.
+func AddrPort(addr string, port int64) netip.AddrPort {
+	a := Addr(addr)
+	if !a.IsValid() || port <= 0 || port > 65535 {
+		return netip.AddrPort{}
+	}
+	return netip.AddrPortFrom(a, uint16(port))
+}

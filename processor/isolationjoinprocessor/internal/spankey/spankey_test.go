@@ -1,0 +1,60 @@
+package spankey
+
+import (
+	"net/netip"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+)
+
+func TestFromSpan(t *testing.T) {
+	ap := netip.MustParseAddrPort
+	tests := []struct {
+		name  string
+		kind  ptrace.SpanKind
+		attrs map[string]any
+		want  Keys
+	}{
+		{"new semconv", ptrace.SpanKindClient, map[string]any{
+			"network.peer.address": "198.18.64.2", "network.peer.port": 80, "network.local.address": "198.18.64.1", "network.local.port": 4000,
+		}, Keys{Peer: ap("198.18.64.2:80"), PeerPort: 80, Local: ap("198.18.64.1:4000")}},
+		{"address and port from different pairs", ptrace.SpanKindClient, map[string]any{
+			"network.peer.address": "198.18.64.2", "server.address": "api.example", "server.port": 443,
+		}, Keys{Peer: ap("198.18.64.2:443"), PeerPort: 443}},
+		{"first pair wins", ptrace.SpanKindClient, map[string]any{
+			"network.peer.address": "198.18.64.2", "net.peer.ip": "198.18.64.9", "network.peer.port": 1, "net.peer.port": 2,
+		}, Keys{Peer: ap("198.18.64.2:1"), PeerPort: 1}},
+		{"hostname", ptrace.SpanKindClient, map[string]any{"server.address": "db.example", "server.port": "5432"},
+			Keys{PeerHost: "db.example", PeerPort: 5432}},
+		{"server span: client is the peer, server.port the local port", ptrace.SpanKindServer, map[string]any{
+			"client.address": "::ffff:198.18.64.1", "client.port": 4000, "server.address": "api.example", "server.port": 8080,
+			"network.local.address": "198.18.64.2",
+		}, Keys{Peer: ap("198.18.64.1:4000"), PeerPort: 4000, Local: ap("198.18.64.2:8080")}},
+		{"server.address is not the peer of a server span", ptrace.SpanKindServer, map[string]any{"server.address": "198.18.64.2", "server.port": 8080},
+			Keys{}},
+		{"bad port", ptrace.SpanKindClient, map[string]any{"network.peer.address": "198.18.64.2", "network.peer.port": 70000},
+			Keys{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			span := ptrace.NewSpan()
+			span.SetKind(tt.kind)
+			assert.NoError(t, span.Attributes().FromRaw(tt.attrs))
+			got := FromSpan(FromResource(pcommon.NewMap()), span)
+			assert.Equal(t, tt.want, got)
+		})
+	}
+}
+
+func TestFromResource(t *testing.T) {
+	res := pcommon.NewMap()
+	res.PutStr("host.name", "n1")
+	res.PutStr("process.pid", "42")
+	res.PutStr("container.id", "c")
+	res.PutStr("k8s.pod.uid", "u")
+	k := FromResource(res)
+	assert.Equal(t, Keys{Host: "n1", PID: 42, ContainerID: "c", PodUID: "u"}, k)
+	assert.True(t, k.HasProcess())
+}
