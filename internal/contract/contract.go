@@ -76,6 +76,21 @@ const (
 	AttrSeccompMode      = "process.seccomp.mode"
 
 	AttrIsolationLayer = "isolation.layer"
+
+	// Host-side facts beyond DESIGN §3's table (issue 7).
+	AttrBlockQueueNs        = "block.queue_ns"
+	AttrBlockBytes          = "block.bytes"
+	AttrBlockSector         = "block.sector"
+	AttrBlockError          = "block.error"
+	AttrSyscallReturn       = "syscall.return"
+	AttrCgroupIOLimit       = "linux.cgroup.io.limit"
+	AttrMemcgPath           = "linux.memcg.path"
+	AttrProcessTotalVMPages = "process.memory.total_vm_pages"
+	AttrCPU                 = "cpu.logical_number"
+	AttrIntervalStart       = "interval.start"
+	AttrIntervalNs          = "interval.duration_ns"
+	AttrLogKeyword          = "kernel.log.keyword"
+	AttrLogFacility         = "kernel.log.facility"
 )
 
 // Isolation layers (DESIGN §1), plus the two verdicts that are not a layer.

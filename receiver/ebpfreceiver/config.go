@@ -50,6 +50,9 @@ type Config struct {
 	// SKBDropEventsPerSecond bounds kernel.skb.drop events per CPU per
 	// second, enforced in the kernel; kernel.skb.drops still counts every drop.
 	SKBDropEventsPerSecond int `mapstructure:"skb_drop_events_per_second"`
+	// HostConfig holds the host-side probes' settings (sched_delay,
+	// block_io, syscall_slow, cpu_steal, kernel_log).
+	HostConfig `mapstructure:",squash"`
 
 	// MetricsBuilderConfig enables or disables each metric.
 	metadata.MetricsBuilderConfig `mapstructure:",squash"`
@@ -144,6 +147,7 @@ func createDefaultConfig() *Config {
 		MetricsInterval:        defaultMetricsInterval,
 		PollInterval:           defaultPollInterval,
 		SKBDropEventsPerSecond: defaultDropEventsRate,
+		HostConfig:             defaultHostConfig(),
 		MetricsBuilderConfig:   metadata.NewDefaultMetricsBuilderConfig(),
 	}
 }
@@ -193,6 +197,9 @@ func (cfg *Config) Validate() error {
 	}
 	if cfg.SKBDropEventsPerSecond <= 0 {
 		errs = append(errs, fmt.Errorf("skb_drop_events_per_second: must be positive, got %d", cfg.SKBDropEventsPerSecond))
+	}
+	if err := cfg.HostConfig.validate(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

@@ -37,7 +37,7 @@ type ebpfReceiver struct {
 	telemetry   *metadata.TelemetryBuilder
 
 	// procs names the container of an event's process.
-	procs *procinfo.Resolver
+	procs *procinfo.Cache
 	// conntrackPath overrides the conntrack statistics file (tests).
 	conntrackPath string
 
@@ -49,7 +49,7 @@ type ebpfReceiver struct {
 }
 
 func newReceiver(set receiver.Settings, cfg *Config) (*ebpfReceiver, error) {
-	return &ebpfReceiver{cfg: cfg, settings: set, procs: procinfo.New("/proc", 10*time.Second, 4096)}, nil
+	return &ebpfReceiver{cfg: cfg, settings: set}, nil
 }
 
 func (r *ebpfReceiver) Start(_ context.Context, _ component.Host) error {
@@ -57,12 +57,17 @@ func (r *ebpfReceiver) Start(_ context.Context, _ component.Host) error {
 	if err != nil {
 		return err
 	}
+	procs := procinfo.Default()
+	r.procs = procs
+	host := r.cfg.HostConfig.options()
+	host.Procs, host.Clock = procs, clock
 	set, err := probes.Load(probes.Options{
 		Enabled:             r.cfg.Probes,
 		RingBufferBytes:     uint32(r.cfg.RingBufferSize),
 		Logger:              r.settings.Logger,
 		DropEventsPerSecond: uint32(r.cfg.SKBDropEventsPerSecond),
 		ConntrackStatPath:   r.conntrackPath,
+		Host:                host,
 	})
 	if err != nil {
 		return fmt.Errorf("ebpf receiver: %w", err)
@@ -102,7 +107,7 @@ func (r *ebpfReceiver) Start(_ context.Context, _ component.Host) error {
 	r.settings.Logger.Info("ebpf receiver started", zap.Strings("probes", set.Attached()), zap.Int("ring_buffer_size", r.cfg.RingBufferSize))
 
 	r.wg.Add(2)
-	go r.readLoop(&event.Decoder{Clock: clock, Names: set.Names(), Filter: r.cfg.Filters.matcher()})
+	go r.readLoop(&event.Decoder{Clock: clock, Names: set.Names(), Filter: r.cfg.Filters.matcher(), Procs: procs})
 	go r.pollLoop()
 	if r.nextMetrics != nil {
 		r.wg.Add(1)
@@ -271,10 +276,10 @@ func (r *ebpfReceiver) addProcessInfo(lr plog.LogRecord) {
 	if !ok {
 		return
 	}
-	info, ok := r.procs.Lookup(uint32(v.Int()), time.Now())
-	if !ok {
-		return
+	if _, done := lr.Attributes().Get(contract.AttrCgroupPath); done {
+		return // the decoder resolved it from the event's own cgroup id
 	}
+	info := r.procs.Lookup(uint32(v.Int()))
 	if info.CgroupPath != "" {
 		lr.Attributes().PutStr(contract.AttrCgroupPath, info.CgroupPath)
 	}

@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog"
 
 	"github.com/crosshair-otel/crosshair/internal/contract"
+	"github.com/crosshair-otel/crosshair/receiver/ebpfreceiver/internal/procinfo"
 )
 
 const (
@@ -57,6 +58,8 @@ type Decoder struct {
 	// Filter, when set, keeps only records whose socket tuple it accepts.
 	// Records without a tuple (tx timeouts) always pass.
 	Filter func(Tuple) bool
+	// Procs, when set, resolves pids and cgroup ids to container identity.
+	Procs *procinfo.Cache
 }
 
 // EnumNames names kernel enum values, resolved from the kernel's BTF.
@@ -168,6 +171,14 @@ func (d *Decoder) Decode(raw []byte, dst plog.LogRecordSlice) (Type, error) {
 		return h.Type, d.decodeDrop(raw, h, dst)
 	case TypeNetTxTimeout:
 		return h.Type, d.decodeTxTimeout(raw, h, dst)
+	case TypeSchedDelay:
+		return h.Type, d.decodeSchedDelay(raw, h, dst)
+	case TypeBlockIO:
+		return h.Type, d.decodeBlockIO(raw, h, dst)
+	case TypeSyscallSlow:
+		return h.Type, d.decodeSyscallSlow(raw, h, dst)
+	case TypeOOMKill:
+		return h.Type, d.decodeOOMKill(raw, h, dst)
 	default:
 		return h.Type, fmt.Errorf("unknown event type %d", h.Type)
 	}

@@ -132,6 +132,9 @@ func FuzzDecode(f *testing.F) {
 	putHeader(tx, TypeNetTxTimeout, 1, 0, "")
 	copy(tx[txTimeoutDevice:], "eth0eth0eth0eth0") // no terminator
 	f.Add(tx)
+	for _, raw := range hostRecords() {
+		f.Add(raw)
+	}
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		dst := plog.NewLogRecordSlice()
 		_, err := (&Decoder{Clock: fixedClock{}, Names: testNames{}}).Decode(raw, dst)

@@ -8,6 +8,104 @@ import (
 	"go.opentelemetry.io/collector/confmap"
 )
 
+// KernelCgroupCPUThrottledPeriodsMetricAttributeKey specifies the key of an attribute for the kernel.cgroup.cpu.throttled_periods metric.
+type KernelCgroupCPUThrottledPeriodsMetricAttributeKey string
+
+const (
+	KernelCgroupCPUThrottledPeriodsMetricAttributeKeyLinuxCgroupPath KernelCgroupCPUThrottledPeriodsMetricAttributeKey = "linux.cgroup.path"
+	KernelCgroupCPUThrottledPeriodsMetricAttributeKeyContainerID     KernelCgroupCPUThrottledPeriodsMetricAttributeKey = "container.id"
+)
+
+// KernelCgroupCPUThrottledPeriodsMetricConfig provides config for the kernel.cgroup.cpu.throttled_periods metric.
+type KernelCgroupCPUThrottledPeriodsMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                              `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []KernelCgroupCPUThrottledPeriodsMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *KernelCgroupCPUThrottledPeriodsMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *KernelCgroupCPUThrottledPeriodsMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case KernelCgroupCPUThrottledPeriodsMetricAttributeKeyLinuxCgroupPath, KernelCgroupCPUThrottledPeriodsMetricAttributeKeyContainerID:
+		default:
+			return fmt.Errorf("metric kernel.cgroup.cpu.throttled_periods doesn't have an attribute %v, valid attributes: [linux.cgroup.path, container.id]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
+// KernelCgroupCPUThrottledTimeMetricAttributeKey specifies the key of an attribute for the kernel.cgroup.cpu.throttled_time metric.
+type KernelCgroupCPUThrottledTimeMetricAttributeKey string
+
+const (
+	KernelCgroupCPUThrottledTimeMetricAttributeKeyLinuxCgroupPath KernelCgroupCPUThrottledTimeMetricAttributeKey = "linux.cgroup.path"
+	KernelCgroupCPUThrottledTimeMetricAttributeKeyContainerID     KernelCgroupCPUThrottledTimeMetricAttributeKey = "container.id"
+)
+
+// KernelCgroupCPUThrottledTimeMetricConfig provides config for the kernel.cgroup.cpu.throttled_time metric.
+type KernelCgroupCPUThrottledTimeMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                           `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []KernelCgroupCPUThrottledTimeMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *KernelCgroupCPUThrottledTimeMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *KernelCgroupCPUThrottledTimeMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case KernelCgroupCPUThrottledTimeMetricAttributeKeyLinuxCgroupPath, KernelCgroupCPUThrottledTimeMetricAttributeKeyContainerID:
+		default:
+			return fmt.Errorf("metric kernel.cgroup.cpu.throttled_time doesn't have an attribute %v, valid attributes: [linux.cgroup.path, container.id]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
 // KernelConntrackDropsMetricConfig provides config for the kernel.conntrack.drops metric.
 type KernelConntrackDropsMetricConfig struct {
 	Enabled          bool `mapstructure:"enabled"`
@@ -48,6 +146,102 @@ func (ms *KernelConntrackInsertFailedMetricConfig) Unmarshal(parser *confmap.Con
 	return nil
 }
 
+// KernelCPUStealTimeMetricAttributeKey specifies the key of an attribute for the kernel.cpu.steal_time metric.
+type KernelCPUStealTimeMetricAttributeKey string
+
+const (
+	KernelCPUStealTimeMetricAttributeKeyCPULogicalNumber KernelCPUStealTimeMetricAttributeKey = "cpu.logical_number"
+)
+
+// KernelCPUStealTimeMetricConfig provides config for the kernel.cpu.steal_time metric.
+type KernelCPUStealTimeMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                 `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []KernelCPUStealTimeMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *KernelCPUStealTimeMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *KernelCPUStealTimeMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case KernelCPUStealTimeMetricAttributeKeyCPULogicalNumber:
+		default:
+			return fmt.Errorf("metric kernel.cpu.steal_time doesn't have an attribute %v, valid attributes: [cpu.logical_number]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
+// KernelLogMatchesMetricAttributeKey specifies the key of an attribute for the kernel.log.matches metric.
+type KernelLogMatchesMetricAttributeKey string
+
+const (
+	KernelLogMatchesMetricAttributeKeyIsolationLayer KernelLogMatchesMetricAttributeKey = "isolation.layer"
+)
+
+// KernelLogMatchesMetricConfig provides config for the kernel.log.matches metric.
+type KernelLogMatchesMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                               `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []KernelLogMatchesMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *KernelLogMatchesMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *KernelLogMatchesMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case KernelLogMatchesMetricAttributeKeyIsolationLayer:
+		default:
+			return fmt.Errorf("metric kernel.log.matches doesn't have an attribute %v, valid attributes: [isolation.layer]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
 // KernelNetTxTimeoutsMetricAttributeKey specifies the key of an attribute for the kernel.net.tx_timeouts metric.
 type KernelNetTxTimeoutsMetricAttributeKey string
 
@@ -84,6 +278,55 @@ func (ms *KernelNetTxTimeoutsMetricConfig) Validate() error {
 		case KernelNetTxTimeoutsMetricAttributeKeyNetworkInterfaceName:
 		default:
 			return fmt.Errorf("metric kernel.net.tx_timeouts doesn't have an attribute %v, valid attributes: [network.interface.name]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
+// KernelOomKillsMetricAttributeKey specifies the key of an attribute for the kernel.oom.kills metric.
+type KernelOomKillsMetricAttributeKey string
+
+const (
+	KernelOomKillsMetricAttributeKeyLinuxCgroupPath KernelOomKillsMetricAttributeKey = "linux.cgroup.path"
+	KernelOomKillsMetricAttributeKeyContainerID     KernelOomKillsMetricAttributeKey = "container.id"
+)
+
+// KernelOomKillsMetricConfig provides config for the kernel.oom.kills metric.
+type KernelOomKillsMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                             `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []KernelOomKillsMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *KernelOomKillsMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *KernelOomKillsMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case KernelOomKillsMetricAttributeKeyLinuxCgroupPath, KernelOomKillsMetricAttributeKeyContainerID:
+		default:
+			return fmt.Errorf("metric kernel.oom.kills doesn't have an attribute %v, valid attributes: [linux.cgroup.path, container.id]", val)
 		}
 	}
 
@@ -294,27 +537,57 @@ func (ms *KernelTCPRetransmitsMetricConfig) Validate() error {
 
 // MetricsConfig provides config for ebpf metrics.
 type MetricsConfig struct {
-	KernelConntrackDrops        KernelConntrackDropsMetricConfig        `mapstructure:"kernel.conntrack.drops"`
-	KernelConntrackInsertFailed KernelConntrackInsertFailedMetricConfig `mapstructure:"kernel.conntrack.insert_failed"`
-	KernelNetTxTimeouts         KernelNetTxTimeoutsMetricConfig         `mapstructure:"kernel.net.tx_timeouts"`
-	KernelSkbDrops              KernelSkbDropsMetricConfig              `mapstructure:"kernel.skb.drops"`
-	KernelTCPConnections        KernelTCPConnectionsMetricConfig        `mapstructure:"kernel.tcp.connections"`
-	KernelTCPResets             KernelTCPResetsMetricConfig             `mapstructure:"kernel.tcp.resets"`
-	KernelTCPRetransmits        KernelTCPRetransmitsMetricConfig        `mapstructure:"kernel.tcp.retransmits"`
+	KernelCgroupCPUThrottledPeriods KernelCgroupCPUThrottledPeriodsMetricConfig `mapstructure:"kernel.cgroup.cpu.throttled_periods"`
+	KernelCgroupCPUThrottledTime    KernelCgroupCPUThrottledTimeMetricConfig    `mapstructure:"kernel.cgroup.cpu.throttled_time"`
+	KernelConntrackDrops            KernelConntrackDropsMetricConfig            `mapstructure:"kernel.conntrack.drops"`
+	KernelConntrackInsertFailed     KernelConntrackInsertFailedMetricConfig     `mapstructure:"kernel.conntrack.insert_failed"`
+	KernelCPUStealTime              KernelCPUStealTimeMetricConfig              `mapstructure:"kernel.cpu.steal_time"`
+	KernelLogMatches                KernelLogMatchesMetricConfig                `mapstructure:"kernel.log.matches"`
+	KernelNetTxTimeouts             KernelNetTxTimeoutsMetricConfig             `mapstructure:"kernel.net.tx_timeouts"`
+	KernelOomKills                  KernelOomKillsMetricConfig                  `mapstructure:"kernel.oom.kills"`
+	KernelSkbDrops                  KernelSkbDropsMetricConfig                  `mapstructure:"kernel.skb.drops"`
+	KernelTCPConnections            KernelTCPConnectionsMetricConfig            `mapstructure:"kernel.tcp.connections"`
+	KernelTCPResets                 KernelTCPResetsMetricConfig                 `mapstructure:"kernel.tcp.resets"`
+	KernelTCPRetransmits            KernelTCPRetransmitsMetricConfig            `mapstructure:"kernel.tcp.retransmits"`
 }
 
 func DefaultMetricsConfig() MetricsConfig {
 	return MetricsConfig{
+		KernelCgroupCPUThrottledPeriods: KernelCgroupCPUThrottledPeriodsMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategySum,
+			EnabledAttributes:   []KernelCgroupCPUThrottledPeriodsMetricAttributeKey{KernelCgroupCPUThrottledPeriodsMetricAttributeKeyLinuxCgroupPath, KernelCgroupCPUThrottledPeriodsMetricAttributeKeyContainerID},
+		},
+		KernelCgroupCPUThrottledTime: KernelCgroupCPUThrottledTimeMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategySum,
+			EnabledAttributes:   []KernelCgroupCPUThrottledTimeMetricAttributeKey{KernelCgroupCPUThrottledTimeMetricAttributeKeyLinuxCgroupPath, KernelCgroupCPUThrottledTimeMetricAttributeKeyContainerID},
+		},
 		KernelConntrackDrops: KernelConntrackDropsMetricConfig{
 			Enabled: true,
 		},
 		KernelConntrackInsertFailed: KernelConntrackInsertFailedMetricConfig{
 			Enabled: true,
 		},
+		KernelCPUStealTime: KernelCPUStealTimeMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategySum,
+			EnabledAttributes:   []KernelCPUStealTimeMetricAttributeKey{KernelCPUStealTimeMetricAttributeKeyCPULogicalNumber},
+		},
+		KernelLogMatches: KernelLogMatchesMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategySum,
+			EnabledAttributes:   []KernelLogMatchesMetricAttributeKey{KernelLogMatchesMetricAttributeKeyIsolationLayer},
+		},
 		KernelNetTxTimeouts: KernelNetTxTimeoutsMetricConfig{
 			Enabled:             true,
 			AggregationStrategy: AggregationStrategySum,
 			EnabledAttributes:   []KernelNetTxTimeoutsMetricAttributeKey{KernelNetTxTimeoutsMetricAttributeKeyNetworkInterfaceName},
+		},
+		KernelOomKills: KernelOomKillsMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategySum,
+			EnabledAttributes:   []KernelOomKillsMetricAttributeKey{KernelOomKillsMetricAttributeKeyLinuxCgroupPath, KernelOomKillsMetricAttributeKeyContainerID},
 		},
 		KernelSkbDrops: KernelSkbDropsMetricConfig{
 			Enabled:             true,

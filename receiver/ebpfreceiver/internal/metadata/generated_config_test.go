@@ -26,16 +26,41 @@ func TestMetricsBuilderConfig(t *testing.T) {
 			name: "all_set",
 			want: MetricsBuilderConfig{
 				Metrics: MetricsConfig{
+					KernelCgroupCPUThrottledPeriods: KernelCgroupCPUThrottledPeriodsMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []KernelCgroupCPUThrottledPeriodsMetricAttributeKey{KernelCgroupCPUThrottledPeriodsMetricAttributeKeyLinuxCgroupPath, KernelCgroupCPUThrottledPeriodsMetricAttributeKeyContainerID},
+					},
+					KernelCgroupCPUThrottledTime: KernelCgroupCPUThrottledTimeMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []KernelCgroupCPUThrottledTimeMetricAttributeKey{KernelCgroupCPUThrottledTimeMetricAttributeKeyLinuxCgroupPath, KernelCgroupCPUThrottledTimeMetricAttributeKeyContainerID},
+					},
 					KernelConntrackDrops: KernelConntrackDropsMetricConfig{
 						Enabled: true,
 					},
 					KernelConntrackInsertFailed: KernelConntrackInsertFailedMetricConfig{
 						Enabled: true,
 					},
+					KernelCPUStealTime: KernelCPUStealTimeMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []KernelCPUStealTimeMetricAttributeKey{KernelCPUStealTimeMetricAttributeKeyCPULogicalNumber},
+					},
+					KernelLogMatches: KernelLogMatchesMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []KernelLogMatchesMetricAttributeKey{KernelLogMatchesMetricAttributeKeyIsolationLayer},
+					},
 					KernelNetTxTimeouts: KernelNetTxTimeoutsMetricConfig{
 						Enabled:             true,
 						AggregationStrategy: AggregationStrategySum,
 						EnabledAttributes:   []KernelNetTxTimeoutsMetricAttributeKey{KernelNetTxTimeoutsMetricAttributeKeyNetworkInterfaceName},
+					},
+					KernelOomKills: KernelOomKillsMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []KernelOomKillsMetricAttributeKey{KernelOomKillsMetricAttributeKeyLinuxCgroupPath, KernelOomKillsMetricAttributeKeyContainerID},
 					},
 					KernelSkbDrops: KernelSkbDropsMetricConfig{
 						Enabled:             true,
@@ -64,16 +89,41 @@ func TestMetricsBuilderConfig(t *testing.T) {
 			name: "none_set",
 			want: MetricsBuilderConfig{
 				Metrics: MetricsConfig{
+					KernelCgroupCPUThrottledPeriods: KernelCgroupCPUThrottledPeriodsMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []KernelCgroupCPUThrottledPeriodsMetricAttributeKey{KernelCgroupCPUThrottledPeriodsMetricAttributeKeyLinuxCgroupPath, KernelCgroupCPUThrottledPeriodsMetricAttributeKeyContainerID},
+					},
+					KernelCgroupCPUThrottledTime: KernelCgroupCPUThrottledTimeMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []KernelCgroupCPUThrottledTimeMetricAttributeKey{KernelCgroupCPUThrottledTimeMetricAttributeKeyLinuxCgroupPath, KernelCgroupCPUThrottledTimeMetricAttributeKeyContainerID},
+					},
 					KernelConntrackDrops: KernelConntrackDropsMetricConfig{
 						Enabled: false,
 					},
 					KernelConntrackInsertFailed: KernelConntrackInsertFailedMetricConfig{
 						Enabled: false,
 					},
+					KernelCPUStealTime: KernelCPUStealTimeMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []KernelCPUStealTimeMetricAttributeKey{KernelCPUStealTimeMetricAttributeKeyCPULogicalNumber},
+					},
+					KernelLogMatches: KernelLogMatchesMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []KernelLogMatchesMetricAttributeKey{KernelLogMatchesMetricAttributeKeyIsolationLayer},
+					},
 					KernelNetTxTimeouts: KernelNetTxTimeoutsMetricConfig{
 						Enabled:             false,
 						AggregationStrategy: AggregationStrategySum,
 						EnabledAttributes:   []KernelNetTxTimeoutsMetricAttributeKey{KernelNetTxTimeoutsMetricAttributeKeyNetworkInterfaceName},
+					},
+					KernelOomKills: KernelOomKillsMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []KernelOomKillsMetricAttributeKey{KernelOomKillsMetricAttributeKeyLinuxCgroupPath, KernelOomKillsMetricAttributeKeyContainerID},
 					},
 					KernelSkbDrops: KernelSkbDropsMetricConfig{
 						Enabled:             false,
@@ -102,10 +152,57 @@ func TestMetricsBuilderConfig(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := loadMetricsBuilderConfig(t, tt.name)
-			diff := cmp.Diff(tt.want, cfg, cmpopts.IgnoreUnexported(KernelConntrackDropsMetricConfig{}, KernelConntrackInsertFailedMetricConfig{}, KernelNetTxTimeoutsMetricConfig{}, KernelSkbDropsMetricConfig{}, KernelTCPConnectionsMetricConfig{}, KernelTCPResetsMetricConfig{}, KernelTCPRetransmitsMetricConfig{}))
+			diff := cmp.Diff(tt.want, cfg, cmpopts.IgnoreUnexported(KernelCgroupCPUThrottledPeriodsMetricConfig{}, KernelCgroupCPUThrottledTimeMetricConfig{}, KernelConntrackDropsMetricConfig{}, KernelConntrackInsertFailedMetricConfig{}, KernelCPUStealTimeMetricConfig{}, KernelLogMatchesMetricConfig{}, KernelNetTxTimeoutsMetricConfig{}, KernelOomKillsMetricConfig{}, KernelSkbDropsMetricConfig{}, KernelTCPConnectionsMetricConfig{}, KernelTCPResetsMetricConfig{}, KernelTCPRetransmitsMetricConfig{}))
 			require.Emptyf(t, diff, "Config mismatch (-expected +actual):\n%s", diff)
 		})
 	}
+}
+func TestKernelCgroupCPUThrottledPeriodsMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().KernelCgroupCPUThrottledPeriods
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []KernelCgroupCPUThrottledPeriodsMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric kernel.cgroup.cpu.throttled_periods doesn't have an attribute invalid, valid attributes: [linux.cgroup.path, container.id]")
+
+	cfg = DefaultMetricsConfig().KernelCgroupCPUThrottledPeriods
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
+func TestKernelCgroupCPUThrottledTimeMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().KernelCgroupCPUThrottledTime
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []KernelCgroupCPUThrottledTimeMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric kernel.cgroup.cpu.throttled_time doesn't have an attribute invalid, valid attributes: [linux.cgroup.path, container.id]")
+
+	cfg = DefaultMetricsConfig().KernelCgroupCPUThrottledTime
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
+func TestKernelCPUStealTimeMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().KernelCPUStealTime
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []KernelCPUStealTimeMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric kernel.cpu.steal_time doesn't have an attribute invalid, valid attributes: [cpu.logical_number]")
+
+	cfg = DefaultMetricsConfig().KernelCPUStealTime
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
+func TestKernelLogMatchesMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().KernelLogMatches
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []KernelLogMatchesMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric kernel.log.matches doesn't have an attribute invalid, valid attributes: [isolation.layer]")
+
+	cfg = DefaultMetricsConfig().KernelLogMatches
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
 }
 
 func TestKernelNetTxTimeoutsMetricsConfig_Validate(t *testing.T) {
@@ -116,6 +213,18 @@ func TestKernelNetTxTimeoutsMetricsConfig_Validate(t *testing.T) {
 	require.ErrorContains(t, cfg.Validate(), "metric kernel.net.tx_timeouts doesn't have an attribute invalid, valid attributes: [network.interface.name]")
 
 	cfg = DefaultMetricsConfig().KernelNetTxTimeouts
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
+func TestKernelOomKillsMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().KernelOomKills
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []KernelOomKillsMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric kernel.oom.kills doesn't have an attribute invalid, valid attributes: [linux.cgroup.path, container.id]")
+
+	cfg = DefaultMetricsConfig().KernelOomKills
 	cfg.AggregationStrategy = "invalid"
 	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
 }

@@ -45,15 +45,35 @@ var MapAttributeTCPResetDirection = map[string]AttributeTCPResetDirection{
 }
 
 var MetricsInfo = metricsInfo{
+	KernelCgroupCPUThrottledPeriods: metricInfo{
+		Name:       "kernel.cgroup.cpu.throttled_periods",
+		Attributes: []string{"linux.cgroup.path", "container.id"},
+	},
+	KernelCgroupCPUThrottledTime: metricInfo{
+		Name:       "kernel.cgroup.cpu.throttled_time",
+		Attributes: []string{"linux.cgroup.path", "container.id"},
+	},
 	KernelConntrackDrops: metricInfo{
 		Name: "kernel.conntrack.drops",
 	},
 	KernelConntrackInsertFailed: metricInfo{
 		Name: "kernel.conntrack.insert_failed",
 	},
+	KernelCPUStealTime: metricInfo{
+		Name:       "kernel.cpu.steal_time",
+		Attributes: []string{"cpu.logical_number"},
+	},
+	KernelLogMatches: metricInfo{
+		Name:       "kernel.log.matches",
+		Attributes: []string{"isolation.layer"},
+	},
 	KernelNetTxTimeouts: metricInfo{
 		Name:       "kernel.net.tx_timeouts",
 		Attributes: []string{"network.interface.name"},
+	},
+	KernelOomKills: metricInfo{
+		Name:       "kernel.oom.kills",
+		Attributes: []string{"linux.cgroup.path", "container.id"},
 	},
 	KernelSkbDrops: metricInfo{
 		Name:       "kernel.skb.drops",
@@ -74,18 +94,211 @@ var MetricsInfo = metricsInfo{
 }
 
 type metricsInfo struct {
-	KernelConntrackDrops        metricInfo
-	KernelConntrackInsertFailed metricInfo
-	KernelNetTxTimeouts         metricInfo
-	KernelSkbDrops              metricInfo
-	KernelTCPConnections        metricInfo
-	KernelTCPResets             metricInfo
-	KernelTCPRetransmits        metricInfo
+	KernelCgroupCPUThrottledPeriods metricInfo
+	KernelCgroupCPUThrottledTime    metricInfo
+	KernelConntrackDrops            metricInfo
+	KernelConntrackInsertFailed     metricInfo
+	KernelCPUStealTime              metricInfo
+	KernelLogMatches                metricInfo
+	KernelNetTxTimeouts             metricInfo
+	KernelOomKills                  metricInfo
+	KernelSkbDrops                  metricInfo
+	KernelTCPConnections            metricInfo
+	KernelTCPResets                 metricInfo
+	KernelTCPRetransmits            metricInfo
 }
 
 type metricInfo struct {
 	Name       string
 	Attributes []string
+}
+
+type metricKernelCgroupCPUThrottledPeriods struct {
+	data          pmetric.Metric                              // data buffer for generated metric.
+	config        KernelCgroupCPUThrottledPeriodsMetricConfig // metric config provided by user.
+	capacity      int                                         // max observed number of data points added to the metric.
+	aggDataPoints []int64                                     // slice containing number of aggregated datapoints at each index
+}
+
+// init fills kernel.cgroup.cpu.throttled_periods metric with initial data.
+func (m *metricKernelCgroupCPUThrottledPeriods) init() {
+	m.data.SetName("kernel.cgroup.cpu.throttled_periods")
+	m.data.SetDescription("CFS periods in which the cgroup was throttled (cpu.stat nr_throttled).")
+	m.data.SetUnit("{period}")
+	m.data.SetEmptySum()
+	m.data.Sum().SetIsMonotonic(true)
+	m.data.Sum().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+	m.data.Sum().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricKernelCgroupCPUThrottledPeriods) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, linuxCgroupPathAttributeValue string, containerIDAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, KernelCgroupCPUThrottledPeriodsMetricAttributeKeyLinuxCgroupPath) {
+		dp.Attributes().PutStr("linux.cgroup.path", linuxCgroupPathAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, KernelCgroupCPUThrottledPeriodsMetricAttributeKeyContainerID) {
+		dp.Attributes().PutStr("container.id", containerIDAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Sum().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetIntValue(dpi.IntValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.IntValue() > val {
+					dpi.SetIntValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.IntValue() < val {
+					dpi.SetIntValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetIntValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricKernelCgroupCPUThrottledPeriods) updateCapacity() {
+	if m.data.Sum().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Sum().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricKernelCgroupCPUThrottledPeriods) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Sum().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Sum().DataPoints().At(i).SetIntValue(m.data.Sum().DataPoints().At(i).IntValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricKernelCgroupCPUThrottledPeriods(cfg KernelCgroupCPUThrottledPeriodsMetricConfig) metricKernelCgroupCPUThrottledPeriods {
+	m := metricKernelCgroupCPUThrottledPeriods{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricKernelCgroupCPUThrottledTime struct {
+	data          pmetric.Metric                           // data buffer for generated metric.
+	config        KernelCgroupCPUThrottledTimeMetricConfig // metric config provided by user.
+	capacity      int                                      // max observed number of data points added to the metric.
+	aggDataPoints []int64                                  // slice containing number of aggregated datapoints at each index
+}
+
+// init fills kernel.cgroup.cpu.throttled_time metric with initial data.
+func (m *metricKernelCgroupCPUThrottledTime) init() {
+	m.data.SetName("kernel.cgroup.cpu.throttled_time")
+	m.data.SetDescription("Time the cgroup's tasks were throttled by its CPU quota (cpu.stat throttled_time / throttled_usec).")
+	m.data.SetUnit("ns")
+	m.data.SetEmptySum()
+	m.data.Sum().SetIsMonotonic(true)
+	m.data.Sum().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+	m.data.Sum().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricKernelCgroupCPUThrottledTime) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, linuxCgroupPathAttributeValue string, containerIDAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, KernelCgroupCPUThrottledTimeMetricAttributeKeyLinuxCgroupPath) {
+		dp.Attributes().PutStr("linux.cgroup.path", linuxCgroupPathAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, KernelCgroupCPUThrottledTimeMetricAttributeKeyContainerID) {
+		dp.Attributes().PutStr("container.id", containerIDAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Sum().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetIntValue(dpi.IntValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.IntValue() > val {
+					dpi.SetIntValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.IntValue() < val {
+					dpi.SetIntValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetIntValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricKernelCgroupCPUThrottledTime) updateCapacity() {
+	if m.data.Sum().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Sum().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricKernelCgroupCPUThrottledTime) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Sum().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Sum().DataPoints().At(i).SetIntValue(m.data.Sum().DataPoints().At(i).IntValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricKernelCgroupCPUThrottledTime(cfg KernelCgroupCPUThrottledTimeMetricConfig) metricKernelCgroupCPUThrottledTime {
+	m := metricKernelCgroupCPUThrottledTime{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
 }
 
 type metricKernelConntrackDrops struct {
@@ -192,6 +405,188 @@ func newMetricKernelConntrackInsertFailed(cfg KernelConntrackInsertFailedMetricC
 	return m
 }
 
+type metricKernelCPUStealTime struct {
+	data          pmetric.Metric                 // data buffer for generated metric.
+	config        KernelCPUStealTimeMetricConfig // metric config provided by user.
+	capacity      int                            // max observed number of data points added to the metric.
+	aggDataPoints []float64                      // slice containing number of aggregated datapoints at each index
+}
+
+// init fills kernel.cpu.steal_time metric with initial data.
+func (m *metricKernelCPUStealTime) init() {
+	m.data.SetName("kernel.cpu.steal_time")
+	m.data.SetDescription("Time the hypervisor ran something else while this virtual CPU wanted to run (/proc/stat steal).")
+	m.data.SetUnit("s")
+	m.data.SetEmptySum()
+	m.data.Sum().SetIsMonotonic(true)
+	m.data.Sum().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+	m.data.Sum().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricKernelCPUStealTime) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64, cpuLogicalNumberAttributeValue int64) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, KernelCPUStealTimeMetricAttributeKeyCPULogicalNumber) {
+		dp.Attributes().PutInt("cpu.logical_number", cpuLogicalNumberAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Sum().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetDoubleValue(dpi.DoubleValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.DoubleValue() > val {
+					dpi.SetDoubleValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.DoubleValue() < val {
+					dpi.SetDoubleValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetDoubleValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricKernelCPUStealTime) updateCapacity() {
+	if m.data.Sum().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Sum().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricKernelCPUStealTime) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Sum().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Sum().DataPoints().At(i).SetDoubleValue(m.data.Sum().DataPoints().At(i).DoubleValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricKernelCPUStealTime(cfg KernelCPUStealTimeMetricConfig) metricKernelCPUStealTime {
+	m := metricKernelCPUStealTime{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricKernelLogMatches struct {
+	data          pmetric.Metric               // data buffer for generated metric.
+	config        KernelLogMatchesMetricConfig // metric config provided by user.
+	capacity      int                          // max observed number of data points added to the metric.
+	aggDataPoints []int64                      // slice containing number of aggregated datapoints at each index
+}
+
+// init fills kernel.log.matches metric with initial data.
+func (m *metricKernelLogMatches) init() {
+	m.data.SetName("kernel.log.matches")
+	m.data.SetDescription("Kernel log lines that matched the keyword table, by layer.")
+	m.data.SetUnit("{line}")
+	m.data.SetEmptySum()
+	m.data.Sum().SetIsMonotonic(true)
+	m.data.Sum().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+	m.data.Sum().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricKernelLogMatches) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, isolationLayerAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, KernelLogMatchesMetricAttributeKeyIsolationLayer) {
+		dp.Attributes().PutStr("isolation.layer", isolationLayerAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Sum().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetIntValue(dpi.IntValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.IntValue() > val {
+					dpi.SetIntValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.IntValue() < val {
+					dpi.SetIntValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetIntValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricKernelLogMatches) updateCapacity() {
+	if m.data.Sum().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Sum().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricKernelLogMatches) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Sum().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Sum().DataPoints().At(i).SetIntValue(m.data.Sum().DataPoints().At(i).IntValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricKernelLogMatches(cfg KernelLogMatchesMetricConfig) metricKernelLogMatches {
+	m := metricKernelLogMatches{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
 type metricKernelNetTxTimeouts struct {
 	data          pmetric.Metric                  // data buffer for generated metric.
 	config        KernelNetTxTimeoutsMetricConfig // metric config provided by user.
@@ -275,6 +670,100 @@ func (m *metricKernelNetTxTimeouts) emit(metrics pmetric.MetricSlice) {
 
 func newMetricKernelNetTxTimeouts(cfg KernelNetTxTimeoutsMetricConfig) metricKernelNetTxTimeouts {
 	m := metricKernelNetTxTimeouts{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricKernelOomKills struct {
+	data          pmetric.Metric             // data buffer for generated metric.
+	config        KernelOomKillsMetricConfig // metric config provided by user.
+	capacity      int                        // max observed number of data points added to the metric.
+	aggDataPoints []int64                    // slice containing number of aggregated datapoints at each index
+}
+
+// init fills kernel.oom.kills metric with initial data.
+func (m *metricKernelOomKills) init() {
+	m.data.SetName("kernel.oom.kills")
+	m.data.SetDescription("Tasks killed by the OOM killer, counted in the kernel per memory cgroup.")
+	m.data.SetUnit("{kill}")
+	m.data.SetEmptySum()
+	m.data.Sum().SetIsMonotonic(true)
+	m.data.Sum().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+	m.data.Sum().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricKernelOomKills) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, linuxCgroupPathAttributeValue string, containerIDAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, KernelOomKillsMetricAttributeKeyLinuxCgroupPath) {
+		dp.Attributes().PutStr("linux.cgroup.path", linuxCgroupPathAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, KernelOomKillsMetricAttributeKeyContainerID) {
+		dp.Attributes().PutStr("container.id", containerIDAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Sum().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetIntValue(dpi.IntValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.IntValue() > val {
+					dpi.SetIntValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.IntValue() < val {
+					dpi.SetIntValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetIntValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricKernelOomKills) updateCapacity() {
+	if m.data.Sum().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Sum().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricKernelOomKills) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Sum().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Sum().DataPoints().At(i).SetIntValue(m.data.Sum().DataPoints().At(i).IntValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricKernelOomKills(cfg KernelOomKillsMetricConfig) metricKernelOomKills {
+	m := metricKernelOomKills{config: cfg}
 
 	if cfg.Enabled {
 		m.data = pmetric.NewMetric()
@@ -662,18 +1151,23 @@ func newMetricKernelTCPRetransmits(cfg KernelTCPRetransmitsMetricConfig) metricK
 // MetricsBuilder provides an interface for scrapers to report metrics while taking care of all the transformations
 // required to produce metric representation defined in metadata and user config.
 type MetricsBuilder struct {
-	config                            MetricsBuilderConfig // config of the metrics builder.
-	startTime                         pcommon.Timestamp    // start time that will be applied to all recorded data points.
-	metricsCapacity                   int                  // maximum observed number of metrics per resource.
-	metricsBuffer                     pmetric.Metrics      // accumulates metrics data before emitting.
-	buildInfo                         component.BuildInfo  // contains version information.
-	metricKernelConntrackDrops        metricKernelConntrackDrops
-	metricKernelConntrackInsertFailed metricKernelConntrackInsertFailed
-	metricKernelNetTxTimeouts         metricKernelNetTxTimeouts
-	metricKernelSkbDrops              metricKernelSkbDrops
-	metricKernelTCPConnections        metricKernelTCPConnections
-	metricKernelTCPResets             metricKernelTCPResets
-	metricKernelTCPRetransmits        metricKernelTCPRetransmits
+	config                                MetricsBuilderConfig // config of the metrics builder.
+	startTime                             pcommon.Timestamp    // start time that will be applied to all recorded data points.
+	metricsCapacity                       int                  // maximum observed number of metrics per resource.
+	metricsBuffer                         pmetric.Metrics      // accumulates metrics data before emitting.
+	buildInfo                             component.BuildInfo  // contains version information.
+	metricKernelCgroupCPUThrottledPeriods metricKernelCgroupCPUThrottledPeriods
+	metricKernelCgroupCPUThrottledTime    metricKernelCgroupCPUThrottledTime
+	metricKernelConntrackDrops            metricKernelConntrackDrops
+	metricKernelConntrackInsertFailed     metricKernelConntrackInsertFailed
+	metricKernelCPUStealTime              metricKernelCPUStealTime
+	metricKernelLogMatches                metricKernelLogMatches
+	metricKernelNetTxTimeouts             metricKernelNetTxTimeouts
+	metricKernelOomKills                  metricKernelOomKills
+	metricKernelSkbDrops                  metricKernelSkbDrops
+	metricKernelTCPConnections            metricKernelTCPConnections
+	metricKernelTCPResets                 metricKernelTCPResets
+	metricKernelTCPRetransmits            metricKernelTCPRetransmits
 }
 
 // MetricBuilderOption applies changes to default metrics builder.
@@ -695,17 +1189,22 @@ func WithStartTime(startTime pcommon.Timestamp) MetricBuilderOption {
 }
 func NewMetricsBuilder(mbc MetricsBuilderConfig, settings receiver.Settings, options ...MetricBuilderOption) *MetricsBuilder {
 	mb := &MetricsBuilder{
-		config:                            mbc,
-		startTime:                         pcommon.NewTimestampFromTime(time.Now()),
-		metricsBuffer:                     pmetric.NewMetrics(),
-		buildInfo:                         settings.BuildInfo,
-		metricKernelConntrackDrops:        newMetricKernelConntrackDrops(mbc.Metrics.KernelConntrackDrops),
-		metricKernelConntrackInsertFailed: newMetricKernelConntrackInsertFailed(mbc.Metrics.KernelConntrackInsertFailed),
-		metricKernelNetTxTimeouts:         newMetricKernelNetTxTimeouts(mbc.Metrics.KernelNetTxTimeouts),
-		metricKernelSkbDrops:              newMetricKernelSkbDrops(mbc.Metrics.KernelSkbDrops),
-		metricKernelTCPConnections:        newMetricKernelTCPConnections(mbc.Metrics.KernelTCPConnections),
-		metricKernelTCPResets:             newMetricKernelTCPResets(mbc.Metrics.KernelTCPResets),
-		metricKernelTCPRetransmits:        newMetricKernelTCPRetransmits(mbc.Metrics.KernelTCPRetransmits),
+		config:                                mbc,
+		startTime:                             pcommon.NewTimestampFromTime(time.Now()),
+		metricsBuffer:                         pmetric.NewMetrics(),
+		buildInfo:                             settings.BuildInfo,
+		metricKernelCgroupCPUThrottledPeriods: newMetricKernelCgroupCPUThrottledPeriods(mbc.Metrics.KernelCgroupCPUThrottledPeriods),
+		metricKernelCgroupCPUThrottledTime:    newMetricKernelCgroupCPUThrottledTime(mbc.Metrics.KernelCgroupCPUThrottledTime),
+		metricKernelConntrackDrops:            newMetricKernelConntrackDrops(mbc.Metrics.KernelConntrackDrops),
+		metricKernelConntrackInsertFailed:     newMetricKernelConntrackInsertFailed(mbc.Metrics.KernelConntrackInsertFailed),
+		metricKernelCPUStealTime:              newMetricKernelCPUStealTime(mbc.Metrics.KernelCPUStealTime),
+		metricKernelLogMatches:                newMetricKernelLogMatches(mbc.Metrics.KernelLogMatches),
+		metricKernelNetTxTimeouts:             newMetricKernelNetTxTimeouts(mbc.Metrics.KernelNetTxTimeouts),
+		metricKernelOomKills:                  newMetricKernelOomKills(mbc.Metrics.KernelOomKills),
+		metricKernelSkbDrops:                  newMetricKernelSkbDrops(mbc.Metrics.KernelSkbDrops),
+		metricKernelTCPConnections:            newMetricKernelTCPConnections(mbc.Metrics.KernelTCPConnections),
+		metricKernelTCPResets:                 newMetricKernelTCPResets(mbc.Metrics.KernelTCPResets),
+		metricKernelTCPRetransmits:            newMetricKernelTCPRetransmits(mbc.Metrics.KernelTCPRetransmits),
 	}
 
 	for _, op := range options {
@@ -771,9 +1270,14 @@ func (mb *MetricsBuilder) EmitForResource(options ...ResourceMetricsOption) {
 	ils.Scope().SetName(ScopeName)
 	ils.Scope().SetVersion(mb.buildInfo.Version)
 	ils.Metrics().EnsureCapacity(mb.metricsCapacity)
+	mb.metricKernelCgroupCPUThrottledPeriods.emit(ils.Metrics())
+	mb.metricKernelCgroupCPUThrottledTime.emit(ils.Metrics())
 	mb.metricKernelConntrackDrops.emit(ils.Metrics())
 	mb.metricKernelConntrackInsertFailed.emit(ils.Metrics())
+	mb.metricKernelCPUStealTime.emit(ils.Metrics())
+	mb.metricKernelLogMatches.emit(ils.Metrics())
 	mb.metricKernelNetTxTimeouts.emit(ils.Metrics())
+	mb.metricKernelOomKills.emit(ils.Metrics())
 	mb.metricKernelSkbDrops.emit(ils.Metrics())
 	mb.metricKernelTCPConnections.emit(ils.Metrics())
 	mb.metricKernelTCPResets.emit(ils.Metrics())
@@ -799,6 +1303,16 @@ func (mb *MetricsBuilder) Emit(options ...ResourceMetricsOption) pmetric.Metrics
 	return metrics
 }
 
+// RecordKernelCgroupCPUThrottledPeriodsDataPoint adds a data point to kernel.cgroup.cpu.throttled_periods metric.
+func (mb *MetricsBuilder) RecordKernelCgroupCPUThrottledPeriodsDataPoint(ts pcommon.Timestamp, val int64, linuxCgroupPathAttributeValue string, containerIDAttributeValue string) {
+	mb.metricKernelCgroupCPUThrottledPeriods.recordDataPoint(mb.startTime, ts, val, linuxCgroupPathAttributeValue, containerIDAttributeValue)
+}
+
+// RecordKernelCgroupCPUThrottledTimeDataPoint adds a data point to kernel.cgroup.cpu.throttled_time metric.
+func (mb *MetricsBuilder) RecordKernelCgroupCPUThrottledTimeDataPoint(ts pcommon.Timestamp, val int64, linuxCgroupPathAttributeValue string, containerIDAttributeValue string) {
+	mb.metricKernelCgroupCPUThrottledTime.recordDataPoint(mb.startTime, ts, val, linuxCgroupPathAttributeValue, containerIDAttributeValue)
+}
+
 // RecordKernelConntrackDropsDataPoint adds a data point to kernel.conntrack.drops metric.
 func (mb *MetricsBuilder) RecordKernelConntrackDropsDataPoint(ts pcommon.Timestamp, val int64) {
 	mb.metricKernelConntrackDrops.recordDataPoint(mb.startTime, ts, val)
@@ -809,9 +1323,24 @@ func (mb *MetricsBuilder) RecordKernelConntrackInsertFailedDataPoint(ts pcommon.
 	mb.metricKernelConntrackInsertFailed.recordDataPoint(mb.startTime, ts, val)
 }
 
+// RecordKernelCPUStealTimeDataPoint adds a data point to kernel.cpu.steal_time metric.
+func (mb *MetricsBuilder) RecordKernelCPUStealTimeDataPoint(ts pcommon.Timestamp, val float64, cpuLogicalNumberAttributeValue int64) {
+	mb.metricKernelCPUStealTime.recordDataPoint(mb.startTime, ts, val, cpuLogicalNumberAttributeValue)
+}
+
+// RecordKernelLogMatchesDataPoint adds a data point to kernel.log.matches metric.
+func (mb *MetricsBuilder) RecordKernelLogMatchesDataPoint(ts pcommon.Timestamp, val int64, isolationLayerAttributeValue string) {
+	mb.metricKernelLogMatches.recordDataPoint(mb.startTime, ts, val, isolationLayerAttributeValue)
+}
+
 // RecordKernelNetTxTimeoutsDataPoint adds a data point to kernel.net.tx_timeouts metric.
 func (mb *MetricsBuilder) RecordKernelNetTxTimeoutsDataPoint(ts pcommon.Timestamp, val int64, networkInterfaceNameAttributeValue string) {
 	mb.metricKernelNetTxTimeouts.recordDataPoint(mb.startTime, ts, val, networkInterfaceNameAttributeValue)
+}
+
+// RecordKernelOomKillsDataPoint adds a data point to kernel.oom.kills metric.
+func (mb *MetricsBuilder) RecordKernelOomKillsDataPoint(ts pcommon.Timestamp, val int64, linuxCgroupPathAttributeValue string, containerIDAttributeValue string) {
+	mb.metricKernelOomKills.recordDataPoint(mb.startTime, ts, val, linuxCgroupPathAttributeValue, containerIDAttributeValue)
 }
 
 // RecordKernelSkbDropsDataPoint adds a data point to kernel.skb.drops metric.

@@ -58,7 +58,12 @@ func TestMetricsBuilder(t *testing.T) {
 			settings.Logger = zap.New(observedZapCore)
 			mb := NewMetricsBuilder(loadMetricsBuilderConfig(t, tt.name), settings, WithStartTime(start))
 			aggMap := make(map[string]string) // contains the aggregation strategies for each metric name
+			aggMap["kernel.cgroup.cpu.throttled_periods"] = mb.metricKernelCgroupCPUThrottledPeriods.config.AggregationStrategy
+			aggMap["kernel.cgroup.cpu.throttled_time"] = mb.metricKernelCgroupCPUThrottledTime.config.AggregationStrategy
+			aggMap["kernel.cpu.steal_time"] = mb.metricKernelCPUStealTime.config.AggregationStrategy
+			aggMap["kernel.log.matches"] = mb.metricKernelLogMatches.config.AggregationStrategy
 			aggMap["kernel.net.tx_timeouts"] = mb.metricKernelNetTxTimeouts.config.AggregationStrategy
+			aggMap["kernel.oom.kills"] = mb.metricKernelOomKills.config.AggregationStrategy
 			aggMap["kernel.skb.drops"] = mb.metricKernelSkbDrops.config.AggregationStrategy
 			aggMap["kernel.tcp.connections"] = mb.metricKernelTCPConnections.config.AggregationStrategy
 			aggMap["kernel.tcp.resets"] = mb.metricKernelTCPResets.config.AggregationStrategy
@@ -73,15 +78,45 @@ func TestMetricsBuilder(t *testing.T) {
 			allMetricsCount := 0
 			defaultMetricsCount++
 			allMetricsCount++
+			mb.RecordKernelCgroupCPUThrottledPeriodsDataPoint(ts, 1, "linux.cgroup.path-val", "container.id-val")
+			if tt.name == "reaggregate_set" {
+				mb.RecordKernelCgroupCPUThrottledPeriodsDataPoint(ts, 3, "linux.cgroup.path-val-2", "container.id-val-2")
+			}
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordKernelCgroupCPUThrottledTimeDataPoint(ts, 1, "linux.cgroup.path-val", "container.id-val")
+			if tt.name == "reaggregate_set" {
+				mb.RecordKernelCgroupCPUThrottledTimeDataPoint(ts, 3, "linux.cgroup.path-val-2", "container.id-val-2")
+			}
+			defaultMetricsCount++
+			allMetricsCount++
 			mb.RecordKernelConntrackDropsDataPoint(ts, 1)
 			defaultMetricsCount++
 			allMetricsCount++
 			mb.RecordKernelConntrackInsertFailedDataPoint(ts, 1)
 			defaultMetricsCount++
 			allMetricsCount++
+			mb.RecordKernelCPUStealTimeDataPoint(ts, 1, 18)
+			if tt.name == "reaggregate_set" {
+				mb.RecordKernelCPUStealTimeDataPoint(ts, 3, 19)
+			}
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordKernelLogMatchesDataPoint(ts, 1, "isolation.layer-val")
+			if tt.name == "reaggregate_set" {
+				mb.RecordKernelLogMatchesDataPoint(ts, 3, "isolation.layer-val-2")
+			}
+			defaultMetricsCount++
+			allMetricsCount++
 			mb.RecordKernelNetTxTimeoutsDataPoint(ts, 1, "network.interface.name-val")
 			if tt.name == "reaggregate_set" {
 				mb.RecordKernelNetTxTimeoutsDataPoint(ts, 3, "network.interface.name-val-2")
+			}
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordKernelOomKillsDataPoint(ts, 1, "linux.cgroup.path-val", "container.id-val")
+			if tt.name == "reaggregate_set" {
+				mb.RecordKernelOomKillsDataPoint(ts, 3, "linux.cgroup.path-val-2", "container.id-val-2")
 			}
 			defaultMetricsCount++
 			allMetricsCount++
@@ -111,7 +146,12 @@ func TestMetricsBuilder(t *testing.T) {
 			res := pcommon.NewResource()
 			metrics := mb.Emit(WithResource(res))
 			if tt.name == "reaggregate_set" {
+				assert.Empty(t, mb.metricKernelCgroupCPUThrottledPeriods.aggDataPoints)
+				assert.Empty(t, mb.metricKernelCgroupCPUThrottledTime.aggDataPoints)
+				assert.Empty(t, mb.metricKernelCPUStealTime.aggDataPoints)
+				assert.Empty(t, mb.metricKernelLogMatches.aggDataPoints)
 				assert.Empty(t, mb.metricKernelNetTxTimeouts.aggDataPoints)
+				assert.Empty(t, mb.metricKernelOomKills.aggDataPoints)
 				assert.Empty(t, mb.metricKernelSkbDrops.aggDataPoints)
 				assert.Empty(t, mb.metricKernelTCPConnections.aggDataPoints)
 				assert.Empty(t, mb.metricKernelTCPResets.aggDataPoints)
@@ -143,6 +183,104 @@ func TestMetricsBuilder(t *testing.T) {
 			validatedMetrics := make(map[string]bool)
 			for _, mi := range allMetricsList {
 				switch mi.Name() {
+				case "kernel.cgroup.cpu.throttled_periods":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["kernel.cgroup.cpu.throttled_periods"], "Found a duplicate in the metrics slice: kernel.cgroup.cpu.throttled_periods")
+						validatedMetrics["kernel.cgroup.cpu.throttled_periods"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "CFS periods in which the cgroup was throttled (cpu.stat nr_throttled).", mi.Description())
+						assert.Equal(t, "{period}", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						assert.Equal(t, int64(1), dp.IntValue())
+						linuxCgroupPathAttrVal, ok := dp.Attributes().Get("linux.cgroup.path")
+						assert.True(t, ok)
+						assert.Equal(t, "linux.cgroup.path-val", linuxCgroupPathAttrVal.Str())
+						containerIDAttrVal, ok := dp.Attributes().Get("container.id")
+						assert.True(t, ok)
+						assert.Equal(t, "container.id-val", containerIDAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["kernel.cgroup.cpu.throttled_periods"], "Found a duplicate in the metrics slice: kernel.cgroup.cpu.throttled_periods")
+						validatedMetrics["kernel.cgroup.cpu.throttled_periods"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "CFS periods in which the cgroup was throttled (cpu.stat nr_throttled).", mi.Description())
+						assert.Equal(t, "{period}", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						switch aggMap["kernel.cgroup.cpu.throttled_periods"] {
+						case "sum":
+							assert.Equal(t, int64(4), dp.IntValue())
+						case "avg":
+							assert.Equal(t, int64(2), dp.IntValue())
+						case "min":
+							assert.Equal(t, int64(1), dp.IntValue())
+						case "max":
+							assert.Equal(t, int64(3), dp.IntValue())
+						}
+						_, ok := dp.Attributes().Get("linux.cgroup.path")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("container.id")
+						assert.False(t, ok)
+					}
+				case "kernel.cgroup.cpu.throttled_time":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["kernel.cgroup.cpu.throttled_time"], "Found a duplicate in the metrics slice: kernel.cgroup.cpu.throttled_time")
+						validatedMetrics["kernel.cgroup.cpu.throttled_time"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Time the cgroup's tasks were throttled by its CPU quota (cpu.stat throttled_time / throttled_usec).", mi.Description())
+						assert.Equal(t, "ns", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						assert.Equal(t, int64(1), dp.IntValue())
+						linuxCgroupPathAttrVal, ok := dp.Attributes().Get("linux.cgroup.path")
+						assert.True(t, ok)
+						assert.Equal(t, "linux.cgroup.path-val", linuxCgroupPathAttrVal.Str())
+						containerIDAttrVal, ok := dp.Attributes().Get("container.id")
+						assert.True(t, ok)
+						assert.Equal(t, "container.id-val", containerIDAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["kernel.cgroup.cpu.throttled_time"], "Found a duplicate in the metrics slice: kernel.cgroup.cpu.throttled_time")
+						validatedMetrics["kernel.cgroup.cpu.throttled_time"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Time the cgroup's tasks were throttled by its CPU quota (cpu.stat throttled_time / throttled_usec).", mi.Description())
+						assert.Equal(t, "ns", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						switch aggMap["kernel.cgroup.cpu.throttled_time"] {
+						case "sum":
+							assert.Equal(t, int64(4), dp.IntValue())
+						case "avg":
+							assert.Equal(t, int64(2), dp.IntValue())
+						case "min":
+							assert.Equal(t, int64(1), dp.IntValue())
+						case "max":
+							assert.Equal(t, int64(3), dp.IntValue())
+						}
+						_, ok := dp.Attributes().Get("linux.cgroup.path")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("container.id")
+						assert.False(t, ok)
+					}
 				case "kernel.conntrack.drops":
 					assert.False(t, validatedMetrics["kernel.conntrack.drops"], "Found a duplicate in the metrics slice: kernel.conntrack.drops")
 					validatedMetrics["kernel.conntrack.drops"] = true
@@ -171,6 +309,94 @@ func TestMetricsBuilder(t *testing.T) {
 					assert.Equal(t, ts, dp.Timestamp())
 					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
 					assert.Equal(t, int64(1), dp.IntValue())
+				case "kernel.cpu.steal_time":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["kernel.cpu.steal_time"], "Found a duplicate in the metrics slice: kernel.cpu.steal_time")
+						validatedMetrics["kernel.cpu.steal_time"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Time the hypervisor ran something else while this virtual CPU wanted to run (/proc/stat steal).", mi.Description())
+						assert.Equal(t, "s", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+						assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+						cpuLogicalNumberAttrVal, ok := dp.Attributes().Get("cpu.logical_number")
+						assert.True(t, ok)
+						assert.EqualValues(t, 18, cpuLogicalNumberAttrVal.Int())
+					} else {
+						assert.False(t, validatedMetrics["kernel.cpu.steal_time"], "Found a duplicate in the metrics slice: kernel.cpu.steal_time")
+						validatedMetrics["kernel.cpu.steal_time"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Time the hypervisor ran something else while this virtual CPU wanted to run (/proc/stat steal).", mi.Description())
+						assert.Equal(t, "s", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+						switch aggMap["kernel.cpu.steal_time"] {
+						case "sum":
+							assert.InDelta(t, float64(4), dp.DoubleValue(), 0.01)
+						case "avg":
+							assert.InDelta(t, float64(2), dp.DoubleValue(), 0.01)
+						case "min":
+							assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+						case "max":
+							assert.InDelta(t, float64(3), dp.DoubleValue(), 0.01)
+						}
+						_, ok := dp.Attributes().Get("cpu.logical_number")
+						assert.False(t, ok)
+					}
+				case "kernel.log.matches":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["kernel.log.matches"], "Found a duplicate in the metrics slice: kernel.log.matches")
+						validatedMetrics["kernel.log.matches"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Kernel log lines that matched the keyword table, by layer.", mi.Description())
+						assert.Equal(t, "{line}", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						assert.Equal(t, int64(1), dp.IntValue())
+						isolationLayerAttrVal, ok := dp.Attributes().Get("isolation.layer")
+						assert.True(t, ok)
+						assert.Equal(t, "isolation.layer-val", isolationLayerAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["kernel.log.matches"], "Found a duplicate in the metrics slice: kernel.log.matches")
+						validatedMetrics["kernel.log.matches"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Kernel log lines that matched the keyword table, by layer.", mi.Description())
+						assert.Equal(t, "{line}", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						switch aggMap["kernel.log.matches"] {
+						case "sum":
+							assert.Equal(t, int64(4), dp.IntValue())
+						case "avg":
+							assert.Equal(t, int64(2), dp.IntValue())
+						case "min":
+							assert.Equal(t, int64(1), dp.IntValue())
+						case "max":
+							assert.Equal(t, int64(3), dp.IntValue())
+						}
+						_, ok := dp.Attributes().Get("isolation.layer")
+						assert.False(t, ok)
+					}
 				case "kernel.net.tx_timeouts":
 					if tt.name != "reaggregate_set" {
 						assert.False(t, validatedMetrics["kernel.net.tx_timeouts"], "Found a duplicate in the metrics slice: kernel.net.tx_timeouts")
@@ -213,6 +439,55 @@ func TestMetricsBuilder(t *testing.T) {
 							assert.Equal(t, int64(3), dp.IntValue())
 						}
 						_, ok := dp.Attributes().Get("network.interface.name")
+						assert.False(t, ok)
+					}
+				case "kernel.oom.kills":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["kernel.oom.kills"], "Found a duplicate in the metrics slice: kernel.oom.kills")
+						validatedMetrics["kernel.oom.kills"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Tasks killed by the OOM killer, counted in the kernel per memory cgroup.", mi.Description())
+						assert.Equal(t, "{kill}", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						assert.Equal(t, int64(1), dp.IntValue())
+						linuxCgroupPathAttrVal, ok := dp.Attributes().Get("linux.cgroup.path")
+						assert.True(t, ok)
+						assert.Equal(t, "linux.cgroup.path-val", linuxCgroupPathAttrVal.Str())
+						containerIDAttrVal, ok := dp.Attributes().Get("container.id")
+						assert.True(t, ok)
+						assert.Equal(t, "container.id-val", containerIDAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["kernel.oom.kills"], "Found a duplicate in the metrics slice: kernel.oom.kills")
+						validatedMetrics["kernel.oom.kills"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Tasks killed by the OOM killer, counted in the kernel per memory cgroup.", mi.Description())
+						assert.Equal(t, "{kill}", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						switch aggMap["kernel.oom.kills"] {
+						case "sum":
+							assert.Equal(t, int64(4), dp.IntValue())
+						case "avg":
+							assert.Equal(t, int64(2), dp.IntValue())
+						case "min":
+							assert.Equal(t, int64(1), dp.IntValue())
+						case "max":
+							assert.Equal(t, int64(3), dp.IntValue())
+						}
+						_, ok := dp.Attributes().Get("linux.cgroup.path")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("container.id")
 						assert.False(t, ok)
 					}
 				case "kernel.skb.drops":

@@ -45,6 +45,31 @@ func TestRecordLayoutsMatchDecoder(t *testing.T) {
 		{"net_tx_timeout_event driver offset", unsafe.Offsetof(txto.Driver), event.NetTxTimeoutDriverAt},
 		{"net_tx_timeout_event queue offset", unsafe.Offsetof(txto.QueueIndex), event.NetTxTimeoutQueueAt},
 	}
+	var (
+		sched   schedSchedDelayEvent
+		block   blockioBlockIoEvent
+		sc      syscallSyscallEvent
+		oom     oomOomKillEvent
+		hist    schedLog2Hist
+		histOut blockioLog2Hist
+	)
+	tests = append(tests, []struct {
+		name      string
+		got, want uintptr
+	}{
+		{"sched_delay_event size", unsafe.Sizeof(sched), event.SchedDelaySize},
+		{"sched_delay_event delay offset", unsafe.Offsetof(sched.DelayNs), event.HeaderSize},
+		{"block_io_event size", unsafe.Sizeof(block), event.BlockIOSize},
+		{"block_io_event dev offset", unsafe.Offsetof(block.Dev), event.HeaderSize + 24},
+		{"block_io_event error offset", unsafe.Offsetof(block.Error), event.HeaderSize + 36},
+		{"syscall_event size", unsafe.Sizeof(sc), event.SyscallSize},
+		{"syscall_event nr offset", unsafe.Offsetof(sc.Nr), event.HeaderSize + 32},
+		{"syscall_event seccomp offset", unsafe.Offsetof(sc.SeccompMode), event.HeaderSize + 40},
+		{"oom_kill_event size", unsafe.Sizeof(oom), event.OOMKillSize},
+		{"oom_kill_event total_vm offset", unsafe.Offsetof(oom.TotalVmPages), event.HeaderSize + 16},
+		{"log2_hist slots", unsafe.Sizeof(hist.Slots) / 8, histSlots},
+		{"log2_hist same in every object", unsafe.Sizeof(histOut), unsafe.Sizeof(hist)},
+	}...)
 	for _, tt := range tests {
 		if tt.got != tt.want {
 			t.Errorf("%s: C layout %d, decoder %d", tt.name, tt.got, tt.want)

@@ -48,6 +48,8 @@ type attachEnv struct {
 	// options is what Load was given; names the kernel's enum names.
 	options Options
 	names   *KernelNames
+	// host configures the host-side probes (defaults filled in).
+	host *HostOptions
 }
 
 // now is the start time of cumulative metrics built outside the
@@ -85,14 +87,14 @@ type Attachment struct {
 
 // All lists every probe the receiver knows, in attach order.
 func All() []Probe {
-	return []Probe{
+	return append([]Probe{
 		{Name: "tcp_retransmit", Hooks: []string{"tracepoint/tcp/tcp_retransmit_skb"}, attach: attachTCPRetransmit},
 		{Name: "tcp_connection", Hooks: []string{"tracepoint/sock/inet_sock_set_state", "tracepoint/syscalls/sys_exit_accept4", "tracepoint/syscalls/sys_exit_accept"}, attach: attachTCPConnection},
 		{Name: "tcp_reset", Hooks: []string{"tracepoint/tcp/tcp_send_reset", "tracepoint/tcp/tcp_receive_reset"}, attach: attachTCPReset},
 		{Name: "skb_drop", Hooks: []string{"tracepoint/skb/kfree_skb"}, attach: attachSKBDrop},
 		{Name: "net_tx_timeout", Hooks: []string{"tracepoint/net/net_dev_xmit_timeout"}, attach: attachNetTxTimeout},
 		{Name: "conntrack", Hooks: []string{DefaultConntrackStatPath}, attach: attachConntrack},
-	}
+	}, hostProbes()...)
 }
 
 // Names returns the names of All probes.
@@ -117,6 +119,8 @@ type Options struct {
 	DropEventsPerSecond uint32
 	// ConntrackStatPath overrides DefaultConntrackStatPath.
 	ConntrackStatPath string
+	// Host configures the host-side probes; nil takes the defaults.
+	Host *HostOptions
 }
 
 // Set is the loaded probes and the maps they share.
@@ -167,6 +171,7 @@ func Load(opts Options) (*Set, error) {
 	}
 	s.names = names
 
+	host := opts.Host.withDefaults()
 	for _, p := range All() {
 		if len(opts.Enabled) > 0 && !slices.Contains(opts.Enabled, p.Name) {
 			continue
@@ -177,6 +182,7 @@ func Load(opts Options) (*Set, error) {
 			logger:  opts.Logger,
 			options: opts,
 			names:   names,
+			host:    &host,
 		})
 		if err != nil {
 			s.failed[p.Name] = err
@@ -330,6 +336,10 @@ var probeOfType = map[uint32]string{
 	3: "tcp_reset",
 	4: "skb_drop",
 	5: "net_tx_timeout",
+	6: "sched_delay",
+	7: "block_io",
+	8: "syscall_slow",
+	9: "oom_kill",
 }
 
 // ProbeOf names the probe behind an event type ("unknown" for others).
@@ -339,3 +349,6 @@ func ProbeOf(eventType uint32) string {
 	}
 	return "unknown"
 }
+
+// timeNow is time.Now; the start time of cumulative histograms.
+var timeNow = time.Now

@@ -1,132 +1,385 @@
-// Package procinfo resolves a process id to its container and cgroup from
-// /proc/<pid>/cgroup, with a small bounded cache: kernel events name a pid,
-// the join needs the container.
+// Package procinfo resolves the container identity of kernel events: pid →
+// cgroup path and container id (from /proc/<pid>/cgroup), cgroup id → path
+// (for processes gone before decode), and a process's seccomp mode. Lookups
+// are cached with a bound and a time to live, since pids are reused.
 package procinfo
 
 import (
 	"bufio"
 	"bytes"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
-// Info is what is known about a process.
+// Info is what the receiver attaches to a record with a pid.
 type Info struct {
-	// CgroupPath is the process's cgroup v2 path, or on a v1-only host the
-	// path of its cpu controller ("" when unreadable).
-	CgroupPath string
-	// ContainerID is the 64-hex-digit id found in the cgroup path
-	// (docker-<id>.scope, cri-containerd-<id>.scope, crio-<id>, kubepods/.../<id>), "" for
-	// processes outside containers.
+	// CgroupPath is the process's cgroup: the v2 path when it is in a
+	// non-root v2 cgroup, else its v1 path of the cpu controller (or the
+	// first non-root v1 path).
+	CgroupPath  string
 	ContainerID string
 }
 
-// Resolver caches Info per pid. Pids are reused, so entries expire after TTL.
-type Resolver struct {
-	// Root is the procfs mount (default "/proc"; "/host/proc" in a pod).
-	Root string
-	TTL  time.Duration
-	Max  int
+// Cache resolves and caches identities. The zero value is not usable; use New.
+type Cache struct {
+	procRoot   string // "/proc"
+	cgroupRoot string // "/sys/fs/cgroup"
+	ttl        time.Duration
+	max        int
 
-	mu    sync.Mutex
-	cache map[uint32]entry
+	mu      sync.Mutex
+	pids    map[uint32]pidEntry
+	cgroups map[cgKey]cgEntry
+	v1Names []string // controller name by subsys id (from /proc/cgroups)
+	v2Root  string
+	now     func() time.Time
 }
 
-type entry struct {
+type pidEntry struct {
 	info Info
 	at   time.Time
-	ok   bool
 }
 
-// New returns a resolver reading root with a cache of max entries.
-func New(root string, ttl time.Duration, max int) *Resolver {
-	if root == "" {
-		root = "/proc"
-	}
-	return &Resolver{Root: root, TTL: ttl, Max: max, cache: map[uint32]entry{}}
+type cgKey struct {
+	id   uint64
+	hier uint32
 }
 
-// Lookup returns the process's info; ok is false when the process is gone
-// (it exited before the event was read) or its cgroup file is unreadable.
-func (r *Resolver) Lookup(pid uint32, now time.Time) (Info, bool) {
-	r.mu.Lock()
-	e, hit := r.cache[pid]
-	r.mu.Unlock()
-	if hit && now.Sub(e.at) < r.TTL {
-		return e.info, e.ok
+type cgEntry struct {
+	path string // "" when not found
+	at   time.Time
+}
+
+// New returns a cache reading procRoot (normally /proc) and cgroupRoot
+// (normally /sys/fs/cgroup), holding at most max entries of each kind for ttl.
+func New(procRoot, cgroupRoot string, max int, ttl time.Duration) *Cache {
+	c := &Cache{
+		procRoot: procRoot, cgroupRoot: cgroupRoot, ttl: ttl, max: max,
+		pids: map[uint32]pidEntry{}, cgroups: map[cgKey]cgEntry{}, now: time.Now,
 	}
-	data, err := os.ReadFile(filepath.Join(r.Root, strconv.FormatUint(uint64(pid), 10), "cgroup"))
-	e = entry{at: now, ok: err == nil}
+	c.v1Names = readSubsysNames(filepath.Join(procRoot, "cgroups"))
+	c.v2Root = cgroupRoot
+	if isCgroup2(filepath.Join(cgroupRoot, "unified")) {
+		c.v2Root = filepath.Join(cgroupRoot, "unified") // hybrid layout
+	}
+	return c
+}
+
+// Default is New("/proc", "/sys/fs/cgroup", 4096, 30s).
+func Default() *Cache { return New("/proc", "/sys/fs/cgroup", 4096, 30*time.Second) }
+
+func isCgroup2(dir string) bool {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(dir, &st); err != nil {
+		return false
+	}
+	return st.Type == 0x63677270 // CGROUP2_SUPER_MAGIC
+}
+
+// Lookup returns the identity of pid ("" fields when the process is gone).
+func (c *Cache) Lookup(pid uint32) Info {
+	now := c.now()
+	c.mu.Lock()
+	if e, ok := c.pids[pid]; ok && now.Sub(e.at) < c.ttl {
+		c.mu.Unlock()
+		return e.info
+	}
+	c.mu.Unlock()
+	raw, err := os.ReadFile(filepath.Join(c.procRoot, strconv.FormatUint(uint64(pid), 10), "cgroup"))
+	var info Info
 	if err == nil {
-		e.info = Parse(data)
-	}
-	r.mu.Lock()
-	if len(r.cache) >= r.Max {
-		// Bounded: drop everything expired, or everything if nothing is.
-		for k, v := range r.cache {
-			if now.Sub(v.at) >= r.TTL {
-				delete(r.cache, k)
+		info.CgroupPath = PickPath(ParseCgroupFile(raw))
+		info.ContainerID = ContainerID(info.CgroupPath)
+		if info.ContainerID == "" {
+			for _, e := range ParseCgroupFile(raw) {
+				if id := ContainerID(e.Path); id != "" {
+					info.ContainerID = id
+					break
+				}
 			}
 		}
-		if len(r.cache) >= r.Max {
-			clear(r.cache)
-		}
 	}
-	r.cache[pid] = e
-	r.mu.Unlock()
-	return e.info, e.ok
-}
-
-var containerID = regexp.MustCompile(`([0-9a-f]{64})`)
-
-// Parse reads the contents of /proc/<pid>/cgroup (v2 "0::/path" line, v1
-// "N:controllers:/path" lines; hybrid hosts have both).
-func Parse(data []byte) Info {
-	var v2, v1cpu, v1any string
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	for sc.Scan() {
-		parts := strings.SplitN(sc.Text(), ":", 3)
-		if len(parts) != 3 {
-			continue
-		}
-		switch {
-		case parts[0] == "0" && parts[1] == "":
-			v2 = parts[2]
-		case slicesContains(strings.Split(parts[1], ","), "cpu"):
-			v1cpu = parts[2]
-		case v1any == "" && parts[2] != "/":
-			v1any = parts[2]
-		}
+	c.mu.Lock()
+	if len(c.pids) >= c.max {
+		clear(c.pids)
 	}
-	info := Info{CgroupPath: v2}
-	// On a hybrid host a process in a container usually sits at "/" in the
-	// v2 hierarchy; the v1 path is the informative one then.
-	if info.CgroupPath == "" || info.CgroupPath == "/" {
-		if v1cpu != "" {
-			info.CgroupPath = v1cpu
-		} else if v1any != "" {
-			info.CgroupPath = v1any
-		}
+	if err == nil {
+		c.pids[pid] = pidEntry{info: info, at: now}
 	}
-	for _, p := range []string{info.CgroupPath, v2, v1cpu, v1any} {
-		if m := containerID.FindString(p); m != "" {
-			info.ContainerID = m
-			break
-		}
-	}
+	c.mu.Unlock()
 	return info
 }
 
-func slicesContains(s []string, v string) bool {
+// CgroupPath resolves a cgroup id as the BPF programs report it: hier 0 is
+// a v2 id, hier n > 0 the id of a v1 cgroup of controller n-1 (enum
+// cgroup_subsys_id). The id of a cgroup is the inode of its directory. The
+// path is relative to the hierarchy's mount ("/" for the root).
+func (c *Cache) CgroupPath(id uint64, hier uint32) string {
+	if id == 0 {
+		return ""
+	}
+	k := cgKey{id, hier}
+	now := c.now()
+	c.mu.Lock()
+	if e, ok := c.cgroups[k]; ok && now.Sub(e.at) < c.ttl {
+		c.mu.Unlock()
+		return e.path
+	}
+	c.mu.Unlock()
+	root := c.hierarchyRoot(hier)
+	path := ""
+	if root != "" {
+		path = findInode(root, id)
+	}
+	c.mu.Lock()
+	if len(c.cgroups) >= c.max {
+		clear(c.cgroups)
+	}
+	c.cgroups[k] = cgEntry{path: path, at: now}
+	c.mu.Unlock()
+	return path
+}
+
+// Controller names the v1 controller of hier (n-1 in /proc/cgroups order).
+func (c *Cache) Controller(hier uint32) string {
+	if hier == 0 || int(hier) > len(c.v1Names) {
+		return ""
+	}
+	return c.v1Names[hier-1]
+}
+
+func (c *Cache) hierarchyRoot(hier uint32) string {
+	if hier == 0 {
+		return c.v2Root
+	}
+	name := c.Controller(hier)
+	if name == "" {
+		return ""
+	}
+	return filepath.Join(c.cgroupRoot, name)
+}
+
+// findInode walks root for the directory whose inode is ino.
+func findInode(root string, ino uint64) string {
+	found := ""
+	_ = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || !d.IsDir() {
+			return nil
+		}
+		info, err := d.Info()
+		if err != nil {
+			return nil
+		}
+		if st, ok := info.Sys().(*syscall.Stat_t); ok && st.Ino == ino {
+			rel, _ := filepath.Rel(root, p)
+			found = "/" + strings.TrimPrefix(rel, ".")
+			found = filepath.Clean(found)
+			return fs.SkipAll
+		}
+		return nil
+	})
+	return found
+}
+
+// readSubsysNames lists the controllers in subsys-id order (/proc/cgroups
+// prints them in that order).
+func readSubsysNames(path string) []string {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil
+	}
+	var names []string
+	sc := bufio.NewScanner(bytes.NewReader(raw))
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, "#") {
+			continue
+		}
+		if f := strings.Fields(line); len(f) > 0 {
+			names = append(names, f[0])
+		}
+	}
+	return names
+}
+
+// Entry is one line of /proc/<pid>/cgroup.
+type Entry struct {
+	HierarchyID int
+	Controllers []string // empty for the v2 line
+	Path        string
+}
+
+// ParseCgroupFile parses /proc/<pid>/cgroup.
+func ParseCgroupFile(raw []byte) []Entry {
+	var out []Entry
+	for _, line := range strings.Split(string(raw), "\n") {
+		parts := strings.SplitN(line, ":", 3)
+		if len(parts) != 3 {
+			continue
+		}
+		id, err := strconv.Atoi(parts[0])
+		if err != nil {
+			continue
+		}
+		e := Entry{HierarchyID: id, Path: parts[2]}
+		if parts[1] != "" {
+			e.Controllers = strings.Split(parts[1], ",")
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// PickPath chooses the path that names the process's container: the v2
+// path when not the root, else the cpu controller's v1 path, else the first
+// non-root path.
+func PickPath(entries []Entry) string {
+	var v2, cpu, first string
+	for _, e := range entries {
+		switch {
+		case e.HierarchyID == 0 && len(e.Controllers) == 0:
+			v2 = e.Path
+		case containsStr(e.Controllers, "cpu"):
+			cpu = e.Path
+		}
+		if first == "" && e.Path != "/" && e.Path != "" {
+			first = e.Path
+		}
+	}
+	switch {
+	case v2 != "" && v2 != "/":
+		return v2
+	case cpu != "" && cpu != "/":
+		return cpu
+	case first != "":
+		return first
+	case v2 != "":
+		return v2
+	}
+	return cpu
+}
+
+func containsStr(s []string, v string) bool {
 	for _, x := range s {
 		if x == v {
 			return true
 		}
 	}
 	return false
+}
+
+var (
+	// docker-<id>.scope, cri-containerd-<id>.scope, crio-<id>.scope,
+	// libpod-<id>.scope (systemd driver).
+	scopeRe = regexp.MustCompile(`(?:docker|cri-containerd|crio|containerd|libpod)-([0-9a-f]{64})(?:\.scope)?$`)
+	// /docker/<id>, /kubepods/.../<id>, /system.slice/containerd/<id> (cgroupfs driver).
+	plainRe = regexp.MustCompile(`^[0-9a-f]{64}$`)
+)
+
+// ContainerID extracts the 64-hex container id from a cgroup path, or "".
+func ContainerID(path string) string {
+	segs := strings.Split(path, "/")
+	for i := len(segs) - 1; i >= 0; i-- {
+		s := segs[i]
+		if m := scopeRe.FindStringSubmatch(s); m != nil {
+			return m[1]
+		}
+		if plainRe.MatchString(s) && (strings.Contains(path, "docker") || strings.Contains(path, "kubepods") ||
+			strings.Contains(path, "containerd") || strings.Contains(path, "crio")) {
+			return s
+		}
+	}
+	return ""
+}
+
+// SeccompMode reads the Seccomp: line of /proc/<pid>/status (0 disabled,
+// 1 strict, 2 filter); -1 when unknown.
+func (c *Cache) SeccompMode(pid uint32) int {
+	raw, err := os.ReadFile(filepath.Join(c.procRoot, strconv.FormatUint(uint64(pid), 10), "status"))
+	if err != nil {
+		return -1
+	}
+	return ParseSeccompMode(raw)
+}
+
+// ParseSeccompMode reads the Seccomp: line of a /proc/<pid>/status text.
+func ParseSeccompMode(status []byte) int {
+	for _, line := range strings.Split(string(status), "\n") {
+		if v, ok := strings.CutPrefix(line, "Seccomp:"); ok {
+			n, err := strconv.Atoi(strings.TrimSpace(v))
+			if err != nil {
+				return -1
+			}
+			return n
+		}
+	}
+	return -1
+}
+
+var devNames sync.Map // "M:m" → name
+
+// BlockDevice names a block device from its numbers (/sys/dev/block/M:m,
+// DEVNAME in its uevent); "M:m" when sysfs does not know it.
+func BlockDevice(major, minor uint32) string {
+	key := strconv.FormatUint(uint64(major), 10) + ":" + strconv.FormatUint(uint64(minor), 10)
+	if v, ok := devNames.Load(key); ok {
+		return v.(string)
+	}
+	name := key
+	if raw, err := os.ReadFile("/sys/dev/block/" + key + "/uevent"); err == nil {
+		for _, line := range strings.Split(string(raw), "\n") {
+			if v, ok := strings.CutPrefix(line, "DEVNAME="); ok && v != "" {
+				name = v
+			}
+		}
+		// Device numbers are reused (loop devices): cache only what sysfs knows.
+		devNames.Store(key, name)
+	}
+	return name
+}
+
+// Comm reads /proc/<pid>/comm ("" when the process is gone).
+func (c *Cache) Comm(pid uint32) string {
+	raw, err := os.ReadFile(filepath.Join(c.procRoot, strconv.FormatUint(uint64(pid), 10), "comm"))
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(raw))
+}
+
+// IOLimit returns the IO throttle settings of pid's cgroup, "" when none:
+// the v1 blkio controller's blkio.throttle.* files ("write_iops_device=7:0 10")
+// or the v2 io.max lines. A slow write/fsync in a cgroup with a limit is
+// the limit's doing (blkio throttling holds IO before it becomes a request).
+func (c *Cache) IOLimit(pid uint32) string {
+	raw, err := os.ReadFile(filepath.Join(c.procRoot, strconv.FormatUint(uint64(pid), 10), "cgroup"))
+	if err != nil {
+		return ""
+	}
+	var limits []string
+	for _, e := range ParseCgroupFile(raw) {
+		switch {
+		case containsStr(e.Controllers, "blkio") && e.Path != "/":
+			dir := filepath.Join(c.cgroupRoot, "blkio", e.Path)
+			for _, f := range []string{"read_bps_device", "write_bps_device", "read_iops_device", "write_iops_device"} {
+				v, err := os.ReadFile(filepath.Join(dir, "blkio.throttle."+f))
+				if err == nil && strings.TrimSpace(string(v)) != "" {
+					limits = append(limits, f+"="+strings.Join(strings.Fields(string(v)), " "))
+				}
+			}
+		case e.HierarchyID == 0 && len(e.Controllers) == 0 && e.Path != "/":
+			v, err := os.ReadFile(filepath.Join(c.v2Root, e.Path, "io.max"))
+			if err == nil && strings.TrimSpace(string(v)) != "" {
+				limits = append(limits, "io.max="+strings.Join(strings.Fields(string(v)), " "))
+			}
+		}
+	}
+	return strings.Join(limits, "; ")
 }

@@ -2,7 +2,8 @@ package procinfo
 
 import (
 	"os"
-	"strings"
+	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
@@ -10,40 +11,91 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func TestParse(t *testing.T) {
-	id := strings.Repeat("ab12", 16)
-	tests := []struct {
-		name string
-		in   string
-		want Info
-	}{
-		{"v2 docker", "0::/system.slice/docker-" + id + ".scope\n", Info{CgroupPath: "/system.slice/docker-" + id + ".scope", ContainerID: id}},
-		{"v2 kubepods", "0::/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod1.slice/cri-containerd-" + id + ".scope\n",
-			Info{CgroupPath: "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod1.slice/cri-containerd-" + id + ".scope", ContainerID: id}},
-		{"hybrid, v1 informative", "12:cpu,cpuacct:/docker/" + id + "\n4:memory:/docker/" + id + "\n0::/\n", Info{CgroupPath: "/docker/" + id, ContainerID: id}},
-		{"host process", "0::/user.slice/session-1.scope\n", Info{CgroupPath: "/user.slice/session-1.scope"}},
-		{"garbage", "nonsense", Info{}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			assert.Equal(t, tt.want, Parse([]byte(tt.in)))
-		})
+const id = "3f4e2a1b9c8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f"
+
+func TestContainerID(t *testing.T) {
+	for path, want := range map[string]string{
+		"/system.slice/docker-" + id + ".scope": id,
+		"/docker/" + id:                         id,
+		"/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod1.slice/cri-containerd-" + id + ".scope": id,
+		"/kubepods.slice/kubepods-pod1.slice/crio-" + id + ".scope":                                              id,
+		"/kubepods/burstable/pod1234/" + id:                                                                      id,
+		"/system.slice/containerd.service/kubepods-pod1/" + id:                                                   id,
+		"/user.slice/user-0.slice/session-1.scope":                                                               "",
+		"/crosshair-test-x": "",
+		"/some/" + id:       "", // a hex name alone is not a container
+		"/":                 "",
+	} {
+		assert.Equal(t, want, ContainerID(path), path)
 	}
 }
 
-func TestLookupOwnProcess(t *testing.T) {
-	r := New("/proc", time.Minute, 2)
-	want, err := os.ReadFile("/proc/self/cgroup")
-	require.NoError(t, err)
-	info, ok := r.Lookup(uint32(os.Getpid()), time.Now())
-	require.True(t, ok)
-	assert.Equal(t, Parse(want), info)
-	assert.NotEmpty(t, info.CgroupPath)
+func TestPickPath(t *testing.T) {
+	hybrid := ParseCgroupFile([]byte("12:pids:/\n3:cpu:/docker/" + id + "\n2:memory:/docker/" + id + "\n1:name=systemd:/x\n0::/\n"))
+	assert.Equal(t, "/docker/"+id, PickPath(hybrid))
+	v2 := ParseCgroupFile([]byte("0::/system.slice/docker-" + id + ".scope\n"))
+	assert.Equal(t, "/system.slice/docker-"+id+".scope", PickPath(v2))
+	root := ParseCgroupFile([]byte("0::/\n"))
+	assert.Equal(t, "/", PickPath(root))
+	assert.Empty(t, PickPath(nil))
+}
 
-	// A pid that cannot exist (above pid_max) is reported as gone.
-	_, ok = r.Lookup(1<<31, time.Now())
-	assert.False(t, ok)
-	// The cache stays bounded.
-	_, _ = r.Lookup(1, time.Now())
-	assert.LessOrEqual(t, len(r.cache), 2)
+func TestParseSeccompMode(t *testing.T) {
+	assert.Equal(t, 2, ParseSeccompMode([]byte("Name:\tx\nSeccomp:\t2\nSeccomp_filters:\t1\n")))
+	assert.Equal(t, 0, ParseSeccompMode([]byte("Seccomp:\t0\n")))
+	assert.Equal(t, -1, ParseSeccompMode([]byte("Name:\tx\n")))
+}
+
+// A fixture tree stands for /proc and a pure cgroup v2 /sys/fs/cgroup.
+func TestCacheOverFixtureTree(t *testing.T) {
+	dir := t.TempDir()
+	proc, cg := filepath.Join(dir, "proc"), filepath.Join(dir, "cgroup")
+	scope := filepath.Join(cg, "system.slice", "docker-"+id+".scope")
+	require.NoError(t, os.MkdirAll(scope, 0o755))
+	require.NoError(t, os.MkdirAll(filepath.Join(proc, "42"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(proc, "42", "cgroup"), []byte("0::/system.slice/docker-"+id+".scope\n"), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(proc, "42", "status"), []byte("Seccomp:\t2\n"), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(proc, "cgroups"), []byte("#subsys_name\thierarchy\tnum_cgroups\tenabled\ncpuset\t0\t1\t1\ncpu\t0\t1\t1\n"), 0o644))
+
+	c := New(proc, cg, 2, time.Minute)
+	info := c.Lookup(42)
+	assert.Equal(t, Info{CgroupPath: "/system.slice/docker-" + id + ".scope", ContainerID: id}, info)
+	assert.Equal(t, 2, c.SeccompMode(42))
+	assert.Equal(t, Info{}, c.Lookup(43))
+
+	var st syscall.Stat_t
+	require.NoError(t, syscall.Stat(scope, &st))
+	assert.Equal(t, "/system.slice/docker-"+id+".scope", c.CgroupPath(st.Ino, 0))
+	assert.Equal(t, "cpu", c.Controller(2))
+	assert.Empty(t, c.CgroupPath(1<<62, 0))
+
+	// The process is gone: the cached identity stays until the TTL.
+	require.NoError(t, os.RemoveAll(filepath.Join(proc, "42")))
+	assert.Equal(t, id, c.Lookup(42).ContainerID)
+	c.now = func() time.Time { return time.Now().Add(2 * time.Minute) }
+	assert.Equal(t, Info{}, c.Lookup(42))
+}
+
+func TestIOLimitFixture(t *testing.T) {
+	dir := t.TempDir()
+	proc, cg := filepath.Join(dir, "proc"), filepath.Join(dir, "cgroup")
+	require.NoError(t, os.MkdirAll(filepath.Join(cg, "blkio", "victim"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(cg, "blkio", "victim", "blkio.throttle.write_iops_device"), []byte("7:0 10\n"), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(cg, "blkio", "victim", "blkio.throttle.read_bps_device"), []byte(""), 0o644))
+	require.NoError(t, os.MkdirAll(filepath.Join(cg, "pod"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(cg, "pod", "io.max"), []byte("8:0 rbps=max wbps=1048576 riops=max wiops=max\n"), 0o644))
+	for pid, content := range map[string]string{
+		"1": "5:blkio:/victim\n0::/\n",
+		"2": "0::/pod\n",
+		"3": "5:blkio:/\n0::/\n",
+	} {
+		require.NoError(t, os.MkdirAll(filepath.Join(proc, pid), 0o755))
+		require.NoError(t, os.WriteFile(filepath.Join(proc, pid, "cgroup"), []byte(content), 0o644))
+	}
+	c := New(proc, cg, 16, time.Minute)
+	c.v2Root = cg // pure v2 layout for pid 2
+	assert.Equal(t, "write_iops_device=7:0 10", c.IOLimit(1))
+	assert.Equal(t, "io.max=8:0 rbps=max wbps=1048576 riops=max wiops=max", c.IOLimit(2))
+	assert.Empty(t, c.IOLimit(3))
+	assert.Empty(t, c.IOLimit(4))
 }

@@ -1,0 +1,172 @@
+// SPDX-License-Identifier: GPL-2.0 OR Apache-2.0
+//
+// Slow syscalls, two phases:
+// - body: sys_enter_X → sys_exit_X on the per-syscall tracepoints of the
+//   configured syscalls only (raw_syscalls would tax every syscall of the
+//   node);
+// - entry: the wait a seccomp user-notify (or ptrace) filter imposes before
+//   sys_enter fires (seccomp runs first in syscall entry). A task in seccomp
+//   filter mode that goes to sleep with a syscall number in its saved
+//   registers (orig_ax) but no sys_enter seen is parked in syscall entry; its
+//   sys_enter then closes the wait.
+// Both go into an in-kernel log2 histogram per syscall, phase and cgroup;
+// only a syscall over its threshold crosses the ring buffer.
+#include "host.h"
+
+#define PHASE_BODY 0
+#define PHASE_ENTRY 1
+#define SECCOMP_MODE_FILTER 2
+
+const volatile __u64 min_latency_ns = 50000000;       // body
+const volatile __u64 min_entry_latency_ns = 10000000; // entry
+
+struct syscall_event {
+	struct event_header hdr;
+	__u64 latency_ns;
+	__s64 ret;            // body only
+	struct cg_key cg;
+	__u32 nr;
+	__u32 phase;          // PHASE_*
+	__u32 seccomp_mode;   // task->seccomp.mode at the event
+	__u32 _pad;
+};
+
+struct sc_start {
+	__u64 ts;
+	__u64 nr;
+};
+
+struct sc_state {
+	struct sc_start in_syscall; // sys_enter seen, sys_exit not yet
+	struct sc_start entry_wait; // asleep in syscall entry (seccomp/ptrace)
+};
+
+struct sc_key {
+	struct cg_key cg;
+	__u32 nr;
+	__u32 phase;
+};
+
+// Per-thread state in task local storage: no hashing or bucket lock on
+// every syscall, freed with the thread (a thread killed inside a syscall
+// leaves nothing behind). ts == 0 means "none".
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct sc_state);
+} sc_state SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, 8192);
+	__type(key, struct sc_key);
+	__type(value, struct log2_hist);
+} syscall_hist SEC(".maps");
+
+const struct syscall_event *unused_syscall_event __attribute__((unused));
+const struct sc_key *unused_sc_key __attribute__((unused));
+
+// The per-syscall tracepoints' records (events/syscalls/sys_*_X/format).
+struct sys_enter_ctx {
+	__u64 common;
+	__s32 nr;
+};
+
+struct sys_exit_ctx {
+	__u64 common;
+	__s32 nr;
+	__s32 _pad;
+	__s64 ret;
+};
+
+static __always_inline void record(__u32 nr, __u32 phase, __u64 lat, __s64 ret)
+{
+	struct task_struct *t = bpf_get_current_task_btf();
+	struct syscall_event *e;
+	struct sc_key k = {};
+
+	task_cg_key(t, bpf_core_enum_value(enum cgroup_subsys_id, cpu_cgrp_id), &k.cg);
+	k.nr = nr;
+	k.phase = phase;
+	hist_add(&syscall_hist, &k, lat);
+	if (lat < (phase == PHASE_ENTRY ? min_entry_latency_ns : min_latency_ns))
+		return;
+	e = reserve_event(sizeof(*e), EVENT_SYSCALL_SLOW);
+	if (!e)
+		return;
+	fill_header(&e->hdr, EVENT_SYSCALL_SLOW, true);
+	e->latency_ns = lat;
+	e->ret = ret;
+	e->cg = k.cg;
+	e->nr = nr;
+	e->phase = phase;
+	e->seccomp_mode = t->seccomp.mode;
+	e->_pad = 0;
+	bpf_ringbuf_submit(e, 0);
+}
+
+SEC("tracepoint/syscalls/sys_enter")
+int handle_sys_enter(struct sys_enter_ctx *ctx)
+{
+	struct task_struct *t = bpf_get_current_task_btf();
+	struct sc_state *st = bpf_task_storage_get(&sc_state, t, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	__u64 now = bpf_ktime_get_boot_ns();
+	__u32 nr = (__u32)ctx->nr;
+
+	if (!st)
+		return 0;
+	if (st->entry_wait.ts) {
+		__u64 wait_ts = st->entry_wait.ts, wait_nr = st->entry_wait.nr;
+		st->entry_wait.ts = 0;
+		if (wait_nr == nr && now > wait_ts)
+			record(nr, PHASE_ENTRY, now - wait_ts, 0);
+	}
+	st->in_syscall.ts = now;
+	st->in_syscall.nr = nr;
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit")
+int handle_sys_exit(struct sys_exit_ctx *ctx)
+{
+	struct sc_state *st = bpf_task_storage_get(&sc_state, bpf_get_current_task_btf(), 0, 0);
+	__u64 ts, nr;
+
+	if (!st || !st->in_syscall.ts)
+		return 0;
+	ts = st->in_syscall.ts;
+	nr = st->in_syscall.nr;
+	st->in_syscall.ts = 0;
+	record(nr, PHASE_BODY, bpf_ktime_get_boot_ns() - ts, ctx->ret);
+	return 0;
+}
+
+// Only tasks under a seccomp filter that go to sleep are looked at; for
+// every other switch this is two loads and a return.
+SEC("tp_btf/sched_switch")
+int BPF_PROG(handle_syscall_sched_switch, bool preempt, struct task_struct *prev, struct task_struct *next, unsigned int prev_state)
+{
+	struct sc_state *st;
+	struct pt_regs *regs;
+	long nr;
+
+	if (prev_state == 0 || prev->seccomp.mode != SECCOMP_MODE_FILTER)
+		return 0;
+	regs = (struct pt_regs *)bpf_task_pt_regs(prev);
+	if (!regs)
+		return 0;
+	nr = BPF_CORE_READ(regs, orig_ax);
+	if (nr < 0)
+		return 0; // not in a syscall
+	st = bpf_task_storage_get(&sc_state, prev, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!st)
+		return 0;
+	if (st->in_syscall.ts && st->in_syscall.nr == (__u64)nr)
+		return 0; // sleeping inside the body: sys_exit will account it
+	if (st->entry_wait.ts && st->entry_wait.nr == (__u64)nr)
+		return 0; // already waiting in entry: keep the first sleep
+	st->entry_wait.ts = bpf_ktime_get_boot_ns();
+	st->entry_wait.nr = nr;
+	return 0;
+}

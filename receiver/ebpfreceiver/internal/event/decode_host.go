@@ -1,0 +1,270 @@
+package event
+
+import (
+	"encoding/binary"
+	"strconv"
+	"strings"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
+
+	"github.com/crosshair-otel/crosshair/internal/contract"
+	"github.com/crosshair-otel/crosshair/receiver/ebpfreceiver/internal/procinfo"
+)
+
+// CgroupRef is a struct cg_key: a cgroup id and which hierarchy it is in
+// (0 = cgroup v2, n = v1 controller n-1).
+type CgroupRef struct {
+	ID   uint64
+	Hier uint32
+}
+
+func decodeCgroupRef(b []byte) CgroupRef {
+	return CgroupRef{ID: binary.LittleEndian.Uint64(b), Hier: binary.LittleEndian.Uint32(b[8:])}
+}
+
+// identify adds container.id and linux.cgroup.path: from /proc/<pid>/cgroup
+// while the process lives, else from the cgroup id the kernel recorded.
+// It returns the cgroup path ("" when unknown).
+func (d *Decoder) identify(attrs pcommon.Map, pid uint32, cg CgroupRef) string {
+	if d.Procs == nil {
+		return ""
+	}
+	var info procinfo.Info
+	if pid != 0 {
+		info = d.Procs.Lookup(pid)
+	}
+	if info.CgroupPath == "" && cg.ID > 1 {
+		info.CgroupPath = d.Procs.CgroupPath(cg.ID, cg.Hier)
+		info.ContainerID = procinfo.ContainerID(info.CgroupPath)
+	}
+	if info.CgroupPath != "" {
+		attrs.PutStr(contract.AttrCgroupPath, info.CgroupPath)
+	}
+	if info.ContainerID != "" {
+		attrs.PutStr(contract.AttrContainerID, info.ContainerID)
+	}
+	return info.CgroupPath
+}
+
+// inContainer says whether a cgroup path is below the root: the process
+// runs behind the container boundary (L3) rather than on the host.
+func inContainer(path string) bool {
+	return path != "" && path != "/" && !strings.HasPrefix(path, "/user.slice") && !strings.HasPrefix(path, "/init.scope")
+}
+
+func (d *Decoder) decodeSchedDelay(raw []byte, h Header, dst plog.LogRecordSlice) error {
+	if len(raw) < SchedDelaySize {
+		return &ErrShort{Type: h.Type, Got: len(raw), Want: SchedDelaySize}
+	}
+	delay := binary.LittleEndian.Uint64(raw[schedDelayNs:])
+	lr := d.newRecord(dst, h, contract.EventSchedDelay, plog.SeverityNumberWarn)
+	attrs := lr.Attributes()
+	attrs.PutInt(contract.AttrSchedDelayNs, int64(delay))
+	path := d.identify(attrs, h.PID, decodeCgroupRef(raw[schedDelayCgroup:]))
+	// Run-queue delay of a task in a container cgroup: the CPU share or
+	// quota of the container (L3). On the host cgroup it is plain CPU
+	// contention of the node, the application's own business.
+	layer := contract.LayerApp
+	if inContainer(path) {
+		layer = contract.LayerL3
+	}
+	attrs.PutStr(contract.AttrIsolationLayer, layer)
+	lr.Body().SetStr("run-queue delay " + durationString(delay) + " for " + h.Comm)
+	return nil
+}
+
+// BlockOpName names a REQ_OP_* value (include/linux/blk_types.h).
+func BlockOpName(op uint32) string {
+	switch op {
+	case 0:
+		return "read"
+	case 1:
+		return "write"
+	case 2:
+		return "flush"
+	case 3:
+		return "discard"
+	case 5:
+		return "secure_erase"
+	case 7:
+		return "zone_append"
+	case 9:
+		return "write_zeroes"
+	case 34:
+		return "drv_in"
+	case 35:
+		return "drv_out"
+	}
+	return "op_" + strconv.Itoa(int(op))
+}
+
+// BlockDeviceLayer classifies IO latency on a device by its kind: a
+// virtio disk's request time beyond its guest queue is the host's backing
+// store (L1) and a long guest-side queue the paravirtual queue (L2); loop
+// and device-mapper volumes are container/host storage stacks (L3); other
+// disks are physical (L0).
+func BlockDeviceLayer(dev string, latencyNs, queueNs uint64) string {
+	switch {
+	case strings.HasPrefix(dev, "vd"):
+		if queueNs > latencyNs {
+			return contract.LayerL2
+		}
+		return contract.LayerL1
+	case strings.HasPrefix(dev, "loop"), strings.HasPrefix(dev, "dm-"):
+		return contract.LayerL3
+	}
+	return contract.LayerL0
+}
+
+func (d *Decoder) decodeBlockIO(raw []byte, h Header, dst plog.LogRecordSlice) error {
+	if len(raw) < BlockIOSize {
+		return &ErrShort{Type: h.Type, Got: len(raw), Want: BlockIOSize}
+	}
+	le := binary.LittleEndian
+	lat, queue := le.Uint64(raw[blockLatencyNs:]), le.Uint64(raw[blockQueueNs:])
+	dev := le.Uint32(raw[blockDev:])
+	errno := int32(le.Uint32(raw[blockError:]))
+	op := BlockOpName(le.Uint32(raw[blockOp:]))
+	name := procinfo.BlockDevice(dev>>20, dev&0xfffff)
+	if h.Comm == "" && h.PID != 0 && d.Procs != nil {
+		// The block programs record the submitter's pid, not its command.
+		h.Comm = d.Procs.Comm(h.PID)
+	}
+	sev := plog.SeverityNumberWarn
+	if errno != 0 {
+		sev = plog.SeverityNumberError
+	}
+	lr := d.newRecord(dst, h, contract.EventBlockIO, sev)
+	attrs := lr.Attributes()
+	attrs.PutStr(contract.AttrBlockDevice, name)
+	attrs.PutStr(contract.AttrBlockOp, op)
+	attrs.PutInt(contract.AttrBlockLatencyNs, int64(lat))
+	attrs.PutInt(contract.AttrBlockQueueNs, int64(queue))
+	attrs.PutInt(contract.AttrBlockBytes, int64(le.Uint32(raw[blockBytes:])))
+	attrs.PutInt(contract.AttrBlockSector, int64(le.Uint64(raw[blockSector:])))
+	d.identify(attrs, h.PID, CgroupRef{ID: h.CgroupID})
+	if errno != 0 {
+		attrs.PutInt(contract.AttrBlockError, int64(errno))
+		// A failed request is the device's: hardware (L0).
+		attrs.PutStr(contract.AttrIsolationLayer, contract.LayerL0)
+		lr.Body().SetStr("block " + op + " error " + strconv.Itoa(int(errno)) + " on " + name)
+		return nil
+	}
+	attrs.PutStr(contract.AttrIsolationLayer, BlockDeviceLayer(name, lat, queue))
+	lr.Body().SetStr("block " + op + " on " + name + " took " + durationString(lat))
+	return nil
+}
+
+// PhaseName names a syscall phase.
+func PhaseName(p uint32) string {
+	if p == PhaseEntry {
+		return "entry"
+	}
+	return "body"
+}
+
+// sandboxRuntimes are the executables of sandbox runtimes (DESIGN §1 L4):
+// a slow syscall body in one of them is the sandbox's slow path.
+var sandboxRuntimes = []string{"runsc", "runsc-gofer", "runsc-sandbox", "exe", "kata-agent", "containerd-shim-kata", "firecracker", "wasmtime", "wasmedge"}
+
+func (d *Decoder) decodeSyscallSlow(raw []byte, h Header, dst plog.LogRecordSlice) error {
+	if len(raw) < SyscallSize {
+		return &ErrShort{Type: h.Type, Got: len(raw), Want: SyscallSize}
+	}
+	le := binary.LittleEndian
+	lat := le.Uint64(raw[syscallLatencyNs:])
+	nr := int(le.Uint32(raw[syscallNr:]))
+	phase := le.Uint32(raw[syscallPhase:])
+	mode := int(le.Uint32(raw[syscallSeccomp:]))
+	if d.Procs != nil && h.PID != 0 {
+		// The contract reads the mode from /proc/<pid>/status; the
+		// value the kernel saw is the fallback for a process already gone.
+		if m := d.Procs.SeccompMode(h.PID); m >= 0 {
+			mode = m
+		}
+	}
+	name := SyscallName(nr)
+	lr := d.newRecord(dst, h, contract.EventSyscallSlow, plog.SeverityNumberWarn)
+	attrs := lr.Attributes()
+	attrs.PutStr(contract.AttrSyscallName, name)
+	attrs.PutStr(contract.AttrSyscallPhase, PhaseName(phase))
+	attrs.PutInt(contract.AttrSyscallLatencyNs, int64(lat))
+	attrs.PutInt(contract.AttrSeccompMode, int64(mode))
+	if phase == PhaseBody {
+		attrs.PutInt(contract.AttrSyscallReturn, int64(le.Uint64(raw[syscallRet:])))
+	}
+	path := d.identify(attrs, h.PID, decodeCgroupRef(raw[syscallCgroup:]))
+	ioLimit := ""
+	if phase == PhaseBody && d.Procs != nil && h.PID != 0 && ioSyscalls[name] {
+		if ioLimit = d.Procs.IOLimit(h.PID); ioLimit != "" {
+			attrs.PutStr(contract.AttrCgroupIOLimit, ioLimit)
+		}
+	}
+	layer := contract.LayerApp
+	switch {
+	case phase == PhaseEntry:
+		// Time before the syscall ran: a seccomp user-notify or ptrace
+		// supervisor held it (the sandbox slow path).
+		layer = contract.LayerL4
+	case isSandboxRuntime(h.Comm):
+		layer = contract.LayerL4
+	case ioLimit != "", inContainer(path):
+		// A slow body in a container cgroup: its IO or CPU limits
+		// (blkio/io.max throttling holds write/fsync in the cgroup).
+		layer = contract.LayerL3
+	}
+	attrs.PutStr(contract.AttrIsolationLayer, layer)
+	lr.Body().SetStr(name + " " + PhaseName(phase) + " took " + durationString(lat))
+	return nil
+}
+
+// ioSyscalls are the syscalls a cgroup IO limit can hold.
+var ioSyscalls = map[string]bool{"write": true, "pwrite64": true, "writev": true, "fsync": true, "fdatasync": true,
+	"read": true, "pread64": true, "readv": true, "sync_file_range": true, "io_uring_enter": true}
+
+func isSandboxRuntime(comm string) bool {
+	for _, r := range sandboxRuntimes {
+		if comm == r && r != "exe" {
+			return true
+		}
+	}
+	return false
+}
+
+func (d *Decoder) decodeOOMKill(raw []byte, h Header, dst plog.LogRecordSlice) error {
+	if len(raw) < OOMKillSize {
+		return &ErrShort{Type: h.Type, Got: len(raw), Want: OOMKillSize}
+	}
+	le := binary.LittleEndian
+	memcg := decodeCgroupRef(raw[oomMemcg:])
+	lr := d.newRecord(dst, h, contract.EventOOMKill, plog.SeverityNumberError)
+	attrs := lr.Attributes()
+	// The victim is dying: name its memcg from the id first.
+	path := ""
+	if d.Procs != nil && memcg.ID > 1 {
+		path = d.Procs.CgroupPath(memcg.ID, memcg.Hier)
+	}
+	if path != "" {
+		attrs.PutStr(contract.AttrMemcgPath, path)
+		attrs.PutStr(contract.AttrCgroupPath, path)
+		if id := procinfo.ContainerID(path); id != "" {
+			attrs.PutStr(contract.AttrContainerID, id)
+		}
+	} else {
+		path = d.identify(attrs, h.PID, memcg)
+		if path != "" {
+			attrs.PutStr(contract.AttrMemcgPath, path)
+		}
+	}
+	attrs.PutInt(contract.AttrProcessTotalVMPages, int64(le.Uint64(raw[oomTotalVM:])))
+	attrs.PutStr(contract.AttrIsolationLayer, contract.LayerL3)
+	lr.Body().SetStr("OOM kill of " + h.Comm + " (pid " + strconv.Itoa(int(h.PID)) + ") in memcg " + path)
+	return nil
+}
+
+func durationString(ns uint64) string {
+	return strconv.FormatFloat(float64(ns)/1e6, 'f', 3, 64) + "ms"
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }

@@ -1,0 +1,126 @@
+package event
+
+import (
+	"encoding/binary"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"golang.org/x/sys/unix"
+
+	"github.com/crosshair-otel/crosshair/internal/contract"
+	"github.com/crosshair-otel/crosshair/receiver/ebpfreceiver/internal/procinfo"
+)
+
+func hostRecords() map[Type][]byte {
+	le := binary.LittleEndian
+	sched := make([]byte, SchedDelaySize)
+	putHeader(sched, TypeSchedDelay, 1e9, 100, "busy")
+	le.PutUint64(sched[schedDelayNs:], 90e6)
+
+	block := make([]byte, BlockIOSize)
+	putHeader(block, TypeBlockIO, 1e9, 101, "dd")
+	le.PutUint64(block[blockLatencyNs:], 70e6)
+	le.PutUint64(block[blockQueueNs:], 1e6)
+	le.PutUint64(block[blockSector:], 2048)
+	le.PutUint32(block[blockDev:], 7<<20|999)
+	le.PutUint32(block[blockBytes:], 4096)
+	le.PutUint32(block[blockOp:], 1)
+
+	sc := make([]byte, SyscallSize)
+	putHeader(sc, TypeSyscallSlow, 1e9, 102, "client")
+	le.PutUint64(sc[syscallLatencyNs:], 55e6)
+	le.PutUint32(sc[syscallNr:], unix.SYS_CONNECT)
+	le.PutUint32(sc[syscallPhase:], PhaseEntry)
+	le.PutUint32(sc[syscallSeccomp:], 2)
+
+	oom := make([]byte, OOMKillSize)
+	putHeader(oom, TypeOOMKill, 1e9, 103, "hog")
+	le.PutUint64(oom[oomTotalVM:], 12345)
+	return map[Type][]byte{TypeSchedDelay: sched, TypeBlockIO: block, TypeSyscallSlow: sc, TypeOOMKill: oom}
+}
+
+func TestDecodeHostRecords(t *testing.T) {
+	base := time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
+	// A fixture /proc with no such pids: identity stays empty, decoding
+	// must not depend on the process still being there.
+	procs := procinfo.New(t.TempDir(), t.TempDir(), 16, time.Minute)
+	d := &Decoder{Clock: fixedClock{base}, Procs: procs}
+	recs := hostRecords()
+	tests := []struct {
+		typ  Type
+		name string
+		want map[string]any
+	}{
+		{TypeSchedDelay, contract.EventSchedDelay, map[string]any{
+			contract.AttrSchedDelayNs: int64(90e6), contract.AttrIsolationLayer: contract.LayerApp,
+			contract.AttrProcessPID: int64(100), contract.AttrProcessExecutable: "busy",
+		}},
+		{TypeBlockIO, contract.EventBlockIO, map[string]any{
+			contract.AttrBlockDevice: "7:999", contract.AttrBlockOp: "write", contract.AttrBlockLatencyNs: int64(70e6),
+			contract.AttrBlockQueueNs: int64(1e6), contract.AttrBlockBytes: int64(4096), contract.AttrBlockSector: int64(2048),
+			contract.AttrIsolationLayer: contract.LayerL0, contract.AttrProcessPID: int64(101),
+		}},
+		{TypeSyscallSlow, contract.EventSyscallSlow, map[string]any{
+			contract.AttrSyscallName: "connect", contract.AttrSyscallPhase: "entry", contract.AttrSyscallLatencyNs: int64(55e6),
+			contract.AttrSeccompMode: int64(2), contract.AttrIsolationLayer: contract.LayerL4, contract.AttrProcessPID: int64(102),
+		}},
+		{TypeOOMKill, contract.EventOOMKill, map[string]any{
+			contract.AttrProcessTotalVMPages: int64(12345), contract.AttrIsolationLayer: contract.LayerL3,
+			contract.AttrProcessPID: int64(103), contract.AttrProcessExecutable: "hog",
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dst := plog.NewLogRecordSlice()
+			typ, err := d.Decode(recs[tt.typ], dst)
+			require.NoError(t, err)
+			require.Equal(t, tt.typ, typ)
+			require.Equal(t, 1, dst.Len())
+			lr := dst.At(0)
+			assert.Equal(t, tt.name, lr.EventName())
+			assert.Equal(t, base.Add(time.Second), lr.Timestamp().AsTime())
+			got := lr.Attributes().AsRaw()
+			for k, v := range tt.want {
+				assert.Equal(t, v, got[k], k)
+			}
+			assert.NotEmpty(t, lr.Body().Str())
+		})
+	}
+}
+
+func TestDecodeHostIdentityFromLiveProcess(t *testing.T) {
+	raw := hostRecords()[TypeSyscallSlow]
+	binary.LittleEndian.PutUint32(raw[headerPID:], uint32(os.Getpid()))
+	binary.LittleEndian.PutUint32(raw[syscallPhase:], PhaseBody)
+	dst := plog.NewLogRecordSlice()
+	_, err := (&Decoder{Clock: fixedClock{}, Procs: procinfo.Default()}).Decode(raw, dst)
+	require.NoError(t, err)
+	path, ok := dst.At(0).Attributes().Get(contract.AttrCgroupPath)
+	require.True(t, ok, "a live process gets its cgroup path")
+	assert.NotEmpty(t, path.Str())
+	phase, _ := dst.At(0).Attributes().Get(contract.AttrSyscallPhase)
+	assert.Equal(t, "body", phase.Str())
+}
+
+func TestBlockClassification(t *testing.T) {
+	assert.Equal(t, contract.LayerL1, BlockDeviceLayer("vda", 10e6, 1e3))
+	assert.Equal(t, contract.LayerL2, BlockDeviceLayer("vdb", 1e6, 5e6))
+	assert.Equal(t, contract.LayerL3, BlockDeviceLayer("loop3", 1e6, 0))
+	assert.Equal(t, contract.LayerL0, BlockDeviceLayer("nvme0n1", 1e6, 0))
+	assert.Equal(t, "write_zeroes", BlockOpName(9))
+	assert.Equal(t, "op_77", BlockOpName(77))
+	assert.Equal(t, "syscall_9999", SyscallName(9999))
+}
+
+func TestDecodeHostRejectsShortRecords(t *testing.T) {
+	for typ, raw := range hostRecords() {
+		dst := plog.NewLogRecordSlice()
+		_, err := (&Decoder{Clock: fixedClock{}}).Decode(raw[:len(raw)-1], dst)
+		require.Error(t, err, "type %d", typ)
+		assert.Equal(t, 0, dst.Len())
+	}
+}

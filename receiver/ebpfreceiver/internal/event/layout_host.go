@@ -1,0 +1,38 @@
+package event
+
+// Host-side record layouts (bpf/sched.c, blockio.c, syscall.c, oom.c).
+const (
+	cgKeySize = 16 // struct cg_key {u64 id; u32 hier; u32 pad}
+
+	SchedDelaySize   = HeaderSize + 8 + cgKeySize
+	schedDelayNs     = HeaderSize
+	schedDelayCgroup = HeaderSize + 8
+
+	BlockIOSize    = HeaderSize + 40
+	blockLatencyNs = HeaderSize
+	blockQueueNs   = HeaderSize + 8
+	blockSector    = HeaderSize + 16
+	blockDev       = HeaderSize + 24
+	blockBytes     = HeaderSize + 28
+	blockOp        = HeaderSize + 32
+	blockError     = HeaderSize + 36
+
+	SyscallSize      = HeaderSize + 48
+	syscallLatencyNs = HeaderSize
+	syscallRet       = HeaderSize + 8
+	syscallCgroup    = HeaderSize + 16
+	syscallNr        = HeaderSize + 32
+	syscallPhase     = HeaderSize + 36
+	syscallSeccomp   = HeaderSize + 40
+
+	OOMKillSize = HeaderSize + cgKeySize + 16
+	oomMemcg    = HeaderSize
+	oomTotalVM  = HeaderSize + cgKeySize
+	oomUID      = HeaderSize + cgKeySize + 8
+)
+
+// Syscall phases (bpf/syscall.c PHASE_*).
+const (
+	PhaseBody  = 0
+	PhaseEntry = 1
+)

@@ -1,0 +1,354 @@
+package probes
+
+import (
+	"bufio"
+	"errors"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"golang.org/x/sys/unix"
+
+	"github.com/crosshair-otel/crosshair/internal/testenv"
+)
+
+// Benchmarks of the host probes, measured on the real kernel (root):
+//   - per-event kernel cost of each program (BPF run-time statistics:
+//     run_time_ns / run_cnt), next to the equivalent bpftrace program
+//     attached to the same tracepoints in the same run;
+//   - the slowdown of syscall-heavy and context-switch-heavy loops with
+//     every host probe loaded, against the same loop with none.
+// The numbers go in receiver/ebpfreceiver/BENCHMARKS-host.md.
+
+const (
+	bpftraceRunqlat = `
+tracepoint:sched:sched_wakeup, tracepoint:sched:sched_wakeup_new { @qtime[args->pid] = nsecs; }
+tracepoint:sched:sched_switch {
+  if (args->prev_state == 0) { @qtime[args->prev_pid] = nsecs; }
+  $ns = @qtime[args->next_pid];
+  if ($ns) { @usecs = hist((nsecs - $ns) / 1000); }
+  delete(@qtime[args->next_pid]);
+}`
+	bpftraceBiolatency = `
+tracepoint:block:block_rq_issue { @start[args->dev, args->sector] = nsecs; }
+tracepoint:block:block_rq_complete /@start[args->dev, args->sector]/ {
+  @usecs = hist((nsecs - @start[args->dev, args->sector]) / 1000);
+  delete(@start[args->dev, args->sector]);
+}`
+	bpftraceSyscalls = `
+tracepoint:syscalls:sys_enter_read, tracepoint:syscalls:sys_enter_write, tracepoint:syscalls:sys_enter_connect,
+tracepoint:syscalls:sys_enter_accept4, tracepoint:syscalls:sys_enter_sendto, tracepoint:syscalls:sys_enter_recvfrom,
+tracepoint:syscalls:sys_enter_fsync, tracepoint:syscalls:sys_enter_futex { @start[tid] = nsecs; }
+tracepoint:syscalls:sys_exit_read, tracepoint:syscalls:sys_exit_write, tracepoint:syscalls:sys_exit_connect,
+tracepoint:syscalls:sys_exit_accept4, tracepoint:syscalls:sys_exit_sendto, tracepoint:syscalls:sys_exit_recvfrom,
+tracepoint:syscalls:sys_exit_fsync, tracepoint:syscalls:sys_exit_futex /@start[tid]/ {
+  @ns[probe] = hist(nsecs - @start[tid]); delete(@start[tid]);
+}`
+)
+
+// programIDs lists the loaded BPF programs.
+func programIDs(tb testing.TB) map[ebpf.ProgramID]bool {
+	ids := map[ebpf.ProgramID]bool{}
+	var id ebpf.ProgramID
+	for {
+		next, err := ebpf.ProgramGetNextID(id)
+		if errors.Is(err, os.ErrNotExist) {
+			return ids
+		}
+		if err != nil {
+			tb.Fatal(err)
+		}
+		ids[next], id = true, next
+	}
+}
+
+// progStats sums run time and run count of the programs in ids whose name
+// satisfies keep.
+type progStats struct{ ns, runs uint64 }
+
+func (s progStats) perRun() float64 {
+	if s.runs == 0 {
+		return 0
+	}
+	return float64(s.ns) / float64(s.runs)
+}
+
+func statsOf(tb testing.TB, ids map[ebpf.ProgramID]bool, keep func(name string, typ ebpf.ProgramType) bool) progStats {
+	var s progStats
+	for id := range ids {
+		p, err := ebpf.NewProgramFromID(id)
+		if err != nil {
+			continue
+		}
+		info, err := p.Info()
+		if err != nil || !keep(info.Name, info.Type) {
+			_ = p.Close()
+			continue
+		}
+		st, err := p.Stats()
+		_ = p.Close()
+		if err != nil {
+			continue
+		}
+		s.ns += uint64(st.Runtime)
+		s.runs += st.RunCount
+	}
+	return s
+}
+
+func newIDs(before, after map[ebpf.ProgramID]bool) map[ebpf.ProgramID]bool {
+	out := map[ebpf.ProgramID]bool{}
+	for id := range after {
+		if !before[id] {
+			out[id] = true
+		}
+	}
+	return out
+}
+
+// startBpftrace runs script and returns once its probes are attached.
+func startBpftrace(tb testing.TB, script string) (stop func()) {
+	tb.Helper()
+	cmd := exec.Command("bpftrace", "-e", script)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cmd.Stderr = cmd.Stdout
+	if err := cmd.Start(); err != nil {
+		tb.Fatal(err)
+	}
+	stopped := false
+	stop = func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		_ = cmd.Wait()
+	}
+	tb.Cleanup(stop)
+	sc := bufio.NewScanner(out)
+	for sc.Scan() {
+		if strings.HasPrefix(sc.Text(), "Attaching") {
+			go func() {
+				for sc.Scan() {
+				}
+			}()
+			time.Sleep(300 * time.Millisecond) // attach completes after the line
+			return stop
+		}
+	}
+	tb.Fatalf("bpftrace did not attach: %v", sc.Err())
+	return nil
+}
+
+// pingPong bounces a byte between two threads through pipes n times: two
+// context switches per round trip.
+func pingPong(n int) {
+	var a, b [2]int
+	_ = unix.Pipe(a[:])
+	_ = unix.Pipe(b[:])
+	defer func() {
+		for _, fd := range []int{a[0], a[1], b[0], b[1]} {
+			_ = unix.Close(fd)
+		}
+	}()
+	done := make(chan struct{})
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		buf := make([]byte, 1)
+		for i := 0; i < n; i++ {
+			_, _ = unix.Read(a[0], buf)
+			_, _ = unix.Write(b[1], buf)
+		}
+		close(done)
+	}()
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	buf := make([]byte, 1)
+	for i := 0; i < n; i++ {
+		_, _ = unix.Write(a[1], buf)
+		_, _ = unix.Read(b[0], buf)
+	}
+	<-done
+}
+
+func readZero(n int) {
+	fd, _ := unix.Open("/dev/zero", unix.O_RDONLY, 0)
+	defer unix.Close(fd)
+	buf := make([]byte, 8)
+	for i := 0; i < n; i++ {
+		_, _ = unix.Read(fd, buf)
+	}
+}
+
+func getppidLoop(n int) {
+	for i := 0; i < n; i++ {
+		_ = unix.Getppid()
+	}
+}
+
+func loadHost(tb testing.TB, names ...string) *Set {
+	tb.Helper()
+	s, err := Load(Options{Enabled: names, RingBufferBytes: 1 << 22})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if len(s.Attached()) != len(names) {
+		_ = s.Close()
+		tb.Fatalf("attached %v of %v: %v", s.Attached(), names, s.Failed())
+	}
+	return s
+}
+
+func requireBenchEnv(b *testing.B, tools ...string) {
+	testenv.RequireRoot(b, tools...)
+	st, err := ebpf.EnableStats(uint32(unix.BPF_STATS_RUN_TIME))
+	if err != nil {
+		testenv.SkipOrFail(b, "enable BPF run-time stats: %v", err)
+	}
+	b.Cleanup(func() { _ = st.Close() })
+}
+
+// compare loads our probe and the bpftrace script side by side, runs the
+// workload b.N times and reports both per-run costs and their ratio.
+func compare(b *testing.B, probe, script string, ours func(string) bool, workload func()) {
+	requireBenchEnv(b, "bpftrace")
+	before := programIDs(b)
+	s := loadHost(b, probe)
+	defer s.Close()
+	mine := newIDs(before, programIDs(b))
+	mid := programIDs(b)
+	stop := startBpftrace(b, script)
+	theirs := newIDs(mid, programIDs(b))
+	if len(theirs) == 0 {
+		b.Fatal("no bpftrace programs found")
+	}
+	ours0 := statsOf(b, mine, func(n string, _ ebpf.ProgramType) bool { return ours(n) })
+	bt0 := statsOf(b, theirs, func(_ string, t ebpf.ProgramType) bool { return t == ebpf.TracePoint })
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		workload()
+	}
+	b.StopTimer()
+	ours1 := statsOf(b, mine, func(n string, _ ebpf.ProgramType) bool { return ours(n) })
+	bt1 := statsOf(b, theirs, func(_ string, t ebpf.ProgramType) bool { return t == ebpf.TracePoint })
+	stop()
+	o := progStats{ours1.ns - ours0.ns, ours1.runs - ours0.runs}
+	t := progStats{bt1.ns - bt0.ns, bt1.runs - bt0.runs}
+	b.ReportMetric(o.perRun(), "ns/run-crosshair")
+	b.ReportMetric(t.perRun(), "ns/run-bpftrace")
+	b.ReportMetric(float64(o.runs)/float64(b.N), "runs/op-crosshair")
+	b.ReportMetric(float64(t.runs)/float64(b.N), "runs/op-bpftrace")
+	if t.perRun() > 0 {
+		b.ReportMetric(o.perRun()/t.perRun(), "cost-ratio")
+	}
+}
+
+func BenchmarkKernelCostSchedVsRunqlat(b *testing.B) {
+	compare(b, "sched_delay", bpftraceRunqlat, func(n string) bool { return strings.HasPrefix(n, "handle_sched") },
+		func() { pingPong(2000) })
+}
+
+func BenchmarkKernelCostBlockVsBiolatency(b *testing.B) {
+	requireBenchEnv(b, "losetup", "dd")
+	dev, _ := testenv.LoopDevice(b, 64)
+	compare(b, "block_io", bpftraceBiolatency, func(n string) bool { return strings.HasPrefix(n, "handle_block") },
+		func() {
+			if out, err := exec.Command("dd", "if=/dev/zero", "of="+dev, "bs=4k", "count=200", "oflag=direct").CombinedOutput(); err != nil {
+				b.Fatalf("dd: %v %s", err, out)
+			}
+		})
+}
+
+func BenchmarkKernelCostSyscallVsBpftrace(b *testing.B) {
+	compare(b, "syscall_slow", bpftraceSyscalls, func(n string) bool { return strings.HasPrefix(n, "handle_sys_e") },
+		func() { readZero(10000) })
+}
+
+// slowdown times fn with no probe and with every host probe loaded,
+// alternating rounds to spread the machine's noise over both, and reports
+// the ratio of the best rounds.
+func slowdown(b *testing.B, names []string, fn func()) {
+	// Run-time statistics stay off here: they add two clock reads to every
+	// program run.
+	testenv.RequireRoot(b)
+	load := func() func() {
+		s := loadHost(b, names...)
+		return func() { _ = s.Close() }
+	}
+	slowdownWith(b, load, fn)
+}
+
+// slowdownBpftrace is slowdown with the bpftrace script instead of our probes.
+func slowdownBpftrace(b *testing.B, script string, fn func()) {
+	testenv.RequireRoot(b, "bpftrace")
+	slowdownWith(b, func() func() { return startBpftrace(b, script) }, fn)
+}
+
+func slowdownWith(b *testing.B, load func() (unload func()), fn func()) {
+	best := func(d *time.Duration, start time.Time) {
+		if e := time.Since(start); *d == 0 || e < *d {
+			*d = e
+		}
+	}
+	var none, all time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		for round := 0; round < 7; round++ {
+			start := time.Now()
+			fn()
+			best(&none, start)
+			b.StopTimer()
+			unload := load()
+			b.StartTimer()
+			start = time.Now()
+			fn()
+			best(&all, start)
+			b.StopTimer()
+			unload()
+			b.StartTimer()
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(none.Nanoseconds()), "ns-best-none")
+	b.ReportMetric(float64(all.Nanoseconds()), "ns-best-all")
+	b.ReportMetric((float64(all)/float64(none)-1)*100, "slowdown-%")
+}
+
+var (
+	allHost         = []string{"sched_delay", "block_io", "syscall_slow", "oom_kill"}
+	allButSyscalls  = []string{"sched_delay", "block_io", "oom_kill"}
+	slowdownTargets = []struct {
+		name string
+		fn   func()
+	}{
+		{"getppid", func() { getppidLoop(300_000) }},
+		{"read-dev-zero", func() { readZero(100_000) }},
+		{"pipe-ping-pong", func() { pingPong(10_000) }},
+	}
+)
+
+// BenchmarkSlowdown: every host probe loaded, and every host probe but
+// syscall_slow (whose per-syscall tracepoints put every task's syscalls on
+// the kernel's tracing slow path), against none.
+func BenchmarkSlowdown(b *testing.B) {
+	for _, w := range slowdownTargets {
+		b.Run(w.name+"/all", func(b *testing.B) { slowdown(b, allHost, w.fn) })
+		b.Run(w.name+"/no-syscall-probe", func(b *testing.B) { slowdown(b, allButSyscalls, w.fn) })
+		// The same syscalls watched by bpftrace: the kernel's tax of
+		// enabling syscall tracepoints, whoever attaches to them.
+		b.Run(w.name+"/bpftrace-syscalls", func(b *testing.B) { slowdownBpftrace(b, bpftraceSyscalls, w.fn) })
+	}
+	// The scheduler probe alone, next to bpftrace's runqlat.
+	b.Run("pipe-ping-pong/sched-delay-only", func(b *testing.B) { slowdown(b, []string{"sched_delay"}, slowdownTargets[2].fn) })
+	b.Run("pipe-ping-pong/bpftrace-runqlat", func(b *testing.B) { slowdownBpftrace(b, bpftraceRunqlat, slowdownTargets[2].fn) })
+}
