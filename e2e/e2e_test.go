@@ -43,6 +43,9 @@ type scenario struct {
 	expected string // isolation.layer on the faulted hop's slow spans
 	hop      lab.Service
 	hopKind  int
+	// evidence the true positives must carry (issue 8's table), and its legend.
+	evidence     func(*Span) bool
+	evidenceText string
 	// flags per service name, added to `chx-demo serve`.
 	flags map[string][]string
 	setup func(h *harness) error // before the services start
@@ -58,12 +61,20 @@ func scenarios() []scenario {
 		{name: "baseline", expected: "app"},
 		{
 			name: "loss", expected: "L3", hop: lab.Order, hopKind: KindClient,
-			inject: func(h *harness) error { return lab.AddDrop(20) },
-			remove: func(h *harness) error { return lab.RemoveDrop() },
+			evidence: func(s *Span) bool {
+				return s.Num("kernel.tcp.retransmits") > 0 && strings.Contains(s.Cause(), "NETFILTER_DROP")
+			},
+			evidenceText: "kernel.tcp.retransmits > 0 and isolation.cause names NETFILTER_DROP",
+			inject:       func(h *harness) error { return lab.AddDrop(20) },
+			remove:       func(h *harness) error { return lab.RemoveDrop() },
 		},
 		{
 			name: "cpu", expected: "L3", hop: lab.Payment, hopKind: KindServer,
-			flags: map[string][]string{"payment": {"-cpu-work", "4ms"}},
+			evidence: func(s *Span) bool {
+				return s.Num("kernel.cgroup.cpu.throttled_ms") > 0 && strings.Contains(strings.ToLower(s.Cause()), "throttl")
+			},
+			evidenceText: "kernel.cgroup.cpu.throttled_ms > 0 and isolation.cause names the cgroup throttling",
+			flags:        map[string][]string{"payment": {"-cpu-work", "4ms"}},
 			inject: func(h *harness) error {
 				h.cpuBefore = lab.CPUStat("payment")
 				return lab.SetCPUQuota("payment", 10*time.Millisecond, 100*time.Millisecond)
@@ -79,6 +90,8 @@ func scenarios() []scenario {
 		},
 		{
 			name: "sandbox", expected: "L4", hop: lab.Order, hopKind: KindClient,
+			evidence:     func(s *Span) bool { return s.Num("kernel.syscall.slow_ms") >= 50 },
+			evidenceText: "kernel.syscall.slow_ms ≥ 50",
 			inject: func(h *harness) error {
 				h.stopService("order")
 				return h.startService(lab.Order, true)
@@ -86,7 +99,9 @@ func scenarios() []scenario {
 		},
 		{
 			name: "disk", expected: "L2", hop: lab.Payment, hopKind: KindServer,
-			flags: map[string][]string{"payment": {"-fsync-file", lab.DiskMount + "/payment/ledger"}},
+			evidence:     func(s *Span) bool { return strings.Contains(s.Cause(), lab.Prefix+"neighbour") },
+			evidenceText: "isolation.cause names the neighbour cgroup (" + lab.Prefix + "neighbour)",
+			flags:        map[string][]string{"payment": {"-fsync-file", lab.DiskMount + "/payment/ledger"}},
 			setup: func(h *harness) error {
 				dev, err := lab.SetupDisk()
 				h.disk = dev
@@ -260,7 +275,8 @@ func TestE2E(t *testing.T) {
 	var detail strings.Builder
 	for _, r := range runs {
 		hop := Hop{Service: r.sc.hop.Name, Kind: r.sc.hopKind}
-		res := Score(r.sc.name, r.sc.expected, hop, spans, r.noFault, r.fault, reports)
+		res := Score(r.sc.name, r.sc.expected, hop, spans, r.noFault, r.fault, reports, r.sc.evidence)
+		res.Evidence = r.sc.evidenceText
 		res.Notes = r.notes
 		results = append(results, res)
 		if hop.Service != "" {
@@ -293,6 +309,9 @@ func TestE2E(t *testing.T) {
 		}
 		if r.Precision() < minPrecision || r.Recall() < minRecall {
 			t.Errorf("%s: precision %.1f%% (target ≥ %.0f%%), recall %.1f%% (target ≥ %.0f%%) of isolation.layer=%s", r.Scenario, 100*r.Precision(), 100*minPrecision, 100*r.Recall(), 100*minRecall, r.Expected)
+		}
+		if r.TP > 0 && float64(r.EvidenceOK)/float64(r.TP) < minRecall {
+			t.Errorf("%s: only %d of %d true positives carry the evidence: %s", r.Scenario, r.EvidenceOK, r.TP, r.Evidence)
 		}
 		switch {
 		case r.Reports == 0:

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -43,7 +44,9 @@ type Result struct {
 	Positives      int
 	TP, FP, FN     int
 	FaultHopP99    time.Duration
-	Reports        int // reports on traces with a positive span
+	Evidence       string // what the TPs must carry, for the table's legend
+	EvidenceOK     int    // true positives that carry the scenario's evidence
+	Reports        int    // reports on traces with a positive span
 	ReportsHopOK   int
 	ReportsLayerOK int
 	Notes          []string
@@ -113,7 +116,7 @@ func PhaseSpans(all []Span, w Window) []*Span {
 // Score computes precision and recall of isolation.layer == expected over
 // the fault phase: the hop's spans slower than the no-fault p99 are the
 // positives, every other span is a negative.
-func Score(name, expected string, hop Hop, all []Span, noFault, fault Window, reports map[string]Report) *Result {
+func Score(name, expected string, hop Hop, all []Span, noFault, fault Window, reports map[string]Report, evidence func(*Span) bool) *Result {
 	r := &Result{Scenario: name, Expected: expected, Hop: hop}
 	base := PhaseSpans(all, noFault)
 	r.BaselineSpans = len(base)
@@ -144,6 +147,9 @@ func Score(name, expected string, hop Hop, all []Span, noFault, fault Window, re
 		switch {
 		case pos && pred:
 			r.TP++
+			if evidence == nil || evidence(s) {
+				r.EvidenceOK++
+			}
 		case pos:
 			r.FN++
 		case pred:
@@ -174,6 +180,26 @@ func Score(name, expected string, hop Hop, all []Span, noFault, fault Window, re
 		}
 	}
 	return r
+}
+
+// Num reads a numeric span attribute (OTLP JSON carries ints as strings).
+func (s *Span) Num(key string) float64 {
+	switch v := s.Attrs[key].(type) {
+	case int64:
+		return float64(v)
+	case float64:
+		return v
+	case string:
+		f, _ := strconv.ParseFloat(v, 64)
+		return f
+	}
+	return 0
+}
+
+// Cause is the isolation.cause line.
+func (s *Span) Cause() string {
+	v, _ := s.Attrs["isolation.cause"].(string)
+	return v
 }
 
 // Histogram renders durations in fixed log buckets.
@@ -211,17 +237,22 @@ func HopDurations(all []Span, w Window, hop Hop) []time.Duration {
 // Table renders the results.
 func Table(results []*Result) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%-10s %-8s %-15s %9s %6s %6s %5s %5s %5s %5s %9s %7s %9s %12s\n",
-		"scenario", "expect", "hop", "base p99", "spans", "pos", "TP", "FP", "FN", "", "precision", "recall", "base FP", "reports ok")
+	fmt.Fprintf(&b, "%-10s %-8s %-15s %9s %6s %6s %5s %5s %5s %9s %9s %7s %9s %12s\n",
+		"scenario", "expect", "hop", "base p99", "spans", "pos", "TP", "FP", "FN", "evidence", "precision", "recall", "base FP", "reports ok")
 	for _, r := range results {
 		hop := r.Hop.String()
 		if r.Hop.Service == "" {
 			hop = "-"
 		}
-		fmt.Fprintf(&b, "%-10s %-8s %-15s %9s %6d %6d %5d %5d %5d %5s %8.1f%% %6.1f%% %8.2f%% %5d/%d/%d\n",
-			r.Scenario, r.Expected, hop, r.BaselineP99.Round(10*time.Microsecond), r.FaultSpans+r.BaselineSpans, r.Positives, r.TP, r.FP, r.FN, "",
+		fmt.Fprintf(&b, "%-10s %-8s %-15s %9s %6d %6d %5d %5d %5d %9s %8.1f%% %6.1f%% %8.2f%% %5d/%d/%d\n",
+			r.Scenario, r.Expected, hop, r.BaselineP99.Round(10*time.Microsecond), r.FaultSpans+r.BaselineSpans, r.Positives, r.TP, r.FP, r.FN, fmt.Sprintf("%d/%d", r.EvidenceOK, r.TP),
 			100*r.Precision(), 100*r.Recall(), 100*r.BaselineFPRate(), r.ReportsHopOK, r.ReportsLayerOK, r.Reports)
 	}
-	b.WriteString("(reports ok = reports on positive traces naming the right hop / the right layer / all such reports)\n")
+	b.WriteString("(evidence = true positives carrying the scenario's evidence / true positives; reports ok = reports on positive traces naming the right hop / the right layer / all such reports)\n")
+	for _, r := range results {
+		if r.Evidence != "" {
+			fmt.Fprintf(&b, "  %s evidence: %s\n", r.Scenario, r.Evidence)
+		}
+	}
 	return b.String()
 }

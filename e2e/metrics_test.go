@@ -49,12 +49,13 @@ func TestScore(t *testing.T) {
 		tr := trace(next(), f0.Add(time.Duration(i)*time.Millisecond), d, layer)
 		if i == 0 {
 			tr[1].Attrs["isolation.layer"] = "L3"
+			tr[2].Attrs["kernel.cgroup.cpu.throttled_ms"] = "12.5"
 		}
 		spans = append(spans, tr...)
 	}
 	fault := Window{f0, f0.Add(time.Second)}
 	reports := map[string]Report{}
-	r := Score("cpu", "L3", Hop{Service: "payment", Kind: KindServer}, spans, noFault, fault, reports)
+	r := Score("cpu", "L3", Hop{Service: "payment", Kind: KindServer}, spans, noFault, fault, reports, func(s *Span) bool { return s.Num("kernel.cgroup.cpu.throttled_ms") > 0 })
 	if r.BaselineP99 != 990*time.Microsecond {
 		t.Errorf("baseline p99 = %s, want 990µs", r.BaselineP99)
 	}
@@ -63,6 +64,9 @@ func TestScore(t *testing.T) {
 	}
 	if r.Positives != 10 || r.TP != 8 || r.FN != 2 || r.FP != 2 {
 		t.Errorf("pos/TP/FN/FP = %d/%d/%d/%d, want 10/8/2/2", r.Positives, r.TP, r.FN, r.FP)
+	}
+	if r.EvidenceOK != 1 {
+		t.Errorf("evidence on %d true positives, want 1", r.EvidenceOK)
 	}
 	if p, rc := r.Precision(), r.Recall(); p != 0.8 || rc != 0.8 {
 		t.Errorf("precision/recall = %.2f/%.2f, want 0.80/0.80", p, rc)
