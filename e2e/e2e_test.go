@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -283,6 +284,7 @@ func TestE2E(t *testing.T) {
 			fmt.Fprintf(&detail, "%s: %s span durations, no fault (p99 %s):\n%s", r.sc.name, hop, res.BaselineP99.Round(10*time.Microsecond), Histogram(HopDurations(spans, r.noFault, hop)))
 			fmt.Fprintf(&detail, "%s: %s span durations, fault (p99 %s):\n%s", r.sc.name, hop, res.FaultHopP99.Round(10*time.Microsecond), Histogram(HopDurations(spans, r.fault, hop)))
 			fmt.Fprintf(&detail, "%s: verdicts on the fault phase's positives: %s\n", r.sc.name, verdicts(spans, r.fault, hop, res.BaselineP99))
+			fmt.Fprintf(&detail, "%s: false positives (negatives tagged %s) by span: %s\n", r.sc.name, r.sc.expected, falsePositives(spans, r.fault, hop, res.BaselineP99, r.sc.expected))
 		}
 		for _, n := range res.Notes {
 			fmt.Fprintf(&detail, "%s: %s\n", r.sc.name, n)
@@ -338,6 +340,28 @@ func verdicts(spans []Span, w Window, hop Hop, p99 time.Duration) string {
 	var parts []string
 	for l, n := range counts {
 		parts = append(parts, fmt.Sprintf("%s=%d", l, n))
+	}
+	return strings.Join(parts, " ")
+}
+
+// falsePositives counts the negatives tagged with the expected layer, by
+// service and span kind.
+func falsePositives(spans []Span, w Window, hop Hop, p99 time.Duration, expected string) string {
+	counts := map[string]int{}
+	for _, s := range PhaseSpans(spans, w) {
+		if s.Layer() != expected || (hop.Match(s) && s.Duration() > p99) {
+			continue
+		}
+		h := Hop{Service: s.Service, Kind: s.Kind}
+		counts[h.String()]++
+	}
+	var parts []string
+	for k, n := range counts {
+		parts = append(parts, fmt.Sprintf("%s=%d", k, n))
+	}
+	sort.Strings(parts)
+	if len(parts) == 0 {
+		return "none"
 	}
 	return strings.Join(parts, " ")
 }
