@@ -174,29 +174,42 @@ func addrUp(ns, dev, cidr string) error {
 // DropTable is the nftables table of the packet-loss scenario.
 const DropTable = "crosshair_e2e"
 
-// AddDrop drops percent% of the non-SYN TCP segments arriving in payment's
-// namespace for payment's port: the receiving side of the order→payment
-// veth, so order's TCP retransmits (DESIGN §6).
+// AddDrop drops percent% of the non-SYN TCP segments of the order↔payment
+// connections on the receiving side of the veth, in both directions:
+// order→payment segments in payment's namespace (prerouting on pa-or),
+// payment→order segments in order's namespace (prerouting on or-pa). A drop
+// on the receiving side makes the sender retransmit (DESIGN §6); SYNs are
+// spared so connections still open.
 func AddDrop(percent int) error {
-	rules := fmt.Sprintf(`table inet %s {
+	for _, side := range []struct{ ns, dev, match string }{
+		{Payment.Netns, "pa-or", fmt.Sprintf("tcp dport %d", PaymentPort)},
+		{Order.Netns, "or-pa", fmt.Sprintf("tcp sport %d", PaymentPort)},
+	} {
+		rules := fmt.Sprintf(`table inet %s {
 	chain prerouting {
 		type filter hook prerouting priority -150; policy accept;
-		iifname "pa-or" tcp dport %d tcp flags & syn == 0 numgen random mod 100 < %d drop
+		iifname "%s" %s tcp flags & syn == 0 numgen random mod 100 < %d drop
 	}
 }
-`, DropTable, PaymentPort, percent)
-	cmd := exec.Command("ip", "netns", "exec", Payment.Netns, "nft", "-f", "-")
-	cmd.Stdin = strings.NewReader(rules)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("nft: %v: %s", err, out)
+`, DropTable, side.dev, side.match, percent)
+		cmd := exec.Command("ip", "netns", "exec", side.ns, "nft", "-f", "-")
+		cmd.Stdin = strings.NewReader(rules)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("nft in %s: %v: %s", side.ns, err, out)
+		}
 	}
 	return nil
 }
 
-// RemoveDrop deletes the drop table.
+// RemoveDrop deletes the drop tables.
 func RemoveDrop() error {
-	_, err := InNs(Payment.Netns, "nft", "delete", "table", "inet", DropTable)
-	return err
+	var errs []error
+	for _, ns := range []string{Payment.Netns, Order.Netns} {
+		if _, err := InNs(ns, "nft", "delete", "table", "inet", DropTable); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // SetCPUQuota sets group's CFS quota (v1): quota per period; quota < 0
