@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -286,6 +287,9 @@ func TestE2E(t *testing.T) {
 			fmt.Fprintf(&detail, "%s: verdicts on the fault phase's positives: %s\n", r.sc.name, verdicts(spans, r.fault, hop, res.BaselineP99))
 			fmt.Fprintf(&detail, "%s: false positives (negatives tagged %s) by span: %s\n", r.sc.name, r.sc.expected, falsePositives(spans, r.fault, hop, res.BaselineP99, r.sc.expected))
 		}
+		if res.BaselineSpans > 0 {
+			fmt.Fprintf(&detail, "%s: no-fault phase, top causes of spans tagged other than app:%s\n", r.sc.name, topCauses(PhaseSpans(spans, r.noFault), 3))
+		}
 		for _, n := range res.Notes {
 			fmt.Fprintf(&detail, "%s: %s\n", r.sc.name, n)
 		}
@@ -342,6 +346,36 @@ func verdicts(spans []Span, w Window, hop Hop, p99 time.Duration) string {
 		parts = append(parts, fmt.Sprintf("%s=%d", l, n))
 	}
 	return strings.Join(parts, " ")
+}
+
+var digits = regexp.MustCompile(`\b[0-9][0-9.]*`)
+
+// topCauses lists the n most frequent isolation.cause lines (numbers
+// folded) among spans tagged with a layer other than app.
+func topCauses(spans []*Span, n int) string {
+	counts := map[string]int{}
+	for _, s := range spans {
+		if tagged(s) {
+			counts[s.Layer()+" ← "+digits.ReplaceAllString(s.Cause(), "N")]++
+		}
+	}
+	type kv struct {
+		k string
+		n int
+	}
+	var all []kv
+	for k, c := range counts {
+		all = append(all, kv{k, c})
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i].n > all[j].n })
+	var b strings.Builder
+	for i := 0; i < len(all) && i < n; i++ {
+		fmt.Fprintf(&b, "\n      %5d× %s", all[i].n, all[i].k)
+	}
+	if b.Len() == 0 {
+		return " none"
+	}
+	return b.String()
 }
 
 // falsePositives counts the negatives tagged with the expected layer, by
