@@ -193,11 +193,69 @@ func BenchmarkJoinVsNop(b *testing.B) {
 		if compress {
 			name = "encode=proto+gzip"
 		}
-		b.Run(name, func(b *testing.B) { benchJoinVsNop(b, compress) })
+		b.Run(name, func(b *testing.B) { benchJoinVsNop(b, compress, benchTraces) })
 	}
 }
 
-func benchJoinVsNop(b *testing.B, compress bool) {
+// BenchmarkJoinVsNopSDKBatch is BenchmarkJoinVsNop with requests shaped
+// like an SDK's export (and like bench/collector's load): one resource
+// with all 100 spans of the batch, 20 attributes per span, network
+// attributes on every span. The spans are over indexed connections of
+// processes on another node (as at a gateway), so the join does its full
+// work: 5-tuple match, verdict, span event.
+func BenchmarkJoinVsNopSDKBatch(b *testing.B) {
+	b.Run("encode=proto", func(b *testing.B) { benchJoinVsNop(b, false, sdkTraces) })
+}
+
+// sdkTraces is one SDK-shaped batch: one resource (one process) with
+// benchBatchSize client spans of 20 attributes over the process's
+// connections and others.
+func sdkTraces(conns, seed int) ptrace.Traces {
+	td := ptrace.NewTraces()
+	rs := td.ResourceSpans().AppendEmpty()
+	ra := rs.Resource().Attributes()
+	c0 := (seed * 7919) % conns
+	ra.PutStr("host.name", benchHost)
+	ra.PutInt("process.pid", benchPID(c0))
+	ra.PutStr("service.name", "checkout")
+	spans := rs.ScopeSpans().AppendEmpty().Spans()
+	for i := range benchBatchSize {
+		c := (seed*benchBatchSize + i*7919) % conns
+		if i%2 == 0 {
+			c = c0 // half over the process's own connection
+		}
+		local, peer := benchConn(c)
+		sp := spans.AppendEmpty()
+		sp.SetName("GET /cart")
+		sp.SetKind(ptrace.SpanKindClient)
+		sp.SetTraceID(pcommon.TraceID{byte(i), byte(seed)})
+		sp.SetSpanID(pcommon.SpanID{byte(i + 1)})
+		end := t0.Add(-time.Duration(i%25) * time.Second)
+		sp.SetStartTimestamp(pcommon.NewTimestampFromTime(end.Add(-3 * time.Second)))
+		sp.SetEndTimestamp(pcommon.NewTimestampFromTime(end))
+		a := sp.Attributes()
+		a.PutStr("network.peer.address", peer.Addr().String())
+		a.PutInt("network.peer.port", int64(peer.Port()))
+		a.PutStr("network.local.address", local.Addr().String())
+		a.PutInt("network.local.port", int64(local.Port()))
+		a.PutStr("network.transport", "tcp")
+		a.PutStr("network.type", "ipv4")
+		a.PutStr("server.address", "cart.internal")
+		a.PutInt("server.port", int64(peer.Port()))
+		a.PutStr("http.request.method", "GET")
+		a.PutInt("http.response.status_code", 200)
+		a.PutStr("url.full", "http://cart.internal/cart")
+		a.PutStr("url.scheme", "http")
+		a.PutStr("user_agent.original", "loadgen/1.0")
+		a.PutStr("network.protocol.version", "1.1")
+		for k := range 6 {
+			a.PutStr(fmt.Sprintf("app.attr%d", k), "value-of-some-length")
+		}
+	}
+	return td
+}
+
+func benchJoinVsNop(b *testing.B, compress bool, build func(conns, seed int) ptrace.Traces) {
 	const events = 100_000
 	joinSink, nopSink := &exporterSink{}, &exporterSink{}
 	if compress {
@@ -209,8 +267,8 @@ func benchJoinVsNop(b *testing.B, compress bool) {
 	const pool = 64
 	var wire [][]byte
 	var m ptrace.ProtoMarshaler
-	for _, td := range inputs(conns, pool) {
-		buf, err := m.MarshalTraces(td)
+	for i := range pool {
+		buf, err := m.MarshalTraces(build(conns, i))
 		require.NoError(b, err)
 		wire = append(wire, buf)
 	}

@@ -3,6 +3,7 @@ package isolationjoinprocessor // import "github.com/crosshair-otel/crosshair/pr
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"os"
 	"strings"
 	"sync"
@@ -51,6 +52,7 @@ const (
 	releasedByBound     = "bound"
 	placementCacheTTL   = 10 * time.Second
 	placementCacheLimit = 4096
+	addrCacheLimit      = 4096
 )
 
 // joinProcessor is the instance shared by the logs and traces pipelines of
@@ -70,8 +72,10 @@ type joinProcessor struct {
 	pendingSpans int
 	nextTraces   consumer.Traces
 	scratch      []*kevent.Event
-	holding      bool          // started: spans are held; before Start they are joined at once
-	stop         chan struct{} // non-nil while the release loop runs
+	attributed   []classify.Attributed // scratch of the verdicts
+	addrs        map[netip.Addr]string // formatted peer addresses of span events
+	holding      bool                  // started: spans are held; before Start they are joined at once
+	stop         chan struct{}         // non-nil while the release loop runs
 	done         chan struct{}
 
 	pendingGauge atomic.Int64
@@ -113,6 +117,7 @@ func newJoinProcessor(set processor.Settings, cfg *Config) (*joinProcessor, erro
 		classifier: classify.New(cfg.rules(), cfg.Thresholds.classify()),
 		idx:        index.New(cfg.MaxEvents, int64(cfg.Retention)),
 		wake:       make(chan struct{}, 1),
+		addrs:      map[netip.Addr]string{},
 	}
 	p.resolver = placement.NewResolver(fs, node, placementCacheTTL, placementCacheLimit, func() time.Time { return p.now() })
 	if err := tel.RegisterProcessorIsolationJoinPendingSpansCallback(func(_ context.Context, o metric.Int64Observer) error {
@@ -409,6 +414,9 @@ type resourceInfo struct {
 	netns   int64
 	stack   placement.Stack
 	inplace bool // stack known
+	// The stack's attribute values, formatted once for all the resource's spans.
+	innermost, stackStr string
+	lists               join.Resource // the index's lists of the process and node
 }
 
 func (p *joinProcessor) resource(res pcommon.Map) resourceInfo {
@@ -438,6 +446,9 @@ func (p *joinProcessor) resource(res pcommon.Map) resourceInfo {
 		ri.stack = append(placement.Stack{{Layer: contract.LayerL3, Name: "container"}}, p.resolver.Node()...)
 		ri.inplace = true
 	}
+	if ri.inplace {
+		ri.innermost, ri.stackStr = ri.stack.Innermost(), ri.stack.String()
+	}
 	return ri
 }
 
@@ -445,9 +456,16 @@ func (p *joinProcessor) resource(res pcommon.Map) resourceInfo {
 func (p *joinProcessor) joinTraces(ctx context.Context, td ptrace.Traces, incomplete string) {
 	var counts [5]int64
 	rss := td.ResourceSpans()
+	var prev join.Host
 	for i := 0; i < rss.Len(); i++ {
 		rs := rss.At(i)
 		ri := p.resource(rs.Resource().Attributes())
+		if i == 0 {
+			ri.lists = join.Prepare(p.idx, &ri.keys)
+		} else {
+			ri.lists = join.PrepareAfter(p.idx, &ri.keys, &prev)
+		}
+		prev = ri.lists.Host(ri.keys.Host)
 		sss := rs.ScopeSpans()
 		for j := 0; j < sss.Len(); j++ {
 			spans := sss.At(j).Spans()
@@ -504,56 +522,73 @@ func (p *joinProcessor) joinSpan(ri *resourceInfo, span ptrace.Span, incomplete 
 	}
 	slack := int64(p.cfg.Slack)
 	from, to := start-slack, end+slack
-	res := join.Join(p.idx, join.Span{Keys: keys, Netns: ri.netns, From: from, To: to}, p.scratch)
+	res := join.JoinPrepared(p.idx, &ri.lists, join.Span{Keys: keys, Netns: ri.netns, From: from, To: to}, p.scratch)
 	p.scratch = res.Events[:0]
 
+	var v classify.Verdict
+	n := 1 // isolation.join
+	if incomplete != "" {
+		n++
+	}
+	if ri.inplace {
+		n += 2
+	}
+	if res.Quality != join.QualityUnmatched {
+		v = p.classifier.VerdictInto(res.Events, from, to, p.attributed)
+		p.attributed = v.Events[:0]
+		if v.Layer == contract.LayerNetwork {
+			p.peerOnThisNode(&v, keys, res.Events)
+		}
+		n += 2 + v.Evidence.NonZero()
+	}
 	a := span.Attributes()
-	// One growth instead of one per attribute written below.
-	a.EnsureCapacity(a.Len() + 12)
+	// Exactly one growth of the span's attributes, to what is written below.
+	a.EnsureCapacity(a.Len() + n)
 	a.PutStr(attrJoin, res.Quality)
 	if incomplete != "" {
 		a.PutStr(attrJoinIncomplete, incomplete)
 	}
 	if ri.inplace {
-		a.PutStr(attrRuntime, ri.stack.Innermost())
-		a.PutStr(attrRuntimeStack, ri.stack.String())
+		a.PutStr(attrRuntime, ri.innermost)
+		a.PutStr(attrRuntimeStack, ri.stackStr)
 	}
 	if res.Quality == join.QualityUnmatched {
+		clear(res.Events)
 		return res.Quality
-	}
-	v := p.classifier.Verdict(res.Events, from, to)
-	if v.Layer == contract.LayerNetwork {
-		p.peerOnThisNode(&v, keys, res.Events)
 	}
 	a.PutStr(contract.AttrIsolationLayer, v.Layer)
 	a.PutStr(attrCause, v.Cause)
-	ev := v.Evidence
-	putInt := func(k string, n int64) {
-		if n > 0 {
-			a.PutInt(k, n)
+	ev := &v.Evidence
+	if ev.Retransmits > 0 {
+		a.PutInt(attrRetransmits, ev.Retransmits)
+	}
+	if ev.SrttUs > 0 {
+		a.PutInt(attrSrttUs, ev.SrttUs)
+	}
+	if ev.SKBDrops > 0 {
+		a.PutInt(attrSKBDrops, ev.SKBDrops)
+	}
+	putMs(a, attrThrottledMs, ev.ThrottledMs)
+	putMs(a, attrSchedDelayMs, ev.SchedDelayMs)
+	putMs(a, attrSyscallSlowMs, ev.SyscallSlowMs)
+	putMs(a, attrBlockIOSlowMs, ev.BlockIOSlowMs)
+	if m := min(len(v.Events), p.cfg.MaxSpanEvents); m > 0 {
+		ses := span.Events()
+		ses.EnsureCapacity(ses.Len() + m)
+		for _, at := range v.Events[:m] {
+			p.addSpanEvent(ses, at)
 		}
 	}
-	putMs := func(k string, ms float64) {
-		if ms > 0 {
-			a.PutDouble(k, ms)
-		}
-	}
-	putInt(attrRetransmits, ev.Retransmits)
-	putInt(attrSrttUs, ev.SrttUs)
-	putInt(attrSKBDrops, ev.SKBDrops)
-	putMs(attrThrottledMs, ev.ThrottledMs)
-	putMs(attrSchedDelayMs, ev.SchedDelayMs)
-	putMs(attrSyscallSlowMs, ev.SyscallSlowMs)
-	putMs(attrBlockIOSlowMs, ev.BlockIOSlowMs)
-	for i, at := range v.Events {
-		if i >= p.cfg.MaxSpanEvents {
-			break
-		}
-		addSpanEvent(span, at)
-	}
-	// Drop the pointers so the scratch slice does not pin evicted events.
+	// Drop the pointers so the scratch slices do not pin evicted events.
 	clear(res.Events)
+	clear(v.Events)
 	return res.Quality
+}
+
+func putMs(a pcommon.Map, k string, ms float64) {
+	if ms > 0 {
+		a.PutDouble(k, ms)
+	}
 }
 
 // peerOnThisNode applies the last rule of DESIGN §5: loss with no local drop
@@ -589,14 +624,29 @@ func (p *joinProcessor) peerOnThisNode(v *classify.Verdict, keys spankey.Keys, e
 }
 
 // addSpanEvent records one joined kernel event on the span, stamped with
-// the kernel's time.
-func addSpanEvent(span ptrace.Span, at classify.Attributed) {
+// the kernel's time. Called with p.mu held.
+func (p *joinProcessor) addSpanEvent(ses ptrace.SpanEventSlice, at classify.Attributed) {
 	e := at.Event
-	se := span.Events().AppendEmpty()
+	se := ses.AppendEmpty()
 	se.SetName(e.Name)
 	se.SetTimestamp(pcommon.Timestamp(e.Time))
+	n := 1
+	if at.TimeNs > 0 {
+		n++
+	}
+	if e.Peer.IsValid() {
+		n += 2
+	}
+	d := e.Detail
+	if d != nil {
+		for _, s := range [...]string{d.DropReason, d.SyscallName, d.SyscallPhase, d.BlockDevice, d.Interface} {
+			if s != "" {
+				n++
+			}
+		}
+	}
 	a := se.Attributes()
-	a.EnsureCapacity(4)
+	a.EnsureCapacity(n)
 	a.PutStr(contract.AttrIsolationLayer, at.Layer)
 	if at.TimeNs > 0 {
 		a.PutDouble(attrEventTimeMs, float64(at.TimeNs)/1e6)
@@ -604,13 +654,12 @@ func addSpanEvent(span ptrace.Span, at classify.Attributed) {
 	// The socket's peer tells which end saw it (the span has its own
 	// addresses); the local side and the pid would repeat the span's.
 	if e.Peer.IsValid() {
-		a.PutStr(contract.AttrNetworkPeerAddress, e.Peer.Addr().String())
+		a.PutStr(contract.AttrNetworkPeerAddress, p.addrString(e.Peer.Addr()))
 		a.PutInt(contract.AttrNetworkPeerPort, int64(e.Peer.Port()))
 	}
-	if e.Detail == nil {
+	if d == nil {
 		return
 	}
-	d := e.Detail
 	for _, kv := range [...][2]string{
 		{contract.AttrSKBDropReason, d.DropReason},
 		{contract.AttrSyscallName, d.SyscallName},
@@ -622,4 +671,20 @@ func addSpanEvent(span ptrace.Span, at classify.Attributed) {
 			a.PutStr(kv[0], strings.Clone(kv[1]))
 		}
 	}
+}
+
+// addrString formats a peer address for a span event. The same peers recur
+// span after span: their strings are shared (strings are immutable, so
+// many spans may point at one) instead of formatted and allocated each
+// time. Bounded: cleared when full. Called with p.mu held.
+func (p *joinProcessor) addrString(a netip.Addr) string {
+	if s, ok := p.addrs[a]; ok {
+		return s
+	}
+	if len(p.addrs) >= addrCacheLimit {
+		clear(p.addrs)
+	}
+	s := a.String()
+	p.addrs[a] = s
+	return s
 }

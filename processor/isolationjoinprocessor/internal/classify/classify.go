@@ -5,7 +5,6 @@ package classify
 
 import (
 	"cmp"
-	"fmt"
 	"math"
 	"slices"
 	"strconv"
@@ -120,6 +119,21 @@ type Evidence struct {
 	ThrottlePeriod int64
 }
 
+// NonZero is how many of the sums written on a span are non-zero (the
+// span attributes the processor writes for them).
+func (ev *Evidence) NonZero() int {
+	n := 0
+	for _, c := range [...]bool{
+		ev.Retransmits > 0, ev.SrttUs > 0, ev.SKBDrops > 0,
+		ev.ThrottledMs > 0, ev.SchedDelayMs > 0, ev.SyscallSlowMs > 0, ev.BlockIOSlowMs > 0,
+	} {
+		if c {
+			n++
+		}
+	}
+	return n
+}
+
 // Attributed is one event with its layer and the time charged to it.
 type Attributed struct {
 	Event  *kevent.Event
@@ -139,6 +153,13 @@ var layerOrder = [numLayers]string{contract.LayerL4, contract.LayerL3, contract.
 
 // Verdict classifies events joined to a span whose window is [from, to].
 func (c *Classifier) Verdict(events []*kevent.Event, from, to int64) Verdict {
+	return c.VerdictInto(events, from, to, nil)
+}
+
+// VerdictInto is Verdict with v.Events appended to buf[:0]: a caller that
+// classifies span after span reuses one buffer instead of allocating one
+// per span (v.Events is only valid until the next call with the same buf).
+func (c *Classifier) VerdictInto(events []*kevent.Event, from, to int64, buf []Attributed) Verdict {
 	var v Verdict
 	var dropLayers [numLayers]int
 	retransmitEvents := int64(0)
@@ -165,7 +186,10 @@ func (c *Classifier) Verdict(events []*kevent.Event, from, to int64) Verdict {
 		}
 	}
 	var perLayer [numLayers]int64
-	v.Events = make([]Attributed, 0, len(events))
+	if cap(buf) < len(events) {
+		buf = make([]Attributed, 0, max(len(events), 2*cap(buf)))
+	}
+	v.Events = buf[:0]
 	for _, e := range events {
 		layer := c.LayerOf(e)
 		t := c.timeOf(e, from, to)
@@ -210,7 +234,7 @@ func (c *Classifier) Verdict(events []*kevent.Event, from, to int64) Verdict {
 		if len(events) == 0 {
 			v.Cause = "no kernel evidence in the span's window: time spent in the application"
 		} else {
-			v.Cause = fmt.Sprintf("no layer evidence in the span's window (%d kernel events): time spent in the application", len(events))
+			v.Cause = "no layer evidence in the span's window (" + strconv.Itoa(len(events)) + " kernel events): time spent in the application"
 		}
 		return v
 	}
@@ -304,7 +328,20 @@ func nsToMs(ns int64) float64 { return float64(ns) / 1e6 }
 func ms(b *strings.Builder, ns int64) {
 	var buf [32]byte
 	// A tenth of a millisecond is all a human line needs.
-	b.Write(strconv.AppendFloat(buf[:0], math.Round(nsToMs(ns)*10)/10, 'f', -1, 64))
+	tenths := math.Round(nsToMs(ns) * 10)
+	if tenths >= 0 && tenths < 1<<53 {
+		// What AppendFloat(tenths/10, 'f', -1) writes, without the
+		// shortest-representation search: whole part, then the tenth
+		// unless it is zero.
+		t := int64(tenths)
+		out := strconv.AppendInt(buf[:0], t/10, 10)
+		if d := t % 10; d != 0 {
+			out = append(out, '.', byte('0'+d))
+		}
+		b.Write(out)
+	} else {
+		b.Write(strconv.AppendFloat(buf[:0], tenths/10, 'f', -1, 64))
+	}
 	b.WriteString("ms")
 }
 
@@ -315,7 +352,7 @@ func describe(b *strings.Builder, events []Attributed, layer string) {
 		name, phase string
 		n           int
 		t, periods  int64
-		detail      string
+		first       *kevent.Event // its detail names the group
 	}
 	var buf [8]agg
 	aggs := buf[:0]
@@ -325,20 +362,22 @@ func describe(b *strings.Builder, events []Attributed, layer string) {
 		}
 		e := a.Event
 		phase := ""
-		if e.Name == contract.EventSyscallSlow {
-			phase = e.D().SyscallPhase
+		if e.Name == contract.EventSyscallSlow && e.Detail != nil {
+			phase = e.Detail.SyscallPhase
 		}
 		i := 0
 		for i < len(aggs) && (aggs[i].name != e.Name || aggs[i].phase != phase) {
 			i++
 		}
 		if i == len(aggs) {
-			aggs = append(aggs, agg{name: e.Name, phase: phase, detail: detail(e)})
+			aggs = append(aggs, agg{name: e.Name, phase: phase, first: e})
 		}
 		g := &aggs[i]
 		g.n++
 		g.t += a.TimeNs
-		g.periods += max(e.D().ThrottledPeriods, 0)
+		if e.Detail != nil {
+			g.periods += max(e.Detail.ThrottledPeriods, 0)
+		}
 	}
 	for i, g := range aggs {
 		if i > 0 {
@@ -384,39 +423,52 @@ func describe(b *strings.Builder, events []Attributed, layer string) {
 		default:
 			plural(b, g.n, g.name)
 		}
-		b.WriteString(g.detail)
+		writeDetail(b, g.first)
 	}
 }
 
-func detail(e *kevent.Event) string {
-	d := e.D()
+// writeDetail writes what names the event's object (peer, reason,
+// syscall, device…), straight into b: no string per event.
+func writeDetail(b *strings.Builder, e *kevent.Event) {
+	d := e.Detail
+	if d == nil {
+		d = &noDetail
+	}
 	switch e.Name {
 	case contract.EventTCPRetransmit, contract.EventTCPReset:
 		if e.Peer.IsValid() {
-			return " to " + e.Peer.String()
+			b.WriteString(" to ")
+			var buf [64]byte
+			b.Write(e.Peer.AppendTo(buf[:0]))
 		}
 	case contract.EventSKBDrop:
-		if d.DropReason != "" {
-			return " (" + d.DropReason + ")"
-		}
+		paren(b, d.DropReason)
 	case contract.EventSyscallSlow:
-		if d.SyscallName != "" {
-			return " (" + d.SyscallName + ")"
-		}
+		paren(b, d.SyscallName)
 	case contract.EventBlockIO:
-		if d.BlockDevice != "" {
-			return " on " + d.BlockDevice
-		}
+		on(b, d.BlockDevice)
 	case contract.EventOOMKill:
-		if e.Exe != "" {
-			return " (" + e.Exe + ")"
-		}
+		paren(b, e.Exe)
 	case contract.EventNetTxTimeout:
-		if d.Interface != "" {
-			return " on " + d.Interface
-		}
+		on(b, d.Interface)
 	}
-	return ""
+}
+
+var noDetail kevent.Detail
+
+func paren(b *strings.Builder, s string) {
+	if s != "" {
+		b.WriteString(" (")
+		b.WriteString(s)
+		b.WriteByte(')')
+	}
+}
+
+func on(b *strings.Builder, s string) {
+	if s != "" {
+		b.WriteString(" on ")
+		b.WriteString(s)
+	}
 }
 
 func plural(b *strings.Builder, n int, what string) {

@@ -1,7 +1,10 @@
 package classify
 
 import (
+	"math"
 	"net/netip"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -86,4 +89,13 @@ func TestVerdict(t *testing.T) {
 		}
 		assert.Equal(t, contract.LayerL3, c.Verdict(evs, from, to).Layer)
 	})
+}
+
+func TestMsMatchesAppendFloat(t *testing.T) {
+	for _, ns := range []int64{0, 1, 49_999, 50_000, 99_999, 100_000, 1_000_000, 1_250_000, 12_345_678, 200_000_000, 999_950_000, 123_456_789_012, 1 << 62} {
+		var b strings.Builder
+		ms(&b, ns)
+		want := strconv.FormatFloat(math.Round(nsToMs(ns)*10)/10, 'f', -1, 64) + "ms"
+		assert.Equal(t, want, b.String(), "ns=%d", ns)
+	}
 }

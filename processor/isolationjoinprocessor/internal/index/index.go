@@ -1,28 +1,51 @@
 // Package index keeps kernel events by key and time for the join. Every key
-// maps to its own time-ordered list, so a lookup costs a map access plus a
-// binary search in that key's list, never a scan of the whole index: the
+// maps to its own time-ordered List, so a lookup costs a map access plus a
+// binary search in that key's List, never a scan of the whole index: the
 // cost per span stays flat however many events are indexed.
 //
 // The index is not safe for concurrent use; the processor guards it.
 package index
 
 import (
+	"bytes"
 	"net/netip"
 	"time"
 
 	"github.com/crosshair-otel/crosshair/processor/isolationjoinprocessor/internal/kevent"
 )
 
+// addrKey is an address:port packed into plain bytes: hashed and compared
+// as one block of memory, half the size of a netip.AddrPort (which carries
+// a pointer and padding). Addresses are normalized before they get here
+// (IPv4-mapped IPv6 is IPv4, no zone), so the 16-byte form is faithful.
+type addrKey struct {
+	a [16]byte
+	p [2]byte
+}
+
+func keyOf(ap netip.AddrPort) addrKey {
+	port := ap.Port()
+	return addrKey{a: ap.Addr().As16(), p: [2]byte{byte(port >> 8), byte(port)}}
+}
+
+func (k addrKey) less(o addrKey) bool {
+	if c := bytes.Compare(k.a[:], o.a[:]); c != 0 {
+		return c < 0
+	}
+	return k.p[0] < o.p[0] || (k.p[0] == o.p[0] && k.p[1] < o.p[1])
+}
+
 // Tuple is a connection keyed the same from both ends: the lower
 // address:port first. One lookup then finds what either end saw.
-type Tuple struct{ A, B netip.AddrPort }
+type Tuple struct{ A, B addrKey }
 
 // Conn returns the key of the connection between x and y.
 func Conn(x, y netip.AddrPort) Tuple {
-	if x.Compare(y) > 0 {
-		x, y = y, x
+	a, b := keyOf(x), keyOf(y)
+	if b.less(a) {
+		a, b = b, a
 	}
-	return Tuple{x, y}
+	return Tuple{a, b}
 }
 
 type hostPID struct {
@@ -38,7 +61,12 @@ type entry struct {
 	e    *kevent.Event
 }
 
-type list []entry
+// List is one key's events, oldest first. It stays valid while the index
+// is not changed (the caller holds the index's lock).
+type List []entry
+
+// Window is the part of l with from ≤ time ≤ to.
+func (l List) Window(from, to int64) Entries { return window(l, from, to) }
 
 // Entries is a window of one key's events, oldest first.
 type Entries []entry
@@ -59,13 +87,13 @@ type Index struct {
 	fifo []*kevent.Event
 	head int
 
-	tuples     map[Tuple]list
-	peers      map[netip.AddrPort]list
-	pids       map[hostPID]list
-	containers map[string]list
-	cgroups    map[string]list
-	pods       map[string]list
-	nodes      map[string]list // node-wide events (no socket, no process), by host
+	tuples     map[Tuple]List
+	peers      map[addrKey]List
+	pids       map[hostPID]List
+	containers map[string]List
+	cgroups    map[string]List
+	pods       map[string]List
+	nodes      map[string]List // node-wide events (no socket, no process), by host
 	hosts      map[string]int64
 
 	watermark int64
@@ -79,13 +107,13 @@ func New(maxEvents int, retentionNs int64) *Index {
 	return &Index{
 		maxEvents:  maxEvents,
 		retention:  retentionNs,
-		tuples:     map[Tuple]list{},
-		peers:      map[netip.AddrPort]list{},
-		pids:       map[hostPID]list{},
-		containers: map[string]list{},
-		cgroups:    map[string]list{},
-		pods:       map[string]list{},
-		nodes:      map[string]list{},
+		tuples:     map[Tuple]List{},
+		peers:      map[addrKey]List{},
+		pids:       map[hostPID]List{},
+		containers: map[string]List{},
+		cgroups:    map[string]List{},
+		pods:       map[string]List{},
+		nodes:      map[string]List{},
 		hosts:      map[string]int64{},
 	}
 }
@@ -163,7 +191,7 @@ func (x *Index) removeOldest() {
 	x.each(e, false)
 }
 
-func insert[K comparable](m map[K]list, key K, e *kevent.Event) {
+func insert[K comparable](m map[K]List, key K, e *kevent.Event) {
 	l := m[key]
 	en := entry{e.Time, e}
 	// Events arrive nearly in time order: appending is the common case;
@@ -179,7 +207,7 @@ func insert[K comparable](m map[K]list, key K, e *kevent.Event) {
 	m[key] = l
 }
 
-func remove[K comparable](m map[K]list, key K, e *kevent.Event) {
+func remove[K comparable](m map[K]List, key K, e *kevent.Event) {
 	l := m[key]
 	i := searchTime(l, e.Time)
 	for ; i < len(l) && l[i].e != e; i++ {
@@ -210,9 +238,9 @@ func (x *Index) each(e *kevent.Event, add bool) {
 	}
 	if e.Peer.IsValid() {
 		if add {
-			insert(x.peers, e.Peer, e)
+			insert(x.peers, keyOf(e.Peer), e)
 		} else {
-			remove(x.peers, e.Peer, e)
+			remove(x.peers, keyOf(e.Peer), e)
 		}
 	}
 	if e.PID > 0 {
@@ -223,7 +251,7 @@ func (x *Index) each(e *kevent.Event, add bool) {
 		}
 	}
 	for _, sk := range [...]struct {
-		m   map[string]list
+		m   map[string]List
 		key string
 	}{{x.containers, e.ContainerID}, {x.cgroups, e.CgroupPath}, {x.pods, e.PodUID}} {
 		if sk.key == "" {
@@ -245,7 +273,7 @@ func (x *Index) each(e *kevent.Event, add bool) {
 }
 
 // window is the part of l with from ≤ time ≤ to.
-func window(l list, from, to int64) Entries {
+func window(l List, from, to int64) Entries {
 	lo := searchTime(l, from)
 	hi := lo + searchTime(l[lo:], to+1)
 	return Entries(l[lo:hi])
@@ -253,7 +281,7 @@ func window(l list, from, to int64) Entries {
 
 // searchTime is the first index with time ≥ t (sort.Search without the
 // closure call per step).
-func searchTime(l list, t int64) int {
+func searchTime(l List, t int64) int {
 	lo, hi := 0, len(l)
 	for lo < hi {
 		m := int(uint(lo+hi) >> 1)
@@ -274,7 +302,7 @@ func (x *Index) ByConn(a, b netip.AddrPort, from, to int64) Entries {
 
 // ByPeer is the window of the events whose socket's peer is peer.
 func (x *Index) ByPeer(peer netip.AddrPort, from, to int64) Entries {
-	return window(x.peers[peer], from, to)
+	return window(x.peers[keyOf(peer)], from, to)
 }
 
 // ByPID is the window of process pid on host.
@@ -301,3 +329,22 @@ func (x *Index) ByPod(uid string, from, to int64) Entries {
 func (x *Index) ByNode(host string, from, to int64) Entries {
 	return window(x.nodes[host], from, to)
 }
+
+// PIDList is every event of process pid on host: look it up once per
+// resource, then take each span's window of it.
+func (x *Index) PIDList(host string, pid int64) List { return x.pids[hostPID{host, pid}] }
+
+// ContainerList is every event of a container.
+func (x *Index) ContainerList(id string) List { return x.containers[id] }
+
+// CgroupList is every event of a cgroup path.
+func (x *Index) CgroupList(path string) List { return x.cgroups[path] }
+
+// PodList is every event of a pod.
+func (x *Index) PodList(uid string) List { return x.pods[uid] }
+
+// NodeList is every node-wide event of host.
+func (x *Index) NodeList(host string) List { return x.nodes[host] }
+
+// ConnList is every event of the connection key t (Conn of its two ends).
+func (x *Index) ConnList(t Tuple) List { return x.tuples[t] }

@@ -77,16 +77,82 @@ func (c *collector) addAll(q string, w index.Entries) {
 	}
 }
 
+// Resource is what the index holds for a resource's process and node:
+// looked up once, then shared by every span of the resource (SDKs send
+// many spans per resource). Valid while the index is not changed.
+type Resource struct {
+	covered                   bool
+	pid, container, pod, cgrp index.List
+	node                      index.List
+	// The last connection looked up: spans of one resource often share
+	// a connection (a client's keep-alive pool).
+	conn     index.Tuple
+	connList index.List
+	hasConn  bool
+}
+
+// Prepare looks up the resource-level keys of k (Host, PID, ContainerID,
+// PodUID, CgroupPath).
+func Prepare(x *index.Index, k *spankey.Keys) Resource {
+	return PrepareAfter(x, k, nil)
+}
+
+// Host is the node-level part of a Resource, to carry to the next resource.
+type Host struct {
+	name    string
+	covered bool
+	node    index.List
+}
+
+// Host returns r's node-level part; host is the resource's Keys.Host.
+func (r *Resource) Host(host string) Host { return Host{host, r.covered, r.node} }
+
+// PrepareAfter is Prepare reusing the node-level lookups of prev, the Host
+// of the previous resource of the batch (nil for none), when that one was
+// on the same node: the resources of a batch usually share their node.
+func PrepareAfter(x *index.Index, k *spankey.Keys, prev *Host) Resource {
+	var r Resource
+	if prev != nil && prev.name == k.Host {
+		r.covered, r.node = prev.covered, prev.node
+	} else {
+		r.covered, r.node = x.Covers(k.Host), x.NodeList(k.Host)
+	}
+	if k.PID > 0 {
+		r.pid = x.PIDList(k.Host, k.PID)
+	}
+	if k.ContainerID != "" {
+		r.container = x.ContainerList(k.ContainerID)
+	}
+	if k.PodUID != "" {
+		r.pod = x.PodList(k.PodUID)
+	}
+	if k.CgroupPath != "" {
+		r.cgrp = x.CgroupList(k.CgroupPath)
+	}
+	return r
+}
+
 // Join collects the events of s from x into dst[:0]. Each event appears
 // once, reached by the best key that finds it.
 func Join(x *index.Index, s Span, dst []*kevent.Event) Result {
+	r := Prepare(x, &s.Keys)
+	return JoinPrepared(x, &r, s, dst)
+}
+
+// JoinPrepared is Join with the resource-level lookups of r, which must be
+// Prepare of s.Keys' resource part on the same, unchanged index.
+func JoinPrepared(x *index.Index, r *Resource, s Span, dst []*kevent.Event) Result {
 	k := &s.Keys
-	res := Result{Events: dst[:0], Covered: x.Covers(k.Host)}
+	res := Result{Events: dst[:0], Covered: r.covered}
 	c := collector{res: &res}
 	if k.Local.IsValid() && k.Peer.IsValid() {
 		// One key holds what both ends saw: local→peer from the span's
 		// side, peer→local from the other end (both ends on this node).
-		w := x.ByConn(k.Local, k.Peer, s.From, s.To)
+		t := index.Conn(k.Local, k.Peer)
+		if !r.hasConn || r.conn != t {
+			r.conn, r.connList, r.hasConn = t, x.ConnList(t), true
+		}
+		w := r.connList.Window(s.From, s.To)
 		for i := 0; i < w.Len(); i++ {
 			e := w.At(i)
 			switch {
@@ -102,6 +168,12 @@ func Join(x *index.Index, s Span, dst []*kevent.Event) Result {
 		}
 	}
 	if k.HasProcess() {
+		windows := [...]index.Entries{
+			r.pid.Window(s.From, s.To),
+			r.container.Window(s.From, s.To),
+			r.pod.Window(s.From, s.To),
+			r.cgrp.Window(s.From, s.To),
+		}
 		switch {
 		case k.Local.IsValid() && k.Peer.IsValid():
 			// The 5-tuple names the connection: the process's other
@@ -116,25 +188,29 @@ func Join(x *index.Index, s Span, dst []*kevent.Event) Result {
 		case k.PeerHost != "" && k.PeerPort != 0:
 			// A hostname is not an address: only the port, within the
 			// span's own process, can tie an event to this peer.
-			eachProcess(x, k, s.From, s.To, func(e *kevent.Event) {
-				if e.Peer.IsValid() && e.Peer.Port() == k.PeerPort {
-					c.add(QualityPeer, e)
+			for _, w := range windows {
+				for i := 0; i < w.Len(); i++ {
+					if e := w.At(i); e.Peer.IsValid() && e.Peer.Port() == k.PeerPort {
+						c.add(QualityPeer, e)
+					}
 				}
-			})
+			}
 		}
 		networkSpan := k.Peer.IsValid() || k.PeerHost != ""
-		eachProcess(x, k, s.From, s.To, func(e *kevent.Event) {
-			// A network span is explained by its own connection, not by
-			// the process's other sockets.
-			if !networkSpan || !e.Peer.IsValid() {
-				c.add(QualityProcess, e)
+		for _, w := range windows {
+			for i := 0; i < w.Len(); i++ {
+				// A network span is explained by its own connection, not
+				// by the process's other sockets.
+				if e := w.At(i); !networkSpan || !e.Peer.IsValid() {
+					c.add(QualityProcess, e)
+				}
 			}
-		})
+		}
 	}
-	c.addAll(QualityNode, x.ByNode(k.Host, s.From, s.To))
+	c.addAll(QualityNode, r.node.Window(s.From, s.To))
 	switch {
 	case res.Quality != "":
-	case k.HasProcess() && res.Covered:
+	case k.HasProcess() && r.covered:
 		// The process is known and its node watched: an empty window is
 		// an answer (the verdict will be app).
 		res.Quality = QualityProcess
@@ -142,33 +218,6 @@ func Join(x *index.Index, s Span, dst []*kevent.Event) Result {
 		res.Quality = QualityUnmatched
 	}
 	return res
-}
-
-func eachProcess(x *index.Index, k *spankey.Keys, from, to int64, visit func(*kevent.Event)) {
-	for _, w := range [...]index.Entries{
-		pidWindow(x, k, from, to),
-		strWindow(x.ByContainer, k.ContainerID, from, to),
-		strWindow(x.ByPod, k.PodUID, from, to),
-		strWindow(x.ByCgroup, k.CgroupPath, from, to),
-	} {
-		for i := 0; i < w.Len(); i++ {
-			visit(w.At(i))
-		}
-	}
-}
-
-func pidWindow(x *index.Index, k *spankey.Keys, from, to int64) index.Entries {
-	if k.PID <= 0 {
-		return nil
-	}
-	return x.ByPID(k.Host, k.PID, from, to)
-}
-
-func strWindow(by func(string, int64, int64) index.Entries, key string, from, to int64) index.Entries {
-	if key == "" {
-		return nil
-	}
-	return by(key, from, to)
 }
 
 func belongs(e *kevent.Event, k *spankey.Keys) bool {

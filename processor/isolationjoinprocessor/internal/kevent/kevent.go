@@ -125,12 +125,159 @@ var Layers = []string{contract.LayerL0, contract.LayerL1, contract.LayerL2, cont
 
 // IsLayer reports whether s is one of Layers.
 func IsLayer(s string) bool {
+	_, ok := layer(s)
+	return ok
+}
+
+// layer returns the constant equal to s, so the index keeps one shared
+// string instead of each record's copy.
+func layer(s string) (string, bool) {
 	for _, l := range Layers {
 		if s == l {
-			return true
+			return l, true
 		}
 	}
-	return false
+	return "", false
+}
+
+// names are the event names of the contract: an indexed event points at
+// the constant instead of keeping its record's copy of the name (less
+// memory, fewer objects for the garbage collector to mark).
+var names = func() map[string]string {
+	m := map[string]string{}
+	for _, n := range []string{
+		contract.EventTCPRetransmit, contract.EventTCPConnection, contract.EventTCPReset,
+		contract.EventSKBDrop, contract.EventNetTxTimeout, contract.EventSchedDelay,
+		contract.EventCgroupThrottle, contract.EventBlockIO, contract.EventSyscallSlow,
+		contract.EventOOMKill, contract.EventCPUSteal, contract.EventKernelLog,
+		contract.EventConntrackInsertFailed,
+	} {
+		m[n] = n
+	}
+	return m
+}()
+
+func intern(n string) string {
+	if c, ok := names[n]; ok {
+		return c
+	}
+	return n
+}
+
+// The record attributes FromRecord reads, as slots of one pass over the
+// record's attributes (Map.Get per key would scan them once per key).
+const (
+	rLayer = iota
+	rLocalAddr
+	rLocalPort
+	rPeerAddr
+	rPeerPort
+	rNetns
+	rPID
+	rContainerID
+	rCgroupPath
+	rExe
+	rRetransmits
+	rSrttUs
+	rDropReason
+	rInterface
+	rSchedDelayNs
+	rThrottledNs
+	rThrottledPeriods
+	rStealNs
+	rBlockLatencyNs
+	rSyscallLatencyNs
+	rSyscallName
+	rSyscallPhase
+	rSeccompMode
+	rBlockDevice
+	rBlockOp
+	numRecordSlots
+)
+
+func recordSlot(key string) int {
+	switch key {
+	case contract.AttrIsolationLayer:
+		return rLayer
+	case contract.AttrNetworkLocalAddress:
+		return rLocalAddr
+	case contract.AttrNetworkLocalPort:
+		return rLocalPort
+	case contract.AttrNetworkPeerAddress:
+		return rPeerAddr
+	case contract.AttrNetworkPeerPort:
+		return rPeerPort
+	case contract.AttrNetnsInode:
+		return rNetns
+	case contract.AttrProcessPID:
+		return rPID
+	case contract.AttrContainerID:
+		return rContainerID
+	case contract.AttrCgroupPath:
+		return rCgroupPath
+	case contract.AttrProcessExecutable:
+		return rExe
+	case contract.AttrTCPRetransmits:
+		return rRetransmits
+	case contract.AttrTCPSrttUs:
+		return rSrttUs
+	case contract.AttrSKBDropReason:
+		return rDropReason
+	case contract.AttrNetworkInterface:
+		return rInterface
+	case contract.AttrSchedDelayNs:
+		return rSchedDelayNs
+	case contract.AttrCgroupThrottledNs:
+		return rThrottledNs
+	case contract.AttrCgroupThrottledPeriods:
+		return rThrottledPeriods
+	case contract.AttrCPUStealNs:
+		return rStealNs
+	case contract.AttrBlockLatencyNs:
+		return rBlockLatencyNs
+	case contract.AttrSyscallLatencyNs:
+		return rSyscallLatencyNs
+	case contract.AttrSyscallName:
+		return rSyscallName
+	case contract.AttrSyscallPhase:
+		return rSyscallPhase
+	case contract.AttrSeccompMode:
+		return rSeccompMode
+	case contract.AttrBlockDevice:
+		return rBlockDevice
+	case contract.AttrBlockOp:
+		return rBlockOp
+	}
+	return -1
+}
+
+// record holds the first value of each key (what Map.Get would return).
+type record struct {
+	v     [numRecordSlots]pcommon.Value
+	found uint32
+}
+
+func (r *record) read(a pcommon.Map) {
+	for k, v := range a.All() {
+		if i := recordSlot(k); i >= 0 && r.found&(1<<i) == 0 {
+			r.v[i] = v
+			r.found |= 1 << i
+		}
+	}
+}
+
+func (r *record) str(i int) string {
+	if r.found&(1<<i) == 0 {
+		return ""
+	}
+	return StrValue(r.v[i])
+}
+
+func (r *record) int(i int) int64 {
+	if r.found&(1<<i) == 0 {
+		return 0
+	}
+	return IntValue(r.v[i])
 }
 
 // FromRecord reads a kernel-event record. ok is false for records that are
@@ -147,17 +294,18 @@ func FromRecord(host string, lr plog.LogRecord) (Event, bool) {
 	if ts == 0 || ts > math.MaxInt64 {
 		return Event{}, false
 	}
-	a := lr.Attributes()
-	e := Event{Time: int64(ts), Name: n, Host: host}
-	if l := Str(a, contract.AttrIsolationLayer); IsLayer(l) {
+	var a record
+	a.read(lr.Attributes())
+	e := Event{Time: int64(ts), Name: intern(n), Host: host}
+	if l, ok := layer(a.str(rLayer)); ok {
 		e.Layer = l
 	}
-	e.Local = AddrPort(Str(a, contract.AttrNetworkLocalAddress), Int(a, contract.AttrNetworkLocalPort))
-	e.Peer = AddrPort(Str(a, contract.AttrNetworkPeerAddress), Int(a, contract.AttrNetworkPeerPort))
-	e.Netns = Int(a, contract.AttrNetnsInode)
-	e.PID = Int(a, contract.AttrProcessPID)
-	e.ContainerID = Str(a, contract.AttrContainerID)
-	e.CgroupPath = Str(a, contract.AttrCgroupPath)
+	e.Local = AddrPort(a.str(rLocalAddr), a.int(rLocalPort))
+	e.Peer = AddrPort(a.str(rPeerAddr), a.int(rPeerPort))
+	e.Netns = a.int(rNetns)
+	e.PID = a.int(rPID)
+	e.ContainerID = a.str(rContainerID)
+	e.CgroupPath = a.str(rCgroupPath)
 	if e.CgroupPath != "" {
 		cg := placement.ParseCgroup(e.CgroupPath)
 		e.PodUID = cg.PodUID
@@ -165,33 +313,33 @@ func FromRecord(host string, lr plog.LogRecord) (Event, bool) {
 			e.ContainerID = cg.ContainerID
 		}
 	}
-	e.Exe = Str(a, contract.AttrProcessExecutable)
+	e.Exe = a.str(rExe)
 	var d Detail
-	d.Retransmits = Int(a, contract.AttrTCPRetransmits)
-	d.SrttUs = Int(a, contract.AttrTCPSrttUs)
-	d.DropReason = Str(a, contract.AttrSKBDropReason)
-	d.Interface = Str(a, contract.AttrNetworkInterface)
+	d.Retransmits = a.int(rRetransmits)
+	d.SrttUs = a.int(rSrttUs)
+	d.DropReason = a.str(rDropReason)
+	d.Interface = a.str(rInterface)
 	switch n {
 	case contract.EventSchedDelay:
-		e.DurationNs = Int(a, contract.AttrSchedDelayNs)
+		e.DurationNs = a.int(rSchedDelayNs)
 	case contract.EventCgroupThrottle:
-		e.DurationNs = Int(a, contract.AttrCgroupThrottledNs)
-		d.ThrottledPeriods = Int(a, contract.AttrCgroupThrottledPeriods)
+		e.DurationNs = a.int(rThrottledNs)
+		d.ThrottledPeriods = a.int(rThrottledPeriods)
 	case contract.EventCPUSteal:
-		e.DurationNs = Int(a, contract.AttrCPUStealNs)
+		e.DurationNs = a.int(rStealNs)
 	case contract.EventBlockIO:
-		e.DurationNs = Int(a, contract.AttrBlockLatencyNs)
+		e.DurationNs = a.int(rBlockLatencyNs)
 	case contract.EventSyscallSlow:
-		e.DurationNs = Int(a, contract.AttrSyscallLatencyNs)
+		e.DurationNs = a.int(rSyscallLatencyNs)
 	}
 	if e.DurationNs < 0 {
 		e.DurationNs = 0
 	}
-	d.SyscallName = Str(a, contract.AttrSyscallName)
-	d.SyscallPhase = Str(a, contract.AttrSyscallPhase)
-	d.SeccompMode = Int(a, contract.AttrSeccompMode)
-	d.BlockDevice = Str(a, contract.AttrBlockDevice)
-	d.BlockOp = Str(a, contract.AttrBlockOp)
+	d.SyscallName = a.str(rSyscallName)
+	d.SyscallPhase = a.str(rSyscallPhase)
+	d.SeccompMode = a.int(rSeccompMode)
+	d.BlockDevice = a.str(rBlockDevice)
+	d.BlockOp = a.str(rBlockOp)
 	if d != (Detail{}) {
 		// A copy, so d itself stays on the stack for the common event
 		// without details.
@@ -208,6 +356,11 @@ func Str(m pcommon.Map, key string) string {
 	if !ok {
 		return ""
 	}
+	return StrValue(v)
+}
+
+// StrValue is Str of a value already found.
+func StrValue(v pcommon.Value) string {
 	switch v.Type() {
 	case pcommon.ValueTypeStr:
 		return v.Str()
@@ -224,6 +377,11 @@ func Int(m pcommon.Map, key string) int64 {
 	if !ok {
 		return 0
 	}
+	return IntValue(v)
+}
+
+// IntValue is Int of a value already found.
+func IntValue(v pcommon.Value) int64 {
 	switch v.Type() {
 	case pcommon.ValueTypeInt:
 		return v.Int()

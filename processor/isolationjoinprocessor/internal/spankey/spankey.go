@@ -46,26 +46,88 @@ func FromResource(res pcommon.Map) Keys {
 	}
 }
 
-type pair struct{ addr, port string }
+// The span attributes that carry keys, as slots of one pass over the
+// span's attributes (a span has tens of attributes: reading each key with
+// Map.Get would scan them once per key).
+const (
+	slotNetworkPeerAddress = iota
+	slotNetSockPeerAddr
+	slotNetPeerIP
+	slotServerAddress
+	slotClientAddress
+	slotNetworkLocalAddress
+	slotNetSockHostAddr
+	slotNetHostIP
+	slotNetworkPeerPort
+	slotNetSockPeerPort
+	slotNetPeerPort
+	slotServerPort
+	slotClientPort
+	slotNetworkLocalPort
+	slotNetSockHostPort
+	slotNetHostPort
+	numSlots
+	noSlot = -1
+)
+
+func slotOf(key string) int {
+	switch key {
+	case "network.peer.address":
+		return slotNetworkPeerAddress
+	case "net.sock.peer.addr":
+		return slotNetSockPeerAddr
+	case "net.peer.ip":
+		return slotNetPeerIP
+	case "server.address":
+		return slotServerAddress
+	case "client.address":
+		return slotClientAddress
+	case "network.local.address":
+		return slotNetworkLocalAddress
+	case "net.sock.host.addr":
+		return slotNetSockHostAddr
+	case "net.host.ip":
+		return slotNetHostIP
+	case "network.peer.port":
+		return slotNetworkPeerPort
+	case "net.sock.peer.port":
+		return slotNetSockPeerPort
+	case "net.peer.port":
+		return slotNetPeerPort
+	case "server.port":
+		return slotServerPort
+	case "client.port":
+		return slotClientPort
+	case "network.local.port":
+		return slotNetworkLocalPort
+	case "net.sock.host.port":
+		return slotNetSockHostPort
+	case "net.host.port":
+		return slotNetHostPort
+	}
+	return noSlot
+}
+
+type pair struct{ addr, port int }
 
 // The order of DESIGN §4: the first pair with an address gives the address,
 // the first pair with a port gives the port (HTTP clients commonly set
 // network.peer.address with server.port).
 var (
 	peerPairs = []pair{
-		{"network.peer.address", "network.peer.port"},
-		{"net.sock.peer.addr", "net.sock.peer.port"},
-		{"net.peer.ip", "net.peer.port"},
+		{slotNetworkPeerAddress, slotNetworkPeerPort},
+		{slotNetSockPeerAddr, slotNetSockPeerPort},
+		{slotNetPeerIP, slotNetPeerPort},
 	}
-	clientPeer = pair{"server.address", "server.port"} // a client's peer is the server
-	serverPeer = pair{"client.address", "client.port"} // a server's peer is the client
+	clientPeer = pair{slotServerAddress, slotServerPort} // a client's peer is the server
+	serverPeer = pair{slotClientAddress, slotClientPort} // a server's peer is the client
 	localPairs = []pair{
-		{"network.local.address", "network.local.port"},
-		{"net.sock.host.addr", "net.sock.host.port"},
-		{"net.host.ip", "net.host.port"},
+		{slotNetworkLocalAddress, slotNetworkLocalPort},
+		{slotNetSockHostAddr, slotNetSockHostPort},
+		{slotNetHostIP, slotNetHostPort},
 	}
 	// On a server span server.port is the local listening port.
-	serverLocal = pair{"", "server.port"}
+	serverLocal = pair{noSlot, slotServerPort}
 
 	// Read-only lists per span kind, built once so a span costs no allocation.
 	clientPeers  = append(append([]pair{}, peerPairs...), clientPeer)
@@ -73,16 +135,46 @@ var (
 	serverLocals = append(append([]pair{}, localPairs...), serverLocal)
 )
 
+// slots are the key attributes of one span: the first value of each key
+// (Map.Get also returns the first when a key repeats).
+type slots struct {
+	v     [numSlots]pcommon.Value
+	found uint32
+}
+
+func (s *slots) str(i int) string {
+	if i == noSlot || s.found&(1<<i) == 0 {
+		return ""
+	}
+	return kevent.StrValue(s.v[i])
+}
+
+func (s *slots) int(i int) int64 {
+	if s.found&(1<<i) == 0 {
+		return 0
+	}
+	return kevent.IntValue(s.v[i])
+}
+
 // FromSpan reads the network keys of span and adds them to its resource's keys.
 func FromSpan(k Keys, span ptrace.Span) Keys {
-	attrs := span.Attributes()
+	var sl slots
+	for key, v := range span.Attributes().All() {
+		if i := slotOf(key); i != noSlot && sl.found&(1<<i) == 0 {
+			sl.v[i] = v
+			sl.found |= 1 << i
+		}
+	}
+	if sl.found == 0 {
+		return k // no network key at all: the common case of internal spans
+	}
 	peers, locals := clientPeers, localPairs
 	switch span.Kind() {
 	case ptrace.SpanKindServer, ptrace.SpanKindConsumer:
 		peers, locals = serverPeers, serverLocals
 	}
 	var peerAddr string
-	peerAddr, k.PeerPort = read(attrs, peers)
+	peerAddr, k.PeerPort = sl.read(peers)
 	if a := kevent.Addr(peerAddr); a.IsValid() {
 		if k.PeerPort != 0 {
 			k.Peer = netip.AddrPortFrom(a, k.PeerPort)
@@ -90,20 +182,20 @@ func FromSpan(k Keys, span ptrace.Span) Keys {
 	} else {
 		k.PeerHost = peerAddr
 	}
-	localAddr, localPort := read(attrs, locals)
+	localAddr, localPort := sl.read(locals)
 	if a := kevent.Addr(localAddr); a.IsValid() && localPort != 0 {
 		k.Local = netip.AddrPortFrom(a, localPort)
 	}
 	return k
 }
 
-func read(attrs pcommon.Map, pairs []pair) (addr string, port uint16) {
+func (s *slots) read(pairs []pair) (addr string, port uint16) {
 	for _, p := range pairs {
-		if addr == "" && p.addr != "" {
-			addr = kevent.Str(attrs, p.addr)
+		if addr == "" {
+			addr = s.str(p.addr)
 		}
 		if port == 0 {
-			if n := kevent.Int(attrs, p.port); n > 0 && n <= 65535 {
+			if n := s.int(p.port); n > 0 && n <= 65535 {
 				port = uint16(n)
 			}
 		}
