@@ -1,0 +1,114 @@
+package e2e
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+var t0 = time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
+
+// trace builds frontend(server) → order(client) → payment(server) with the
+// given payment duration and verdict, rooted at start.
+func trace(id string, start time.Time, payment time.Duration, layer string) []Span {
+	return []Span{
+		{TraceID: id, SpanID: id + "1", Service: "frontend", Kind: KindServer, Start: start, End: start.Add(payment + 2*time.Millisecond), Attrs: map[string]any{"isolation.layer": "app"}},
+		{TraceID: id, SpanID: id + "2", ParentID: id + "1", Service: "order", Kind: KindClient, Start: start, End: start.Add(payment + time.Millisecond), Attrs: map[string]any{}},
+		{TraceID: id, SpanID: id + "3", ParentID: id + "2", Service: "payment", Kind: KindServer, Start: start, End: start.Add(payment), Attrs: map[string]any{"isolation.layer": layer}},
+	}
+}
+
+func TestScore(t *testing.T) {
+	var spans []Span
+	id := 0
+	next := func() string {
+		id++
+		return strings.Repeat("x", 3) + string(rune('A'+id%26)) + time.Duration(id).String()
+	}
+	// No-fault phase: 100 traces, payment 1..100 µs·10 → p99 = 990µs.
+	for i := 1; i <= 100; i++ {
+		spans = append(spans, trace(next(), t0.Add(time.Duration(i)*time.Millisecond), time.Duration(i)*10*time.Microsecond, "app")...)
+	}
+	// One false verdict in the no-fault phase.
+	spans[2].Attrs["isolation.layer"] = "L3"
+	noFault := Window{t0, t0.Add(time.Second)}
+	f0 := t0.Add(2 * time.Second)
+	// Fault phase: 10 slow payment spans (8 tagged L3, 2 app), 10 fast ones
+	// (one wrongly tagged L3), plus an order span wrongly tagged L3.
+	for i := 0; i < 20; i++ {
+		d, layer := 50*time.Millisecond, "L3"
+		switch {
+		case i >= 8 && i < 10:
+			layer = "app"
+		case i >= 10:
+			d, layer = 500*time.Microsecond, "app"
+		}
+		if i == 19 {
+			layer = "L3"
+		}
+		tr := trace(next(), f0.Add(time.Duration(i)*time.Millisecond), d, layer)
+		if i == 0 {
+			tr[1].Attrs["isolation.layer"] = "L3"
+			tr[2].Attrs["kernel.cgroup.cpu.throttled_ms"] = "12.5"
+		}
+		spans = append(spans, tr...)
+	}
+	fault := Window{f0, f0.Add(time.Second)}
+	reports := map[string]Report{}
+	r := Score("cpu", "L3", Hop{Service: "payment", Kind: KindServer}, spans, noFault, fault, reports, func(s *Span) bool { return s.Num("kernel.cgroup.cpu.throttled_ms") > 0 })
+	if r.BaselineP99 != 990*time.Microsecond {
+		t.Errorf("baseline p99 = %s, want 990µs", r.BaselineP99)
+	}
+	if r.BaselineSpans != 300 || r.BaselineFP != 1 {
+		t.Errorf("baseline spans/FP = %d/%d, want 300/1", r.BaselineSpans, r.BaselineFP)
+	}
+	if r.Positives != 10 || r.TP != 8 || r.FN != 2 || r.FP != 2 {
+		t.Errorf("pos/TP/FN/FP = %d/%d/%d/%d, want 10/8/2/2", r.Positives, r.TP, r.FN, r.FP)
+	}
+	if r.EvidenceOK != 1 {
+		t.Errorf("evidence on %d true positives, want 1", r.EvidenceOK)
+	}
+	if p, rc := r.Precision(), r.Recall(); p != 0.8 || rc != 0.8 {
+		t.Errorf("precision/recall = %.2f/%.2f, want 0.80/0.80", p, rc)
+	}
+	if got := Table([]*Result{r}); !strings.Contains(got, "80.0%") {
+		t.Errorf("table lacks the precision:\n%s", got)
+	}
+}
+
+func TestScoreNoPredictionsIsZero(t *testing.T) {
+	r := &Result{}
+	if r.Precision() != 0 || r.Recall() != 0 || r.BaselineFPRate() != 0 {
+		t.Fatal("empty result must score zero, not pass")
+	}
+}
+
+func TestQuantileAndHistogram(t *testing.T) {
+	var ds []time.Duration
+	for i := 1; i <= 200; i++ {
+		ds = append(ds, time.Duration(i)*time.Millisecond)
+	}
+	if q := Quantile(ds, 0.99); q != 198*time.Millisecond {
+		t.Errorf("p99 = %s, want 198ms", q)
+	}
+	h := Histogram(ds)
+	if !strings.Contains(h, "≤ 200ms     100") || !strings.Contains(h, "≤ 1ms         1") || !strings.Contains(h, "≤ 500ms       0") {
+		t.Errorf("histogram:\n%s", h)
+	}
+}
+
+func TestReadSpansOTLPJSON(t *testing.T) {
+	path := t.TempDir() + "/spans.jsonl"
+	line := `{"resourceSpans":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"payment"}}]},"scopeSpans":[{"spans":[{"traceId":"aa","spanId":"bb","parentSpanId":"cc","name":"GET","kind":2,"startTimeUnixNano":"1000000","endTimeUnixNano":"3000000","attributes":[{"key":"isolation.layer","value":{"stringValue":"L3"}},{"key":"kernel.tcp.retransmits","value":{"intValue":"2"}}]}]}]}]}`
+	if err := writeFile(path, line+"\n"); err != nil {
+		t.Fatal(err)
+	}
+	spans, err := ReadSpans(path)
+	if err != nil || len(spans) != 1 {
+		t.Fatalf("ReadSpans: %v, %d spans", err, len(spans))
+	}
+	s := spans[0]
+	if s.Service != "payment" || s.Kind != KindServer || s.Duration() != 2*time.Millisecond || s.Layer() != "L3" || s.Attrs["kernel.tcp.retransmits"] != int64(2) {
+		t.Errorf("span = %+v", s)
+	}
+}
