@@ -194,34 +194,46 @@ func (d *Decoder) decodeSyscallSlow(raw []byte, h Header, dst plog.LogRecordSlic
 	if phase == PhaseBody {
 		attrs.PutInt(contract.AttrSyscallReturn, int64(le.Uint64(raw[syscallRet:])))
 	}
-	path := d.identify(attrs, h.PID, decodeCgroupRef(raw[syscallCgroup:]))
+	d.identify(attrs, h.PID, decodeCgroupRef(raw[syscallCgroup:]))
 	ioLimit := ""
 	if phase == PhaseBody && d.Procs != nil && h.PID != 0 && ioSyscalls[name] {
 		if ioLimit = d.Procs.IOLimit(h.PID); ioLimit != "" {
 			attrs.PutStr(contract.AttrCgroupIOLimit, ioLimit)
 		}
 	}
-	layer := contract.LayerApp
-	switch {
-	case phase == PhaseEntry:
-		// Time before the syscall ran: a seccomp user-notify or ptrace
-		// supervisor held it (the sandbox slow path).
-		layer = contract.LayerL4
-	case isSandboxRuntime(h.Comm):
-		layer = contract.LayerL4
-	case ioLimit != "", inContainer(path):
-		// A slow body in a container cgroup: its IO or CPU limits
-		// (blkio/io.max throttling holds write/fsync in the cgroup).
-		layer = contract.LayerL3
-	}
-	attrs.PutStr(contract.AttrIsolationLayer, layer)
+	attrs.PutStr(contract.AttrIsolationLayer, SyscallLayer(name, phase, h.Comm, ioLimit))
 	lr.Body().SetStr(name + " " + PhaseName(phase) + " took " + durationString(lat))
 	return nil
 }
 
-// ioSyscalls are the syscalls a cgroup IO limit can hold.
-var ioSyscalls = map[string]bool{"write": true, "pwrite64": true, "writev": true, "fsync": true, "fdatasync": true,
-	"read": true, "pread64": true, "readv": true, "sync_file_range": true, "io_uring_enter": true}
+// SyscallLayer classifies a slow syscall (DESIGN §5). A slow syscall is
+// layer evidence only when
+//   - it waited in entry (seccomp user-notify / ptrace slow path): L4;
+//   - its body ran in a sandbox runtime's process (runsc, Kata, WASM…): L4;
+//   - it is an IO syscall (write/fsync family) whose cgroup has an IO limit
+//     (blkio throttle / io.max holds the IO before it becomes a request): L3.
+//
+// Every other slow body is the process's own time (an idle futex or epoll
+// wait, a blocking read of a socket, a sleep): "app", even inside a
+// container cgroup — being in a container is placement, not a cause.
+func SyscallLayer(name string, phase uint32, comm, ioLimit string) string {
+	switch {
+	case phase == PhaseEntry:
+		return contract.LayerL4
+	case isSandboxRuntime(comm):
+		return contract.LayerL4
+	case ioLimit != "" && ioSyscalls[name]:
+		return contract.LayerL3
+	}
+	return contract.LayerApp
+}
+
+// ioSyscalls are the write/fsync syscalls a cgroup IO limit holds (DESIGN
+// §5). Reads are left out on purpose: a slow read is far more often a
+// socket or pipe waiting for data than a throttled disk, and tagging every
+// blocking read of a limited cgroup L3 is evidence that is not evidence.
+var ioSyscalls = map[string]bool{"write": true, "pwrite64": true, "writev": true, "pwritev": true, "pwritev2": true,
+	"fsync": true, "fdatasync": true, "sync_file_range": true, "syncfs": true}
 
 func isSandboxRuntime(comm string) bool {
 	for _, r := range sandboxRuntimes {

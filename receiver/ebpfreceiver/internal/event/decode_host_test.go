@@ -124,3 +124,60 @@ func TestDecodeHostRejectsShortRecords(t *testing.T) {
 		assert.Equal(t, 0, dst.Len())
 	}
 }
+
+func TestSyscallLayer(t *testing.T) {
+	const limit = "write_bps_device=7:0 1048576"
+	tests := []struct {
+		name    string
+		syscall string
+		phase   uint32
+		comm    string
+		ioLimit string
+		want    string
+	}{
+		{"entry wait is the sandbox slow path", "connect", PhaseEntry, "client", "", contract.LayerL4},
+		{"entry wait of futex too", "futex", PhaseEntry, "app", "", contract.LayerL4},
+		{"body in runsc", "futex", PhaseBody, "runsc", "", contract.LayerL4},
+		{"body in wasmtime", "read", PhaseBody, "wasmtime", "", contract.LayerL4},
+		{"body in kata agent", "write", PhaseBody, "kata-agent", "", contract.LayerL4},
+		{"comm exe is not a sandbox", "futex", PhaseBody, "exe", "", contract.LayerApp},
+		{"write in IO-limited cgroup", "write", PhaseBody, "dd", limit, contract.LayerL3},
+		{"fsync in IO-limited cgroup", "fsync", PhaseBody, "dd", limit, contract.LayerL3},
+		{"fdatasync in IO-limited cgroup", "fdatasync", PhaseBody, "pg", limit, contract.LayerL3},
+		{"write without IO limit", "write", PhaseBody, "dd", "", contract.LayerApp},
+		{"idle futex wait", "futex", PhaseBody, "otelcol", "", contract.LayerApp},
+		{"idle futex wait in IO-limited cgroup", "futex", PhaseBody, "otelcol", limit, contract.LayerApp},
+		{"epoll wait in IO-limited cgroup", "epoll_wait", PhaseBody, "nginx", limit, contract.LayerApp},
+		{"blocking socket read in IO-limited cgroup", "read", PhaseBody, "client", limit, contract.LayerApp},
+		{"slow connect body", "connect", PhaseBody, "client", "", contract.LayerApp},
+		{"nanosleep", "nanosleep", PhaseBody, "sleep", "", contract.LayerApp},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, SyscallLayer(tt.syscall, tt.phase, tt.comm, tt.ioLimit))
+		})
+	}
+}
+
+// A slow futex body of a process in a container cgroup decodes as "app":
+// the e2e run's ~19k L3 futex records were placement mistaken for cause.
+func TestDecodeSyscallBodyInContainerIsApp(t *testing.T) {
+	proc := t.TempDir()
+	require.NoError(t, os.MkdirAll(proc+"/4242", 0o755))
+	require.NoError(t, os.WriteFile(proc+"/4242/cgroup",
+		[]byte("4:cpu,cpuacct:/kubepods/pod1/cri-containerd-0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n0::/kubepods/pod1/cri-containerd-0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n"), 0o644))
+	procs := procinfo.New(proc, t.TempDir(), 16, time.Minute)
+	raw := hostRecords()[TypeSyscallSlow]
+	le := binary.LittleEndian
+	le.PutUint32(raw[headerPID:], 4242)
+	le.PutUint32(raw[syscallNr:], unix.SYS_FUTEX)
+	le.PutUint32(raw[syscallPhase:], PhaseBody)
+	le.PutUint32(raw[syscallSeccomp:], 0)
+	dst := plog.NewLogRecordSlice()
+	_, err := (&Decoder{Clock: fixedClock{}, Procs: procs}).Decode(raw, dst)
+	require.NoError(t, err)
+	got := dst.At(0).Attributes().AsRaw()
+	require.Contains(t, got[contract.AttrCgroupPath], "cri-containerd-", "fixture must put the process in a container")
+	assert.Equal(t, "futex", got[contract.AttrSyscallName])
+	assert.Equal(t, contract.LayerApp, got[contract.AttrIsolationLayer])
+}
