@@ -36,6 +36,16 @@ struct {
 	__type(value, __u64);
 } drops SEC(".maps");
 
+// Drop reasons of normal socket life (QUEUE_PURGE at socket teardown,
+// TCP_OLD_DATA duplicates, …), filled by the receiver at load from
+// skb_drop_ignore_reasons: still counted in `drops`, never an event.
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 256);
+	__type(key, __u32);
+	__type(value, __u8);
+} drop_ignore SEC(".maps");
+
 // Events allowed per CPU per second; the receiver sets it before load.
 volatile const __u32 max_events_per_sec = 1000;
 
@@ -110,6 +120,8 @@ int handle_kfree_skb(struct trace_event_raw_kfree_skb *ctx)
 		__sync_fetch_and_add(n, 1);
 	else
 		bpf_map_update_elem(&drops, &key, &one, BPF_NOEXIST);
+	if (bpf_map_lookup_elem(&drop_ignore, &key.reason))
+		return 0; // benign: counted above, no event
 
 	if (proto != ETH_P_IP && proto != ETH_P_IPV6)
 		return 0;

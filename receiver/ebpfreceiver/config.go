@@ -50,6 +50,12 @@ type Config struct {
 	// SKBDropEventsPerSecond bounds kernel.skb.drop events per CPU per
 	// second, enforced in the kernel; kernel.skb.drops still counts every drop.
 	SKBDropEventsPerSecond int `mapstructure:"skb_drop_events_per_second"`
+	// SKBDropIgnoreReasons are kernel drop reasons (enum skb_drop_reason
+	// names without the SKB_DROP_REASON_ prefix) of normal socket life, not
+	// loss: they make no kernel.skb.drop record (filtered in the kernel)
+	// but kernel.skb.drops still counts them. An explicit empty list keeps
+	// every reason.
+	SKBDropIgnoreReasons []string `mapstructure:"skb_drop_ignore_reasons"`
 	// HostConfig holds the host-side probes' settings (sched_delay,
 	// block_io, syscall_slow, cpu_steal, kernel_log).
 	HostConfig `mapstructure:",squash"`
@@ -139,6 +145,25 @@ const (
 	defaultDropEventsRate  = 1000
 )
 
+// DefaultSKBDropIgnoreReasons are the drop reasons healthy TCP traffic
+// produces on every connection (checked against this kernel's enum
+// skb_drop_reason and an e2e run with no fault):
+//   - QUEUE_PURGE: a closing socket frees its unsent/unread queues;
+//   - SOCKET_CLOSE, TCP_CLOSE: a segment for a socket that is closing/closed;
+//   - TCP_OLD_DATA, TCP_OLD_SEQUENCE: a duplicate of data already received
+//     (the loss, if any, is the earlier drop of the original or its ACK);
+//   - TCP_OFOMERGE: an out-of-order segment merged into the queue (no data
+//     lost);
+//   - TCP_INVALID_ACK_SEQUENCE: a stale ACK around a close.
+//
+// Not listed on purpose: NETFILTER_DROP and every device/qdisc/veth reason
+// (real loss), NO_SOCKET (a closed port or a peer talking to a dead socket;
+// the reset record covers TCP, but UDP has only the drop), NOT_SPECIFIED.
+var DefaultSKBDropIgnoreReasons = []string{
+	"QUEUE_PURGE", "SOCKET_CLOSE", "TCP_CLOSE", "TCP_OLD_DATA", "TCP_OLD_SEQUENCE",
+	"TCP_OFOMERGE", "TCP_INVALID_ACK_SEQUENCE",
+}
+
 func createDefaultConfig() *Config {
 	return &Config{
 		RingBufferSize:         defaultRingBufferSize,
@@ -147,6 +172,7 @@ func createDefaultConfig() *Config {
 		MetricsInterval:        defaultMetricsInterval,
 		PollInterval:           defaultPollInterval,
 		SKBDropEventsPerSecond: defaultDropEventsRate,
+		SKBDropIgnoreReasons:   slices.Clone(DefaultSKBDropIgnoreReasons),
 		HostConfig:             defaultHostConfig(),
 		MetricsBuilderConfig:   metadata.NewDefaultMetricsBuilderConfig(),
 	}
@@ -198,8 +224,33 @@ func (cfg *Config) Validate() error {
 	if cfg.SKBDropEventsPerSecond <= 0 {
 		errs = append(errs, fmt.Errorf("skb_drop_events_per_second: must be positive, got %d", cfg.SKBDropEventsPerSecond))
 	}
+	for i, r := range cfg.SKBDropIgnoreReasons {
+		name := strings.TrimPrefix(r, "SKB_DROP_REASON_")
+		switch {
+		case !dropReasonName(name):
+			errs = append(errs, fmt.Errorf("skb_drop_ignore_reasons[%d]: not a drop reason name (upper case, e.g. QUEUE_PURGE): %q", i, r))
+		case name == "NOT_DROPPED_YET" || name == "MAX":
+			errs = append(errs, fmt.Errorf("skb_drop_ignore_reasons[%d]: %q is not a drop reason", i, r))
+		case slices.IndexFunc(cfg.SKBDropIgnoreReasons, func(o string) bool { return strings.TrimPrefix(o, "SKB_DROP_REASON_") == name }) != i:
+			errs = append(errs, fmt.Errorf("skb_drop_ignore_reasons[%d]: %q listed twice", i, r))
+		}
+	}
 	if err := cfg.HostConfig.validate(); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// dropReasonName says whether s looks like an skb_drop_reason name: upper
+// case letters, digits and underscores, starting with a letter.
+func dropReasonName(s string) bool {
+	if s == "" || s[0] < 'A' || s[0] > 'Z' {
+		return false
+	}
+	for _, c := range s {
+		if (c < 'A' || c > 'Z') && (c < '0' || c > '9') && c != '_' {
+			return false
+		}
+	}
+	return true
 }

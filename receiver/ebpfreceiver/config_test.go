@@ -30,6 +30,11 @@ func TestLoadConfig(t *testing.T) {
 	filtered.Filters = FilterConfig{Ports: []int{443, 8080}, Addresses: []string{"10.0.0.0/8", "2001:db8::/32", "192.0.2.7"}}
 	filtered.SKBDropEventsPerSecond = 50
 
+	dropIgnore := createDefaultConfig()
+	dropIgnore.SKBDropIgnoreReasons = []string{"QUEUE_PURGE", "SKB_DROP_REASON_TCP_OLD_DATA"}
+	dropIgnoreNone := createDefaultConfig()
+	dropIgnoreNone.SKBDropIgnoreReasons = []string{}
+
 	tests := []struct {
 		id      component.ID
 		want    *Config
@@ -44,6 +49,10 @@ func TestLoadConfig(t *testing.T) {
 		{id: component.NewIDWithName(metadata.Type, "bad_port"), wantErr: "filters.ports[1]: must be 1-65535, got 70000"},
 		{id: component.NewIDWithName(metadata.Type, "bad_cidr"), wantErr: `filters.addresses[1]: not an address or CIDR prefix: "10.0.0.0/99"`},
 		{id: component.NewIDWithName(metadata.Type, "bad_drop_rate"), wantErr: "skb_drop_events_per_second: must be positive, got 0"},
+		{id: component.NewIDWithName(metadata.Type, "drop_ignore"), want: dropIgnore},
+		{id: component.NewIDWithName(metadata.Type, "drop_ignore_none"), want: dropIgnoreNone},
+		{id: component.NewIDWithName(metadata.Type, "bad_drop_reason"), wantErr: `skb_drop_ignore_reasons[1]: not a drop reason name (upper case, e.g. QUEUE_PURGE): "queue-purge"`},
+		{id: component.NewIDWithName(metadata.Type, "dup_drop_reason"), wantErr: `skb_drop_ignore_reasons[1]: "SKB_DROP_REASON_QUEUE_PURGE" listed twice`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.id.String(), func(t *testing.T) {
@@ -60,6 +69,16 @@ func TestLoadConfig(t *testing.T) {
 			assert.Equal(t, tt.want, cfg)
 		})
 	}
+}
+
+func TestDefaultSKBDropIgnoreReasons(t *testing.T) {
+	cfg := createDefaultConfig()
+	assert.Subset(t, cfg.SKBDropIgnoreReasons, []string{"QUEUE_PURGE", "SOCKET_CLOSE", "TCP_CLOSE", "TCP_OLD_DATA", "TCP_OLD_SEQUENCE"})
+	for _, loss := range []string{"NETFILTER_DROP", "NO_SOCKET", "NOT_SPECIFIED", "QDISC_DROP", "TC_DROP", "DEV_READY", "FULL_RING"} {
+		assert.NotContains(t, cfg.SKBDropIgnoreReasons, loss, "%s is loss, not socket life", loss)
+	}
+	cfg.SKBDropIgnoreReasons[0] = "X"
+	assert.Equal(t, "QUEUE_PURGE", DefaultSKBDropIgnoreReasons[0], "the default is copied, not shared")
 }
 
 func TestFilterMatcher(t *testing.T) {

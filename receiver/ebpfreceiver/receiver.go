@@ -66,6 +66,7 @@ func (r *ebpfReceiver) Start(_ context.Context, _ component.Host) error {
 		RingBufferBytes:     uint32(r.cfg.RingBufferSize),
 		Logger:              r.settings.Logger,
 		DropEventsPerSecond: uint32(r.cfg.SKBDropEventsPerSecond),
+		DropIgnoreReasons:   r.cfg.SKBDropIgnoreReasons,
 		ConntrackStatPath:   r.conntrackPath,
 		Host:                host,
 	})

@@ -415,3 +415,104 @@ func TestSKBDropCountedAlwaysEventsRateLimited(t *testing.T) {
 	limit := perSec * runtime.NumCPU() * (int(elapsed/time.Second) + 2)
 	assert.LessOrEqual(t, len(events), limit, "rate limit: %d events for %d drops", len(events), sent)
 }
+
+// dropCount sums the newest kernel.skb.drops value of every interface for
+// one drop reason, or -1 when the reason has no point yet.
+func dropCount(sink *consumertest.MetricsSink, reason string) int64 {
+	latest := map[string]int64{}
+	eachMetric(sink, "kernel.skb.drops", func(m pmetric.Metric) {
+		if m.Type() != pmetric.MetricTypeSum {
+			return
+		}
+		dps := m.Sum().DataPoints()
+		for d := 0; d < dps.Len(); d++ {
+			a := dps.At(d).Attributes()
+			if str(a, contract.AttrSKBDropReason) == reason {
+				latest[str(a, contract.AttrNetworkInterface)] = dps.At(d).IntValue()
+			}
+		}
+	})
+	if len(latest) == 0 {
+		return -1
+	}
+	var n int64
+	for _, v := range latest {
+		n += v
+	}
+	return n
+}
+
+// Plain loopback connections that open, exchange data and close make
+// QUEUE_PURGE drops (the closing sockets free their queues): counted in
+// kernel.skb.drops, but no kernel.skb.drop record — normal socket life is
+// not loss. A SYN to a closed port (NO_SOCKET, not ignored) still makes a
+// record, so the filter is not dropping everything.
+func TestSKBDropIgnoredReasonsCountedNotRecorded(t *testing.T) {
+	testenv.RequireRoot(t, "ip")
+	const conns, closedPort = 10, 18099
+	ns := testenv.NewNetns(t, "chx-rdrop")
+
+	sink := new(consumertest.LogsSink)
+	metricsSink := new(consumertest.MetricsSink)
+	cfg := createDefaultConfig()
+	cfg.Probes = []string{"skb_drop"}
+	cfg.FlushInterval = 20 * time.Millisecond
+	cfg.MetricsInterval = 50 * time.Millisecond
+	require.Contains(t, cfg.SKBDropIgnoreReasons, "QUEUE_PURGE")
+	require.NotContains(t, cfg.SKBDropIgnoreReasons, "NO_SOCKET")
+	startReceiver(t, cfg, sink, metricsSink)
+
+	require.NoError(t, ns.Do(func() error {
+		for range conns {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				return err
+			}
+			c, err := net.Dial("tcp", ln.Addr().String())
+			if err != nil {
+				ln.Close()
+				return err
+			}
+			s, err := ln.Accept()
+			if err != nil {
+				ln.Close()
+				c.Close()
+				return err
+			}
+			buf := make([]byte, 1000)
+			if _, err := c.Write(buf); err != nil {
+				return err
+			}
+			if _, err := io.ReadFull(s, buf); err != nil {
+				return err
+			}
+			if _, err := s.Write(buf[:100]); err != nil {
+				return err
+			}
+			if _, err := io.ReadFull(c, buf[:100]); err != nil {
+				return err
+			}
+			c.Close()
+			s.Close()
+			ln.Close()
+		}
+		_, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", closedPort), time.Second)
+		if err == nil {
+			return fmt.Errorf("connect to closed port %d succeeded", closedPort)
+		}
+		return nil
+	}))
+
+	closed := netip.MustParseAddrPort(fmt.Sprintf("127.0.0.1:%d", closedPort))
+	waitRecords(t, sink, contract.EventSKBDrop, func(a pcommon.Map) bool {
+		return str(a, contract.AttrSKBDropReason) == "NO_SOCKET" && (endpointIs(a, "local", closed) || endpointIs(a, "peer", closed))
+	}, "no NO_SOCKET kernel.skb.drop for the SYN to %s (not an ignored reason)", closed)
+	require.Eventually(t, func() bool {
+		return dropCount(metricsSink, "QUEUE_PURGE") >= conns
+	}, 5*time.Second, 20*time.Millisecond, "kernel.skb.drops counts the QUEUE_PURGE drops of %d closed connections", conns)
+
+	for _, lr := range findRecords(sink, contract.EventSKBDrop) {
+		reason := str(lr.Attributes(), contract.AttrSKBDropReason)
+		assert.NotContains(t, cfg.SKBDropIgnoreReasons, reason, "kernel.skb.drop record with ignored reason: %v", lr.Attributes().AsRaw())
+	}
+}

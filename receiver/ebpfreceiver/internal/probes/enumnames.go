@@ -67,3 +67,18 @@ func (n *KernelNames) ResetReason(v uint32) string {
 	}
 	return n.reset[v]
 }
+
+// DropReasonValue is the value of an skb_drop_reason name (with or without
+// the SKB_DROP_REASON_ prefix) in the running kernel.
+func (n *KernelNames) DropReasonValue(name string) (uint32, bool) {
+	if n == nil {
+		return 0, false
+	}
+	name = strings.TrimPrefix(name, "SKB_DROP_REASON_")
+	for v, s := range n.drop {
+		if s == name {
+			return v, true
+		}
+	}
+	return 0, false
+}

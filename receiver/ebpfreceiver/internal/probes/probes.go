@@ -117,6 +117,10 @@ type Options struct {
 	// DropEventsPerSecond bounds kernel.skb.drop events per CPU (0: the
 	// default); the drop counters are not limited.
 	DropEventsPerSecond uint32
+	// DropIgnoreReasons are skb_drop_reason names (without the
+	// SKB_DROP_REASON_ prefix) that make no kernel.skb.drop event; the
+	// kernel.skb.drops counter still counts them. Filtered in the kernel.
+	DropIgnoreReasons []string
 	// ConntrackStatPath overrides DefaultConntrackStatPath.
 	ConntrackStatPath string
 	// Host configures the host-side probes; nil takes the defaults.

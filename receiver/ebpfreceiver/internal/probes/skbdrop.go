@@ -5,6 +5,7 @@ import (
 	"io"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.uber.org/zap"
 
 	"github.com/crosshair-otel/crosshair/receiver/ebpfreceiver/internal/metadata"
 )
@@ -29,6 +30,18 @@ func attachSKBDrop(env *attachEnv) (*Attachment, error) {
 	}
 	if err := env.load("skbdrop", spec, err, &objs); err != nil {
 		return nil, err
+	}
+	for _, name := range env.options.DropIgnoreReasons {
+		v, ok := env.names.DropReasonValue(name)
+		if !ok {
+			// Reasons come and go between kernel versions.
+			env.logger.Warn("skb drop reason to ignore not known to this kernel", zap.String("reason", name))
+			continue
+		}
+		if err := objs.DropIgnore.Put(v, uint8(1)); err != nil {
+			_ = objs.Close()
+			return nil, fmt.Errorf("ignore drop reason %s: %w", name, err)
+		}
 	}
 	l, err := tracepoint("skb", "kfree_skb", objs.HandleKfreeSkb)
 	if err != nil {

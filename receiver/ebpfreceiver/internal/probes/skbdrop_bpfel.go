@@ -70,6 +70,7 @@ type skbdropSockOwner struct {
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
 	skbdropMapDropEventsSuppressed = "drop_events_suppressed"
+	skbdropMapDropIgnore           = "drop_ignore"
 	skbdropMapDropRate             = "drop_rate"
 	skbdropMapDrops                = "drops"
 	skbdropMapEvents               = "events"
@@ -130,6 +131,7 @@ type skbdropProgramSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type skbdropMapSpecs struct {
 	DropEventsSuppressed *ebpf.MapSpec `ebpf:"drop_events_suppressed"`
+	DropIgnore           *ebpf.MapSpec `ebpf:"drop_ignore"`
 	DropRate             *ebpf.MapSpec `ebpf:"drop_rate"`
 	Drops                *ebpf.MapSpec `ebpf:"drops"`
 	Events               *ebpf.MapSpec `ebpf:"events"`
@@ -166,6 +168,7 @@ func (o *skbdropObjects) Close() error {
 // It can be passed to loadSkbdropObjects or ebpf.CollectionSpec.LoadAndAssign.
 type skbdropMaps struct {
 	DropEventsSuppressed *ebpf.Map `ebpf:"drop_events_suppressed"`
+	DropIgnore           *ebpf.Map `ebpf:"drop_ignore"`
 	DropRate             *ebpf.Map `ebpf:"drop_rate"`
 	Drops                *ebpf.Map `ebpf:"drops"`
 	Events               *ebpf.Map `ebpf:"events"`
@@ -176,6 +179,7 @@ type skbdropMaps struct {
 func (m *skbdropMaps) Close() error {
 	return _SkbdropClose(
 		m.DropEventsSuppressed,
+		m.DropIgnore,
 		m.DropRate,
 		m.Drops,
 		m.Events,
