@@ -20,6 +20,15 @@
 const volatile __u64 min_latency_ns = 50000000;       // body
 const volatile __u64 min_entry_latency_ns = 10000000; // entry
 
+// The peer of a connect(): its sockaddr argument read at sys_enter_connect.
+// family 0 = none (another syscall, or an unreadable/non-IP sockaddr).
+struct sc_peer {
+	__u8 addr[16];  // IPv4 in the first 4 bytes
+	__u16 family;   // AF_INET / AF_INET6
+	__u16 port;     // host order
+	__u32 _pad;
+};
+
 struct syscall_event {
 	struct event_header hdr;
 	__u64 latency_ns;
@@ -29,6 +38,7 @@ struct syscall_event {
 	__u32 phase;          // PHASE_*
 	__u32 seccomp_mode;   // task->seccomp.mode at the event
 	__u32 _pad;
+	struct sc_peer peer;  // connect only: the address connected to
 };
 
 struct sc_start {
@@ -39,6 +49,7 @@ struct sc_start {
 struct sc_state {
 	struct sc_start in_syscall; // sys_enter seen, sys_exit not yet
 	struct sc_start entry_wait; // asleep in syscall entry (seccomp/ptrace)
+	struct sc_peer peer;        // in_syscall's connect peer
 };
 
 struct sc_key {
@@ -73,6 +84,15 @@ struct sys_enter_ctx {
 	__s32 nr;
 };
 
+struct sys_enter_connect_ctx {
+	__u64 common;
+	__s32 nr;
+	__s32 _pad;
+	__u64 fd;
+	__u64 uservaddr; // struct sockaddr __user *
+	__u64 addrlen;
+};
+
 struct sys_exit_ctx {
 	__u64 common;
 	__s32 nr;
@@ -80,7 +100,7 @@ struct sys_exit_ctx {
 	__s64 ret;
 };
 
-static __always_inline void record(__u32 nr, __u32 phase, __u64 lat, __s64 ret)
+static __always_inline void record(__u32 nr, __u32 phase, __u64 lat, __s64 ret, const struct sc_peer *peer)
 {
 	struct task_struct *t = bpf_get_current_task_btf();
 	struct syscall_event *e;
@@ -103,16 +123,15 @@ static __always_inline void record(__u32 nr, __u32 phase, __u64 lat, __s64 ret)
 	e->phase = phase;
 	e->seccomp_mode = t->seccomp.mode;
 	e->_pad = 0;
+	e->peer = *peer;
 	bpf_ringbuf_submit(e, 0);
 }
 
-SEC("tracepoint/syscalls/sys_enter")
-int handle_sys_enter(struct sys_enter_ctx *ctx)
+static __always_inline int on_enter(__u32 nr, const struct sc_peer *peer)
 {
 	struct task_struct *t = bpf_get_current_task_btf();
 	struct sc_state *st = bpf_task_storage_get(&sc_state, t, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 	__u64 now = bpf_ktime_get_boot_ns();
-	__u32 nr = (__u32)ctx->nr;
 
 	if (!st)
 		return 0;
@@ -120,25 +139,66 @@ int handle_sys_enter(struct sys_enter_ctx *ctx)
 		__u64 wait_ts = st->entry_wait.ts, wait_nr = st->entry_wait.nr;
 		st->entry_wait.ts = 0;
 		if (wait_nr == nr && now > wait_ts)
-			record(nr, PHASE_ENTRY, now - wait_ts, 0);
+			record(nr, PHASE_ENTRY, now - wait_ts, 0, peer);
 	}
 	st->in_syscall.ts = now;
 	st->in_syscall.nr = nr;
+	st->peer = *peer;
 	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter")
+int handle_sys_enter(struct sys_enter_ctx *ctx)
+{
+	struct sc_peer none = {};
+
+	return on_enter((__u32)ctx->nr, &none);
+}
+
+// connect's own sys_enter: the same, plus the sockaddr it connects to (a
+// separate program because the generic one must not read past the shortest
+// tracepoint record it is attached to).
+SEC("tracepoint/syscalls/sys_enter_connect")
+int handle_sys_enter_connect(struct sys_enter_connect_ctx *ctx)
+{
+	const void *uaddr = (const void *)ctx->uservaddr;
+	struct sc_peer peer = {};
+	__u16 family = 0;
+
+	if (uaddr && !bpf_probe_read_user(&family, sizeof(family), uaddr)) {
+		if (family == AF_INET && ctx->addrlen >= sizeof(struct sockaddr_in)) {
+			struct sockaddr_in sin;
+			if (!bpf_probe_read_user(&sin, sizeof(sin), uaddr)) {
+				peer.family = AF_INET;
+				peer.port = bpf_ntohs(sin.sin_port);
+				__builtin_memcpy(peer.addr, &sin.sin_addr, 4);
+			}
+		} else if (family == AF_INET6 && ctx->addrlen >= sizeof(struct sockaddr_in6)) {
+			struct sockaddr_in6 sin6;
+			if (!bpf_probe_read_user(&sin6, sizeof(sin6), uaddr)) {
+				peer.family = AF_INET6;
+				peer.port = bpf_ntohs(sin6.sin6_port);
+				__builtin_memcpy(peer.addr, &sin6.sin6_addr, 16);
+			}
+		}
+	}
+	return on_enter((__u32)ctx->nr, &peer);
 }
 
 SEC("tracepoint/syscalls/sys_exit")
 int handle_sys_exit(struct sys_exit_ctx *ctx)
 {
 	struct sc_state *st = bpf_task_storage_get(&sc_state, bpf_get_current_task_btf(), 0, 0);
+	struct sc_peer peer;
 	__u64 ts, nr;
 
 	if (!st || !st->in_syscall.ts)
 		return 0;
 	ts = st->in_syscall.ts;
 	nr = st->in_syscall.nr;
+	peer = st->peer;
 	st->in_syscall.ts = 0;
-	record(nr, PHASE_BODY, bpf_ktime_get_boot_ns() - ts, ctx->ret);
+	record(nr, PHASE_BODY, bpf_ktime_get_boot_ns() - ts, ctx->ret, &peer);
 	return 0;
 }
 

@@ -403,6 +403,12 @@ func TestSeccompUserNotifyEntryWait(t *testing.T) {
 	assert.GreaterOrEqual(t, integer(a, contract.AttrSyscallLatencyNs), int64(50*time.Millisecond))
 	assert.Equal(t, int64(2), integer(a, contract.AttrSeccompMode))
 	assert.Equal(t, contract.LayerL4, str(a, contract.AttrIsolationLayer))
+	// The peer of the connect that waited (the child dials 127.0.0.1:port),
+	// so the join can tie the wait to the client span with that peer.
+	assert.Equal(t, "127.0.0.1", str(a, contract.AttrNetworkPeerAddress))
+	assert.Equal(t, int64(port), integer(a, contract.AttrNetworkPeerPort))
+	assert.Equal(t, "ipv4", str(a, contract.AttrNetworkType))
+	assert.Equal(t, "tcp", str(a, contract.AttrNetworkTransport))
 
 	// The same process without the filter: no entry wait.
 	plain := runSeccompChild(t, "plain", port, 0)

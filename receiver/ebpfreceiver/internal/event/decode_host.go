@@ -2,6 +2,7 @@ package event
 
 import (
 	"encoding/binary"
+	"net/netip"
 	"strconv"
 	"strings"
 
@@ -194,6 +195,18 @@ func (d *Decoder) decodeSyscallSlow(raw []byte, h Header, dst plog.LogRecordSlic
 	if phase == PhaseBody {
 		attrs.PutInt(contract.AttrSyscallReturn, int64(le.Uint64(raw[syscallRet:])))
 	}
+	if peer, ok := syscallPeer(raw); ok {
+		// connect: the peer it was connecting to, so the join can tie the
+		// wait to the one client span with that peer.
+		attrs.PutStr(contract.AttrNetworkTransport, "tcp")
+		if peer.Addr().Is4() {
+			attrs.PutStr(contract.AttrNetworkType, "ipv4")
+		} else {
+			attrs.PutStr(contract.AttrNetworkType, "ipv6")
+		}
+		attrs.PutStr(contract.AttrNetworkPeerAddress, peer.Addr().String())
+		attrs.PutInt(contract.AttrNetworkPeerPort, int64(peer.Port()))
+	}
 	d.identify(attrs, h.PID, decodeCgroupRef(raw[syscallCgroup:]))
 	ioLimit := ""
 	if phase == PhaseBody && d.Procs != nil && h.PID != 0 && ioSyscalls[name] {
@@ -204,6 +217,23 @@ func (d *Decoder) decodeSyscallSlow(raw []byte, h Header, dst plog.LogRecordSlic
 	attrs.PutStr(contract.AttrIsolationLayer, SyscallLayer(name, phase, h.Comm, ioLimit))
 	lr.Body().SetStr(name + " " + PhaseName(phase) + " took " + durationString(lat))
 	return nil
+}
+
+// syscallPeer is the sockaddr a connect was given (IPv4-mapped IPv6
+// addresses unmapped); false for other syscalls or non-IP sockaddrs.
+func syscallPeer(raw []byte) (netip.AddrPort, bool) {
+	le := binary.LittleEndian
+	port := le.Uint16(raw[syscallPeerPort:])
+	var addr netip.Addr
+	switch le.Uint16(raw[syscallPeerFam:]) {
+	case afInet:
+		addr = netip.AddrFrom4([4]byte(raw[syscallPeerAddr : syscallPeerAddr+4]))
+	case afInet6:
+		addr = netip.AddrFrom16([16]byte(raw[syscallPeerAddr : syscallPeerAddr+16])).Unmap()
+	default:
+		return netip.AddrPort{}, false
+	}
+	return netip.AddrPortFrom(addr, port), true
 }
 
 // SyscallLayer classifies a slow syscall (DESIGN §5). A slow syscall is

@@ -2,6 +2,7 @@ package event
 
 import (
 	"encoding/binary"
+	"net/netip"
 	"os"
 	"testing"
 	"time"
@@ -36,6 +37,9 @@ func hostRecords() map[Type][]byte {
 	le.PutUint32(sc[syscallNr:], unix.SYS_CONNECT)
 	le.PutUint32(sc[syscallPhase:], PhaseEntry)
 	le.PutUint32(sc[syscallSeccomp:], 2)
+	copy(sc[syscallPeerAddr:], []byte{198, 18, 192, 7})
+	le.PutUint16(sc[syscallPeerFam:], afInet)
+	le.PutUint16(sc[syscallPeerPort:], 8443)
 
 	oom := make([]byte, OOMKillSize)
 	putHeader(oom, TypeOOMKill, 1e9, 103, "hog")
@@ -67,6 +71,8 @@ func TestDecodeHostRecords(t *testing.T) {
 		{TypeSyscallSlow, contract.EventSyscallSlow, map[string]any{
 			contract.AttrSyscallName: "connect", contract.AttrSyscallPhase: "entry", contract.AttrSyscallLatencyNs: int64(55e6),
 			contract.AttrSeccompMode: int64(2), contract.AttrIsolationLayer: contract.LayerL4, contract.AttrProcessPID: int64(102),
+			contract.AttrNetworkPeerAddress: "198.18.192.7", contract.AttrNetworkPeerPort: int64(8443),
+			contract.AttrNetworkType: "ipv4", contract.AttrNetworkTransport: "tcp",
 		}},
 		{TypeOOMKill, contract.EventOOMKill, map[string]any{
 			contract.AttrProcessTotalVMPages: int64(12345), contract.AttrIsolationLayer: contract.LayerL3,
@@ -180,4 +186,51 @@ func TestDecodeSyscallBodyInContainerIsApp(t *testing.T) {
 	require.Contains(t, got[contract.AttrCgroupPath], "cri-containerd-", "fixture must put the process in a container")
 	assert.Equal(t, "futex", got[contract.AttrSyscallName])
 	assert.Equal(t, contract.LayerApp, got[contract.AttrIsolationLayer])
+}
+
+func TestDecodeSyscallConnectPeer(t *testing.T) {
+	le := binary.LittleEndian
+	mapped := netip.MustParseAddr("::ffff:198.18.192.9").As16()
+	v6 := netip.MustParseAddr("2001:db8::5").As16()
+	tests := []struct {
+		name     string
+		nr       int
+		family   uint16
+		addr     []byte
+		port     uint16
+		wantAddr string
+		wantType string
+	}{
+		{"ipv4", unix.SYS_CONNECT, afInet, []byte{127, 0, 0, 1}, 80, "127.0.0.1", "ipv4"},
+		{"ipv6", unix.SYS_CONNECT, afInet6, v6[:], 443, "2001:db8::5", "ipv6"},
+		{"ipv4-mapped ipv6 is ipv4", unix.SYS_CONNECT, afInet6, mapped[:], 8080, "198.18.192.9", "ipv4"},
+		{"unix socket: no peer", unix.SYS_CONNECT, 1, nil, 0, "", ""},
+		{"futex: no peer", unix.SYS_FUTEX, 0, nil, 0, "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			raw := hostRecords()[TypeSyscallSlow]
+			clear(raw[syscallPeerAddr : syscallPeerAddr+20])
+			le.PutUint32(raw[syscallNr:], uint32(tt.nr))
+			le.PutUint32(raw[syscallPhase:], PhaseBody)
+			copy(raw[syscallPeerAddr:], tt.addr)
+			le.PutUint16(raw[syscallPeerFam:], tt.family)
+			le.PutUint16(raw[syscallPeerPort:], tt.port)
+			dst := plog.NewLogRecordSlice()
+			_, err := (&Decoder{Clock: fixedClock{}}).Decode(raw, dst)
+			require.NoError(t, err)
+			got := dst.At(0).Attributes().AsRaw()
+			if tt.wantAddr == "" {
+				assert.NotContains(t, got, contract.AttrNetworkPeerAddress)
+				assert.NotContains(t, got, contract.AttrNetworkPeerPort)
+				assert.NotContains(t, got, contract.AttrNetworkTransport)
+				return
+			}
+			assert.Equal(t, tt.wantAddr, got[contract.AttrNetworkPeerAddress])
+			assert.Equal(t, int64(tt.port), got[contract.AttrNetworkPeerPort])
+			assert.Equal(t, tt.wantType, got[contract.AttrNetworkType])
+			assert.Equal(t, "tcp", got[contract.AttrNetworkTransport])
+			assert.Equal(t, contract.LayerApp, got[contract.AttrIsolationLayer], "a slow connect body is not a layer")
+		})
+	}
 }

@@ -17,13 +17,16 @@ const (
 	blockOp        = HeaderSize + 32
 	blockError     = HeaderSize + 36
 
-	SyscallSize      = HeaderSize + 48
+	SyscallSize      = HeaderSize + 72
 	syscallLatencyNs = HeaderSize
 	syscallRet       = HeaderSize + 8
 	syscallCgroup    = HeaderSize + 16
 	syscallNr        = HeaderSize + 32
 	syscallPhase     = HeaderSize + 36
 	syscallSeccomp   = HeaderSize + 40
+	syscallPeerAddr  = HeaderSize + 48 // struct sc_peer {u8 addr[16]; u16 family; u16 port; u32 pad}
+	syscallPeerFam   = HeaderSize + 64
+	syscallPeerPort  = HeaderSize + 66
 
 	OOMKillSize = HeaderSize + cgKeySize + 16
 	oomMemcg    = HeaderSize

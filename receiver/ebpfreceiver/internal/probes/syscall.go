@@ -37,7 +37,12 @@ func attachSyscallSlow(env *attachEnv) (*Attachment, error) {
 	// tracepoints this kernel lacks is skipped with a log line.
 	var watched []string
 	for _, name := range opts.Syscalls {
-		enter, err := tracepoint("syscalls", "sys_enter_"+name, objs.HandleSysEnter)
+		enterProg := objs.HandleSysEnter
+		if name == "connect" {
+			// Also reads the sockaddr: the peer of the connect.
+			enterProg = objs.HandleSysEnterConnect
+		}
+		enter, err := tracepoint("syscalls", "sys_enter_"+name, enterProg)
 		if err != nil {
 			env.logger.Warn("syscall not watched", zap.String("syscall", name), zap.Error(err))
 			continue

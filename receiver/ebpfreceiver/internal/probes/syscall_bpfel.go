@@ -44,6 +44,13 @@ type syscallScState struct {
 		Ts uint64
 		Nr uint64
 	}
+	Peer struct {
+		_      structs.HostLayout
+		Addr   [16]uint8
+		Family uint16
+		Port   uint16
+		Pad    uint32
+	}
 }
 
 type syscallSockOwner struct {
@@ -79,6 +86,13 @@ type syscallSyscallEvent struct {
 	Phase       uint32
 	SeccompMode uint32
 	Pad         uint32
+	Peer        struct {
+		_      structs.HostLayout
+		Addr   [16]uint8
+		Family uint16
+		Port   uint16
+		Pad    uint32
+	}
 }
 
 // Names of all BPF objects in the ELF.
@@ -91,6 +105,7 @@ const (
 	syscallMapSockOwners                = "sock_owners"
 	syscallMapSyscallHist               = "syscall_hist"
 	syscallProgHandleSysEnter           = "handle_sys_enter"
+	syscallProgHandleSysEnterConnect    = "handle_sys_enter_connect"
 	syscallProgHandleSysExit            = "handle_sys_exit"
 	syscallProgHandleSyscallSchedSwitch = "handle_syscall_sched_switch"
 	syscallVarMinEntryLatencyNs         = "min_entry_latency_ns"
@@ -142,6 +157,7 @@ type syscallSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type syscallProgramSpecs struct {
 	HandleSysEnter           *ebpf.ProgramSpec `ebpf:"handle_sys_enter"`
+	HandleSysEnterConnect    *ebpf.ProgramSpec `ebpf:"handle_sys_enter_connect"`
 	HandleSysExit            *ebpf.ProgramSpec `ebpf:"handle_sys_exit"`
 	HandleSyscallSchedSwitch *ebpf.ProgramSpec `ebpf:"handle_syscall_sched_switch"`
 }
@@ -219,6 +235,7 @@ type syscallVariables struct {
 // It can be passed to loadSyscallObjects or ebpf.CollectionSpec.LoadAndAssign.
 type syscallPrograms struct {
 	HandleSysEnter           *ebpf.Program `ebpf:"handle_sys_enter"`
+	HandleSysEnterConnect    *ebpf.Program `ebpf:"handle_sys_enter_connect"`
 	HandleSysExit            *ebpf.Program `ebpf:"handle_sys_exit"`
 	HandleSyscallSchedSwitch *ebpf.Program `ebpf:"handle_syscall_sched_switch"`
 }
@@ -226,6 +243,7 @@ type syscallPrograms struct {
 func (p *syscallPrograms) Close() error {
 	return _SyscallClose(
 		p.HandleSysEnter,
+		p.HandleSysEnterConnect,
 		p.HandleSysExit,
 		p.HandleSyscallSchedSwitch,
 	)
