@@ -82,6 +82,10 @@ const (
 	AttrBlockBytes          = "block.bytes"
 	AttrBlockSector         = "block.sector"
 	AttrBlockError          = "block.error"
+	// A loop device's backing disk (the device holding its backing file)
+	// and that disk's driver ("virtio_blk").
+	AttrBlockBackingDevice = "block.backing_device"
+	AttrBlockBackingDriver = "block.backing_device.driver"
 	AttrSyscallReturn       = "syscall.return"
 	AttrCgroupIOLimit       = "linux.cgroup.io.limit"
 	AttrMemcgPath           = "linux.memcg.path"

@@ -118,6 +118,18 @@ func BlockDeviceLayer(dev string, latencyNs, queueNs uint64) string {
 	return contract.LayerL0
 }
 
+// LoopDeviceLayer classifies IO latency on a loop device by the driver of
+// the disk under its backing file: a loop request completes when the
+// backing disk's IO does, so on a virtio disk it is virtio-blk queue
+// latency (L2, DESIGN §5); on any other (or unknown) disk the loop itself,
+// a container/host storage stack (L3).
+func LoopDeviceLayer(backingDriver string) string {
+	if strings.HasPrefix(backingDriver, "virtio") {
+		return contract.LayerL2
+	}
+	return contract.LayerL3
+}
+
 func (d *Decoder) decodeBlockIO(raw []byte, h Header, dst plog.LogRecordSlice) error {
 	if len(raw) < BlockIOSize {
 		return &ErrShort{Type: h.Type, Got: len(raw), Want: BlockIOSize}
@@ -152,8 +164,18 @@ func (d *Decoder) decodeBlockIO(raw []byte, h Header, dst plog.LogRecordSlice) e
 		lr.Body().SetStr("block " + op + " error " + strconv.Itoa(int(errno)) + " on " + name)
 		return nil
 	}
-	attrs.PutStr(contract.AttrIsolationLayer, BlockDeviceLayer(name, lat, queue))
-	lr.Body().SetStr("block " + op + " on " + name + " took " + durationString(lat))
+	layer := BlockDeviceLayer(name, lat, queue)
+	body := "block " + op + " on " + name
+	if b, ok := procinfo.LoopBacking(name); ok {
+		attrs.PutStr(contract.AttrBlockBackingDevice, b.Device)
+		if b.Driver != "" {
+			attrs.PutStr(contract.AttrBlockBackingDriver, b.Driver)
+		}
+		layer = LoopDeviceLayer(b.Driver)
+		body += " (on " + b.Device + ")"
+	}
+	attrs.PutStr(contract.AttrIsolationLayer, layer)
+	lr.Body().SetStr(body + " took " + durationString(lat))
 	return nil
 }
 

@@ -44,7 +44,11 @@ func attachBlockIO(env *attachEnv) (*Attachment, error) {
 			for iter.Next(&key, &perCPU) {
 				hist := sumHists(perCPU)
 				dp := addLog2Point(dps, start, now, hist.Slots, hist.Count, hist.SumNs)
-				dp.Attributes().PutStr(contract.AttrBlockDevice, procinfo.BlockDevice(key.Dev>>20, key.Dev&0xfffff))
+				name := procinfo.BlockDevice(key.Dev>>20, key.Dev&0xfffff)
+				dp.Attributes().PutStr(contract.AttrBlockDevice, name)
+				if b, ok := procinfo.LoopBacking(name); ok { // cached: one sysfs walk per loop per 10s
+					dp.Attributes().PutStr(contract.AttrBlockBackingDevice, b.Device)
+				}
 				dp.Attributes().PutStr(contract.AttrBlockOp, event.BlockOpName(key.Op))
 			}
 			if err := iter.Err(); err != nil {
