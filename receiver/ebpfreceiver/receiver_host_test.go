@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -23,6 +24,7 @@ import (
 
 	"github.com/crosshair-otel/crosshair/internal/contract"
 	"github.com/crosshair-otel/crosshair/internal/testenv"
+	"github.com/crosshair-otel/crosshair/receiver/ebpfreceiver/internal/procinfo"
 )
 
 // hostConfig enables only the named probes, with short intervals.
@@ -125,6 +127,17 @@ func TestCgroupThrottleAndSchedDelay(t *testing.T) {
 				integer(a, contract.AttrCgroupThrottledPeriods) > 0 && str(a, contract.AttrIsolationLayer) == contract.LayerL3
 		})) >= 2
 	}, 10*time.Second, 100*time.Millisecond, "kernel.cgroup.throttle records for %s", path)
+	// The record's path is the throttled process's cpu-controller line of
+	// /proc/<pid>/cgroup, verbatim: the join matches processes by it.
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
+	require.NoError(t, err)
+	cpuLine := ""
+	for _, e := range procinfo.ParseCgroupFile(raw) {
+		if slices.Contains(e.Controllers, "cpu") {
+			cpuLine = e.Path
+		}
+	}
+	assert.Equal(t, cpuLine, path, "cpu controller path in /proc/%d/cgroup:\n%s", pid, raw)
 
 	// A throttled task waits ~period − quota = 90ms runnable: over the
 	// default 50ms sched_delay threshold.
