@@ -547,3 +547,57 @@ func expectedLoopBacking(t *testing.T, name string) (disk, driver string) {
 	}
 	return disk, driver
 }
+
+// A blocking connect whose SYN is dropped sits in its body until
+// SO_SNDTIMEO: a slow connect body. It carries the peer it was connecting to
+// (read from the sockaddr at sys_enter_connect, kept to sys_exit) and is the
+// process's own wait, not a layer (isolation.layer=app).
+func TestSlowConnectBodyCarriesPeer(t *testing.T) {
+	testenv.RequireRoot(t, "ip", "nft")
+	const port = 18077
+	ns := testenv.NewNetns(t, "chx-rconn")
+	ns.Exec(t, "ip", "addr", "add", "198.18.192.1/32", "dev", "lo")
+	ns.Exec(t, "nft", "add table inet chx_conn")
+	ns.Exec(t, "nft", "add chain inet chx_conn in { type filter hook input priority 0; }")
+	ns.Exec(t, "nft", fmt.Sprintf("add rule inet chx_conn in tcp dport %d drop", port))
+	sink := new(consumertest.LogsSink)
+	startReceiver(t, hostConfig("syscall_slow"), sink, nil)
+
+	var tid int
+	require.NoError(t, ns.Do(func() error {
+		tid = unix.Gettid()
+		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM, 0)
+		if err != nil {
+			return err
+		}
+		defer unix.Close(fd)
+		tv := unix.Timeval{Usec: 300000}
+		if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_SNDTIMEO, &tv); err != nil {
+			return err
+		}
+		err = unix.Connect(fd, &unix.SockaddrInet4{Port: port, Addr: [4]byte{198, 18, 192, 1}})
+		if err == nil {
+			return fmt.Errorf("connect through a SYN drop succeeded")
+		}
+		return nil
+	}))
+	var rec plog.LogRecord
+	require.Eventually(t, func() bool {
+		recs := recordsWhere(sink, contract.EventSyscallSlow, func(lr plog.LogRecord) bool {
+			a := lr.Attributes()
+			return integer(a, contract.AttrThreadID) == int64(tid) && str(a, contract.AttrSyscallName) == "connect" &&
+				str(a, contract.AttrSyscallPhase) == "body"
+		})
+		if len(recs) > 0 {
+			rec = recs[0]
+		}
+		return len(recs) > 0
+	}, 5*time.Second, 50*time.Millisecond, "kernel.syscall.slow connect body for thread %d", tid)
+	a := rec.Attributes()
+	assert.GreaterOrEqual(t, integer(a, contract.AttrSyscallLatencyNs), int64(250*time.Millisecond))
+	assert.Equal(t, "198.18.192.1", str(a, contract.AttrNetworkPeerAddress))
+	assert.Equal(t, int64(port), integer(a, contract.AttrNetworkPeerPort))
+	assert.Equal(t, "ipv4", str(a, contract.AttrNetworkType))
+	assert.Equal(t, "tcp", str(a, contract.AttrNetworkTransport))
+	assert.Equal(t, contract.LayerApp, str(a, contract.AttrIsolationLayer), "a slow connect body is the process's own wait")
+}
