@@ -78,14 +78,14 @@ const (
 	AttrIsolationLayer = "isolation.layer"
 
 	// Host-side facts beyond DESIGN §3's table (issue 7).
-	AttrBlockQueueNs        = "block.queue_ns"
-	AttrBlockBytes          = "block.bytes"
-	AttrBlockSector         = "block.sector"
-	AttrBlockError          = "block.error"
+	AttrBlockQueueNs = "block.queue_ns"
+	AttrBlockBytes   = "block.bytes"
+	AttrBlockSector  = "block.sector"
+	AttrBlockError   = "block.error"
 	// A loop device's backing disk (the device holding its backing file)
 	// and that disk's driver ("virtio_blk").
-	AttrBlockBackingDevice = "block.backing_device"
-	AttrBlockBackingDriver = "block.backing_device.driver"
+	AttrBlockBackingDevice  = "block.backing_device"
+	AttrBlockBackingDriver  = "block.backing_device.driver"
 	AttrSyscallReturn       = "syscall.return"
 	AttrCgroupIOLimit       = "linux.cgroup.io.limit"
 	AttrMemcgPath           = "linux.memcg.path"
