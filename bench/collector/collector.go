@@ -108,6 +108,13 @@ func startCollector(bin, dir string, p pipeline) (*collector, error) {
 	}
 	cmd := exec.Command(bin, "--config", cfgPath)
 	cmd.Stdout, cmd.Stderr = logf, logf
+	if p.MemLimitMiB > 0 {
+		// The memory limiter watches the Go heap, not RSS; the soft limit
+		// makes the garbage collector keep the whole process near it, as
+		// the collector's own deployment guidance recommends (80% of the
+		// limit).
+		cmd.Env = append(os.Environ(), fmt.Sprintf("GOMEMLIMIT=%dMiB", p.MemLimitMiB*8/10))
+	}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", bin, err)
 	}
