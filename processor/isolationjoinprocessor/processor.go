@@ -534,7 +534,7 @@ func (p *joinProcessor) joinSpan(ri *resourceInfo, span ptrace.Span, incomplete 
 		n += 2
 	}
 	if res.Quality != join.QualityUnmatched {
-		v = p.classifier.VerdictInto(res.Events, from, to, p.attributed)
+		v = p.classifier.VerdictInto(res.Events, start, end, p.attributed)
 		p.attributed = v.Events[:0]
 		if v.Layer == contract.LayerNetwork {
 			p.peerOnThisNode(&v, keys, res.Events)
