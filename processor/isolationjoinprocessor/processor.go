@@ -74,6 +74,7 @@ type joinProcessor struct {
 	scratch      []*kevent.Event
 	attributed   []classify.Attributed // scratch of the verdicts
 	addrs        map[netip.Addr]string // formatted peer addresses of span events
+	tree         spanTree              // the batch's parent/child links, reused
 	holding      bool                  // started: spans are held; before Start they are joined at once
 	stop         chan struct{}         // non-nil while the release loop runs
 	done         chan struct{}
@@ -456,6 +457,9 @@ func (p *joinProcessor) resource(res pcommon.Map) resourceInfo {
 func (p *joinProcessor) joinTraces(ctx context.Context, td ptrace.Traces, incomplete string) {
 	var counts [5]int64
 	rss := td.ResourceSpans()
+	p.tree.build(rss, p.hostname)
+	defer p.tree.reset()
+	n := 0
 	var prev join.Host
 	for i := 0; i < rss.Len(); i++ {
 		rs := rss.At(i)
@@ -470,8 +474,9 @@ func (p *joinProcessor) joinTraces(ctx context.Context, td ptrace.Traces, incomp
 		for j := 0; j < sss.Len(); j++ {
 			spans := sss.At(j).Spans()
 			for k := 0; k < spans.Len(); k++ {
-				q := p.joinSpan(&ri, spans.At(k), incomplete)
+				q := p.joinSpan(&ri, spans.At(k), n, incomplete)
 				counts[qualityIndex(q)]++
+				n++
 			}
 		}
 	}
@@ -514,7 +519,8 @@ func (p *joinProcessor) markUnjoined(ctx context.Context, td ptrace.Traces) {
 }
 
 // joinSpan joins one span and writes the verdict. Called with p.mu held.
-func (p *joinProcessor) joinSpan(ri *resourceInfo, span ptrace.Span, incomplete string) string {
+// n is the span's position in the batch (p.tree's node).
+func (p *joinProcessor) joinSpan(ri *resourceInfo, span ptrace.Span, n int, incomplete string) string {
 	keys := spankey.FromSpan(ri.keys, span)
 	start, end := clampNs(uint64(span.StartTimestamp())), clampNs(uint64(span.EndTimestamp()))
 	if end < start {
@@ -524,9 +530,10 @@ func (p *joinProcessor) joinSpan(ri *resourceInfo, span ptrace.Span, incomplete 
 	from, to := start-slack, end+slack
 	res := join.JoinPrepared(p.idx, &ri.lists, join.Span{Keys: keys, Netns: ri.netns, From: from, To: to}, p.scratch)
 	p.scratch = res.Events[:0]
+	res.Events = p.tree.innermost(n, res.Events)
 
 	var v classify.Verdict
-	n := 1 // isolation.join
+	n = 1 // isolation.join
 	if incomplete != "" {
 		n++
 	}

@@ -177,7 +177,15 @@ func JoinPrepared(x *index.Index, r *Resource, s Span, dst []*kevent.Event) Resu
 		switch {
 		case k.Local.IsValid() && k.Peer.IsValid():
 			// The 5-tuple names the connection: the process's other
-			// connections to the same peer are not this span's.
+			// connections to the same peer are not this span's. An event
+			// that knows only the peer (a connect wait, before the socket
+			// has its local port) is this span's when the process's.
+			w := x.ByPeer(k.Peer, s.From, s.To)
+			for i := 0; i < w.Len(); i++ {
+				if e := w.At(i); !e.Local.IsValid() && belongs(e, k) {
+					c.add(QualityPeer, e)
+				}
+			}
 		case k.Peer.IsValid():
 			w := x.ByPeer(k.Peer, s.From, s.To)
 			for i := 0; i < w.Len(); i++ {
@@ -196,12 +204,14 @@ func JoinPrepared(x *index.Index, r *Resource, s Span, dst []*kevent.Event) Resu
 				}
 			}
 		}
-		networkSpan := k.Peer.IsValid() || k.PeerHost != ""
 		for _, w := range windows {
 			for i := 0; i < w.Len(); i++ {
-				// A network span is explained by its own connection, not
-				// by the process's other sockets.
-				if e := w.At(i); !networkSpan || !e.Peer.IsValid() {
+				// An event with a network peer is about that connection:
+				// it joins only through the 5-tuple or peer keys above,
+				// never through its process alone (a connect wait to
+				// payment is the client span's, not the server span's
+				// that happens to run in the same process).
+				if e := w.At(i); !e.Peer.IsValid() {
 					c.add(QualityProcess, e)
 				}
 			}
