@@ -360,6 +360,10 @@ func (p *joinProcessor) processTraces(ctx context.Context, td ptrace.Traces) (pt
 	}
 	readyAt := latestEnd(td) + int64(p.cfg.Slack)
 	p.mu.Lock()
+	// A cgroup throttling record is stamped at the end of the interval it
+	// sums: wait for the interval that covers the span's end (max_delay
+	// still bounds the wait).
+	readyAt += p.idx.MaxInterval()
 	if !p.holding || p.cfg.MaxDelay == 0 || p.idx.Watermark() >= readyAt {
 		p.joinTraces(ctx, td, "")
 		p.tel.ProcessorIsolationJoinLatency.Record(ctx, 0)
@@ -435,6 +439,7 @@ func (p *joinProcessor) resource(res pcommon.Map) resourceInfo {
 			ri.netns = proc.Netns
 			ri.stack, ri.inplace = proc.Stack, true
 			ri.keys.CgroupPath = proc.CgroupPath
+			ri.keys.CPUCgroupPath, ri.keys.V2CgroupPath = proc.CPUCgroupPath, proc.V2CgroupPath
 			if ri.keys.ContainerID == "" {
 				ri.keys.ContainerID = proc.Cgroup.ContainerID
 			}
@@ -528,7 +533,7 @@ func (p *joinProcessor) joinSpan(ri *resourceInfo, span ptrace.Span, n int, inco
 	}
 	slack := int64(p.cfg.Slack)
 	from, to := start-slack, end+slack
-	res := join.JoinPrepared(p.idx, &ri.lists, join.Span{Keys: keys, Netns: ri.netns, From: from, To: to}, p.scratch)
+	res := join.JoinPrepared(p.idx, &ri.lists, join.Span{Keys: keys, Netns: ri.netns, From: from, To: to, Late: p.idx.MaxInterval()}, p.scratch)
 	p.scratch = res.Events[:0]
 	res.Events = p.tree.innermost(n, res.Events)
 

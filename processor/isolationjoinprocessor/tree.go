@@ -141,4 +141,3 @@ func (t *spanTree) coveredByDescendant(at int64) bool {
 	}
 	return false
 }
-

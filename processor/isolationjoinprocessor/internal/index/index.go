@@ -96,10 +96,11 @@ type Index struct {
 	nodes      map[string]List // node-wide events (no socket, no process), by host
 	hosts      map[string]int64
 
-	watermark int64
-	hostSweep int64 // watermark at the last sweep of hosts
-	evicted   int64
-	expired   int64
+	watermark   int64
+	maxInterval int64 // the longest interval a summing record covered
+	hostSweep   int64 // watermark at the last sweep of hosts
+	evicted     int64
+	expired     int64
 }
 
 // New returns an empty index.
@@ -124,6 +125,11 @@ func (x *Index) Len() int { return len(x.fifo) - x.head }
 // Watermark is the newest event time ingested (unix ns), 0 before any.
 func (x *Index) Watermark() int64 { return x.watermark }
 
+// MaxInterval is the longest interval a record summing one (cgroup
+// throttling) has covered, 0 before any: such records are stamped at the
+// interval's end, up to this long after the spans they explain.
+func (x *Index) MaxInterval() int64 { return x.maxInterval }
+
 // Evicted counts events removed because of MaxEvents.
 func (x *Index) Evicted() int64 { return x.evicted }
 
@@ -146,6 +152,9 @@ func (x *Index) Add(e *kevent.Event) (evicted int) {
 	}
 	if e.Time > x.hosts[e.Host] {
 		x.hosts[e.Host] = e.Time
+	}
+	if d := e.Detail; d != nil && d.IntervalNs > x.maxInterval {
+		x.maxInterval = min(d.IntervalNs, x.retention)
 	}
 	x.each(e, true)
 	x.fifo = append(x.fifo, e)
