@@ -551,6 +551,9 @@ func (p *joinProcessor) joinSpan(ri *resourceInfo, span ptrace.Span, n int, inco
 		if v.Layer == contract.LayerNetwork {
 			p.peerOnThisNode(&v, keys, res.Events)
 		}
+		if v.Layer == contract.LayerL2 && v.Evidence.BlockIOSlowMs > 0 {
+			p.noisyNeighbour(&v, &keys, start, end)
+		}
 		n += 2 + v.Evidence.NonZero()
 	}
 	a := span.Attributes()
@@ -632,6 +635,58 @@ func (p *joinProcessor) peerOnThisNode(v *classify.Verdict, keys spankey.Keys, e
 		}
 		v.Cause += "; peer " + keys.Peer.String() + " is on this node (" + where + ")"
 		return
+	}
+}
+
+// noisyNeighbour names, in the cause of a span slowed by a virtio-backed
+// disk, the cgroup with the most slow IO on that disk during the span when
+// it is not the span's own: the neighbour whose IO fills the shared queue.
+// Called with p.mu held.
+func (p *joinProcessor) noisyNeighbour(v *classify.Verdict, keys *spankey.Keys, start, end int64) {
+	dev := ""
+	for _, at := range v.Events {
+		if classify.VirtioBacked(at.Event) {
+			dev = index.BlockDevice(at.Event)
+			break
+		}
+	}
+	if dev == "" {
+		return
+	}
+	type load struct {
+		cgroup string
+		ns     int64
+	}
+	var buf [8]load
+	loads := buf[:0]
+	w := p.idx.ByDevice(keys.Host, dev, start, end+max(int64(p.cfg.Slack), 0))
+	for i := 0; i < w.Len(); i++ {
+		e := w.At(i)
+		cg := e.CgroupPath
+		if cg == "" || cg == "/" || cg == keys.CgroupPath || cg == keys.CPUCgroupPath || cg == keys.V2CgroupPath {
+			continue
+		}
+		ov := min(e.Time, end) - max(e.Time-e.DurationNs, start)
+		if ov <= 0 {
+			continue
+		}
+		j := 0
+		for j < len(loads) && loads[j].cgroup != cg {
+			j++
+		}
+		if j == len(loads) {
+			loads = append(loads, load{cgroup: cg})
+		}
+		loads[j].ns += ov
+	}
+	best := -1
+	for j := range loads {
+		if best < 0 || loads[j].ns > loads[best].ns {
+			best = j
+		}
+	}
+	if best >= 0 {
+		v.Cause += "; noisy neighbour " + loads[best].cgroup + " (slow io on " + dev + ")"
 	}
 }
 

@@ -115,6 +115,12 @@ func (c *Classifier) LayerOf(e *kevent.Event) string {
 			return c.overrides[i].Layer
 		}
 	}
+	if VirtioBacked(e) && e.Layer != contract.LayerApp {
+		// A loop device's latency is its backing disk's queue: on a
+		// virtio disk, the paravirtual block path (DESIGN §5: virtio-blk
+		// queue latency), whatever the receiver saw at the loop device.
+		return contract.LayerL2
+	}
 	if e.Layer != "" {
 		return e.Layer
 	}
@@ -124,6 +130,12 @@ func (c *Classifier) LayerOf(e *kevent.Event) string {
 		}
 	}
 	return ""
+}
+
+// VirtioBacked reports a block IO on a device (a loop device) whose
+// backing disk is a virtio disk (vd*).
+func VirtioBacked(e *kevent.Event) bool {
+	return e.Name == contract.EventBlockIO && e.Detail != nil && strings.HasPrefix(e.Detail.BackingDevice, "vd")
 }
 
 // Evidence are the sums written on the span.

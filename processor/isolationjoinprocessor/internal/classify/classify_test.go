@@ -212,3 +212,26 @@ func TestThrottleIntervalIsProportional(t *testing.T) {
 		})
 	}
 }
+
+func TestVirtioBackedBlockIOIsL2(t *testing.T) {
+	blk := func(backing, layer string) *kevent.Event {
+		return &kevent.Event{Name: contract.EventBlockIO, Layer: layer, Detail: &kevent.Detail{BlockDevice: "loop0", BackingDevice: backing}}
+	}
+	c := New(nil, DefaultThresholds)
+	tests := []struct {
+		name string
+		e    *kevent.Event
+		want string
+	}{
+		{"loop on vda, receiver said L3", blk("vda", contract.LayerL3), contract.LayerL2},
+		{"loop on vdb, no layer", blk("vdb", ""), contract.LayerL2},
+		{"loop on sda", blk("sda", ""), contract.LayerL1},
+		{"no backing device, L3", blk("", contract.LayerL3), contract.LayerL3},
+		{"app stays app", blk("vda", contract.LayerApp), contract.LayerApp},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { assert.Equal(t, tt.want, c.LayerOf(tt.e)) })
+	}
+	over := New([]Rule{{Event: contract.EventBlockIO, Layer: contract.LayerL0}}, DefaultThresholds)
+	assert.Equal(t, contract.LayerL0, over.LayerOf(blk("vda", "")), "a configured rule still wins")
+}

@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/crosshair-otel/crosshair/internal/contract"
 	"github.com/crosshair-otel/crosshair/processor/isolationjoinprocessor/internal/kevent"
 )
 
@@ -46,6 +47,20 @@ func Conn(x, y netip.AddrPort) Tuple {
 		a, b = b, a
 	}
 	return Tuple{a, b}
+}
+
+type devKey struct{ host, dev string }
+
+// blockDevice is the disk an IO event loads: the backing device of a loop
+// device, else its own.
+func blockDevice(e *kevent.Event) string {
+	if e.Detail == nil {
+		return ""
+	}
+	if e.Detail.BackingDevice != "" {
+		return e.Detail.BackingDevice
+	}
+	return e.Detail.BlockDevice
 }
 
 type hostPID struct {
@@ -94,6 +109,7 @@ type Index struct {
 	cgroups    map[string]List
 	pods       map[string]List
 	nodes      map[string]List // node-wide events (no socket, no process), by host
+	devices    map[devKey]List // block IO events, by host and backing (else own) device
 	hosts      map[string]int64
 
 	watermark   int64
@@ -115,6 +131,7 @@ func New(maxEvents int, retentionNs int64) *Index {
 		cgroups:    map[string]List{},
 		pods:       map[string]List{},
 		nodes:      map[string]List{},
+		devices:    map[devKey]List{},
 		hosts:      map[string]int64{},
 	}
 }
@@ -272,6 +289,15 @@ func (x *Index) each(e *kevent.Event, add bool) {
 			remove(sk.m, sk.key, e)
 		}
 	}
+	if e.Name == contract.EventBlockIO {
+		if dev := blockDevice(e); dev != "" {
+			if add {
+				insert(x.devices, devKey{e.Host, dev}, e)
+			} else {
+				remove(x.devices, devKey{e.Host, dev}, e)
+			}
+		}
+	}
 	if !e.Local.IsValid() && !e.Peer.IsValid() && !e.HasProcess() {
 		if add {
 			insert(x.nodes, e.Host, e)
@@ -354,6 +380,15 @@ func (x *Index) PodList(uid string) List { return x.pods[uid] }
 
 // NodeList is every node-wide event of host.
 func (x *Index) NodeList(host string) List { return x.nodes[host] }
+
+// ByDevice is the window of the block IO events on host's disk dev (a
+// loop device's IO counts under its backing disk).
+func (x *Index) ByDevice(host, dev string, from, to int64) Entries {
+	return window(x.devices[devKey{host, dev}], from, to)
+}
+
+// BlockDevice is the disk a block IO event loads (see ByDevice).
+func BlockDevice(e *kevent.Event) string { return blockDevice(e) }
 
 // ConnList is every event of the connection key t (Conn of its two ends).
 func (x *Index) ConnList(t Tuple) List { return x.tuples[t] }
