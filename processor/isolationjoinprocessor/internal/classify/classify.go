@@ -281,8 +281,14 @@ func (c *Classifier) VerdictInto(events []*kevent.Event, from, to int64, buf []A
 	}
 	v.Layer = layerOrder[ranked[0]]
 	var b strings.Builder
-	b.Grow(96)
-	if top := perLayer[ranked[0]]; top < int64(c.th.MinTime) || top < int64(c.th.MinShare*float64(to-from)) {
+	top := perLayer[ranked[0]]
+	weak := top < int64(c.th.MinTime) || top < int64(c.th.MinShare*float64(to-from))
+	if weak {
+		b.Grow(192)
+	} else {
+		b.Grow(96)
+	}
+	if weak {
 		// The evidence does not explain the span's delay: listed, not a verdict.
 		v.Layer = contract.LayerApp
 		b.WriteString("kernel evidence explains too little of the span (")
