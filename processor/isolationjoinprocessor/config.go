@@ -67,6 +67,11 @@ type ThresholdsConfig struct {
 	MinSchedDelay     time.Duration `mapstructure:"min_sched_delay"`
 	MinSyscallLatency time.Duration `mapstructure:"min_syscall_latency"`
 	MinBlockLatency   time.Duration `mapstructure:"min_block_latency"`
+	// A layer is the verdict only when its attributed time is at least
+	// MinShare of the span's duration (0–1) and at least MinTime; below,
+	// the verdict is app and the evidence is still listed.
+	MinShare float64       `mapstructure:"min_share"`
+	MinTime  time.Duration `mapstructure:"min_time"`
 }
 
 func (t ThresholdsConfig) classify() classify.Thresholds {
@@ -75,6 +80,8 @@ func (t ThresholdsConfig) classify() classify.Thresholds {
 		MinSchedDelay:   t.MinSchedDelay,
 		MinSyscall:      t.MinSyscallLatency,
 		MinBlockLatency: t.MinBlockLatency,
+		MinShare:        t.MinShare,
+		MinTime:         t.MinTime,
 	}
 }
 
@@ -99,6 +106,8 @@ func createDefaultConfig() *Config {
 			MinSchedDelay:     classify.DefaultThresholds.MinSchedDelay,
 			MinSyscallLatency: classify.DefaultThresholds.MinSyscall,
 			MinBlockLatency:   classify.DefaultThresholds.MinBlockLatency,
+			MinShare:          classify.DefaultThresholds.MinShare,
+			MinTime:           classify.DefaultThresholds.MinTime,
 		},
 	}
 }
@@ -132,6 +141,10 @@ func (cfg *Config) Validate() error {
 	nonNegative("thresholds.min_sched_delay", cfg.Thresholds.MinSchedDelay)
 	nonNegative("thresholds.min_syscall_latency", cfg.Thresholds.MinSyscallLatency)
 	nonNegative("thresholds.min_block_latency", cfg.Thresholds.MinBlockLatency)
+	nonNegative("thresholds.min_time", cfg.Thresholds.MinTime)
+	if s := cfg.Thresholds.MinShare; !(s >= 0 && s <= 1) {
+		errs = append(errs, fmt.Errorf("thresholds.min_share: must be between 0 and 1, got %v", s))
+	}
 	for i, r := range cfg.Rules {
 		field := fmt.Sprintf("rules[%d]", i)
 		if !strings.HasPrefix(r.Event, "kernel.") {

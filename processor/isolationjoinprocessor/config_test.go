@@ -49,6 +49,8 @@ func TestLoadConfig(t *testing.T) {
 			`rules[1].event: must name a kernel event (kernel.*), got "sched"`,
 			`rules[1].match: attribute "color" cannot be matched`,
 			"thresholds.min_block_latency: must not be negative, got -1ms",
+			"thresholds.min_share: must be between 0 and 1, got 1.5",
+			"thresholds.min_time: must not be negative, got -1ms",
 		}},
 		{id: component.NewIDWithName(metadata.Type, "short_retention"), wantErrs: []string{"retention: 5s is shorter than max_delay + slack"}},
 	}

@@ -67,7 +67,7 @@ func TestJoin(t *testing.T) {
 			events: []kernelEvent{retransmit(50*ms, cliIP, cliPort, srvIP, srvPort, nil)},
 			span:   clientSpan(cliIP, cliPort, srvIP, srvPort),
 			want: map[string]any{attrJoin: "5tuple", contract.AttrIsolationLayer: "network", attrRetransmits: int64(1),
-				attrCause: "network: 1 tcp retransmit to 198.18.64.2:8080 (200ms)"},
+				attrCause: "network: 1 tcp retransmit to 198.18.64.2:8080 (100ms)"},
 			nEvents: 1,
 		},
 		{
@@ -386,9 +386,9 @@ func TestPeerOnThisNode(t *testing.T) {
 		wantCause string
 	}{
 		{"peer in a container: its layer", containerPeer, "L3",
-			"L3 (peer 198.18.64.2:8080 on this node, L3 docker/L2 virtio/L1 firecracker): network: 1 tcp retransmit to 198.18.64.2:8080 (200ms)"},
+			"L3 (peer 198.18.64.2:8080 on this node, L3 docker/L2 virtio/L1 firecracker): network: 1 tcp retransmit to 198.18.64.2:8080 (100ms)"},
 		{"peer directly on the node: still the network", barePeer, "network",
-			"network: 1 tcp retransmit to 198.18.64.2:8080 (200ms); peer 198.18.64.2:8080 is on this node (L2 virtio/L1 firecracker)"},
+			"network: 1 tcp retransmit to 198.18.64.2:8080 (100ms); peer 198.18.64.2:8080 is on this node (L2 virtio/L1 firecracker)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

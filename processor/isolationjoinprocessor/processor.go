@@ -74,6 +74,7 @@ type joinProcessor struct {
 	scratch      []*kevent.Event
 	attributed   []classify.Attributed // scratch of the verdicts
 	addrs        map[netip.Addr]string // formatted peer addresses of span events
+	tree         spanTree              // the batch's parent/child links, reused
 	holding      bool                  // started: spans are held; before Start they are joined at once
 	stop         chan struct{}         // non-nil while the release loop runs
 	done         chan struct{}
@@ -359,6 +360,10 @@ func (p *joinProcessor) processTraces(ctx context.Context, td ptrace.Traces) (pt
 	}
 	readyAt := latestEnd(td) + int64(p.cfg.Slack)
 	p.mu.Lock()
+	// A cgroup throttling record is stamped at the end of the interval it
+	// sums: wait for the interval that covers the span's end (max_delay
+	// still bounds the wait).
+	readyAt += p.idx.MaxInterval()
 	if !p.holding || p.cfg.MaxDelay == 0 || p.idx.Watermark() >= readyAt {
 		p.joinTraces(ctx, td, "")
 		p.tel.ProcessorIsolationJoinLatency.Record(ctx, 0)
@@ -434,6 +439,7 @@ func (p *joinProcessor) resource(res pcommon.Map) resourceInfo {
 			ri.netns = proc.Netns
 			ri.stack, ri.inplace = proc.Stack, true
 			ri.keys.CgroupPath = proc.CgroupPath
+			ri.keys.CPUCgroupPath, ri.keys.V2CgroupPath = proc.CPUCgroupPath, proc.V2CgroupPath
 			if ri.keys.ContainerID == "" {
 				ri.keys.ContainerID = proc.Cgroup.ContainerID
 			}
@@ -456,6 +462,9 @@ func (p *joinProcessor) resource(res pcommon.Map) resourceInfo {
 func (p *joinProcessor) joinTraces(ctx context.Context, td ptrace.Traces, incomplete string) {
 	var counts [5]int64
 	rss := td.ResourceSpans()
+	p.tree.build(rss, p.hostname)
+	defer p.tree.reset()
+	n := 0
 	var prev join.Host
 	for i := 0; i < rss.Len(); i++ {
 		rs := rss.At(i)
@@ -470,8 +479,9 @@ func (p *joinProcessor) joinTraces(ctx context.Context, td ptrace.Traces, incomp
 		for j := 0; j < sss.Len(); j++ {
 			spans := sss.At(j).Spans()
 			for k := 0; k < spans.Len(); k++ {
-				q := p.joinSpan(&ri, spans.At(k), incomplete)
+				q := p.joinSpan(&ri, spans.At(k), n, incomplete)
 				counts[qualityIndex(q)]++
+				n++
 			}
 		}
 	}
@@ -514,7 +524,8 @@ func (p *joinProcessor) markUnjoined(ctx context.Context, td ptrace.Traces) {
 }
 
 // joinSpan joins one span and writes the verdict. Called with p.mu held.
-func (p *joinProcessor) joinSpan(ri *resourceInfo, span ptrace.Span, incomplete string) string {
+// n is the span's position in the batch (p.tree's node).
+func (p *joinProcessor) joinSpan(ri *resourceInfo, span ptrace.Span, n int, incomplete string) string {
 	keys := spankey.FromSpan(ri.keys, span)
 	start, end := clampNs(uint64(span.StartTimestamp())), clampNs(uint64(span.EndTimestamp()))
 	if end < start {
@@ -522,11 +533,12 @@ func (p *joinProcessor) joinSpan(ri *resourceInfo, span ptrace.Span, incomplete 
 	}
 	slack := int64(p.cfg.Slack)
 	from, to := start-slack, end+slack
-	res := join.JoinPrepared(p.idx, &ri.lists, join.Span{Keys: keys, Netns: ri.netns, From: from, To: to}, p.scratch)
+	res := join.JoinPrepared(p.idx, &ri.lists, join.Span{Keys: keys, Netns: ri.netns, From: from, To: to, Late: p.idx.MaxInterval()}, p.scratch)
 	p.scratch = res.Events[:0]
+	res.Events = p.tree.innermost(n, res.Events)
 
 	var v classify.Verdict
-	n := 1 // isolation.join
+	n = 1 // isolation.join
 	if incomplete != "" {
 		n++
 	}
@@ -534,10 +546,13 @@ func (p *joinProcessor) joinSpan(ri *resourceInfo, span ptrace.Span, incomplete 
 		n += 2
 	}
 	if res.Quality != join.QualityUnmatched {
-		v = p.classifier.VerdictInto(res.Events, from, to, p.attributed)
+		v = p.classifier.VerdictInto(res.Events, start, end, p.attributed)
 		p.attributed = v.Events[:0]
 		if v.Layer == contract.LayerNetwork {
 			p.peerOnThisNode(&v, keys, res.Events)
+		}
+		if v.Layer == contract.LayerL2 && v.Evidence.BlockIOSlowMs > 0 {
+			p.noisyNeighbour(&v, &keys, start, end)
 		}
 		n += 2 + v.Evidence.NonZero()
 	}
@@ -620,6 +635,58 @@ func (p *joinProcessor) peerOnThisNode(v *classify.Verdict, keys spankey.Keys, e
 		}
 		v.Cause += "; peer " + keys.Peer.String() + " is on this node (" + where + ")"
 		return
+	}
+}
+
+// noisyNeighbour names, in the cause of a span slowed by a virtio-backed
+// disk, the cgroup with the most slow IO on that disk during the span when
+// it is not the span's own: the neighbour whose IO fills the shared queue.
+// Called with p.mu held.
+func (p *joinProcessor) noisyNeighbour(v *classify.Verdict, keys *spankey.Keys, start, end int64) {
+	dev := ""
+	for _, at := range v.Events {
+		if classify.VirtioBacked(at.Event) {
+			dev = index.BlockDevice(at.Event)
+			break
+		}
+	}
+	if dev == "" {
+		return
+	}
+	type load struct {
+		cgroup string
+		ns     int64
+	}
+	var buf [8]load
+	loads := buf[:0]
+	w := p.idx.ByDevice(keys.Host, dev, start, end+max(int64(p.cfg.Slack), 0))
+	for i := 0; i < w.Len(); i++ {
+		e := w.At(i)
+		cg := e.CgroupPath
+		if cg == "" || cg == "/" || cg == keys.CgroupPath || cg == keys.CPUCgroupPath || cg == keys.V2CgroupPath {
+			continue
+		}
+		ov := min(e.Time, end) - max(e.Time-e.DurationNs, start)
+		if ov <= 0 {
+			continue
+		}
+		j := 0
+		for j < len(loads) && loads[j].cgroup != cg {
+			j++
+		}
+		if j == len(loads) {
+			loads = append(loads, load{cgroup: cg})
+		}
+		loads[j].ns += ov
+	}
+	best := -1
+	for j := range loads {
+		if best < 0 || loads[j].ns > loads[best].ns {
+			best = j
+		}
+	}
+	if best >= 0 {
+		v.Cause += "; noisy neighbour " + loads[best].cgroup + " (slow io on " + dev + ")"
 	}
 }
 

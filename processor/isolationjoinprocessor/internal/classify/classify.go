@@ -40,6 +40,18 @@ func (r *Rule) matches(e *kevent.Event) bool {
 var DefaultRules = []Rule{
 	// The seccomp-notify / ptrace slow path runs before the syscall: a sandbox.
 	{Event: contract.EventSyscallSlow, Match: map[string]string{contract.AttrSyscallPhase: "entry"}, Layer: contract.LayerL4},
+	// A thread parked in an idle wait (a lock, a poll loop, a sleep) is the
+	// application waiting for itself, whatever isolates it: not evidence.
+	// Receivers tag these app themselves; this covers records that do not.
+	{Event: contract.EventSyscallSlow, Match: map[string]string{contract.AttrSyscallName: "futex"}, Layer: contract.LayerApp},
+	{Event: contract.EventSyscallSlow, Match: map[string]string{contract.AttrSyscallName: "epoll_wait"}, Layer: contract.LayerApp},
+	{Event: contract.EventSyscallSlow, Match: map[string]string{contract.AttrSyscallName: "epoll_pwait"}, Layer: contract.LayerApp},
+	{Event: contract.EventSyscallSlow, Match: map[string]string{contract.AttrSyscallName: "poll"}, Layer: contract.LayerApp},
+	{Event: contract.EventSyscallSlow, Match: map[string]string{contract.AttrSyscallName: "ppoll"}, Layer: contract.LayerApp},
+	{Event: contract.EventSyscallSlow, Match: map[string]string{contract.AttrSyscallName: "select"}, Layer: contract.LayerApp},
+	{Event: contract.EventSyscallSlow, Match: map[string]string{contract.AttrSyscallName: "pselect6"}, Layer: contract.LayerApp},
+	{Event: contract.EventSyscallSlow, Match: map[string]string{contract.AttrSyscallName: "nanosleep"}, Layer: contract.LayerApp},
+	{Event: contract.EventSyscallSlow, Match: map[string]string{contract.AttrSyscallName: "clock_nanosleep"}, Layer: contract.LayerApp},
 	{Event: contract.EventSyscallSlow, Match: map[string]string{contract.AttrSeccompMode: "2"}, Layer: contract.LayerL4},
 	// A slow body outside a sandbox is the IO/CPU limit of the container.
 	{Event: contract.EventSyscallSlow, Layer: contract.LayerL3},
@@ -66,6 +78,11 @@ type Thresholds struct {
 	MinSchedDelay   time.Duration
 	MinSyscall      time.Duration
 	MinBlockLatency time.Duration
+	// A layer is the verdict only when the time attributed to it is at
+	// least MinShare of the span's duration and at least MinTime: evidence
+	// that explains a sliver of the span is listed, the verdict stays app.
+	MinShare float64
+	MinTime  time.Duration
 }
 
 // DefaultThresholds suit a busy node.
@@ -74,6 +91,8 @@ var DefaultThresholds = Thresholds{
 	MinSchedDelay:   time.Millisecond,
 	MinSyscall:      time.Millisecond,
 	MinBlockLatency: time.Millisecond,
+	MinShare:        0.2,
+	MinTime:         time.Millisecond,
 }
 
 // Classifier applies configured rules, then the event's own layer, then
@@ -96,6 +115,12 @@ func (c *Classifier) LayerOf(e *kevent.Event) string {
 			return c.overrides[i].Layer
 		}
 	}
+	if VirtioBacked(e) && e.Layer != contract.LayerApp {
+		// A loop device's latency is its backing disk's queue: on a
+		// virtio disk, the paravirtual block path (DESIGN §5: virtio-blk
+		// queue latency), whatever the receiver saw at the loop device.
+		return contract.LayerL2
+	}
 	if e.Layer != "" {
 		return e.Layer
 	}
@@ -105,6 +130,12 @@ func (c *Classifier) LayerOf(e *kevent.Event) string {
 		}
 	}
 	return ""
+}
+
+// VirtioBacked reports a block IO on a device (a loop device) whose
+// backing disk is a virtio disk (vd*).
+func VirtioBacked(e *kevent.Event) bool {
+	return e.Name == contract.EventBlockIO && e.Detail != nil && strings.HasPrefix(e.Detail.BackingDevice, "vd")
 }
 
 // Evidence are the sums written on the span.
@@ -151,15 +182,20 @@ type Verdict struct {
 
 var layerOrder = [numLayers]string{contract.LayerL4, contract.LayerL3, contract.LayerL2, contract.LayerL1, contract.LayerL0, contract.LayerNetwork}
 
-// Verdict classifies events joined to a span whose window is [from, to].
-func (c *Classifier) Verdict(events []*kevent.Event, from, to int64) Verdict {
-	return c.VerdictInto(events, from, to, nil)
+// Verdict classifies events joined to a span that ran over [start, end]
+// (its own bounds, not the join window widened by the slack: the slack
+// finds events despite clock skew, it does not make their time the span's).
+func (c *Classifier) Verdict(events []*kevent.Event, start, end int64) Verdict {
+	return c.VerdictInto(events, start, end, nil)
 }
 
 // VerdictInto is Verdict with v.Events appended to buf[:0]: a caller that
 // classifies span after span reuses one buffer instead of allocating one
 // per span (v.Events is only valid until the next call with the same buf).
 func (c *Classifier) VerdictInto(events []*kevent.Event, from, to int64, buf []Attributed) Verdict {
+	if to < from {
+		to = from
+	}
 	var v Verdict
 	var dropLayers [numLayers]int
 	retransmitEvents := int64(0)
@@ -207,8 +243,13 @@ func (c *Classifier) VerdictInto(events []*kevent.Event, from, to int64, buf []A
 				v.Evidence.Retransmits += max(e.D().Retransmits, 0)
 			}
 		}
+		if layer == contract.LayerApp || layer == "" {
+			// Not evidence for any layer (an idle wait the receiver or a
+			// rule calls the application's own): it weighs nothing.
+			continue
+		}
 		c.sum(&v.Evidence, e, t)
-		if layer == "" || layer == contract.LayerApp || (t == 0 && e.Name != contract.EventSKBDrop) {
+		if t == 0 && e.Name != contract.EventSKBDrop {
 			continue
 		}
 		li := layerIndex(layer)
@@ -240,7 +281,22 @@ func (c *Classifier) VerdictInto(events []*kevent.Event, from, to int64, buf []A
 	}
 	v.Layer = layerOrder[ranked[0]]
 	var b strings.Builder
-	b.Grow(96)
+	top := perLayer[ranked[0]]
+	weak := top < int64(c.th.MinTime) || top < int64(c.th.MinShare*float64(to-from))
+	if weak {
+		b.Grow(192)
+	} else {
+		b.Grow(96)
+	}
+	if weak {
+		// The evidence does not explain the span's delay: listed, not a verdict.
+		v.Layer = contract.LayerApp
+		b.WriteString("kernel evidence explains too little of the span (")
+		ms(&b, top)
+		b.WriteString(" of ")
+		ms(&b, to-from)
+		b.WriteString("): time spent in the application; ")
+	}
 	for i, l := range ranked {
 		if i > 0 {
 			b.WriteString("; ")
@@ -279,9 +335,13 @@ func layerIndex(l string) int {
 	return -1
 }
 
-// timeOf is the time e takes out of [from, to]: the overlap of the
-// interval it reports (it is stamped at its end) with the window, or the
-// fixed cost of an event that has no duration.
+// timeOf is the time e takes out of the span [from, to]: the overlap of
+// the interval it reports (it is stamped at its end) with the span; a
+// throttling record over a longer interval, its throttled time in
+// proportion to the interval's overlap with the span; or, for an event
+// that has no duration and happened inside the span, the fixed cost
+// capped at the span's duration. An instantaneous event outside the span
+// (a drop after the response) costs the span nothing.
 func (c *Classifier) timeOf(e *kevent.Event, from, to int64) int64 {
 	var minimum time.Duration
 	switch e.Name {
@@ -295,10 +355,22 @@ func (c *Classifier) timeOf(e *kevent.Event, from, to int64) int64 {
 	case contract.EventTCPConnection:
 		return 0
 	default:
-		return int64(c.th.EventCost)
+		if e.Time < from || e.Time > to {
+			return 0
+		}
+		return min(int64(c.th.EventCost), to-from)
 	}
 	if e.DurationNs < int64(minimum) || e.DurationNs <= 0 {
 		return 0
+	}
+	if d := e.Detail; d != nil && d.IntervalNs > 0 {
+		// The record sums a period: [IntervalStart, +IntervalNs].
+		istart, iend := d.IntervalStart, d.IntervalStart+d.IntervalNs
+		ov := min(iend, to) - max(istart, from)
+		if ov <= 0 {
+			return 0
+		}
+		return min(int64(float64(e.DurationNs)*float64(ov)/float64(d.IntervalNs)), ov)
 	}
 	start, end := max(e.Time-e.DurationNs, from), min(e.Time, to)
 	if end <= start {

@@ -84,8 +84,9 @@ func TestVerdict(t *testing.T) {
 	})
 	t.Run("ties go to the innermost layer", func(t *testing.T) {
 		evs := []*kevent.Event{
-			{Name: contract.EventCPUSteal, Time: 100 * msec, DurationNs: 20 * msec},
-			{Name: contract.EventCgroupThrottle, Time: 100 * msec, DurationNs: 20 * msec},
+			// 100ms each: a share of the 300ms span above min_share.
+			{Name: contract.EventCPUSteal, Time: 100 * msec, DurationNs: 100 * msec},
+			{Name: contract.EventCgroupThrottle, Time: 100 * msec, DurationNs: 100 * msec},
 		}
 		assert.Equal(t, contract.LayerL3, c.Verdict(evs, from, to).Layer)
 	})
@@ -98,4 +99,139 @@ func TestMsMatchesAppendFloat(t *testing.T) {
 		want := strconv.FormatFloat(math.Round(nsToMs(ns)*10)/10, 'f', -1, 64) + "ms"
 		assert.Equal(t, want, b.String(), "ns=%d", ns)
 	}
+}
+
+func TestEvidenceMustExplainTheSpan(t *testing.T) {
+	c := New(nil, DefaultThresholds)
+	peer := netip.MustParseAddrPort("198.18.64.2:8080")
+	futex := func(at, dur int64, layer string) *kevent.Event {
+		return &kevent.Event{Name: contract.EventSyscallSlow, Time: at, DurationNs: dur, Layer: layer,
+			Detail: &kevent.Detail{SyscallName: "futex", SyscallPhase: "body"}}
+	}
+	tests := []struct {
+		name       string
+		start, end int64
+		events     []*kevent.Event
+		layer      string
+		cause      string // substring; "" = not checked
+		syscallMs  float64
+		attributed int // v.Events
+	}{
+		{
+			name: "an event the receiver tagged app is not evidence", start: 0, end: 300 * msec,
+			events: []*kevent.Event{futex(200*msec, 150*msec, contract.LayerApp)},
+			layer:  contract.LayerApp, cause: "no layer evidence",
+		},
+		{
+			name: "an untagged idle wait (futex) maps to app by the rule table", start: 0, end: 300 * msec,
+			events: []*kevent.Event{futex(200*msec, 150*msec, "")},
+			layer:  contract.LayerApp,
+		},
+		{
+			name: "an untagged event no rule maps is not evidence", start: 0, end: 300 * msec,
+			events: []*kevent.Event{{Name: "kernel.unknown", Time: 100 * msec}},
+			layer:  contract.LayerApp,
+		},
+		{
+			name: "app events do not move a real verdict", start: 0, end: 300 * msec,
+			events: []*kevent.Event{
+				futex(250*msec, 250*msec, contract.LayerApp),
+				{Name: contract.EventSchedDelay, Time: 200 * msec, DurationNs: 100 * msec},
+			},
+			layer: contract.LayerL3, cause: "L3: run-queue delay 100ms (100ms)", attributed: 1,
+		},
+		{
+			name: "a drop after the span's end costs nothing (slack is not a cause)", start: 0, end: 2 * msec,
+			events: []*kevent.Event{{Name: contract.EventSKBDrop, Time: 50 * msec, Layer: contract.LayerNetwork, Detail: &kevent.Detail{DropReason: "QUEUE_PURGE"}}},
+			layer:  contract.LayerApp, attributed: 1,
+		},
+		{
+			name: "a retransmit before the span's start costs nothing", start: 100 * msec, end: 300 * msec,
+			events: []*kevent.Event{{Name: contract.EventTCPRetransmit, Time: 50 * msec, Peer: peer, Layer: contract.LayerNetwork}},
+			layer:  contract.LayerApp,
+		},
+		{
+			name: "a retransmit inside costs the RTO, capped at the span", start: 0, end: 205 * msec,
+			events: []*kevent.Event{{Name: contract.EventTCPRetransmit, Time: 5 * msec, Peer: peer, Layer: contract.LayerNetwork}},
+			layer:  contract.LayerNetwork, cause: "network: 1 tcp retransmit to 198.18.64.2:8080 (200ms)", attributed: 1,
+		},
+		{
+			name: "a retransmit inside a short span costs the span", start: 0, end: 50 * msec,
+			events: []*kevent.Event{{Name: contract.EventTCPRetransmit, Time: 5 * msec, Peer: peer, Layer: contract.LayerNetwork}},
+			layer:  contract.LayerNetwork, cause: "(50ms)", attributed: 1,
+		},
+		{
+			name: "a duration counts only its overlap with the span", start: 100 * msec, end: 200 * msec,
+			events: []*kevent.Event{{Name: contract.EventSyscallSlow, Time: 110 * msec, DurationNs: 100 * msec, Detail: &kevent.Detail{SyscallName: "fsync"}}},
+			// 10ms of a 100ms span: under min_share.
+			layer: contract.LayerApp, cause: "explains too little of the span (10ms of 100ms)", syscallMs: 10, attributed: 1,
+		},
+		{
+			name: "a share at min_share is a verdict", start: 0, end: 100 * msec,
+			events: []*kevent.Event{{Name: contract.EventSyscallSlow, Time: 50 * msec, DurationNs: 20 * msec, Detail: &kevent.Detail{SyscallName: "fsync"}}},
+			layer:  contract.LayerL3, syscallMs: 20, attributed: 1,
+		},
+		{
+			name: "under min_time even as the whole of a tiny span", start: 0, end: msec / 2,
+			events: []*kevent.Event{{Name: contract.EventTCPReset, Time: msec / 4, Peer: peer, Layer: contract.LayerNetwork}},
+			layer:  contract.LayerApp, attributed: 1,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v := c.Verdict(tt.events, tt.start, tt.end)
+			assert.Equal(t, tt.layer, v.Layer, v.Cause)
+			if tt.cause != "" {
+				assert.Contains(t, v.Cause, tt.cause)
+			}
+			assert.InDelta(t, tt.syscallMs, v.Evidence.SyscallSlowMs, 1e-9)
+			assert.Len(t, v.Events, tt.attributed)
+		})
+	}
+}
+
+func TestThrottleIntervalIsProportional(t *testing.T) {
+	c := New(nil, DefaultThresholds)
+	// 600ms throttled over the 1s interval [1000ms, 2000ms], stamped at its end.
+	ev := &kevent.Event{Name: contract.EventCgroupThrottle, Time: 2000 * msec, DurationNs: 600 * msec,
+		Detail: &kevent.Detail{IntervalStart: 1000 * msec, IntervalNs: 1000 * msec}}
+	tests := []struct {
+		name       string
+		start, end int64
+		want       int64
+	}{
+		{"span inside the interval", 1200 * msec, 1300 * msec, 60 * msec},
+		{"span overlapping its start", 900 * msec, 1100 * msec, 60 * msec},
+		{"span covering it", 500 * msec, 2500 * msec, 600 * msec},
+		{"span before it", 500 * msec, 900 * msec, 0},
+		{"span after it", 2100 * msec, 2200 * msec, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, c.timeOf(ev, tt.start, tt.end))
+		})
+	}
+}
+
+func TestVirtioBackedBlockIOIsL2(t *testing.T) {
+	blk := func(backing, layer string) *kevent.Event {
+		return &kevent.Event{Name: contract.EventBlockIO, Layer: layer, Detail: &kevent.Detail{BlockDevice: "loop0", BackingDevice: backing}}
+	}
+	c := New(nil, DefaultThresholds)
+	tests := []struct {
+		name string
+		e    *kevent.Event
+		want string
+	}{
+		{"loop on vda, receiver said L3", blk("vda", contract.LayerL3), contract.LayerL2},
+		{"loop on vdb, no layer", blk("vdb", ""), contract.LayerL2},
+		{"loop on sda", blk("sda", ""), contract.LayerL1},
+		{"no backing device, L3", blk("", contract.LayerL3), contract.LayerL3},
+		{"app stays app", blk("vda", contract.LayerApp), contract.LayerApp},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { assert.Equal(t, tt.want, c.LayerOf(tt.e)) })
+	}
+	over := New([]Rule{{Event: contract.EventBlockIO, Layer: contract.LayerL0}}, DefaultThresholds)
+	assert.Equal(t, contract.LayerL0, over.LayerOf(blk("vda", "")), "a configured rule still wins")
 }

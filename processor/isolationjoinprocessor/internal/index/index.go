@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/crosshair-otel/crosshair/internal/contract"
 	"github.com/crosshair-otel/crosshair/processor/isolationjoinprocessor/internal/kevent"
 )
 
@@ -46,6 +47,20 @@ func Conn(x, y netip.AddrPort) Tuple {
 		a, b = b, a
 	}
 	return Tuple{a, b}
+}
+
+type devKey struct{ host, dev string }
+
+// blockDevice is the disk an IO event loads: the backing device of a loop
+// device, else its own.
+func blockDevice(e *kevent.Event) string {
+	if e.Detail == nil {
+		return ""
+	}
+	if e.Detail.BackingDevice != "" {
+		return e.Detail.BackingDevice
+	}
+	return e.Detail.BlockDevice
 }
 
 type hostPID struct {
@@ -94,12 +109,14 @@ type Index struct {
 	cgroups    map[string]List
 	pods       map[string]List
 	nodes      map[string]List // node-wide events (no socket, no process), by host
+	devices    map[devKey]List // block IO events, by host and backing (else own) device
 	hosts      map[string]int64
 
-	watermark int64
-	hostSweep int64 // watermark at the last sweep of hosts
-	evicted   int64
-	expired   int64
+	watermark   int64
+	maxInterval int64 // the longest interval a summing record covered
+	hostSweep   int64 // watermark at the last sweep of hosts
+	evicted     int64
+	expired     int64
 }
 
 // New returns an empty index.
@@ -114,6 +131,7 @@ func New(maxEvents int, retentionNs int64) *Index {
 		cgroups:    map[string]List{},
 		pods:       map[string]List{},
 		nodes:      map[string]List{},
+		devices:    map[devKey]List{},
 		hosts:      map[string]int64{},
 	}
 }
@@ -123,6 +141,11 @@ func (x *Index) Len() int { return len(x.fifo) - x.head }
 
 // Watermark is the newest event time ingested (unix ns), 0 before any.
 func (x *Index) Watermark() int64 { return x.watermark }
+
+// MaxInterval is the longest interval a record summing one (cgroup
+// throttling) has covered, 0 before any: such records are stamped at the
+// interval's end, up to this long after the spans they explain.
+func (x *Index) MaxInterval() int64 { return x.maxInterval }
 
 // Evicted counts events removed because of MaxEvents.
 func (x *Index) Evicted() int64 { return x.evicted }
@@ -146,6 +169,9 @@ func (x *Index) Add(e *kevent.Event) (evicted int) {
 	}
 	if e.Time > x.hosts[e.Host] {
 		x.hosts[e.Host] = e.Time
+	}
+	if d := e.Detail; d != nil && d.IntervalNs > x.maxInterval {
+		x.maxInterval = min(d.IntervalNs, x.retention)
 	}
 	x.each(e, true)
 	x.fifo = append(x.fifo, e)
@@ -263,6 +289,15 @@ func (x *Index) each(e *kevent.Event, add bool) {
 			remove(sk.m, sk.key, e)
 		}
 	}
+	if e.Name == contract.EventBlockIO {
+		if dev := blockDevice(e); dev != "" {
+			if add {
+				insert(x.devices, devKey{e.Host, dev}, e)
+			} else {
+				remove(x.devices, devKey{e.Host, dev}, e)
+			}
+		}
+	}
 	if !e.Local.IsValid() && !e.Peer.IsValid() && !e.HasProcess() {
 		if add {
 			insert(x.nodes, e.Host, e)
@@ -345,6 +380,15 @@ func (x *Index) PodList(uid string) List { return x.pods[uid] }
 
 // NodeList is every node-wide event of host.
 func (x *Index) NodeList(host string) List { return x.nodes[host] }
+
+// ByDevice is the window of the block IO events on host's disk dev (a
+// loop device's IO counts under its backing disk).
+func (x *Index) ByDevice(host, dev string, from, to int64) Entries {
+	return window(x.devices[devKey{host, dev}], from, to)
+}
+
+// BlockDevice is the disk a block IO event loads (see ByDevice).
+func BlockDevice(e *kevent.Event) string { return blockDevice(e) }
 
 // ConnList is every event of the connection key t (Conn of its two ends).
 func (x *Index) ConnList(t Tuple) List { return x.tuples[t] }

@@ -25,6 +25,10 @@ type Span struct {
 	Keys     spankey.Keys // Host already defaulted to the node's name when absent
 	Netns    int64        // the span process's network namespace, 0 when unknown
 	From, To int64        // the window, unix ns
+	// Late is how far past To a record summing an interval may be stamped
+	// (it is stamped at the interval's end): such a record whose interval
+	// starts by To is the span's.
+	Late int64
 }
 
 // Result is the evidence of one span.
@@ -83,6 +87,7 @@ func (c *collector) addAll(q string, w index.Entries) {
 type Resource struct {
 	covered                   bool
 	pid, container, pod, cgrp index.List
+	cgrpCPU, cgrpV2           index.List // the process's other cgroup paths, when they differ
 	node                      index.List
 	// The last connection looked up: spans of one resource often share
 	// a connection (a client's keep-alive pool).
@@ -129,6 +134,12 @@ func PrepareAfter(x *index.Index, k *spankey.Keys, prev *Host) Resource {
 	if k.CgroupPath != "" {
 		r.cgrp = x.CgroupList(k.CgroupPath)
 	}
+	if p := k.CPUCgroupPath; p != "" && p != k.CgroupPath {
+		r.cgrpCPU = x.CgroupList(p)
+	}
+	if p := k.V2CgroupPath; p != "" && p != k.CgroupPath && p != k.CPUCgroupPath {
+		r.cgrpV2 = x.CgroupList(p)
+	}
 	return r
 }
 
@@ -168,16 +179,27 @@ func JoinPrepared(x *index.Index, r *Resource, s Span, dst []*kevent.Event) Resu
 		}
 	}
 	if k.HasProcess() {
+		to := s.To + max(s.Late, 0)
 		windows := [...]index.Entries{
-			r.pid.Window(s.From, s.To),
-			r.container.Window(s.From, s.To),
-			r.pod.Window(s.From, s.To),
-			r.cgrp.Window(s.From, s.To),
+			r.pid.Window(s.From, to),
+			r.container.Window(s.From, to),
+			r.pod.Window(s.From, to),
+			r.cgrp.Window(s.From, to),
+			r.cgrpCPU.Window(s.From, to),
+			r.cgrpV2.Window(s.From, to),
 		}
 		switch {
 		case k.Local.IsValid() && k.Peer.IsValid():
 			// The 5-tuple names the connection: the process's other
-			// connections to the same peer are not this span's.
+			// connections to the same peer are not this span's. An event
+			// that knows only the peer (a connect wait, before the socket
+			// has its local port) is this span's when the process's.
+			w := x.ByPeer(k.Peer, s.From, s.To)
+			for i := 0; i < w.Len(); i++ {
+				if e := w.At(i); !e.Local.IsValid() && belongs(e, k) {
+					c.add(QualityPeer, e)
+				}
+			}
 		case k.Peer.IsValid():
 			w := x.ByPeer(k.Peer, s.From, s.To)
 			for i := 0; i < w.Len(); i++ {
@@ -190,18 +212,20 @@ func JoinPrepared(x *index.Index, r *Resource, s Span, dst []*kevent.Event) Resu
 			// span's own process, can tie an event to this peer.
 			for _, w := range windows {
 				for i := 0; i < w.Len(); i++ {
-					if e := w.At(i); e.Peer.IsValid() && e.Peer.Port() == k.PeerPort {
+					if e := w.At(i); e.Peer.IsValid() && e.Peer.Port() == k.PeerPort && e.Time <= s.To {
 						c.add(QualityPeer, e)
 					}
 				}
 			}
 		}
-		networkSpan := k.Peer.IsValid() || k.PeerHost != ""
 		for _, w := range windows {
 			for i := 0; i < w.Len(); i++ {
-				// A network span is explained by its own connection, not
-				// by the process's other sockets.
-				if e := w.At(i); !networkSpan || !e.Peer.IsValid() {
+				// An event with a network peer is about that connection:
+				// it joins only through the 5-tuple or peer keys above,
+				// never through its process alone (a connect wait to
+				// payment is the client span's, not the server span's
+				// that happens to run in the same process).
+				if e := w.At(i); !e.Peer.IsValid() && (e.Time <= s.To || intervalReaches(e, s.To)) {
 					c.add(QualityProcess, e)
 				}
 			}
@@ -220,9 +244,16 @@ func JoinPrepared(x *index.Index, r *Resource, s Span, dst []*kevent.Event) Resu
 	return res
 }
 
+// intervalReaches reports whether e sums an interval that starts by to.
+func intervalReaches(e *kevent.Event, to int64) bool {
+	return e.Detail != nil && e.Detail.IntervalNs > 0 && e.Detail.IntervalStart <= to
+}
+
 func belongs(e *kevent.Event, k *spankey.Keys) bool {
 	return (k.PID > 0 && e.PID == k.PID && e.Host == k.Host) ||
 		(k.ContainerID != "" && e.ContainerID == k.ContainerID) ||
 		(k.PodUID != "" && e.PodUID == k.PodUID) ||
-		(k.CgroupPath != "" && e.CgroupPath == k.CgroupPath)
+		(k.CgroupPath != "" && e.CgroupPath == k.CgroupPath) ||
+		(k.CPUCgroupPath != "" && e.CgroupPath == k.CPUCgroupPath) ||
+		(k.V2CgroupPath != "" && e.CgroupPath == k.V2CgroupPath)
 }

@@ -56,3 +56,36 @@ func withConn(k spankey.Keys, local, peer netip.AddrPort) spankey.Keys {
 	k.Local, k.Peer, k.PeerPort = local, peer, peer.Port()
 	return k
 }
+
+// TestNetworkEventsStayNetworkKeyed: an event with a network peer joins a
+// span only through the 5-tuple or peer keys, never through its process.
+func TestNetworkEventsStayNetworkKeyed(t *testing.T) {
+	ap := netip.MustParseAddrPort
+	cli, pay, fe := ap("10.0.0.1:4000"), ap("10.0.0.2:8082"), ap("10.0.0.9:5555")
+	x := index.New(100, 1<<40)
+	connectWait := &kevent.Event{Time: 10, Name: contract.EventSyscallSlow, Host: "n", Peer: pay, PID: 7, DurationNs: 5}
+	sched := &kevent.Event{Time: 20, Name: contract.EventSchedDelay, Host: "n", PID: 7, DurationNs: 5}
+	x.Add(connectWait)
+	x.Add(sched)
+	proc := spankey.Keys{Host: "n", PID: 7}
+	tests := []struct {
+		name    string
+		keys    spankey.Keys
+		quality string
+		want    []*kevent.Event
+	}{
+		{"server span of the process (no peer): only the process's own events", proc, QualityProcess, []*kevent.Event{sched}},
+		{"server span from another client: not the connect wait", withConn(proc, ap("10.0.0.1:8081"), fe), QualityProcess, []*kevent.Event{sched}},
+		{"client span to the peer, local unknown: peer key", func() spankey.Keys { k := proc; k.Peer = pay; return k }(), QualityPeer, []*kevent.Event{connectWait, sched}},
+		{"client span to the peer by hostname: peer port", func() spankey.Keys { k := proc; k.PeerHost, k.PeerPort = "payment", pay.Port(); return k }(), QualityPeer, []*kevent.Event{connectWait, sched}},
+		{"client span with the full 5-tuple: the process's peer-only event (connect wait)", withConn(proc, cli, pay), QualityPeer, []*kevent.Event{connectWait, sched}},
+		{"client span of another process to the same peer: not its connect wait", withConn(spankey.Keys{Host: "n", PID: 8}, cli, pay), QualityProcess, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := Join(x, Span{Keys: tt.keys, From: 0, To: 100}, nil)
+			assert.Equal(t, tt.quality, got.Quality)
+			assert.ElementsMatch(t, tt.want, got.Events)
+		})
+	}
+}

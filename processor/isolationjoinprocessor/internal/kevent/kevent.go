@@ -53,7 +53,16 @@ type Detail struct {
 	SyscallPhase     string
 	BlockDevice      string
 	BlockOp          string
+	// BackingDevice is the disk under a loop device (block.backing_device).
+	BackingDevice string
+	// IntervalStart and IntervalNs bound the period a summing record
+	// (cgroup throttling) covers; the record is stamped at its end.
+	IntervalStart int64
+	IntervalNs    int64
 }
+
+// AttrBlockBackingDevice names the disk under a loop device.
+const AttrBlockBackingDevice = "block.backing_device"
 
 // D returns the event's details, zero when it has none.
 func (e *Event) D() Detail {
@@ -192,6 +201,9 @@ const (
 	rSeccompMode
 	rBlockDevice
 	rBlockOp
+	rBackingDevice
+	rIntervalStart
+	rIntervalNs
 	numRecordSlots
 )
 
@@ -247,6 +259,12 @@ func recordSlot(key string) int {
 		return rBlockDevice
 	case contract.AttrBlockOp:
 		return rBlockOp
+	case AttrBlockBackingDevice:
+		return rBackingDevice
+	case contract.AttrIntervalStart:
+		return rIntervalStart
+	case contract.AttrIntervalNs:
+		return rIntervalNs
 	}
 	return -1
 }
@@ -340,6 +358,12 @@ func FromRecord(host string, lr plog.LogRecord) (Event, bool) {
 	d.SeccompMode = a.int(rSeccompMode)
 	d.BlockDevice = a.str(rBlockDevice)
 	d.BlockOp = a.str(rBlockOp)
+	d.BackingDevice = a.str(rBackingDevice)
+	if n == contract.EventCgroupThrottle {
+		if is, in := a.int(rIntervalStart), a.int(rIntervalNs); is > 0 && in > 0 {
+			d.IntervalStart, d.IntervalNs = is, in
+		}
+	}
 	if d != (Detail{}) {
 		// A copy, so d itself stays on the stack for the common event
 		// without details.

@@ -192,8 +192,12 @@ var sandboxes = []struct{ prefix, name string }{
 type Process struct {
 	Cgroup     Cgroup
 	CgroupPath string // the v2 path, or the first v1 path naming a container
-	Netns      int64
-	Stack      Stack // the process's own levels (L4, L3), innermost first, then the node's
+	// CPUCgroupPath is the v1 cpu controller's path and V2CgroupPath the
+	// unified one: cgroup throttling is reported per cpu cgroup.
+	CPUCgroupPath string
+	V2CgroupPath  string
+	Netns         int64
+	Stack         Stack // the process's own levels (L4, L3), innermost first, then the node's
 }
 
 // Process detects the stack of pid on top of node. It fails when the
@@ -215,8 +219,16 @@ func (f FS) Process(pid int64, node Stack) (Process, error) {
 		if c.Runtime != "" && p.Cgroup.Runtime == "" {
 			p.Cgroup, p.CgroupPath = c, parts[2]
 		}
-		if parts[0] == "0" && p.CgroupPath == "" {
-			p.CgroupPath = parts[2]
+		if parts[0] == "0" && parts[1] == "" {
+			p.V2CgroupPath = parts[2]
+			if p.CgroupPath == "" {
+				p.CgroupPath = parts[2]
+			}
+		}
+		for _, ctl := range strings.Split(parts[1], ",") {
+			if ctl == "cpu" {
+				p.CPUCgroupPath = parts[2]
+			}
 		}
 	}
 	if st, err := os.Stat(f.path(base + "/ns/net")); err == nil {

@@ -157,3 +157,28 @@ func TestSeccompFilter(t *testing.T) {
 	assert.True(t, seccompFilter("Name:\tx\nSeccomp:\t2\nSeccomp_filters:\t1\n"))
 	assert.False(t, seccompFilter("Name:\tx\nSeccomp:\t0\n"))
 }
+
+func TestProcessCgroupPaths(t *testing.T) {
+	tests := []struct {
+		name               string
+		cgroup             string
+		path, cpu, unified string
+	}{
+		{"hybrid: v1 cpu controller and unified", "12:cpu,cpuacct:/chx-e2e-payment\n4:memory:/chx-e2e-payment\n0::/user.slice\n", "/user.slice", "/chx-e2e-payment", "/user.slice"},
+		{"pure v2", "0::/chx-e2e-payment\n", "/chx-e2e-payment", "", "/chx-e2e-payment"},
+		{"v1 only, cpu first in the list", "3:cpu:/a\n2:blkio:/b\n", "", "/a", ""},
+		{"v1 cpuacct alone is not cpu", "3:cpuacct:/a\n", "", "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			root := t.TempDir()
+			require.NoError(t, os.MkdirAll(filepath.Join(root, "proc", "7"), 0o755))
+			require.NoError(t, os.WriteFile(filepath.Join(root, "proc", "7", "cgroup"), []byte(tt.cgroup), 0o644))
+			p, err := FS{Root: root}.Process(7, nil)
+			require.NoError(t, err)
+			assert.Equal(t, tt.path, p.CgroupPath)
+			assert.Equal(t, tt.cpu, p.CPUCgroupPath)
+			assert.Equal(t, tt.unified, p.V2CgroupPath)
+		})
+	}
+}

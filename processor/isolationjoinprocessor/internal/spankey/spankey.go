@@ -28,6 +28,10 @@ type Keys struct {
 	// CgroupPath is not a span attribute: the processor fills it in from
 	// /proc when the span's process runs on this node.
 	CgroupPath string
+	// CPUCgroupPath and V2CgroupPath are the process's other cgroup paths
+	// (v1 cpu controller, unified), filled in like CgroupPath: cgroup
+	// throttling records name the cpu cgroup.
+	CPUCgroupPath, V2CgroupPath string
 }
 
 // HasProcess reports whether the span names its process or container.

@@ -1,0 +1,143 @@
+package isolationjoinprocessor // import "github.com/crosshair-otel/crosshair/processor/isolationjoinprocessor"
+
+import (
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/crosshair-otel/crosshair/processor/isolationjoinprocessor/internal/kevent"
+)
+
+// maxTreeDepth bounds the walk up a span's ancestors.
+const maxTreeDepth = 64
+
+// spanTree links the spans of one ConsumeTraces batch to their parents in
+// the same process, so process-level evidence goes to the innermost span
+// that covers it: a run-queue delay during a client call is the client
+// span's, not also its parent server span's.
+type spanTree struct {
+	nodes []treeNode
+	ids   map[spanRef]int32
+	desc  []int32 // scratch: descendants of one span
+}
+
+type spanRef struct {
+	trace pcommon.TraceID
+	span  pcommon.SpanID
+}
+
+type procRef struct {
+	host string
+	pid  int64
+	res  int // the resource's position when it names no pid
+}
+
+type treeNode struct {
+	parent     int32 // -1: none in the batch and the process
+	start, end int64
+	proc       procRef
+	hasChild   bool
+}
+
+// build indexes the batch; a batch of one span needs nothing.
+func (t *spanTree) build(rss ptrace.ResourceSpansSlice, hostname string) {
+	t.nodes = t.nodes[:0]
+	total := 0
+	for i := 0; i < rss.Len(); i++ {
+		sss := rss.At(i).ScopeSpans()
+		for j := 0; j < sss.Len(); j++ {
+			total += sss.At(j).Spans().Len()
+		}
+	}
+	if total < 2 {
+		return
+	}
+	if t.ids == nil {
+		t.ids = make(map[spanRef]int32, total)
+	}
+	for i := 0; i < rss.Len(); i++ {
+		rs := rss.At(i)
+		res := rs.Resource().Attributes()
+		pr := procRef{host: kevent.Str(res, "host.name"), pid: kevent.Int(res, "process.pid"), res: -1}
+		if pr.host == "" {
+			pr.host = hostname
+		}
+		if pr.pid <= 0 {
+			pr.pid, pr.res = 0, i
+		}
+		sss := rs.ScopeSpans()
+		for j := 0; j < sss.Len(); j++ {
+			spans := sss.At(j).Spans()
+			for k := 0; k < spans.Len(); k++ {
+				s := spans.At(k)
+				start, end := clampNs(uint64(s.StartTimestamp())), clampNs(uint64(s.EndTimestamp()))
+				t.ids[spanRef{s.TraceID(), s.SpanID()}] = int32(len(t.nodes))
+				t.nodes = append(t.nodes, treeNode{parent: -1, start: start, end: max(start, end), proc: pr})
+			}
+		}
+	}
+	// Parents second: a child may come before its parent in the batch.
+	n := 0
+	for i := 0; i < rss.Len(); i++ {
+		sss := rss.At(i).ScopeSpans()
+		for j := 0; j < sss.Len(); j++ {
+			spans := sss.At(j).Spans()
+			for k := 0; k < spans.Len(); k++ {
+				s := spans.At(k)
+				if pid := s.ParentSpanID(); !pid.IsEmpty() {
+					if pi, ok := t.ids[spanRef{s.TraceID(), pid}]; ok && int(pi) != n && t.nodes[pi].proc == t.nodes[n].proc {
+						t.nodes[n].parent = pi
+						t.nodes[pi].hasChild = true
+					}
+				}
+				n++
+			}
+		}
+	}
+}
+
+func (t *spanTree) reset() {
+	t.nodes = t.nodes[:0]
+	clear(t.ids)
+}
+
+// innermost drops from events (in place) the process-level events that a
+// descendant of span n in the same process covers: those are the
+// descendant's. Network- and node-keyed events stay.
+func (t *spanTree) innermost(n int, events []*kevent.Event) []*kevent.Event {
+	if n >= len(t.nodes) || !t.nodes[n].hasChild || len(events) == 0 {
+		return events
+	}
+	t.desc = t.desc[:0]
+	for j := range t.nodes {
+		if j == n || t.nodes[j].proc != t.nodes[n].proc {
+			continue
+		}
+		for a, d := t.nodes[j].parent, 0; a >= 0 && d < maxTreeDepth; a, d = t.nodes[a].parent, d+1 {
+			if int(a) == n {
+				t.desc = append(t.desc, int32(j))
+				break
+			}
+		}
+	}
+	if len(t.desc) == 0 {
+		return events
+	}
+	kept := events[:0]
+	for _, e := range events {
+		if !e.Local.IsValid() && !e.Peer.IsValid() && e.HasProcess() && t.coveredByDescendant(e.Time) {
+			continue
+		}
+		kept = append(kept, e)
+	}
+	clear(events[len(kept):])
+	return kept
+}
+
+func (t *spanTree) coveredByDescendant(at int64) bool {
+	for _, j := range t.desc {
+		if nd := &t.nodes[j]; nd.start <= at && at <= nd.end {
+			return true
+		}
+	}
+	return false
+}

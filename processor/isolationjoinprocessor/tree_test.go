@@ -1,0 +1,121 @@
+package isolationjoinprocessor
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/crosshair-otel/crosshair/internal/contract"
+)
+
+// parentChildTraces is one resource (pid) with a server span over
+// [0, 100ms] and its client child over [20ms, 80ms]; childPid ≠ 0 puts
+// the child in another resource of that pid.
+func parentChildTraces(childPid int) ptrace.Traces {
+	td := ptrace.NewTraces()
+	rs := td.ResourceSpans().AppendEmpty()
+	rs.Resource().Attributes().PutInt("process.pid", pid)
+	ss := rs.ScopeSpans().AppendEmpty()
+	tid := pcommon.TraceID{7}
+	srv := ss.Spans().AppendEmpty()
+	srv.SetName("server")
+	srv.SetTraceID(tid)
+	srv.SetSpanID(pcommon.SpanID{1})
+	srv.SetKind(ptrace.SpanKindServer)
+	srv.SetStartTimestamp(pcommon.NewTimestampFromTime(t0))
+	srv.SetEndTimestamp(pcommon.NewTimestampFromTime(t0.Add(100 * time.Millisecond)))
+	if childPid != 0 {
+		rs = td.ResourceSpans().AppendEmpty()
+		rs.Resource().Attributes().PutInt("process.pid", int64(childPid))
+		ss = rs.ScopeSpans().AppendEmpty()
+	}
+	cli := ss.Spans().AppendEmpty()
+	cli.SetName("client")
+	cli.SetTraceID(tid)
+	cli.SetSpanID(pcommon.SpanID{2})
+	cli.SetParentSpanID(pcommon.SpanID{1})
+	cli.SetKind(ptrace.SpanKindClient)
+	cli.SetStartTimestamp(pcommon.NewTimestampFromTime(t0.Add(20 * time.Millisecond)))
+	cli.SetEndTimestamp(pcommon.NewTimestampFromTime(t0.Add(80 * time.Millisecond)))
+	return td
+}
+
+func TestProcessEvidenceGoesToTheInnermostSpan(t *testing.T) {
+	ms := time.Millisecond
+	sched := func(at time.Duration, p int, d time.Duration) kernelEvent {
+		return kernelEvent{name: contract.EventSchedDelay, at: at, attrs: kv{
+			contract.AttrProcessPID: p, contract.AttrSchedDelayNs: int64(d), contract.AttrIsolationLayer: contract.LayerL3,
+		}}
+	}
+	tests := []struct {
+		name                     string
+		events                   []kernelEvent
+		childPid                 int
+		wantServer, wantClient   string // isolation.layer
+		serverSched, clientSched any
+	}{
+		{
+			name:       "delay inside the child: the child's only",
+			events:     []kernelEvent{sched(70*ms, pid, 40*ms)},
+			wantServer: contract.LayerApp, wantClient: contract.LayerL3,
+			serverSched: nil, clientSched: 40.0,
+		},
+		{
+			name:       "delay outside the child: the parent's",
+			events:     []kernelEvent{sched(100*ms, pid, 20*ms)},
+			wantServer: contract.LayerL3, wantClient: contract.LayerApp,
+			serverSched: 20.0, clientSched: nil,
+		},
+		{
+			name:       "child in another process: both keep their own process's evidence",
+			events:     []kernelEvent{sched(70*ms, pid, 40*ms)},
+			childPid:   pid + 1,
+			wantServer: contract.LayerL3, wantClient: contract.LayerApp,
+			serverSched: 40.0, clientSched: nil,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, _, _ := newTestProcessor(t, createDefaultConfig())
+			_, err := p.processLogs(context.Background(), eventLogs(tt.events...))
+			require.NoError(t, err)
+			td, err := p.processTraces(context.Background(), parentChildTraces(tt.childPid))
+			require.NoError(t, err)
+			spans := allSpans(td)
+			require.Len(t, spans, 2)
+			assert.Equal(t, tt.wantServer, attr(spans[0], contract.AttrIsolationLayer), "server: %v", attr(spans[0], attrCause))
+			assert.Equal(t, tt.wantClient, attr(spans[1], contract.AttrIsolationLayer), "client: %v", attr(spans[1], attrCause))
+			assert.Equal(t, tt.serverSched, attr(spans[0], attrSchedDelayMs))
+			assert.Equal(t, tt.clientSched, attr(spans[1], attrSchedDelayMs))
+		})
+	}
+}
+
+// TestConnectWaitJoinsTheClientSpan: a syscall wait that carries the peer
+// (a sandboxed connect) attaches to the client span to that peer, never to
+// the server span of the same process through the pid.
+func TestConnectWaitJoinsTheClientSpan(t *testing.T) {
+	wait := kernelEvent{name: contract.EventSyscallSlow, at: 60 * time.Millisecond, attrs: kv{
+		contract.AttrProcessPID: pid, contract.AttrSyscallName: "connect", contract.AttrSyscallPhase: "entry",
+		contract.AttrSyscallLatencyNs:   int64(40 * time.Millisecond),
+		contract.AttrNetworkPeerAddress: srvIP, contract.AttrNetworkPeerPort: srvPort,
+	}}
+	p, _, _ := newTestProcessor(t, createDefaultConfig())
+	_, err := p.processLogs(context.Background(), eventLogs(wait))
+	require.NoError(t, err)
+	td := parentChildTraces(0)
+	cli := td.ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(1)
+	putAll(cli.Attributes(), kv{"network.local.address": cliIP, "network.local.port": cliPort,
+		"network.peer.address": srvIP, "network.peer.port": srvPort})
+	td, err = p.processTraces(context.Background(), td)
+	require.NoError(t, err)
+	spans := allSpans(td)
+	assert.Equal(t, contract.LayerApp, attr(spans[0], contract.AttrIsolationLayer), "server span")
+	assert.Equal(t, contract.LayerL4, attr(spans[1], contract.AttrIsolationLayer), "client span")
+	assert.Equal(t, "peer", attr(spans[1], attrJoin))
+}
