@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -107,6 +108,9 @@ func (h *harness) measureIdle(p pipeline, settle, window time.Duration) (usage, 
 }
 
 func (h *harness) idle(window time.Duration) error {
+	// Idle means idle: no spans and none of the harness's own traffic.
+	h.traffic.paused.Store(true)
+	defer h.traffic.paused.Store(false)
 	base, err := h.measureIdle(pipeline{Name: "idle-stock"}, 5*time.Second, window)
 	if err != nil {
 		return err
@@ -314,9 +318,10 @@ func verdict(ok bool) string {
 // loopback so the ebpf receiver has kernel events to index while spans
 // flow; the spans name its port as their peer.
 type loopbackTraffic struct {
-	ln   net.Listener
-	port int
-	done chan struct{}
+	ln     net.Listener
+	port   int
+	done   chan struct{}
+	paused atomic.Bool
 }
 
 func startLoopbackTraffic(perSecond int) (*loopbackTraffic, error) {
@@ -342,6 +347,9 @@ func startLoopbackTraffic(perSecond int) (*loopbackTraffic, error) {
 			case <-t.done:
 				return
 			case <-tk.C:
+				if t.paused.Load() {
+					continue
+				}
 				if c, err := net.Dial("tcp", ln.Addr().String()); err == nil {
 					_, _ = c.Write([]byte("ping"))
 					c.Close()
