@@ -6,11 +6,15 @@ package testenv
 import (
 	"bytes"
 	"fmt"
+	"io"
+	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -187,4 +191,50 @@ func DropInput(t testing.TB, ns *Netns, port int, percent int) {
 	t.Cleanup(func() {
 		_ = exec.Command("ip", "netns", "exec", ns.Name, "nft", "delete", "table", "inet", table).Run()
 	})
+}
+
+// Transfer sends n bytes over TCP from a client socket in l.A to a server
+// in l.B listening on port, waits until the server has read them all, and
+// returns the client socket's local and remote address (IPv4-mapped
+// addresses unmapped).
+func (l *Link) Transfer(t testing.TB, port, n int) (local, remote netip.AddrPort) {
+	t.Helper()
+	addr := net.JoinHostPort(l.AddrB, fmt.Sprint(port))
+	var ln net.Listener
+	if err := l.B.Do(func() (err error) { ln, err = net.Listen("tcp", addr); return err }); err != nil {
+		t.Fatalf("listen %s in %s: %v", addr, l.B.Name, err)
+	}
+	defer ln.Close()
+	received := make(chan int64, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			received <- -1
+			return
+		}
+		defer c.Close()
+		got, _ := io.Copy(io.Discard, c)
+		received <- got
+	}()
+	var conn net.Conn
+	if err := l.A.Do(func() (err error) { conn, err = net.DialTimeout("tcp", addr, 5*time.Second); return err }); err != nil {
+		t.Fatalf("dial %s from %s: %v", addr, l.A.Name, err)
+	}
+	if _, err := conn.Write(make([]byte, n)); err != nil {
+		t.Fatalf("write %d bytes to %s: %v", n, addr, err)
+	}
+	local = conn.LocalAddr().(*net.TCPAddr).AddrPort()
+	remote = conn.RemoteAddr().(*net.TCPAddr).AddrPort()
+	if err := conn.Close(); err != nil {
+		t.Fatalf("close: %v", err)
+	}
+	select {
+	case got := <-received:
+		if got != int64(n) {
+			t.Fatalf("server received %d bytes, want %d", got, n)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("transfer of %d bytes to %s did not finish in 30s", n, addr)
+	}
+	return netip.AddrPortFrom(local.Addr().Unmap(), local.Port()), netip.AddrPortFrom(remote.Addr().Unmap(), remote.Port())
 }

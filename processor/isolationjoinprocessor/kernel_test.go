@@ -2,10 +2,6 @@ package isolationjoinprocessor
 
 import (
 	"context"
-	"fmt"
-	"io"
-	"net"
-	"net/netip"
 	"testing"
 	"time"
 
@@ -74,7 +70,7 @@ func TestKernelRetransmitsTagTheSpan(t *testing.T) {
 			t.Cleanup(func() { _ = recv.Shutdown(context.Background()) })
 
 			start := time.Now()
-			local, remote := exchange(t, link, port, 4<<20)
+			local, remote := link.Transfer(t, port, 4<<20)
 			end := time.Now()
 
 			td := ptrace.NewTraces()
@@ -103,39 +99,4 @@ func TestKernelRetransmitsTagTheSpan(t *testing.T) {
 			t.Logf("%s: %d retransmits; cause %q", tt.name, n, attr(got, attrCause))
 		})
 	}
-}
-
-// exchange sends n bytes from a client in l.A to a server in l.B and
-// returns the client socket's local and remote address.
-func exchange(t *testing.T, l *testenv.Link, port, n int) (local, remote netip.AddrPort) {
-	t.Helper()
-	addr := net.JoinHostPort(l.AddrB, fmt.Sprint(port))
-	var ln net.Listener
-	require.NoError(t, l.B.Do(func() (err error) { ln, err = net.Listen("tcp", addr); return err }))
-	defer ln.Close()
-	received := make(chan int64, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			received <- -1
-			return
-		}
-		defer c.Close()
-		got, _ := io.Copy(io.Discard, c)
-		received <- got
-	}()
-	var conn net.Conn
-	require.NoError(t, l.A.Do(func() (err error) { conn, err = net.DialTimeout("tcp", addr, 5*time.Second); return err }))
-	_, err := conn.Write(make([]byte, n))
-	require.NoError(t, err)
-	local = conn.LocalAddr().(*net.TCPAddr).AddrPort()
-	remote = conn.RemoteAddr().(*net.TCPAddr).AddrPort()
-	require.NoError(t, conn.Close())
-	select {
-	case got := <-received:
-		require.Equal(t, int64(n), got)
-	case <-time.After(30 * time.Second):
-		t.Fatal("exchange did not finish in 30s")
-	}
-	return local, remote
 }

@@ -205,7 +205,7 @@ func BenchmarkKernelCost(b *testing.B) {
 	before := readStats(b, ids)
 	b.ResetTimer()
 	for range b.N {
-		transfer(b, link, port, 64<<10)
+		link.Transfer(b, port, 64<<10)
 	}
 	b.StopTimer()
 	after := readStats(b, ids)

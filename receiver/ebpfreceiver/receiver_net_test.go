@@ -87,8 +87,8 @@ func TestConnectionRecords(t *testing.T) {
 			cfg.Filters.Ports = []int{port}
 			startReceiver(t, cfg, sink, metricsSink)
 
-			local, remote := transfer(t, link, port, n)
-			otherLocal, _ := transfer(t, link, otherPort, 1000)
+			local, remote := link.Transfer(t, port, n)
+			otherLocal, _ := link.Transfer(t, otherPort, 1000)
 
 			client := waitRecords(t, sink, contract.EventTCPConnection, func(a pcommon.Map) bool {
 				return endpointIs(a, "local", local) && endpointIs(a, "peer", remote)

@@ -2,9 +2,6 @@ package ebpfreceiver
 
 import (
 	"context"
-	"fmt"
-	"io"
-	"net"
 	"net/netip"
 	"os"
 	"testing"
@@ -69,41 +66,6 @@ func lossyLink(t testing.TB, tag string, port int, addrA, addrB string) *testenv
 	return l
 }
 
-// transfer sends n bytes from a client socket in l.A to a server in l.B and
-// returns the client's local and remote address.
-func transfer(t testing.TB, l *testenv.Link, port int, n int) (local, remote netip.AddrPort) {
-	t.Helper()
-	srvAddr := net.JoinHostPort(l.AddrB, fmt.Sprint(port))
-	var ln net.Listener
-	require.NoError(t, l.B.Do(func() (err error) { ln, err = net.Listen("tcp", srvAddr); return err }))
-	defer ln.Close()
-	received := make(chan int64, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			received <- -1
-			return
-		}
-		defer c.Close()
-		got, _ := io.Copy(io.Discard, c)
-		received <- got
-	}()
-	var conn net.Conn
-	require.NoError(t, l.A.Do(func() (err error) { conn, err = net.DialTimeout("tcp", srvAddr, 5*time.Second); return err }))
-	_, err := conn.Write(make([]byte, n))
-	require.NoError(t, err)
-	local = conn.LocalAddr().(*net.TCPAddr).AddrPort()
-	remote = conn.RemoteAddr().(*net.TCPAddr).AddrPort()
-	require.NoError(t, conn.Close())
-	select {
-	case got := <-received:
-		require.Equal(t, int64(n), got, "server received")
-	case <-time.After(30 * time.Second):
-		t.Fatal("transfer did not finish in 30s")
-	}
-	return netip.AddrPortFrom(local.Addr().Unmap(), local.Port()), netip.AddrPortFrom(remote.Addr().Unmap(), remote.Port())
-}
-
 func TestRetransmitRecordsCarryTheClientSocket(t *testing.T) {
 	testenv.RequireRoot(t, "ip", "nft")
 	tests := []struct {
@@ -130,7 +92,7 @@ func TestRetransmitRecordsCarryTheClientSocket(t *testing.T) {
 			startReceiver(t, cfg, sink, metricsSink)
 
 			before := time.Now()
-			local, remote := transfer(t, link, port, 4<<20)
+			local, remote := link.Transfer(t, port, 4<<20)
 			after := time.Now()
 
 			var matched []plog.LogRecord
