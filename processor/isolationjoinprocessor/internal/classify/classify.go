@@ -92,7 +92,11 @@ var DefaultThresholds = Thresholds{
 	MinSyscall:      time.Millisecond,
 	MinBlockLatency: time.Millisecond,
 	MinShare:        0.2,
-	MinTime:         time.Millisecond,
+	// A request is not slow because of the kernel below 10ms: under it, a
+	// dropped ACK, a few throttled periods or a disk flush are noise next
+	// to the application's own variance (GC pauses, scheduling, a cold
+	// cache), and naming a layer would send on-call to the wrong team.
+	MinTime: 10 * time.Millisecond,
 }
 
 // Classifier applies configured rules, then the event's own layer, then
@@ -193,6 +197,15 @@ func (c *Classifier) Verdict(events []*kevent.Event, start, end int64) Verdict {
 // classifies span after span reuses one buffer instead of allocating one
 // per span (v.Events is only valid until the next call with the same buf).
 func (c *Classifier) VerdictInto(events []*kevent.Event, from, to int64, buf []Attributed) Verdict {
+	return c.VerdictIO(events, from, to, buf, "")
+}
+
+// VerdictIO is VerdictInto for a span that ran while the node's shared disk
+// was slow: ioLayer (non-empty) is the layer of that disk, and the span's
+// own slow IO syscall bodies (IOSyscall: fsync and the like, which the
+// receiver calls app when no IO limit applies) wait for that disk, so they
+// are evidence for ioLayer. Configured rules still win.
+func (c *Classifier) VerdictIO(events []*kevent.Event, from, to int64, buf []Attributed, ioLayer string) Verdict {
 	if to < from {
 		to = from
 	}
@@ -228,16 +241,26 @@ func (c *Classifier) VerdictInto(events []*kevent.Event, from, to int64, buf []A
 	v.Events = buf[:0]
 	for _, e := range events {
 		layer := c.LayerOf(e)
+		if ioLayer != "" && IOSyscall(e) && !c.overridden(e) {
+			layer = ioLayer
+		}
 		t := c.timeOf(e, from, to)
 		switch e.Name {
 		case contract.EventTCPRetransmit:
 			if dropLayer != "" && layer == contract.LayerNetwork {
 				layer = dropLayer
 			}
-		case contract.EventSKBDrop:
-			if retransmitEvents > 0 {
-				t = 0 // the retransmit it caused carries the cost
+			if t > 0 {
+				if d := lastDropBefore(events, e); d != nil {
+					// The segment was lost at the drop and recovered at
+					// this retransmit: that is the time the loss cost.
+					t = max(min(e.Time, to)-max(d.Time, from), 0)
+				}
 			}
+		case contract.EventSKBDrop:
+			// A drop alone costs no time: the delay is the loss recovery,
+			// the retransmit it causes (charged above).
+			t = 0
 		case contract.EventTCPConnection:
 			if retransmitEvents == 0 {
 				v.Evidence.Retransmits += max(e.D().Retransmits, 0)
@@ -310,6 +333,49 @@ func (c *Classifier) VerdictInto(events []*kevent.Event, from, to int64, buf []A
 	}
 	v.Cause = b.String()
 	return v
+}
+
+// overridden reports whether a configured rule decides e's layer.
+func (c *Classifier) overridden(e *kevent.Event) bool {
+	for i := range c.overrides {
+		if c.overrides[i].matches(e) {
+			return true
+		}
+	}
+	return false
+}
+
+// lastDropBefore is the latest drop on r's connection (either direction)
+// at or before the retransmit r, nil when none was seen.
+func lastDropBefore(events []*kevent.Event, r *kevent.Event) *kevent.Event {
+	if !r.Local.IsValid() || !r.Peer.IsValid() {
+		return nil
+	}
+	var last *kevent.Event
+	for _, d := range events {
+		if d.Name != contract.EventSKBDrop || d.Time > r.Time {
+			continue
+		}
+		same := (d.Local == r.Local && d.Peer == r.Peer) || (d.Local == r.Peer && d.Peer == r.Local)
+		if same && (last == nil || d.Time > last.Time) {
+			last = d
+		}
+	}
+	return last
+}
+
+// IOSyscall reports a slow syscall body that waits for a disk: the flush
+// family (fsync, fdatasync, sync_file_range, syncfs, msync) and positional
+// writes, which only files take (a plain write may be a socket's).
+func IOSyscall(e *kevent.Event) bool {
+	if e.Name != contract.EventSyscallSlow || e.Detail == nil || e.Detail.SyscallPhase == "entry" {
+		return false
+	}
+	switch e.Detail.SyscallName {
+	case "fsync", "fdatasync", "sync_file_range", "syncfs", "sync", "msync", "pwrite64", "pwritev", "pwritev2":
+		return true
+	}
+	return false
 }
 
 // rank orders the layers with time (indexes into layerOrder), most time
