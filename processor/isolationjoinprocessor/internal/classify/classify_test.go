@@ -235,3 +235,61 @@ func TestVirtioBackedBlockIOIsL2(t *testing.T) {
 	over := New([]Rule{{Event: contract.EventBlockIO, Layer: contract.LayerL0}}, DefaultThresholds)
 	assert.Equal(t, contract.LayerL0, over.LayerOf(blk("vda", "")), "a configured rule still wins")
 }
+
+func TestLossCostsItsRecovery(t *testing.T) {
+	c := New(nil, DefaultThresholds)
+	a := netip.MustParseAddrPort("198.19.2.1:40000")
+	b := netip.MustParseAddrPort("198.19.2.2:8082")
+	drop := func(at int64) *kevent.Event {
+		return &kevent.Event{Name: contract.EventSKBDrop, Time: at, Local: b, Peer: a,
+			Detail: &kevent.Detail{DropReason: "NETFILTER_DROP"}}
+	}
+	retransmit := &kevent.Event{Name: contract.EventTCPRetransmit, Time: 230 * msec, Local: a, Peer: b}
+
+	t.Run("a drop alone costs no time", func(t *testing.T) {
+		v := c.Verdict([]*kevent.Event{drop(1 * msec)}, 0, 300*msec)
+		assert.Equal(t, contract.LayerApp, v.Layer, v.Cause)
+		assert.Equal(t, int64(1), v.Evidence.SKBDrops)
+	})
+	t.Run("drop then retransmit: the gap is the cost", func(t *testing.T) {
+		v := c.Verdict([]*kevent.Event{drop(20 * msec), retransmit}, 0, 300*msec)
+		assert.Equal(t, contract.LayerL3, v.Layer, v.Cause)
+		assert.Contains(t, v.Cause, "(210ms)")
+		assert.Contains(t, v.Cause, "NETFILTER_DROP")
+	})
+	t.Run("a dropped ACK inside a fast span explains little", func(t *testing.T) {
+		r := &kevent.Event{Name: contract.EventTCPRetransmit, Time: 1100 * 1000, Local: a, Peer: b}
+		v := c.Verdict([]*kevent.Event{drop(200 * 1000), r}, 0, 1200*1000)
+		assert.Equal(t, contract.LayerApp, v.Layer, v.Cause)
+	})
+}
+
+func TestMinTimeDefault(t *testing.T) {
+	c := New(nil, DefaultThresholds)
+	// 4.9ms of throttling in a 6ms span: most of it, but under 10ms.
+	th := &kevent.Event{Name: contract.EventCgroupThrottle, Time: 6 * msec, DurationNs: 4900 * 1000}
+	v := c.Verdict([]*kevent.Event{th}, 0, 6*msec)
+	assert.Equal(t, contract.LayerApp, v.Layer, v.Cause)
+	assert.Contains(t, v.Cause, "explains too little")
+	th = &kevent.Event{Name: contract.EventCgroupThrottle, Time: 60 * msec, DurationNs: 40 * msec}
+	assert.Equal(t, contract.LayerL3, c.Verdict([]*kevent.Event{th}, 0, 60*msec).Layer)
+}
+
+func TestVerdictIO(t *testing.T) {
+	fsync := &kevent.Event{Name: contract.EventSyscallSlow, Time: 70 * msec, DurationNs: 60 * msec, Layer: contract.LayerApp,
+		Detail: &kevent.Detail{SyscallName: "fsync", SyscallPhase: "body"}}
+	write := &kevent.Event{Name: contract.EventSyscallSlow, Time: 70 * msec, DurationNs: 60 * msec, Layer: contract.LayerApp,
+		Detail: &kevent.Detail{SyscallName: "write", SyscallPhase: "body"}}
+	assert.True(t, IOSyscall(fsync))
+	assert.False(t, IOSyscall(write), "a plain write may be a socket's")
+
+	c := New(nil, DefaultThresholds)
+	assert.Equal(t, contract.LayerApp, c.Verdict([]*kevent.Event{fsync}, 0, 80*msec).Layer, "no slow disk: the receiver's app")
+	v := c.VerdictIO([]*kevent.Event{fsync}, 0, 80*msec, nil, contract.LayerL2)
+	assert.Equal(t, contract.LayerL2, v.Layer, v.Cause)
+	assert.Contains(t, v.Cause, "fsync")
+	assert.Equal(t, contract.LayerApp, c.VerdictIO([]*kevent.Event{write}, 0, 80*msec, nil, contract.LayerL2).Layer)
+
+	c = New([]Rule{{Event: contract.EventSyscallSlow, Match: map[string]string{contract.AttrSyscallName: "fsync"}, Layer: contract.LayerL1}}, DefaultThresholds)
+	assert.Equal(t, contract.LayerL1, c.VerdictIO([]*kevent.Event{fsync}, 0, 80*msec, nil, contract.LayerL2).Layer, "configured rules win")
+}
