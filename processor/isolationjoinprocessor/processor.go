@@ -552,7 +552,11 @@ func (p *joinProcessor) joinSpan(ri *resourceInfo, span ptrace.Span, n int, inco
 		// latency; a loop device counts as its backing disk).
 		ioLayer, disk := "", ""
 		if hasIOSyscall(res.Events) {
-			if disk = p.idx.VirtioDisk(keys.Host, start, end, int64(time.Second), int64(p.cfg.Thresholds.MinBlockLatency)); disk != "" {
+			// The disk's congestion is a state, its slow requests
+			// complete in bursts: one within the slack of the span says
+			// the queue was full while it ran.
+			slack := max(int64(p.cfg.Slack), 0)
+			if disk = p.idx.VirtioDisk(keys.Host, start-slack, end+slack, int64(time.Second), int64(p.cfg.Thresholds.MinBlockLatency)); disk != "" {
 				ioLayer = contract.LayerL2
 			}
 		}

@@ -83,6 +83,13 @@ type Thresholds struct {
 	// that explains a sliver of the span is listed, the verdict stays app.
 	MinShare float64
 	MinTime  time.Duration
+	// MinProratedTime applies when the winning layer's time is mostly
+	// prorated rather than measured: a record summing an interval (cgroup
+	// throttling over periods) charges every overlapping span its share of
+	// the interval's total, whether or not that span was the one stalled.
+	// Unless the layer's measured time alone reaches MinTime, its total
+	// must reach MinProratedTime.
+	MinProratedTime time.Duration
 }
 
 // DefaultThresholds suit a busy node.
@@ -92,11 +99,15 @@ var DefaultThresholds = Thresholds{
 	MinSyscall:      time.Millisecond,
 	MinBlockLatency: time.Millisecond,
 	MinShare:        0.2,
-	// A request is not slow because of the kernel below 10ms: under it, a
-	// dropped ACK, a few throttled periods or a disk flush are noise next
-	// to the application's own variance (GC pauses, scheduling, a cold
-	// cache), and naming a layer would send on-call to the wrong team.
-	MinTime: 10 * time.Millisecond,
+	// Measured delays (a syscall body, a loss recovery, a run-queue wait)
+	// under 3ms are within a request's own jitter (a GC pause, a cold
+	// cache): naming a layer for them would page the wrong team.
+	MinTime: 3 * time.Millisecond,
+	// A prorated share (throttling averaged over 100ms periods) under
+	// 10ms says the cgroup was throttled around the span, not that the
+	// span waited: in a cgroup throttled 80% of the time, every fast
+	// request is charged 80% of its length.
+	MinProratedTime: 10 * time.Millisecond,
 }
 
 // Classifier applies configured rules, then the event's own layer, then
@@ -234,7 +245,7 @@ func (c *Classifier) VerdictIO(events []*kevent.Event, from, to int64, buf []Att
 			dropLayer, most = layerOrder[i], n
 		}
 	}
-	var perLayer [numLayers]int64
+	var perLayer, measured [numLayers]int64
 	if cap(buf) < len(events) {
 		buf = make([]Attributed, 0, max(len(events), 2*cap(buf)))
 	}
@@ -281,6 +292,9 @@ func (c *Classifier) VerdictIO(events []*kevent.Event, from, to int64, buf []Att
 		}
 		v.Events = append(v.Events, Attributed{Event: e, Layer: layer, TimeNs: t})
 		perLayer[li] += t
+		if e.Detail == nil || e.Detail.IntervalNs <= 0 {
+			measured[li] += t
+		}
 	}
 	v.Evidence.Retransmits += retransmitEvents
 	// Fixed costs add up past the span (hundreds of fast retransmits on
@@ -305,7 +319,8 @@ func (c *Classifier) VerdictIO(events []*kevent.Event, from, to int64, buf []Att
 	v.Layer = layerOrder[ranked[0]]
 	var b strings.Builder
 	top := perLayer[ranked[0]]
-	weak := top < int64(c.th.MinTime) || top < int64(c.th.MinShare*float64(to-from))
+	weak := top < int64(c.th.MinTime) || top < int64(c.th.MinShare*float64(to-from)) ||
+		(min(measured[ranked[0]], top) < int64(c.th.MinTime) && top < int64(c.th.MinProratedTime))
 	if weak {
 		b.Grow(192)
 	} else {

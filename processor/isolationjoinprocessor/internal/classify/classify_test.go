@@ -266,13 +266,24 @@ func TestLossCostsItsRecovery(t *testing.T) {
 
 func TestMinTimeDefault(t *testing.T) {
 	c := New(nil, DefaultThresholds)
-	// 4.9ms of throttling in a 6ms span: most of it, but under 10ms.
-	th := &kevent.Event{Name: contract.EventCgroupThrottle, Time: 6 * msec, DurationNs: 4900 * 1000}
-	v := c.Verdict([]*kevent.Event{th}, 0, 6*msec)
+	// Throttling over a 1s interval (10 periods, 800ms throttled), prorated:
+	// a 6ms span inside it is charged 4.8ms without having been the one
+	// stalled. Under min_prorated_time: app.
+	prorated := func(from, to int64) *kevent.Event {
+		return &kevent.Event{Name: contract.EventCgroupThrottle, Time: 1000 * msec, DurationNs: 800 * msec,
+			Detail: &kevent.Detail{IntervalStart: 0, IntervalNs: 1000 * msec, ThrottledPeriods: 10}}
+	}
+	v := c.Verdict([]*kevent.Event{prorated(0, 0)}, 100*msec, 106*msec)
 	assert.Equal(t, contract.LayerApp, v.Layer, v.Cause)
 	assert.Contains(t, v.Cause, "explains too little")
-	th = &kevent.Event{Name: contract.EventCgroupThrottle, Time: 60 * msec, DurationNs: 40 * msec}
-	assert.Equal(t, contract.LayerL3, c.Verdict([]*kevent.Event{th}, 0, 60*msec).Layer)
+	assert.Equal(t, contract.LayerL3, c.Verdict([]*kevent.Event{prorated(0, 0)}, 100*msec, 160*msec).Layer, "48ms prorated")
+	// A measured delay needs only min_time.
+	fsync := &kevent.Event{Name: contract.EventSyscallSlow, Time: 105 * msec, DurationNs: 4 * msec, Layer: contract.LayerL3,
+		Detail: &kevent.Detail{SyscallName: "fsync", SyscallPhase: "body"}}
+	assert.Equal(t, contract.LayerL3, c.Verdict([]*kevent.Event{fsync}, 100*msec, 106*msec).Layer)
+	short := &kevent.Event{Name: contract.EventSyscallSlow, Time: 102 * msec, DurationNs: 2 * msec, Layer: contract.LayerL3,
+		Detail: &kevent.Detail{SyscallName: "fsync", SyscallPhase: "body"}}
+	assert.Equal(t, contract.LayerApp, c.Verdict([]*kevent.Event{short}, 100*msec, 102*msec).Layer, "2ms: under min_time")
 }
 
 func TestVerdictIO(t *testing.T) {
