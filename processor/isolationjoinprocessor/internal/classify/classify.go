@@ -246,6 +246,8 @@ func (c *Classifier) VerdictIO(events []*kevent.Event, from, to int64, buf []Att
 		}
 	}
 	var perLayer, measured [numLayers]int64
+	var spanBuf [16]ival
+	spans := spanBuf[:0]
 	if cap(buf) < len(events) {
 		buf = make([]Attributed, 0, max(len(events), 2*cap(buf)))
 	}
@@ -292,10 +294,18 @@ func (c *Classifier) VerdictIO(events []*kevent.Event, from, to int64, buf []Att
 		}
 		v.Events = append(v.Events, Attributed{Event: e, Layer: layer, TimeNs: t})
 		perLayer[li] += t
-		if e.Detail == nil || e.Detail.IntervalNs <= 0 {
+		switch {
+		case e.Detail != nil && e.Detail.IntervalNs > 0:
+			// prorated: not measured
+		case e.DurationNs > 0:
+			// Waits of several threads at the same time delay the span's
+			// request once: measured time is the union of the intervals.
+			spans = append(spans, ival{li, max(e.Time-e.DurationNs, from), min(e.Time, to)})
+		default:
 			measured[li] += t
 		}
 	}
+	unionInto(&measured, spans)
 	v.Evidence.Retransmits += retransmitEvents
 	// Fixed costs add up past the span (hundreds of fast retransmits on
 	// one connection): no layer can take more than the whole window.
@@ -348,6 +358,40 @@ func (c *Classifier) VerdictIO(events []*kevent.Event, from, to int64, buf []Att
 	}
 	v.Cause = b.String()
 	return v
+}
+
+// ival is the part of a measured wait inside the span, for one layer.
+type ival struct {
+	layer      int
+	start, end int64
+}
+
+// unionInto adds to measured, per layer, the length of the union of the
+// intervals.
+func unionInto(measured *[numLayers]int64, iv []ival) {
+	if len(iv) == 0 {
+		return
+	}
+	slices.SortFunc(iv, func(a, b ival) int {
+		if c := cmp.Compare(a.layer, b.layer); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.start, b.start)
+	})
+	cur := iv[0]
+	for _, x := range iv[1:] {
+		if x.layer == cur.layer && x.start <= cur.end {
+			cur.end = max(cur.end, x.end)
+			continue
+		}
+		if cur.end > cur.start {
+			measured[cur.layer] += cur.end - cur.start
+		}
+		cur = x
+	}
+	if cur.end > cur.start {
+		measured[cur.layer] += cur.end - cur.start
+	}
 }
 
 // overridden reports whether a configured rule decides e's layer.

@@ -304,3 +304,20 @@ func TestVerdictIO(t *testing.T) {
 	c = New([]Rule{{Event: contract.EventSyscallSlow, Match: map[string]string{contract.AttrSyscallName: "fsync"}, Layer: contract.LayerL1}}, DefaultThresholds)
 	assert.Equal(t, contract.LayerL1, c.VerdictIO([]*kevent.Event{fsync}, 0, 80*msec, nil, contract.LayerL2).Layer, "configured rules win")
 }
+
+func TestConcurrentWaitsCountOnce(t *testing.T) {
+	c := New(nil, DefaultThresholds)
+	// Two threads of the process wait 2.4ms on the run queue at the same
+	// time, inside a cgroup throttled around the span (prorated 4ms): the
+	// request was delayed at most 2.4ms, measured; not a verdict.
+	sched := func(end int64) *kevent.Event {
+		return &kevent.Event{Name: contract.EventSchedDelay, Time: end, DurationNs: 2400 * 1000}
+	}
+	th := &kevent.Event{Name: contract.EventCgroupThrottle, Time: 1000 * msec, DurationNs: 800 * msec,
+		Detail: &kevent.Detail{IntervalStart: 0, IntervalNs: 1000 * msec, ThrottledPeriods: 10}}
+	v := c.Verdict([]*kevent.Event{sched(103 * msec), sched(103*msec + 1000), th}, 100*msec, 105*msec)
+	assert.Equal(t, contract.LayerApp, v.Layer, v.Cause)
+	// One after the other, they add up to a measured 4.8ms.
+	v = c.Verdict([]*kevent.Event{sched(102500 * 1000), sched(105 * msec), th}, 100*msec, 105*msec)
+	assert.Equal(t, contract.LayerL3, v.Layer, v.Cause)
+}
