@@ -72,6 +72,10 @@ type ThresholdsConfig struct {
 	// the verdict is app and the evidence is still listed.
 	MinShare float64       `mapstructure:"min_share"`
 	MinTime  time.Duration `mapstructure:"min_time"`
+	// MinProratedTime: a layer whose measured time is under MinTime
+	// (its time mostly prorated from interval records such as cgroup
+	// throttling) must total at least this much.
+	MinProratedTime time.Duration `mapstructure:"min_prorated_time"`
 }
 
 func (t ThresholdsConfig) classify() classify.Thresholds {
@@ -82,6 +86,7 @@ func (t ThresholdsConfig) classify() classify.Thresholds {
 		MinBlockLatency: t.MinBlockLatency,
 		MinShare:        t.MinShare,
 		MinTime:         t.MinTime,
+		MinProratedTime: t.MinProratedTime,
 	}
 }
 
@@ -108,6 +113,7 @@ func createDefaultConfig() *Config {
 			MinBlockLatency:   classify.DefaultThresholds.MinBlockLatency,
 			MinShare:          classify.DefaultThresholds.MinShare,
 			MinTime:           classify.DefaultThresholds.MinTime,
+			MinProratedTime:   classify.DefaultThresholds.MinProratedTime,
 		},
 	}
 }
@@ -142,6 +148,7 @@ func (cfg *Config) Validate() error {
 	nonNegative("thresholds.min_syscall_latency", cfg.Thresholds.MinSyscallLatency)
 	nonNegative("thresholds.min_block_latency", cfg.Thresholds.MinBlockLatency)
 	nonNegative("thresholds.min_time", cfg.Thresholds.MinTime)
+	nonNegative("thresholds.min_prorated_time", cfg.Thresholds.MinProratedTime)
 	if s := cfg.Thresholds.MinShare; !(s >= 0 && s <= 1) {
 		errs = append(errs, fmt.Errorf("thresholds.min_share: must be between 0 and 1, got %v", s))
 	}

@@ -51,6 +51,7 @@ func TestLoadConfig(t *testing.T) {
 			"thresholds.min_block_latency: must not be negative, got -1ms",
 			"thresholds.min_share: must be between 0 and 1, got 1.5",
 			"thresholds.min_time: must not be negative, got -1ms",
+			"thresholds.min_prorated_time: must not be negative, got -2ms",
 		}},
 		{id: component.NewIDWithName(metadata.Type, "short_retention"), wantErrs: []string{"retention: 5s is shorter than max_delay + slack"}},
 	}

@@ -546,13 +546,27 @@ func (p *joinProcessor) joinSpan(ri *resourceInfo, span ptrace.Span, n int, inco
 		n += 2
 	}
 	if res.Quality != join.QualityUnmatched {
-		v = p.classifier.VerdictInto(res.Events, start, end, p.attributed)
+		// A span whose process waited in fsync (or the like) while the
+		// node's virtio disk was slow waited for that disk: its IO
+		// syscall time is the disk's layer (DESIGN §5, virtio-blk queue
+		// latency; a loop device counts as its backing disk).
+		ioLayer, disk := "", ""
+		if hasIOSyscall(res.Events) {
+			// The disk's congestion is a state, its slow requests
+			// complete in bursts: one within the slack of the span says
+			// the queue was full while it ran.
+			slack := max(int64(p.cfg.Slack), 0)
+			if disk = p.idx.VirtioDisk(keys.Host, start-slack, end+slack, int64(time.Second), int64(p.cfg.Thresholds.MinBlockLatency)); disk != "" {
+				ioLayer = contract.LayerL2
+			}
+		}
+		v = p.classifier.VerdictIO(res.Events, start, end, p.attributed, ioLayer)
 		p.attributed = v.Events[:0]
 		if v.Layer == contract.LayerNetwork {
 			p.peerOnThisNode(&v, keys, res.Events)
 		}
-		if v.Layer == contract.LayerL2 && v.Evidence.BlockIOSlowMs > 0 {
-			p.noisyNeighbour(&v, &keys, start, end)
+		if v.Layer == contract.LayerL2 && (v.Evidence.BlockIOSlowMs > 0 || disk != "") {
+			p.noisyNeighbour(&v, &keys, start, end, disk)
 		}
 		n += 2 + v.Evidence.NonZero()
 	}
@@ -642,13 +656,16 @@ func (p *joinProcessor) peerOnThisNode(v *classify.Verdict, keys spankey.Keys, e
 // disk, the cgroup with the most slow IO on that disk during the span when
 // it is not the span's own: the neighbour whose IO fills the shared queue.
 // Called with p.mu held.
-func (p *joinProcessor) noisyNeighbour(v *classify.Verdict, keys *spankey.Keys, start, end int64) {
+func (p *joinProcessor) noisyNeighbour(v *classify.Verdict, keys *spankey.Keys, start, end int64, disk string) {
 	dev := ""
 	for _, at := range v.Events {
 		if classify.VirtioBacked(at.Event) {
 			dev = index.BlockDevice(at.Event)
 			break
 		}
+	}
+	if dev == "" {
+		dev = disk
 	}
 	if dev == "" {
 		return
@@ -659,25 +676,30 @@ func (p *joinProcessor) noisyNeighbour(v *classify.Verdict, keys *spankey.Keys, 
 	}
 	var buf [8]load
 	loads := buf[:0]
-	w := p.idx.ByDevice(keys.Host, dev, start, end+max(int64(p.cfg.Slack), 0))
-	for i := 0; i < w.Len(); i++ {
-		e := w.At(i)
-		cg := e.CgroupPath
-		if cg == "" || cg == "/" || cg == keys.CgroupPath || cg == keys.CPUCgroupPath || cg == keys.V2CgroupPath {
-			continue
+	reach := end + max(int64(p.cfg.Slack), 0)
+	// The neighbour's requests on the disk, and its slow IO syscalls on
+	// the node (its fsyncs wait for the same queue; they show the cgroup
+	// when its requests are below the receiver's block_io threshold).
+	for _, w := range [...]index.Entries{p.idx.ByDevice(keys.Host, dev, start, reach), p.idx.IOWaits(keys.Host, start, reach)} {
+		for i := 0; i < w.Len(); i++ {
+			e := w.At(i)
+			cg := e.CgroupPath
+			if cg == "" || cg == "/" || cg == keys.CgroupPath || cg == keys.CPUCgroupPath || cg == keys.V2CgroupPath {
+				continue
+			}
+			ov := min(e.Time, end) - max(e.Time-e.DurationNs, start)
+			if ov <= 0 {
+				continue
+			}
+			j := 0
+			for j < len(loads) && loads[j].cgroup != cg {
+				j++
+			}
+			if j == len(loads) {
+				loads = append(loads, load{cgroup: cg})
+			}
+			loads[j].ns += ov
 		}
-		ov := min(e.Time, end) - max(e.Time-e.DurationNs, start)
-		if ov <= 0 {
-			continue
-		}
-		j := 0
-		for j < len(loads) && loads[j].cgroup != cg {
-			j++
-		}
-		if j == len(loads) {
-			loads = append(loads, load{cgroup: cg})
-		}
-		loads[j].ns += ov
 	}
 	best := -1
 	for j := range loads {
@@ -688,6 +710,16 @@ func (p *joinProcessor) noisyNeighbour(v *classify.Verdict, keys *spankey.Keys, 
 	if best >= 0 {
 		v.Cause += "; noisy neighbour " + loads[best].cgroup + " (slow io on " + dev + ")"
 	}
+}
+
+// hasIOSyscall reports a slow IO syscall body among events.
+func hasIOSyscall(events []*kevent.Event) bool {
+	for _, e := range events {
+		if classify.IOSyscall(e) {
+			return true
+		}
+	}
+	return false
 }
 
 // addSpanEvent records one joined kernel event on the span, stamped with

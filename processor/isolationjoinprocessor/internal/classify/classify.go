@@ -83,6 +83,13 @@ type Thresholds struct {
 	// that explains a sliver of the span is listed, the verdict stays app.
 	MinShare float64
 	MinTime  time.Duration
+	// MinProratedTime applies when the winning layer's time is mostly
+	// prorated rather than measured: a record summing an interval (cgroup
+	// throttling over periods) charges every overlapping span its share of
+	// the interval's total, whether or not that span was the one stalled.
+	// Unless the layer's measured time alone reaches MinTime, its total
+	// must reach MinProratedTime.
+	MinProratedTime time.Duration
 }
 
 // DefaultThresholds suit a busy node.
@@ -92,7 +99,15 @@ var DefaultThresholds = Thresholds{
 	MinSyscall:      time.Millisecond,
 	MinBlockLatency: time.Millisecond,
 	MinShare:        0.2,
-	MinTime:         time.Millisecond,
+	// Measured delays (a syscall body, a loss recovery, a run-queue wait)
+	// under 3ms are within a request's own jitter (a GC pause, a cold
+	// cache): naming a layer for them would page the wrong team.
+	MinTime: 3 * time.Millisecond,
+	// A prorated share (throttling averaged over 100ms periods) under
+	// 10ms says the cgroup was throttled around the span, not that the
+	// span waited: in a cgroup throttled 80% of the time, every fast
+	// request is charged 80% of its length.
+	MinProratedTime: 10 * time.Millisecond,
 }
 
 // Classifier applies configured rules, then the event's own layer, then
@@ -193,6 +208,15 @@ func (c *Classifier) Verdict(events []*kevent.Event, start, end int64) Verdict {
 // classifies span after span reuses one buffer instead of allocating one
 // per span (v.Events is only valid until the next call with the same buf).
 func (c *Classifier) VerdictInto(events []*kevent.Event, from, to int64, buf []Attributed) Verdict {
+	return c.VerdictIO(events, from, to, buf, "")
+}
+
+// VerdictIO is VerdictInto for a span that ran while the node's shared disk
+// was slow: ioLayer (non-empty) is the layer of that disk, and the span's
+// own slow IO syscall bodies (IOSyscall: fsync and the like, which the
+// receiver calls app when no IO limit applies) wait for that disk, so they
+// are evidence for ioLayer. Configured rules still win.
+func (c *Classifier) VerdictIO(events []*kevent.Event, from, to int64, buf []Attributed, ioLayer string) Verdict {
 	if to < from {
 		to = from
 	}
@@ -221,23 +245,35 @@ func (c *Classifier) VerdictInto(events []*kevent.Event, from, to int64, buf []A
 			dropLayer, most = layerOrder[i], n
 		}
 	}
-	var perLayer [numLayers]int64
+	var perLayer, measured [numLayers]int64
+	var spanBuf [16]ival
+	spans := spanBuf[:0]
 	if cap(buf) < len(events) {
 		buf = make([]Attributed, 0, max(len(events), 2*cap(buf)))
 	}
 	v.Events = buf[:0]
 	for _, e := range events {
 		layer := c.LayerOf(e)
+		if ioLayer != "" && IOSyscall(e) && !c.overridden(e) {
+			layer = ioLayer
+		}
 		t := c.timeOf(e, from, to)
 		switch e.Name {
 		case contract.EventTCPRetransmit:
 			if dropLayer != "" && layer == contract.LayerNetwork {
 				layer = dropLayer
 			}
-		case contract.EventSKBDrop:
-			if retransmitEvents > 0 {
-				t = 0 // the retransmit it caused carries the cost
+			if t > 0 {
+				if d := lastDropBefore(events, e); d != nil {
+					// The segment was lost at the drop and recovered at
+					// this retransmit: that is the time the loss cost.
+					t = max(min(e.Time, to)-max(d.Time, from), 0)
+				}
 			}
+		case contract.EventSKBDrop:
+			// A drop alone costs no time: the delay is the loss recovery,
+			// the retransmit it causes (charged above).
+			t = 0
 		case contract.EventTCPConnection:
 			if retransmitEvents == 0 {
 				v.Evidence.Retransmits += max(e.D().Retransmits, 0)
@@ -258,7 +294,18 @@ func (c *Classifier) VerdictInto(events []*kevent.Event, from, to int64, buf []A
 		}
 		v.Events = append(v.Events, Attributed{Event: e, Layer: layer, TimeNs: t})
 		perLayer[li] += t
+		switch {
+		case e.Detail != nil && e.Detail.IntervalNs > 0:
+			// prorated: not measured
+		case e.DurationNs > 0:
+			// Waits of several threads at the same time delay the span's
+			// request once: measured time is the union of the intervals.
+			spans = append(spans, ival{li, max(e.Time-e.DurationNs, from), min(e.Time, to)})
+		default:
+			measured[li] += t
+		}
 	}
+	unionInto(&measured, spans)
 	v.Evidence.Retransmits += retransmitEvents
 	// Fixed costs add up past the span (hundreds of fast retransmits on
 	// one connection): no layer can take more than the whole window.
@@ -282,7 +329,8 @@ func (c *Classifier) VerdictInto(events []*kevent.Event, from, to int64, buf []A
 	v.Layer = layerOrder[ranked[0]]
 	var b strings.Builder
 	top := perLayer[ranked[0]]
-	weak := top < int64(c.th.MinTime) || top < int64(c.th.MinShare*float64(to-from))
+	weak := top < int64(c.th.MinTime) || top < int64(c.th.MinShare*float64(to-from)) ||
+		(min(measured[ranked[0]], top) < int64(c.th.MinTime) && top < int64(c.th.MinProratedTime))
 	if weak {
 		b.Grow(192)
 	} else {
@@ -310,6 +358,83 @@ func (c *Classifier) VerdictInto(events []*kevent.Event, from, to int64, buf []A
 	}
 	v.Cause = b.String()
 	return v
+}
+
+// ival is the part of a measured wait inside the span, for one layer.
+type ival struct {
+	layer      int
+	start, end int64
+}
+
+// unionInto adds to measured, per layer, the length of the union of the
+// intervals.
+func unionInto(measured *[numLayers]int64, iv []ival) {
+	if len(iv) == 0 {
+		return
+	}
+	slices.SortFunc(iv, func(a, b ival) int {
+		if c := cmp.Compare(a.layer, b.layer); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.start, b.start)
+	})
+	cur := iv[0]
+	for _, x := range iv[1:] {
+		if x.layer == cur.layer && x.start <= cur.end {
+			cur.end = max(cur.end, x.end)
+			continue
+		}
+		if cur.end > cur.start {
+			measured[cur.layer] += cur.end - cur.start
+		}
+		cur = x
+	}
+	if cur.end > cur.start {
+		measured[cur.layer] += cur.end - cur.start
+	}
+}
+
+// overridden reports whether a configured rule decides e's layer.
+func (c *Classifier) overridden(e *kevent.Event) bool {
+	for i := range c.overrides {
+		if c.overrides[i].matches(e) {
+			return true
+		}
+	}
+	return false
+}
+
+// lastDropBefore is the latest drop on r's connection (either direction)
+// at or before the retransmit r, nil when none was seen.
+func lastDropBefore(events []*kevent.Event, r *kevent.Event) *kevent.Event {
+	if !r.Local.IsValid() || !r.Peer.IsValid() {
+		return nil
+	}
+	var last *kevent.Event
+	for _, d := range events {
+		if d.Name != contract.EventSKBDrop || d.Time > r.Time {
+			continue
+		}
+		same := (d.Local == r.Local && d.Peer == r.Peer) || (d.Local == r.Peer && d.Peer == r.Local)
+		if same && (last == nil || d.Time > last.Time) {
+			last = d
+		}
+	}
+	return last
+}
+
+// IOSyscall reports a slow syscall body that waits for a disk: the flush
+// family (fsync, fdatasync, sync_file_range, syncfs, msync) and positional
+// writes, which only files take (a plain write may be a socket's).
+func IOSyscall(e *kevent.Event) bool {
+	if e.Name != contract.EventSyscallSlow || e.Detail == nil || e.Detail.SyscallPhase == "entry" {
+		return false
+	}
+	switch e.Detail.SyscallName {
+	case "fsync", "fdatasync", "sync_file_range", "syncfs", "sync", "msync", "pwrite64", "pwritev", "pwritev2":
+		return true
+	}
+	return false
 }
 
 // rank orders the layers with time (indexes into layerOrder), most time

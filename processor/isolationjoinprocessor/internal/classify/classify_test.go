@@ -235,3 +235,89 @@ func TestVirtioBackedBlockIOIsL2(t *testing.T) {
 	over := New([]Rule{{Event: contract.EventBlockIO, Layer: contract.LayerL0}}, DefaultThresholds)
 	assert.Equal(t, contract.LayerL0, over.LayerOf(blk("vda", "")), "a configured rule still wins")
 }
+
+func TestLossCostsItsRecovery(t *testing.T) {
+	c := New(nil, DefaultThresholds)
+	a := netip.MustParseAddrPort("198.19.2.1:40000")
+	b := netip.MustParseAddrPort("198.19.2.2:8082")
+	drop := func(at int64) *kevent.Event {
+		return &kevent.Event{Name: contract.EventSKBDrop, Time: at, Local: b, Peer: a,
+			Detail: &kevent.Detail{DropReason: "NETFILTER_DROP"}}
+	}
+	retransmit := &kevent.Event{Name: contract.EventTCPRetransmit, Time: 230 * msec, Local: a, Peer: b}
+
+	t.Run("a drop alone costs no time", func(t *testing.T) {
+		v := c.Verdict([]*kevent.Event{drop(1 * msec)}, 0, 300*msec)
+		assert.Equal(t, contract.LayerApp, v.Layer, v.Cause)
+		assert.Equal(t, int64(1), v.Evidence.SKBDrops)
+	})
+	t.Run("drop then retransmit: the gap is the cost", func(t *testing.T) {
+		v := c.Verdict([]*kevent.Event{drop(20 * msec), retransmit}, 0, 300*msec)
+		assert.Equal(t, contract.LayerL3, v.Layer, v.Cause)
+		assert.Contains(t, v.Cause, "(210ms)")
+		assert.Contains(t, v.Cause, "NETFILTER_DROP")
+	})
+	t.Run("a dropped ACK inside a fast span explains little", func(t *testing.T) {
+		r := &kevent.Event{Name: contract.EventTCPRetransmit, Time: 1100 * 1000, Local: a, Peer: b}
+		v := c.Verdict([]*kevent.Event{drop(200 * 1000), r}, 0, 1200*1000)
+		assert.Equal(t, contract.LayerApp, v.Layer, v.Cause)
+	})
+}
+
+func TestMinTimeDefault(t *testing.T) {
+	c := New(nil, DefaultThresholds)
+	// Throttling over a 1s interval (10 periods, 800ms throttled), prorated:
+	// a 6ms span inside it is charged 4.8ms without having been the one
+	// stalled. Under min_prorated_time: app.
+	prorated := func(from, to int64) *kevent.Event {
+		return &kevent.Event{Name: contract.EventCgroupThrottle, Time: 1000 * msec, DurationNs: 800 * msec,
+			Detail: &kevent.Detail{IntervalStart: 0, IntervalNs: 1000 * msec, ThrottledPeriods: 10}}
+	}
+	v := c.Verdict([]*kevent.Event{prorated(0, 0)}, 100*msec, 106*msec)
+	assert.Equal(t, contract.LayerApp, v.Layer, v.Cause)
+	assert.Contains(t, v.Cause, "explains too little")
+	assert.Equal(t, contract.LayerL3, c.Verdict([]*kevent.Event{prorated(0, 0)}, 100*msec, 160*msec).Layer, "48ms prorated")
+	// A measured delay needs only min_time.
+	fsync := &kevent.Event{Name: contract.EventSyscallSlow, Time: 105 * msec, DurationNs: 4 * msec, Layer: contract.LayerL3,
+		Detail: &kevent.Detail{SyscallName: "fsync", SyscallPhase: "body"}}
+	assert.Equal(t, contract.LayerL3, c.Verdict([]*kevent.Event{fsync}, 100*msec, 106*msec).Layer)
+	short := &kevent.Event{Name: contract.EventSyscallSlow, Time: 102 * msec, DurationNs: 2 * msec, Layer: contract.LayerL3,
+		Detail: &kevent.Detail{SyscallName: "fsync", SyscallPhase: "body"}}
+	assert.Equal(t, contract.LayerApp, c.Verdict([]*kevent.Event{short}, 100*msec, 102*msec).Layer, "2ms: under min_time")
+}
+
+func TestVerdictIO(t *testing.T) {
+	fsync := &kevent.Event{Name: contract.EventSyscallSlow, Time: 70 * msec, DurationNs: 60 * msec, Layer: contract.LayerApp,
+		Detail: &kevent.Detail{SyscallName: "fsync", SyscallPhase: "body"}}
+	write := &kevent.Event{Name: contract.EventSyscallSlow, Time: 70 * msec, DurationNs: 60 * msec, Layer: contract.LayerApp,
+		Detail: &kevent.Detail{SyscallName: "write", SyscallPhase: "body"}}
+	assert.True(t, IOSyscall(fsync))
+	assert.False(t, IOSyscall(write), "a plain write may be a socket's")
+
+	c := New(nil, DefaultThresholds)
+	assert.Equal(t, contract.LayerApp, c.Verdict([]*kevent.Event{fsync}, 0, 80*msec).Layer, "no slow disk: the receiver's app")
+	v := c.VerdictIO([]*kevent.Event{fsync}, 0, 80*msec, nil, contract.LayerL2)
+	assert.Equal(t, contract.LayerL2, v.Layer, v.Cause)
+	assert.Contains(t, v.Cause, "fsync")
+	assert.Equal(t, contract.LayerApp, c.VerdictIO([]*kevent.Event{write}, 0, 80*msec, nil, contract.LayerL2).Layer)
+
+	c = New([]Rule{{Event: contract.EventSyscallSlow, Match: map[string]string{contract.AttrSyscallName: "fsync"}, Layer: contract.LayerL1}}, DefaultThresholds)
+	assert.Equal(t, contract.LayerL1, c.VerdictIO([]*kevent.Event{fsync}, 0, 80*msec, nil, contract.LayerL2).Layer, "configured rules win")
+}
+
+func TestConcurrentWaitsCountOnce(t *testing.T) {
+	c := New(nil, DefaultThresholds)
+	// Two threads of the process wait 2.4ms on the run queue at the same
+	// time, inside a cgroup throttled around the span (prorated 4ms): the
+	// request was delayed at most 2.4ms, measured; not a verdict.
+	sched := func(end int64) *kevent.Event {
+		return &kevent.Event{Name: contract.EventSchedDelay, Time: end, DurationNs: 2400 * 1000}
+	}
+	th := &kevent.Event{Name: contract.EventCgroupThrottle, Time: 1000 * msec, DurationNs: 800 * msec,
+		Detail: &kevent.Detail{IntervalStart: 0, IntervalNs: 1000 * msec, ThrottledPeriods: 10}}
+	v := c.Verdict([]*kevent.Event{sched(103 * msec), sched(103*msec + 1000), th}, 100*msec, 105*msec)
+	assert.Equal(t, contract.LayerApp, v.Layer, v.Cause)
+	// One after the other, they add up to a measured 4.8ms.
+	v = c.Verdict([]*kevent.Event{sched(102500 * 1000), sched(105 * msec), th}, 100*msec, 105*msec)
+	assert.Equal(t, contract.LayerL3, v.Layer, v.Cause)
+}

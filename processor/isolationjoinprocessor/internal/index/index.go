@@ -9,6 +9,7 @@ package index
 import (
 	"bytes"
 	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/crosshair-otel/crosshair/internal/contract"
@@ -110,6 +111,7 @@ type Index struct {
 	pods       map[string]List
 	nodes      map[string]List // node-wide events (no socket, no process), by host
 	devices    map[devKey]List // block IO events, by host and backing (else own) device
+	iowaits    map[string]List // slow IO syscall bodies (fsync…), by host
 	hosts      map[string]int64
 
 	watermark   int64
@@ -132,6 +134,7 @@ func New(maxEvents int, retentionNs int64) *Index {
 		pods:       map[string]List{},
 		nodes:      map[string]List{},
 		devices:    map[devKey]List{},
+		iowaits:    map[string]List{},
 		hosts:      map[string]int64{},
 	}
 }
@@ -298,6 +301,13 @@ func (x *Index) each(e *kevent.Event, add bool) {
 			}
 		}
 	}
+	if ioWait(e) {
+		if add {
+			insert(x.iowaits, e.Host, e)
+		} else {
+			remove(x.iowaits, e.Host, e)
+		}
+	}
 	if !e.Local.IsValid() && !e.Peer.IsValid() && !e.HasProcess() {
 		if add {
 			insert(x.nodes, e.Host, e)
@@ -385,6 +395,49 @@ func (x *Index) NodeList(host string) List { return x.nodes[host] }
 // loop device's IO counts under its backing disk).
 func (x *Index) ByDevice(host, dev string, from, to int64) Entries {
 	return window(x.devices[devKey{host, dev}], from, to)
+}
+
+// IOWaits is the window of host's slow IO syscall bodies (the flush
+// family and positional writes: see ioWait), whoever made them.
+func (x *Index) IOWaits(host string, from, to int64) Entries {
+	return window(x.iowaits[host], from, to)
+}
+
+// ioWait mirrors classify.IOSyscall (index cannot import classify).
+func ioWait(e *kevent.Event) bool {
+	if e.Name != contract.EventSyscallSlow || e.Detail == nil || e.Detail.SyscallPhase == "entry" {
+		return false
+	}
+	switch e.Detail.SyscallName {
+	case "fsync", "fdatasync", "sync_file_range", "syncfs", "sync", "msync", "pwrite64", "pwritev", "pwritev2":
+		return true
+	}
+	return false
+}
+
+// VirtioDisk is the virtio disk (vd*) of host with a block IO, directly or
+// through a loop device on it, of at least minLatency overlapping
+// [from, to]; "" when there is none. reach is how long after to a
+// request that overlaps the window may complete.
+func (x *Index) VirtioDisk(host string, from, to, reach int64, minLatency int64) string {
+	best, bestN := "", int64(0)
+	for k, l := range x.devices {
+		if k.host != host || !strings.HasPrefix(k.dev, "vd") {
+			continue
+		}
+		w := window(l, from, to+max(reach, 0))
+		var n int64
+		for i := 0; i < w.Len(); i++ {
+			e := w.At(i)
+			if e.DurationNs >= minLatency && e.Time-e.DurationNs <= to {
+				n++
+			}
+		}
+		if n > bestN || (n == bestN && n > 0 && k.dev < best) {
+			best, bestN = k.dev, n
+		}
+	}
+	return best
 }
 
 // BlockDevice is the disk a block IO event loads (see ByDevice).

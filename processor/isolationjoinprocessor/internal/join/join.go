@@ -131,13 +131,13 @@ func PrepareAfter(x *index.Index, k *spankey.Keys, prev *Host) Resource {
 	if k.PodUID != "" {
 		r.pod = x.PodList(k.PodUID)
 	}
-	if k.CgroupPath != "" {
+	if ownCgroup(k.CgroupPath) {
 		r.cgrp = x.CgroupList(k.CgroupPath)
 	}
-	if p := k.CPUCgroupPath; p != "" && p != k.CgroupPath {
+	if p := k.CPUCgroupPath; ownCgroup(p) && p != k.CgroupPath {
 		r.cgrpCPU = x.CgroupList(p)
 	}
-	if p := k.V2CgroupPath; p != "" && p != k.CgroupPath && p != k.CPUCgroupPath {
+	if p := k.V2CgroupPath; ownCgroup(p) && p != k.CgroupPath && p != k.CPUCgroupPath {
 		r.cgrpV2 = x.CgroupList(p)
 	}
 	return r
@@ -253,7 +253,14 @@ func belongs(e *kevent.Event, k *spankey.Keys) bool {
 	return (k.PID > 0 && e.PID == k.PID && e.Host == k.Host) ||
 		(k.ContainerID != "" && e.ContainerID == k.ContainerID) ||
 		(k.PodUID != "" && e.PodUID == k.PodUID) ||
-		(k.CgroupPath != "" && e.CgroupPath == k.CgroupPath) ||
-		(k.CPUCgroupPath != "" && e.CgroupPath == k.CPUCgroupPath) ||
-		(k.V2CgroupPath != "" && e.CgroupPath == k.V2CgroupPath)
+		(ownCgroup(k.CgroupPath) && e.CgroupPath == k.CgroupPath) ||
+		(ownCgroup(k.CPUCgroupPath) && e.CgroupPath == k.CPUCgroupPath) ||
+		(ownCgroup(k.V2CgroupPath) && e.CgroupPath == k.V2CgroupPath)
 }
+
+// ownCgroup reports whether a cgroup path can stand for a process: the
+// root cgroup ("/") holds every task not placed anywhere else — kernel
+// threads (the loop worker, writeback, kblockd) and, in a hierarchy the
+// process never joined (a v1 setup's unified path), every process — so its
+// events are nobody's in particular.
+func ownCgroup(p string) bool { return p != "" && p != "/" }

@@ -89,3 +89,20 @@ func TestNetworkEventsStayNetworkKeyed(t *testing.T) {
 		})
 	}
 }
+
+// TestRootCgroupIsNobodys: a process whose cgroup path in some hierarchy
+// is "/" (v1 controllers only, its unified path the root) does not get the
+// events of every kernel thread and unplaced task in the root cgroup.
+func TestRootCgroupIsNobodys(t *testing.T) {
+	x := index.New(100, 1<<40)
+	worker := &kevent.Event{Time: 10, Name: contract.EventBlockIO, Host: "n", PID: 1420, CgroupPath: "/", DurationNs: 5}
+	own := &kevent.Event{Time: 20, Name: contract.EventCgroupThrottle, Host: "n", PID: 99, CgroupPath: "/chx-e2e-payment", DurationNs: 5}
+	x.Add(worker)
+	x.Add(own)
+	k := spankey.Keys{Host: "n", PID: 7, CgroupPath: "/chx-e2e-payment", CPUCgroupPath: "/chx-e2e-payment", V2CgroupPath: "/"}
+	got := Join(x, Span{Keys: k, From: 0, To: 100}, nil)
+	assert.Equal(t, []*kevent.Event{own}, got.Events)
+	k = spankey.Keys{Host: "n", PID: 7, CgroupPath: "/"}
+	got = Join(x, Span{Keys: k, From: 0, To: 100}, nil)
+	assert.Empty(t, got.Events)
+}
