@@ -43,10 +43,10 @@ tracepoint:block:block_rq_complete /@start[args->dev, args->sector]/ {
 	bpftraceSyscalls = `
 tracepoint:syscalls:sys_enter_read, tracepoint:syscalls:sys_enter_write, tracepoint:syscalls:sys_enter_connect,
 tracepoint:syscalls:sys_enter_accept4, tracepoint:syscalls:sys_enter_sendto, tracepoint:syscalls:sys_enter_recvfrom,
-tracepoint:syscalls:sys_enter_fsync, tracepoint:syscalls:sys_enter_futex { @start[tid] = nsecs; }
+tracepoint:syscalls:sys_enter_fsync { @start[tid] = nsecs; }
 tracepoint:syscalls:sys_exit_read, tracepoint:syscalls:sys_exit_write, tracepoint:syscalls:sys_exit_connect,
 tracepoint:syscalls:sys_exit_accept4, tracepoint:syscalls:sys_exit_sendto, tracepoint:syscalls:sys_exit_recvfrom,
-tracepoint:syscalls:sys_exit_fsync, tracepoint:syscalls:sys_exit_futex /@start[tid]/ {
+tracepoint:syscalls:sys_exit_fsync /@start[tid]/ {
   @ns[probe] = hist(nsecs - @start[tid]); delete(@start[tid]);
 }`
 )
