@@ -247,8 +247,16 @@ func TestBlockIONoisyNeighbour(t *testing.T) {
 	neighbourCg := testenv.NewCgroupV1(t, "blkio", "neighbour", nil)
 	victimCg := testenv.NewCgroupV1(t, "blkio", "victim", nil)
 	testenv.StartInCgroup(t, "while :; do dd if=/dev/zero of="+dev+" bs=1M count=100 oflag=direct 2>/dev/null; done", neighbourCg)
-	time.Sleep(300 * time.Millisecond)
-	victim := testenv.StartInCgroup(t, "exec dd if=/dev/zero of="+dev+" bs=4k count=300 seek=30000 oflag=direct", victimCg)
+	neighbourPath := "/" + filepath.Base(neighbourCg)
+	// The victim must run while the flood is on: wait until the neighbour's
+	// own slow IOs show, then give the victim enough requests (2000 × 4k)
+	// that some of them queue behind the flood on this 2-vCPU VM.
+	require.Eventually(t, func() bool {
+		return len(recordsWhere(sink, contract.EventBlockIO, func(lr plog.LogRecord) bool {
+			return str(lr.Attributes(), contract.AttrCgroupPath) == neighbourPath
+		})) > 0
+	}, 5*time.Second, 50*time.Millisecond, "the neighbour's flood shows no slow IO on %s", name)
+	victim := testenv.StartInCgroup(t, "exec dd if=/dev/zero of="+dev+" bs=4k count=2000 seek=30000 oflag=direct", victimCg)
 	pid := int64(victim.Process.Pid)
 	require.NoError(t, victim.Wait())
 
@@ -261,7 +269,7 @@ func TestBlockIONoisyNeighbour(t *testing.T) {
 		}
 		return n
 	}
-	victimPath, neighbourPath := "/"+filepath.Base(victimCg), "/"+filepath.Base(neighbourCg)
+	victimPath := "/" + filepath.Base(victimCg)
 	require.Eventually(t, func() bool {
 		return len(recordsWhere(sink, contract.EventBlockIO, func(lr plog.LogRecord) bool {
 			a := lr.Attributes()
