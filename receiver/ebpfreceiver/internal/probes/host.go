@@ -13,7 +13,6 @@ import (
 
 	"github.com/crosshair-otel/crosshair/internal/contract"
 	"github.com/crosshair-otel/crosshair/receiver/ebpfreceiver/internal/event"
-	"github.com/crosshair-otel/crosshair/receiver/ebpfreceiver/internal/metadata"
 	"github.com/crosshair-otel/crosshair/receiver/ebpfreceiver/internal/procinfo"
 )
 
@@ -195,8 +194,6 @@ func putCgroup(attrs pcommon.Map, procs *procinfo.Cache, id uint64, hier uint32)
 	}
 	return path, container
 }
-
-var _ = metadata.Type
 
 // sumHists adds up the per-CPU copies of a histogram.
 func sumHists(perCPU []schedLog2Hist) schedLog2Hist {
