@@ -30,6 +30,8 @@ import (
 type ebpfReceiver struct {
 	cfg      *Config
 	settings receiver.Settings
+	// hostName is read once at Start and stamped on every batch's resource.
+	hostName string
 	// Set by the factory before Start; either may be nil when the receiver
 	// is in no pipeline of that signal.
 	nextLogs    consumer.Logs
@@ -59,6 +61,9 @@ func (r *ebpfReceiver) Start(_ context.Context, _ component.Host) error {
 	}
 	procs := procinfo.Default()
 	r.procs = procs
+	if r.hostName, err = os.Hostname(); err != nil {
+		r.hostName = ""
+	}
 	host := r.cfg.HostConfig.options()
 	host.Procs, host.Clock = procs, clock
 	set, err := probes.Load(probes.Options{
@@ -128,7 +133,7 @@ func (r *ebpfReceiver) pollLoop() {
 			return
 		case now := <-ticker.C:
 			logs := plog.NewLogs()
-			records := newRecordSlice(logs)
+			records := r.newRecordSlice(logs)
 			for name, a := range r.probes.Attachments() {
 				if a.PollEvents == nil {
 					continue
@@ -220,15 +225,27 @@ func (r *ebpfReceiver) readLoop(dec *event.Decoder) {
 	defer r.wg.Done()
 	ctx := context.Background()
 	batch := plog.NewLogs()
-	records := newRecordSlice(batch)
+	records := r.newRecordSlice(batch)
 	var first time.Time
+	// Decoded events are counted per batch and added to the telemetry at
+	// flush: building the attribute option for every event was a
+	// per-event allocation on the receiver's hottest path.
+	type countKey struct {
+		name string
+		typ  event.Type
+	}
+	decoded := map[countKey]int64{}
 	flush := func() {
+		for k, n := range decoded {
+			r.telemetry.ReceiverEbpfEventsDecoded.Add(ctx, n, metric.WithAttributes(attribute.String("event.name", k.name), attribute.String("probe", probes.ProbeOf(uint32(k.typ)))))
+		}
+		clear(decoded)
 		if records.Len() == 0 {
 			return
 		}
 		r.sendLogs(batch, records.Len())
 		batch = plog.NewLogs()
-		records = newRecordSlice(batch)
+		records = r.newRecordSlice(batch)
 	}
 	var rec ringbuf.Record
 	for {
@@ -263,7 +280,7 @@ func (r *ebpfReceiver) readLoop(dec *event.Decoder) {
 		}
 		lr := records.At(records.Len() - 1)
 		r.addProcessInfo(lr)
-		r.telemetry.ReceiverEbpfEventsDecoded.Add(ctx, 1, metric.WithAttributes(attribute.String("event.name", lr.EventName()), attribute.String("probe", probes.ProbeOf(uint32(typ)))))
+		decoded[countKey{name: lr.EventName(), typ: typ}]++
 		if records.Len() >= r.cfg.MaxBatchSize {
 			flush()
 		}
@@ -289,10 +306,10 @@ func (r *ebpfReceiver) addProcessInfo(lr plog.LogRecord) {
 	}
 }
 
-func newRecordSlice(l plog.Logs) plog.LogRecordSlice {
+func (r *ebpfReceiver) newRecordSlice(l plog.Logs) plog.LogRecordSlice {
 	rl := l.ResourceLogs().AppendEmpty()
-	if host, err := os.Hostname(); err == nil {
-		rl.Resource().Attributes().PutStr("host.name", host)
+	if r.hostName != "" {
+		rl.Resource().Attributes().PutStr("host.name", r.hostName)
 	}
 	sl := rl.ScopeLogs().AppendEmpty()
 	sl.Scope().SetName(metadata.ScopeName)

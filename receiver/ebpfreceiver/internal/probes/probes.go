@@ -297,13 +297,12 @@ func attachTCPRetransmit(env *attachEnv) (*Attachment, error) {
 	if err := env.load("tcpretrans", spec, err, &objs); err != nil {
 		return nil, err
 	}
-	l, err := tracepoint("tcp", "tcp_retransmit_skb", objs.HandleTcpRetransmitSkb)
+	closers, err := attachAll(&objs, func() (link.Link, error) { return tracepoint("tcp", "tcp_retransmit_skb", objs.HandleTcpRetransmitSkb) })
 	if err != nil {
-		_ = objs.Close()
 		return nil, err
 	}
 	return &Attachment{
-		closers: []io.Closer{l, &objs},
+		closers: closers,
 		CollectMetrics: func(now pcommon.Timestamp, mb *metadata.MetricsBuilder) error {
 			var (
 				key   tcpretransRetransKey

@@ -2,8 +2,8 @@ package probes
 
 import (
 	"fmt"
-	"io"
 
+	"github.com/cilium/ebpf/link"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 
 	"github.com/crosshair-otel/crosshair/receiver/ebpfreceiver/internal/metadata"
@@ -15,13 +15,14 @@ func attachNetTxTimeout(env *attachEnv) (*Attachment, error) {
 	if err := env.load("txtimeout", spec, err, &objs); err != nil {
 		return nil, err
 	}
-	l, err := tracepoint("net", "net_dev_xmit_timeout", objs.HandleNetDevXmitTimeout)
+	closers, err := attachAll(&objs, func() (link.Link, error) {
+		return tracepoint("net", "net_dev_xmit_timeout", objs.HandleNetDevXmitTimeout)
+	})
 	if err != nil {
-		_ = objs.Close()
 		return nil, err
 	}
 	return &Attachment{
-		closers: []io.Closer{l, &objs},
+		closers: closers,
 		CollectMetrics: func(now pcommon.Timestamp, mb *metadata.MetricsBuilder) error {
 			var (
 				key   txtimeoutTxTimeoutKey
