@@ -19,6 +19,25 @@ const (
 	EventCPUSteal              = "kernel.cpu.steal"
 	EventKernelLog             = "kernel.log"
 	EventConntrackInsertFailed = "kernel.conntrack.insert_failed"
+	// A TCP connection reached ESTABLISHED (connect or accept side), or was
+	// found established when the receiver started, with its owner: the
+	// processor's connection table is built from these and
+	// kernel.tcp.connection (the close).
+	EventTCPEstablished = "kernel.tcp.established"
+)
+
+// Values of AttrTCPEstablishedSide.
+const (
+	EstablishedConnect  = "connect"  // this end called connect()
+	EstablishedAccept   = "accept"   // this end was accepted from a listener
+	EstablishedExisting = "existing" // found established at start (snapshot)
+)
+
+// Values of AttrTCPRetransmitKind.
+const (
+	RetransmitFast    = "fast"    // fast retransmit / recovery (dup ACKs, SACK)
+	RetransmitTimeout = "timeout" // the retransmission timer fired (RTO, loss state)
+	RetransmitOther   = "other"   // neither (e.g. a probe, or the state is unknown)
 )
 
 // Attribute keys, semantic-convention names first.
@@ -58,6 +77,14 @@ const (
 	AttrTCPResetReason = "tcp.reset.reason"
 	// kernel.tcp.connection: true when the socket closed from SYN_SENT.
 	AttrTCPConnectFailed = "tcp.connect.failed"
+	// kernel.tcp.established: which end this socket is ("connect",
+	// "accept", "existing").
+	AttrTCPEstablishedSide = "tcp.established.side"
+	// kernel.tcp.retransmit: how long the retransmitted segment had waited
+	// since its previous transmission (the measured cost of the loss to
+	// this segment), and whether a timeout or fast recovery resent it.
+	AttrTCPRetransmitWaitNs = "tcp.retransmit.wait_ns"
+	AttrTCPRetransmitKind   = "tcp.retransmit.kind"
 	// Conntrack insertions that failed since the previous reading.
 	AttrConntrackInsertFailed = "conntrack.insert_failed"
 
