@@ -28,6 +28,8 @@ enum event_type {
 	EVENT_BLOCK_IO = 7,
 	EVENT_SYSCALL_SLOW = 8,
 	EVENT_OOM_KILL = 9,
+	EVENT_TCP_ESTABLISHED = 10,
+	// 11-13 are reserved (issue 13).
 };
 
 // 48 bytes, every field naturally aligned; no implicit padding.
@@ -139,6 +141,43 @@ static __always_inline void header_from_owner(struct event_header *h, const void
 static __always_inline __u32 sock_netns(const struct sock *sk)
 {
 	return BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+}
+
+// Which end of a connection a kernel.tcp.established record describes.
+enum established_side {
+	ESTABLISHED_CONNECT = 1,  // this end called connect()
+	ESTABLISHED_ACCEPT = 2,   // accepted from a listener
+	ESTABLISHED_EXISTING = 3, // found established by the start-up snapshot
+};
+
+// 104 bytes: a TCP socket reached ESTABLISHED (or was found established),
+// with its owner in the header and the time it was established (or seen).
+struct tcp_established_event {
+	struct event_header hdr;
+	struct sock_tuple tuple;
+	__u8 side; // enum established_side
+	__u8 _pad[7];
+};
+
+// The socket's 5-tuple as the local side sees it, read from struct sock
+// (for hooks that get a sock but no tracepoint record of its addresses).
+static __always_inline void tuple_from_sock(struct sock_tuple *t, const struct sock *sk)
+{
+	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+
+	t->family = family;
+	t->protocol = IPPROTO_TCP;
+	t->sport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	t->dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	t->state = BPF_CORE_READ(sk, __sk_common.skc_state);
+	if (family == AF_INET) {
+		bpf_core_read(t->saddr, 4, &sk->__sk_common.skc_rcv_saddr);
+		bpf_core_read(t->daddr, 4, &sk->__sk_common.skc_daddr);
+	} else {
+		bpf_core_read(t->saddr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
+		bpf_core_read(t->daddr, 16, &sk->__sk_common.skc_v6_daddr);
+	}
+	t->netns = sock_netns(sk);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

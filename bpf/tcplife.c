@@ -5,17 +5,30 @@
 // kernel.tcp.connection record carries its 5-tuple, netns, lifetime, bytes,
 // srtt and total retransmits (CO-RE reads of struct tcp_sock). A connect
 // that fails (SYN_SENT → CLOSE) is reported the same way with the peer.
+// When a socket reaches ESTABLISHED, one kernel.tcp.established record
+// names its owner, so a connection table can say which process held which
+// 5-tuple from when to when.
 //
-// The owner of the socket is captured in process context: at connect()
-// (CLOSE → SYN_SENT runs in the connecting task) and at accept() exit (the
-// fd is resolved to its struct sock through the task's file table). It goes
-// to the shared sock_owners map so every other probe can name the process,
-// and is deleted when the socket closes.
+// The owner of the socket is captured in process context and kept in the
+// shared sock_owners map, so every other probe can name the process; it is
+// deleted when the socket closes.
+//  - connect side: CLOSE → SYN_SENT runs in the connecting task. The
+//    established record follows at SYN_SENT → ESTABLISHED (softirq: the
+//    owner comes from sock_owners).
+//  - accept side: SYN_RECV → ESTABLISHED runs in softirq with no owner in
+//    sight, so the socket waits in accept_pending until its first send or
+//    receive in process context (sock:sock_send_length /
+//    sock:sock_recv_length, socket-path tracepoints — not syscall ones,
+//    which would put every syscall of the node on the tracing slow path).
+//    That task becomes the owner and the record is written then, stamped
+//    with the time the connection was established.
 //
 // Counters and histograms are kept in the kernel: transitions by
 // (old, new) state, srtt at close and connection duration as log2
-// histograms. Only closed connections cross the ring buffer.
+// histograms. Only closed and established connections cross the ring
+// buffer.
 #include "common.h"
+#include "established.h"
 #include "hist.h"
 
 #define TCP_ESTABLISHED 1
@@ -37,6 +50,7 @@ struct tcp_connection_event {
 };
 
 const struct tcp_connection_event *unused_tcp_connection_event __attribute__((unused));
+const struct tcp_established_event *unused_tcp_established_event __attribute__((unused));
 
 // When each socket was opened (boot time), keyed by struct sock *.
 struct {
@@ -45,6 +59,16 @@ struct {
 	__type(key, __u64);
 	__type(value, __u64);
 } conn_start SEC(".maps");
+
+// Accepted sockets established but not yet claimed by a task: when each
+// was established (boot time), keyed by struct sock *. LRU: a socket no
+// task ever reads or writes cannot pin an entry.
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, __u64);
+} accept_pending SEC(".maps");
 
 // State transitions, index (old << 4) | new, counted per CPU.
 struct {
@@ -79,6 +103,44 @@ static __always_inline void owner_from_current(struct sock_owner *o, __u64 start
 	bpf_get_current_comm(o->comm, sizeof(o->comm));
 }
 
+// The tracepoint record's 5-tuple (its addresses are arrays in the record:
+// the verifier refuses loads through a ctx pointer plus offset, so they are
+// copied with a helper).
+static __always_inline void tuple_from_ctx(struct sock_tuple *t, struct trace_event_raw_inet_sock_set_state *ctx,
+					   int state)
+{
+	t->family = ctx->family;
+	t->protocol = IPPROTO_TCP;
+	t->sport = ctx->sport;
+	t->dport = ctx->dport;
+	t->state = (__u8)state;
+	if (ctx->family == AF_INET) {
+		bpf_probe_read_kernel(t->saddr, 4, ctx->saddr);
+		bpf_probe_read_kernel(t->daddr, 4, ctx->daddr);
+	} else {
+		bpf_probe_read_kernel(t->saddr, 16, ctx->saddr_v6);
+		bpf_probe_read_kernel(t->daddr, 16, ctx->daddr_v6);
+	}
+	t->netns = sock_netns(ctx->skaddr);
+}
+
+// A socket reached ESTABLISHED: the connect side is written now with the
+// owner captured at connect(); the accept side waits for its owner.
+static __always_inline void on_established(struct trace_event_raw_inet_sock_set_state *ctx, int oldstate, __u64 now)
+{
+	__u64 key = (__u64)ctx->skaddr;
+	struct sock_tuple t = {};
+
+	if (oldstate == TCP_SYN_RECV) {
+		bpf_map_update_elem(&accept_pending, &key, &now, BPF_ANY);
+		return;
+	}
+	if (oldstate != TCP_SYN_SENT)
+		return;
+	tuple_from_ctx(&t, ctx, TCP_ESTABLISHED);
+	emit_established(&t, ESTABLISHED_CONNECT, now, bpf_map_lookup_elem(&sock_owners, &key));
+}
+
 SEC("tracepoint/sock/inet_sock_set_state")
 int handle_inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 {
@@ -108,6 +170,10 @@ int handle_inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 		}
 		return 0;
 	}
+	if (newstate == TCP_ESTABLISHED) {
+		on_established(ctx, oldstate, now);
+		return 0;
+	}
 	if (newstate != TCP_CLOSE)
 		return 0;
 	if (oldstate == TCP_LISTEN) {
@@ -115,19 +181,7 @@ int handle_inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 		return 0;
 	}
 
-	t.family = ctx->family;
-	t.protocol = IPPROTO_TCP;
-	t.sport = ctx->sport;
-	t.dport = ctx->dport;
-	t.state = (__u8)oldstate;
-	if (ctx->family == AF_INET) {
-		bpf_probe_read_kernel(t.saddr, 4, ctx->saddr);
-		bpf_probe_read_kernel(t.daddr, 4, ctx->daddr);
-	} else {
-		bpf_probe_read_kernel(t.saddr, 16, ctx->saddr_v6);
-		bpf_probe_read_kernel(t.daddr, 16, ctx->daddr_v6);
-	}
-	t.netns = sock_netns(sk);
+	tuple_from_ctx(&t, ctx, oldstate);
 
 	start = bpf_map_lookup_elem(&conn_start, &key);
 	__u64 duration = start && now > *start ? now - *start : 0;
@@ -152,52 +206,47 @@ int handle_inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 		bpf_ringbuf_submit(e, 0);
 	}
 	bpf_map_delete_elem(&conn_start, &key);
+	bpf_map_delete_elem(&accept_pending, &key);
 	bpf_map_delete_elem(&sock_owners, &key);
 	return 0;
 }
 
-// accept() returns a new fd in the accepting task: resolve it to its sock
-// and record the task as the owner.
-static __always_inline int record_accept(long fd)
+// The first send or receive on an accepted socket runs in the task that
+// owns it: record the task as owner and write the accept-side established
+// record, stamped with the establishment time. Every other call (non-TCP,
+// or a socket already claimed) costs one field load or one hash miss.
+static __always_inline int claim_accepted(struct sock *sk)
 {
-	struct task_struct *task;
-	struct fdtable *fdt;
-	struct file **fds, *f;
-	struct socket *so;
-	struct sock *sk;
-	__u64 key, *start;
 	struct sock_owner o = {};
+	struct sock_tuple t = {};
+	__u64 key, *pending, established;
 
-	if (fd < 0)
-		return 0;
-	task = (struct task_struct *)bpf_get_current_task();
-	fdt = BPF_CORE_READ(task, files, fdt);
-	if (!fdt || (unsigned long)fd >= BPF_CORE_READ(fdt, max_fds))
-		return 0;
-	fds = BPF_CORE_READ(fdt, fd);
-	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) || !f)
-		return 0;
-	so = BPF_CORE_READ(f, private_data);
-	if (!so)
-		return 0;
-	sk = BPF_CORE_READ(so, sk);
-	if (!sk || BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+	if (!sk || sk->sk_protocol != IPPROTO_TCP)
 		return 0;
 	key = (__u64)sk;
-	start = bpf_map_lookup_elem(&conn_start, &key);
-	owner_from_current(&o, start ? *start : bpf_ktime_get_boot_ns());
+	pending = bpf_map_lookup_elem(&accept_pending, &key);
+	if (!pending)
+		return 0;
+	established = *pending;
+	// Two CPUs may see the first send and receive at once: only the one
+	// whose delete succeeds writes the record.
+	if (bpf_map_delete_elem(&accept_pending, &key))
+		return 0;
+	owner_from_current(&o, established);
 	bpf_map_update_elem(&sock_owners, &key, &o, BPF_ANY);
+	tuple_from_sock(&t, sk);
+	emit_established(&t, ESTABLISHED_ACCEPT, established, &o);
 	return 0;
 }
 
-SEC("tracepoint/syscalls/sys_exit_accept4")
-int handle_sys_exit_accept4(struct trace_event_raw_sys_exit *ctx)
+SEC("tp_btf/sock_recv_length")
+int BPF_PROG(handle_sock_recv_length, struct sock *sk, int ret, int flags)
 {
-	return record_accept(ctx->ret);
+	return claim_accepted(sk);
 }
 
-SEC("tracepoint/syscalls/sys_exit_accept")
-int handle_sys_exit_accept(struct trace_event_raw_sys_exit *ctx)
+SEC("tp_btf/sock_send_length")
+int BPF_PROG(handle_sock_send_length, struct sock *sk, int ret, int flags)
 {
-	return record_accept(ctx->ret);
+	return claim_accepted(sk);
 }

@@ -165,6 +165,8 @@ func (d *Decoder) Decode(raw []byte, dst plog.LogRecordSlice) (Type, error) {
 		return h.Type, nil
 	case TypeTCPConnection:
 		return h.Type, d.decodeConnection(raw, h, dst)
+	case TypeTCPEstablished:
+		return h.Type, d.decodeEstablished(raw, h, dst)
 	case TypeTCPReset:
 		return h.Type, d.decodeReset(raw, h, dst)
 	case TypeSKBDrop:

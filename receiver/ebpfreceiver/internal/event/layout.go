@@ -17,6 +17,9 @@ const (
 	TypeBlockIO       Type = 7
 	TypeSyscallSlow   Type = 8
 	TypeOOMKill       Type = 9
+	// 10: kernel.tcp.established (bpf/tcplife.c, bpf/tcpsnapshot.c);
+	// 11-13 are reserved for issue 13's probes.
+	TypeTCPEstablished Type = 10
 )
 
 // Record layout, in bytes. The probes package checks these against the Go
@@ -58,6 +61,10 @@ const (
 	TCPConnectionOldStateAt = tcpConnOldState
 	TCPConnectionDurationAt = tcpConnDuration
 	TCPConnectionSrttAt     = tcpConnSrtt
+
+	TCPEstablishedSize   = HeaderSize + TupleSize + 8
+	tcpEstablishedSide   = HeaderSize + TupleSize
+	TCPEstablishedSideAt = tcpEstablishedSide
 
 	TCPResetSize   = HeaderSize + TupleSize + 8
 	tcpResetReason = HeaderSize + TupleSize

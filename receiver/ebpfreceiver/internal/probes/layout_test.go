@@ -14,6 +14,7 @@ func TestRecordLayoutsMatchDecoder(t *testing.T) {
 	var (
 		retrans tcpretransTcpRetransmitEvent
 		conn    tcplifeTcpConnectionEvent
+		est     tcplifeTcpEstablishedEvent
 		reset   tcpresetTcpResetEvent
 		drop    skbdropSkbDropEvent
 		txto    txtimeoutNetTxTimeoutEvent
@@ -32,6 +33,9 @@ func TestRecordLayoutsMatchDecoder(t *testing.T) {
 		{"tcp_connection_event oldstate offset", unsafe.Offsetof(conn.Oldstate), event.TCPConnectionOldStateAt},
 		{"tcp_connection_event duration offset", unsafe.Offsetof(conn.DurationNs), event.TCPConnectionDurationAt},
 		{"tcp_connection_event srtt offset", unsafe.Offsetof(conn.SrttUs), event.TCPConnectionSrttAt},
+		{"tcp_established_event size", unsafe.Sizeof(est), event.TCPEstablishedSize},
+		{"tcp_established_event tuple offset", unsafe.Offsetof(est.Tuple), event.HeaderSize},
+		{"tcp_established_event side offset", unsafe.Offsetof(est.Side), event.TCPEstablishedSideAt},
 		{"tcp_reset_event size", unsafe.Sizeof(reset), event.TCPResetSize},
 		{"tcp_reset_event tuple offset", unsafe.Offsetof(reset.Tuple), event.HeaderSize},
 		{"tcp_reset_event direction offset", unsafe.Offsetof(reset.Direction), event.TCPResetDirAt},

@@ -89,7 +89,7 @@ type Attachment struct {
 func All() []Probe {
 	return append([]Probe{
 		{Name: "tcp_retransmit", Hooks: []string{"tracepoint/tcp/tcp_retransmit_skb"}, attach: attachTCPRetransmit},
-		{Name: "tcp_connection", Hooks: []string{"tracepoint/sock/inet_sock_set_state", "tracepoint/syscalls/sys_exit_accept4", "tracepoint/syscalls/sys_exit_accept"}, attach: attachTCPConnection},
+		{Name: "tcp_connection", Hooks: []string{"tracepoint/sock/inet_sock_set_state", "tp_btf/sock_recv_length", "tp_btf/sock_send_length"}, attach: attachTCPConnection},
 		{Name: "tcp_reset", Hooks: []string{"tracepoint/tcp/tcp_send_reset", "tracepoint/tcp/tcp_receive_reset"}, attach: attachTCPReset},
 		{Name: "skb_drop", Hooks: []string{"tracepoint/skb/kfree_skb"}, attach: attachSKBDrop},
 		{Name: "net_tx_timeout", Hooks: []string{"tracepoint/net/net_dev_xmit_timeout"}, attach: attachNetTxTimeout},
@@ -334,15 +334,16 @@ const afInet = 2
 
 // probeOfType names the probe that writes each ring-buffer event type.
 var probeOfType = map[uint32]string{
-	1: "tcp_retransmit",
-	2: "tcp_connection",
-	3: "tcp_reset",
-	4: "skb_drop",
-	5: "net_tx_timeout",
-	6: "sched_delay",
-	7: "block_io",
-	8: "syscall_slow",
-	9: "oom_kill",
+	1:  "tcp_retransmit",
+	2:  "tcp_connection",
+	3:  "tcp_reset",
+	4:  "skb_drop",
+	5:  "net_tx_timeout",
+	6:  "sched_delay",
+	7:  "block_io",
+	8:  "syscall_slow",
+	9:  "oom_kill",
+	10: "tcp_connection",
 }
 
 // ProbeOf names the probe behind an event type ("unknown" for others).

@@ -1,8 +1,10 @@
 package probes
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"maps"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
@@ -27,32 +29,46 @@ var (
 	}
 )
 
+// tcplifeCore is the lifecycle program and its maps; the accept-owner
+// programs load separately so that a kernel without them (no BTF for
+// tp_btf, or no sock_*_length tracepoints) keeps the rest.
+type tcplifeCore struct {
+	HandleInetSockSetState *ebpf.Program `ebpf:"handle_inet_sock_set_state"`
+	tcplifeMaps
+}
+
+type tcplifeAcceptOwner struct {
+	HandleSockRecvLength *ebpf.Program `ebpf:"handle_sock_recv_length"`
+	HandleSockSendLength *ebpf.Program `ebpf:"handle_sock_send_length"`
+}
+
+func (o *tcplifeAcceptOwner) Close() error {
+	return errors.Join(o.HandleSockRecvLength.Close(), o.HandleSockSendLength.Close())
+}
+
 func attachTCPConnection(env *attachEnv) (*Attachment, error) {
-	var objs tcplifeObjects
+	var objs tcplifeCore
 	spec, err := loadTcplife()
 	if err := env.load("tcplife", spec, err, &objs); err != nil {
 		return nil, err
 	}
 	l, err := tracepoint("sock", "inet_sock_set_state", objs.HandleInetSockSetState)
 	if err != nil {
-		_ = objs.Close()
+		_ = objs.HandleInetSockSetState.Close()
+		_ = objs.tcplifeMaps.Close()
 		return nil, err
 	}
-	closers := []io.Closer{l}
-	// accept() exits name the owner of passive sockets; without them the
-	// server side's records lack a pid, but the probe still works.
-	for _, h := range []struct {
-		name string
-		prog *ebpf.Program
-	}{{"sys_exit_accept4", objs.HandleSysExitAccept4}, {"sys_exit_accept", objs.HandleSysExitAccept}} {
-		al, err := link.Tracepoint("syscalls", h.name, h.prog, nil)
-		if err != nil {
-			env.logger.Info("accept hook unavailable: passive connections are reported without their process", zap.String("hook", "syscalls:"+h.name), zap.Error(err))
-			continue
-		}
-		closers = append(closers, al)
+	closers := []io.Closer{l, objs.HandleInetSockSetState, &objs.tcplifeMaps}
+	// The first send or receive on an accepted socket names its owner and
+	// writes its established record; without these hooks the server side's
+	// records lack a pid, but the probe still works.
+	ownerClosers, err := attachAcceptOwner(env, spec, objs.AcceptPending)
+	if err != nil {
+		env.logger.Info("accept-owner hooks unavailable: accepted connections are reported without their process",
+			zap.Strings("hooks", []string{"tp_btf/sock_recv_length", "tp_btf/sock_send_length"}), zap.Error(err))
 	}
-	closers = append(closers, &objs)
+	// Links before the programs and maps they use.
+	closers = append(ownerClosers, closers...)
 	start := pcommon.NewTimestampFromTime(env.now())
 	return &Attachment{
 		closers: closers,
@@ -91,4 +107,29 @@ func attachTCPConnection(env *attachEnv) (*Attachment, error) {
 			return nil
 		},
 	}, nil
+}
+
+// attachAcceptOwner loads the accept-owner programs sharing the lifecycle
+// program's accept_pending map and attaches them to the socket-path
+// tracepoints. It returns the closers, links first.
+func attachAcceptOwner(env *attachEnv, spec *ebpf.CollectionSpec, pending *ebpf.Map) ([]io.Closer, error) {
+	replacements := maps.Clone(env.opts.MapReplacements)
+	replacements["accept_pending"] = pending
+	var progs tcplifeAcceptOwner
+	if err := spec.LoadAndAssign(&progs, &ebpf.CollectionOptions{MapReplacements: replacements}); err != nil {
+		return nil, fmt.Errorf("load accept-owner programs: %w", err)
+	}
+	var links []io.Closer
+	for _, p := range []*ebpf.Program{progs.HandleSockRecvLength, progs.HandleSockSendLength} {
+		l, err := link.AttachTracing(link.TracingOptions{Program: p})
+		if err != nil {
+			for _, l := range links {
+				_ = l.Close()
+			}
+			_ = progs.Close()
+			return nil, fmt.Errorf("attach %s: %w", p, err)
+		}
+		links = append(links, l)
+	}
+	return append(links, &progs), nil
 }

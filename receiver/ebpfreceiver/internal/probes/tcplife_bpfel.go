@@ -55,21 +55,51 @@ type tcplifeTcpConnectionEvent struct {
 	Pad           [7]uint8
 }
 
+type tcplifeTcpEstablishedEvent struct {
+	_   structs.HostLayout
+	Hdr struct {
+		_        structs.HostLayout
+		TsNs     uint64
+		CgroupId uint64
+		Type     uint32
+		Pid      uint32
+		Tid      uint32
+		Pad      uint32
+		Comm     [16]int8
+	}
+	Tuple struct {
+		_        structs.HostLayout
+		Saddr    [16]uint8
+		Daddr    [16]uint8
+		Sport    uint16
+		Dport    uint16
+		Family   uint16
+		Protocol uint8
+		State    uint8
+		Netns    uint32
+		Pad      uint32
+	}
+	Side uint8
+	Pad  [7]uint8
+}
+
 // Names of all BPF objects in the ELF.
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	tcplifeMapConnStart                = "conn_start"
-	tcplifeMapDurationHist             = "duration_hist"
-	tcplifeMapEvents                   = "events"
-	tcplifeMapEventsLost               = "events_lost"
-	tcplifeMapSockOwners               = "sock_owners"
-	tcplifeMapSrttHist                 = "srtt_hist"
-	tcplifeMapTransitions              = "transitions"
-	tcplifeProgHandleInetSockSetState  = "handle_inet_sock_set_state"
-	tcplifeProgHandleSysExitAccept     = "handle_sys_exit_accept"
-	tcplifeProgHandleSysExitAccept4    = "handle_sys_exit_accept4"
-	tcplifeVarUnusedTcpConnectionEvent = "unused_tcp_connection_event"
+	tcplifeMapAcceptPending             = "accept_pending"
+	tcplifeMapConnStart                 = "conn_start"
+	tcplifeMapDurationHist              = "duration_hist"
+	tcplifeMapEvents                    = "events"
+	tcplifeMapEventsLost                = "events_lost"
+	tcplifeMapSockOwners                = "sock_owners"
+	tcplifeMapSrttHist                  = "srtt_hist"
+	tcplifeMapTransitions               = "transitions"
+	tcplifeProgHandleInetSockSetState   = "handle_inet_sock_set_state"
+	tcplifeProgHandleSockRecvLength     = "handle_sock_recv_length"
+	tcplifeProgHandleSockSendLength     = "handle_sock_send_length"
+	tcplifeVarUnusedTcpConnectionEvent  = "unused_tcp_connection_event"
+	tcplifeVarUnusedTcpEstablishedEvent = "unused_tcp_established_event"
 )
 
 // loadTcplife returns the embedded CollectionSpec for tcplife.
@@ -115,28 +145,30 @@ type tcplifeSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type tcplifeProgramSpecs struct {
 	HandleInetSockSetState *ebpf.ProgramSpec `ebpf:"handle_inet_sock_set_state"`
-	HandleSysExitAccept    *ebpf.ProgramSpec `ebpf:"handle_sys_exit_accept"`
-	HandleSysExitAccept4   *ebpf.ProgramSpec `ebpf:"handle_sys_exit_accept4"`
+	HandleSockRecvLength   *ebpf.ProgramSpec `ebpf:"handle_sock_recv_length"`
+	HandleSockSendLength   *ebpf.ProgramSpec `ebpf:"handle_sock_send_length"`
 }
 
 // tcplifeMapSpecs contains maps before they are loaded into the kernel.
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type tcplifeMapSpecs struct {
-	ConnStart    *ebpf.MapSpec `ebpf:"conn_start"`
-	DurationHist *ebpf.MapSpec `ebpf:"duration_hist"`
-	Events       *ebpf.MapSpec `ebpf:"events"`
-	EventsLost   *ebpf.MapSpec `ebpf:"events_lost"`
-	SockOwners   *ebpf.MapSpec `ebpf:"sock_owners"`
-	SrttHist     *ebpf.MapSpec `ebpf:"srtt_hist"`
-	Transitions  *ebpf.MapSpec `ebpf:"transitions"`
+	AcceptPending *ebpf.MapSpec `ebpf:"accept_pending"`
+	ConnStart     *ebpf.MapSpec `ebpf:"conn_start"`
+	DurationHist  *ebpf.MapSpec `ebpf:"duration_hist"`
+	Events        *ebpf.MapSpec `ebpf:"events"`
+	EventsLost    *ebpf.MapSpec `ebpf:"events_lost"`
+	SockOwners    *ebpf.MapSpec `ebpf:"sock_owners"`
+	SrttHist      *ebpf.MapSpec `ebpf:"srtt_hist"`
+	Transitions   *ebpf.MapSpec `ebpf:"transitions"`
 }
 
 // tcplifeVariableSpecs contains global variables before they are loaded into the kernel.
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type tcplifeVariableSpecs struct {
-	UnusedTcpConnectionEvent *ebpf.VariableSpec `ebpf:"unused_tcp_connection_event"`
+	UnusedTcpConnectionEvent  *ebpf.VariableSpec `ebpf:"unused_tcp_connection_event"`
+	UnusedTcpEstablishedEvent *ebpf.VariableSpec `ebpf:"unused_tcp_established_event"`
 }
 
 // tcplifeObjects contains all objects after they have been loaded into the kernel.
@@ -159,17 +191,19 @@ func (o *tcplifeObjects) Close() error {
 //
 // It can be passed to loadTcplifeObjects or ebpf.CollectionSpec.LoadAndAssign.
 type tcplifeMaps struct {
-	ConnStart    *ebpf.Map `ebpf:"conn_start"`
-	DurationHist *ebpf.Map `ebpf:"duration_hist"`
-	Events       *ebpf.Map `ebpf:"events"`
-	EventsLost   *ebpf.Map `ebpf:"events_lost"`
-	SockOwners   *ebpf.Map `ebpf:"sock_owners"`
-	SrttHist     *ebpf.Map `ebpf:"srtt_hist"`
-	Transitions  *ebpf.Map `ebpf:"transitions"`
+	AcceptPending *ebpf.Map `ebpf:"accept_pending"`
+	ConnStart     *ebpf.Map `ebpf:"conn_start"`
+	DurationHist  *ebpf.Map `ebpf:"duration_hist"`
+	Events        *ebpf.Map `ebpf:"events"`
+	EventsLost    *ebpf.Map `ebpf:"events_lost"`
+	SockOwners    *ebpf.Map `ebpf:"sock_owners"`
+	SrttHist      *ebpf.Map `ebpf:"srtt_hist"`
+	Transitions   *ebpf.Map `ebpf:"transitions"`
 }
 
 func (m *tcplifeMaps) Close() error {
 	return _TcplifeClose(
+		m.AcceptPending,
 		m.ConnStart,
 		m.DurationHist,
 		m.Events,
@@ -184,7 +218,8 @@ func (m *tcplifeMaps) Close() error {
 //
 // It can be passed to loadTcplifeObjects or ebpf.CollectionSpec.LoadAndAssign.
 type tcplifeVariables struct {
-	UnusedTcpConnectionEvent *ebpf.Variable `ebpf:"unused_tcp_connection_event"`
+	UnusedTcpConnectionEvent  *ebpf.Variable `ebpf:"unused_tcp_connection_event"`
+	UnusedTcpEstablishedEvent *ebpf.Variable `ebpf:"unused_tcp_established_event"`
 }
 
 // tcplifePrograms contains all programs after they have been loaded into the kernel.
@@ -192,15 +227,15 @@ type tcplifeVariables struct {
 // It can be passed to loadTcplifeObjects or ebpf.CollectionSpec.LoadAndAssign.
 type tcplifePrograms struct {
 	HandleInetSockSetState *ebpf.Program `ebpf:"handle_inet_sock_set_state"`
-	HandleSysExitAccept    *ebpf.Program `ebpf:"handle_sys_exit_accept"`
-	HandleSysExitAccept4   *ebpf.Program `ebpf:"handle_sys_exit_accept4"`
+	HandleSockRecvLength   *ebpf.Program `ebpf:"handle_sock_recv_length"`
+	HandleSockSendLength   *ebpf.Program `ebpf:"handle_sock_send_length"`
 }
 
 func (p *tcplifePrograms) Close() error {
 	return _TcplifeClose(
 		p.HandleInetSockSetState,
-		p.HandleSysExitAccept,
-		p.HandleSysExitAccept4,
+		p.HandleSockRecvLength,
+		p.HandleSockSendLength,
 	)
 }
 

@@ -1,0 +1,31 @@
+// SPDX-License-Identifier: GPL-2.0 OR Apache-2.0
+//
+// kernel.tcp.established records, written by the connection-lifecycle
+// program (connect and accept sides) and the start-up snapshot iterator.
+#pragma once
+
+#include "common.h"
+
+// Write one tcp_established_event stamped ts (boot time) for the socket
+// tuple t, owned by o (NULL: owner unknown).
+static __always_inline void emit_established(const struct sock_tuple *t, __u8 side, __u64 ts,
+					     const struct sock_owner *o)
+{
+	struct tcp_established_event *e;
+
+	e = reserve_event(sizeof(*e), EVENT_TCP_ESTABLISHED);
+	if (!e)
+		return;
+	fill_header(&e->hdr, EVENT_TCP_ESTABLISHED, false);
+	if (o) {
+		e->hdr.pid = o->pid;
+		e->hdr.tid = o->tid;
+		e->hdr.cgroup_id = o->cgroup_id;
+		__builtin_memcpy(e->hdr.comm, o->comm, sizeof(e->hdr.comm));
+	}
+	e->hdr.ts_ns = ts;
+	e->tuple = *t;
+	e->side = side;
+	__builtin_memset(e->_pad, 0, sizeof(e->_pad));
+	bpf_ringbuf_submit(e, 0);
+}
