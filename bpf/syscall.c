@@ -1,232 +1,212 @@
 // SPDX-License-Identifier: GPL-2.0 OR Apache-2.0
 //
-// Slow syscalls, two phases:
-// - body: sys_enter_X → sys_exit_X on the per-syscall tracepoints of the
-//   configured syscalls only (raw_syscalls would tax every syscall of the
-//   node);
-// - entry: the wait a seccomp user-notify (or ptrace) filter imposes before
-//   sys_enter fires (seccomp runs first in syscall entry). A task in seccomp
-//   filter mode that goes to sleep with a syscall number in its saved
-//   registers (orig_ax) but no sys_enter seen is parked in syscall entry; its
-//   sys_enter then closes the wait.
-// Both go into an in-kernel log2 histogram per syscall, phase and cgroup;
-// only a syscall over its threshold crosses the ring buffer.
-#include "host.h"
+// Slow syscalls seen from the scheduler, with no syscall tracepoint (any
+// syscalls:*/raw_syscalls:* program puts every syscall of the node on the
+// kernel's tracing slow path). A syscall is slow in a way a layer can explain
+// when its task is off CPU inside it: waiting for a disk, a throttled IO
+// cgroup, a seccomp supervisor. At sched_switch a task that goes to sleep
+// with a syscall number in its saved registers (orig_ax, bpf_task_pt_regs)
+// is waiting inside that syscall; its switch-ins and switch-outs are summed
+// per syscall until the task leaves it, and the wait — first switch-out to
+// last switch-in — becomes a record when it crosses the threshold.
+//
+// The task leaves the syscall when it next goes off CPU outside it (not in
+// a syscall, another syscall or phase, another read/write call — the task's
+// ioac.syscr/syscw count each — or after running more than max_cpu_gap_ns
+// since it last woke), or exits. The record is written then and stamped with
+// the last switch-in, when the wait ended.
+//
+// Phases: entry is the wait before the syscall runs — a seccomp user-notify
+// supervisor (the task is listed in its filter's pending notifications) or
+// a ptrace syscall-entry stop; body is the wait inside the syscall.
+#include "syscall.h"
 
-#define PHASE_BODY 0
-#define PHASE_ENTRY 1
-#define SECCOMP_MODE_FILTER 2
+#define TASK_TRACED_BIT 0x8 // __TASK_TRACED
+#define TASK_DEAD_BIT 0x80  // TASK_DEAD
+#define PTRACE_EVENTMSG_SYSCALL_EXIT 2
+#define MAX_FILTERS 8
+#define MAX_NOTIFS 16
 
 const volatile __u64 min_latency_ns = 50000000;       // body
 const volatile __u64 min_entry_latency_ns = 10000000; // entry
+// CPU time a task may run between two sleeps of one syscall (fsync's IO
+// waits, a connect's retries); more means it left the syscall in between.
+const volatile __u64 max_cpu_gap_ns = 2000000;
+const volatile __u32 connect_nr = 42; // __NR_connect (set from user space)
+// Bitmap of the watched syscall numbers (set from user space).
+const volatile __u64 watched[8] = {};
 
-// The peer of a connect(): its sockaddr argument read at sys_enter_connect.
-// family 0 = none (another syscall, or an unreadable/non-IP sockaddr).
-struct sc_peer {
-	__u8 addr[16];  // IPv4 in the first 4 bytes
-	__u16 family;   // AF_INET / AF_INET6
-	__u16 port;     // host order
-	__u32 _pad;
-};
-
-struct syscall_event {
-	struct event_header hdr;
-	__u64 latency_ns;
-	__s64 ret;            // body only
-	struct cg_key cg;
-	__u32 nr;
-	__u32 phase;          // PHASE_*
-	__u32 seccomp_mode;   // task->seccomp.mode at the event
-	__u32 _pad;
-	struct sc_peer peer;  // connect only: the address connected to
-};
-
-struct sc_start {
-	__u64 ts;
-	__u64 nr;
-};
-
-struct sc_state {
-	struct sc_start in_syscall; // sys_enter seen, sys_exit not yet
-	struct sc_start entry_wait; // asleep in syscall entry (seccomp/ptrace)
-	struct sc_peer peer;        // in_syscall's connect peer
-};
-
-struct sc_key {
-	struct cg_key cg;
+// Per-thread state in task local storage (no hashing, freed with the task).
+struct sc_wait {
+	__u64 start;     // first switch-out inside the syscall; 0 = none pending
+	__u64 last_in;   // last switch-in after a sleep in it
+	__u64 out_since; // current switch-out; 0 = on CPU
+	__u64 off_ns;    // off-CPU time summed
+	__u64 run_in;    // se.sum_exec_runtime at the last switch-in
+	__u64 io_calls;  // ioac.syscr + ioac.syscw when the wait began
 	__u32 nr;
 	__u32 phase;
+	__u32 seccomp_mode;
+	__u32 _pad;
+	struct sc_peer peer;
 };
 
-// Per-thread state in task local storage: no hashing or bucket lock on
-// every syscall, freed with the thread (a thread killed inside a syscall
-// leaves nothing behind). ts == 0 means "none".
 struct {
 	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, int);
-	__type(value, struct sc_state);
-} sc_state SEC(".maps");
+	__type(value, struct sc_wait);
+} sc_wait SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
-	__uint(max_entries, 8192);
-	__type(key, struct sc_key);
-	__type(value, struct log2_hist);
-} syscall_hist SEC(".maps");
-
-const struct syscall_event *unused_syscall_event __attribute__((unused));
-const struct sc_key *unused_sc_key __attribute__((unused));
-
-// The per-syscall tracepoints' records (events/syscalls/sys_*_X/format).
-struct sys_enter_ctx {
-	__u64 common;
-	__s32 nr;
-};
-
-struct sys_enter_connect_ctx {
-	__u64 common;
-	__s32 nr;
-	__s32 _pad;
-	__u64 fd;
-	__u64 uservaddr; // struct sockaddr __user *
-	__u64 addrlen;
-};
-
-struct sys_exit_ctx {
-	__u64 common;
-	__s32 nr;
-	__s32 _pad;
-	__s64 ret;
-};
-
-static __always_inline void record(__u32 nr, __u32 phase, __u64 lat, __s64 ret, const struct sc_peer *peer)
+static __always_inline bool is_watched(long nr)
 {
-	struct task_struct *t = bpf_get_current_task_btf();
+	if (nr < 0 || nr >= 512)
+		return false;
+	return (watched[(nr >> 6) & 7] >> (nr & 63)) & 1;
+}
+
+// Whether t sits in a seccomp user notification: one of its filters has a
+// listener whose pending notifications name t. Only walked for tasks under
+// a filter, and the chains are short.
+static __always_inline bool seccomp_notify_wait(struct task_struct *t)
+{
+	struct seccomp_filter *f = t->seccomp.filter;
+	__u64 off = bpf_core_field_offset(struct seccomp_knotif, list);
+
+	for (int i = 0; i < MAX_FILTERS && f; i++) {
+		struct notification *n = f->notif;
+		if (n) {
+			struct list_head *head = &n->notifications;
+			struct list_head *pos = BPF_CORE_READ(head, next);
+			for (int j = 0; j < MAX_NOTIFS && pos && pos != head; j++) {
+				struct seccomp_knotif *k = (void *)((unsigned long)pos - off);
+				if (BPF_CORE_READ(k, task) == t)
+					return true;
+				pos = BPF_CORE_READ(pos, next);
+			}
+		}
+		f = f->prev;
+	}
+	return false;
+}
+
+static __always_inline __u32 phase_of(struct task_struct *t, unsigned int state)
+{
+	if (state & TASK_TRACED_BIT) // a ptrace stop: before the syscall unless it is the exit stop
+		return t->ptrace_message == PTRACE_EVENTMSG_SYSCALL_EXIT ? PHASE_BODY : PHASE_ENTRY;
+	if (t->seccomp.mode == SECCOMP_MODE_FILTER && seccomp_notify_wait(t))
+		return PHASE_ENTRY;
+	return PHASE_BODY;
+}
+
+// The wait of st is over: histogram, and a record when it is long enough.
+// t is the task (current: it is being switched out).
+static __always_inline void flush(struct sc_wait *st, struct task_struct *t)
+{
 	struct syscall_event *e;
 	struct sc_key k = {};
+	__u64 start = st->start, lat;
 
+	st->start = 0;
+	st->out_since = 0;
+	if (!st->last_in || st->last_in <= start)
+		return;
+	lat = st->last_in - start;
 	task_cg_key(t, bpf_core_enum_value(enum cgroup_subsys_id, cpu_cgrp_id), &k.cg);
-	k.nr = nr;
-	k.phase = phase;
+	k.nr = st->nr;
+	k.phase = st->phase;
 	hist_add(&syscall_hist, &k, lat);
-	if (lat < (phase == PHASE_ENTRY ? min_entry_latency_ns : min_latency_ns))
+	if (lat < (st->phase == PHASE_ENTRY ? min_entry_latency_ns : min_latency_ns))
 		return;
 	e = reserve_event(sizeof(*e), EVENT_SYSCALL_SLOW);
 	if (!e)
 		return;
-	fill_header(&e->hdr, EVENT_SYSCALL_SLOW, true);
+	fill_header_task(&e->hdr, EVENT_SYSCALL_SLOW, t);
+	e->hdr.ts_ns = st->last_in; // the wait ended then, not now
 	e->latency_ns = lat;
-	e->ret = ret;
+	e->ret = 0;
 	e->cg = k.cg;
-	e->nr = nr;
-	e->phase = phase;
-	e->seccomp_mode = t->seccomp.mode;
-	e->_pad = 0;
-	e->peer = *peer;
+	e->nr = st->nr;
+	e->phase = st->phase;
+	e->seccomp_mode = st->seccomp_mode;
+	e->flags = 0;
+	e->peer = st->peer;
+	e->off_cpu_ns = st->off_ns;
 	bpf_ringbuf_submit(e, 0);
 }
 
-static __always_inline int on_enter(__u32 nr, const struct sc_peer *peer)
+static __always_inline void switch_out(struct task_struct *prev, unsigned int state, __u64 now)
 {
-	struct task_struct *t = bpf_get_current_task_btf();
-	struct sc_state *st = bpf_task_storage_get(&sc_state, t, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	struct sc_wait *st = bpf_task_storage_get(&sc_wait, prev, 0, 0);
+	struct pt_regs *regs;
+	__u64 io, ran;
+	__u32 phase;
+	long nr = -1;
+
+	regs = (struct pt_regs *)bpf_task_pt_regs(prev);
+	if (regs)
+		nr = BPF_CORE_READ(regs, orig_ax); // -1 outside a syscall (interrupt/exception frame)
+	if (state == 0) {
+		// Preempted, still runnable: run-queue time, not the syscall's
+		// wait. Preempted in user mode (or in another syscall) it has
+		// left the pending one.
+		if (st && st->start && nr != (long)st->nr)
+			flush(st, prev);
+		return;
+	}
+	if ((state & TASK_DEAD_BIT) || !is_watched(nr)) {
+		if (st && st->start)
+			flush(st, prev);
+		return;
+	}
+	phase = phase_of(prev, state);
+	io = prev->ioac.syscr + prev->ioac.syscw;
+	if (st && st->start) {
+		ran = prev->se.sum_exec_runtime - st->run_in;
+		if (st->nr == (__u32)nr && st->phase == phase && st->io_calls == io && ran <= max_cpu_gap_ns) {
+			st->out_since = now; // another sleep of the same wait
+			return;
+		}
+		flush(st, prev);
+	}
+	if (!st) {
+		st = bpf_task_storage_get(&sc_wait, prev, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+		if (!st)
+			return;
+	}
+	st->start = now;
+	st->out_since = now;
+	st->last_in = 0;
+	st->off_ns = 0;
+	st->io_calls = io;
+	st->nr = nr;
+	st->phase = phase;
+	st->seccomp_mode = prev->seccomp.mode;
+	__builtin_memset(&st->peer, 0, sizeof(st->peer));
+	if (nr == connect_nr) // prev is current: its memory is readable here
+		read_peer((const void *)BPF_CORE_READ(regs, si), BPF_CORE_READ(regs, dx), &st->peer);
+}
+
+static __always_inline void switch_in(struct task_struct *next, __u64 now)
+{
+	struct sc_wait *st = bpf_task_storage_get(&sc_wait, next, 0, 0);
+
+	if (!st || !st->out_since)
+		return;
+	st->off_ns += now - st->out_since;
+	st->out_since = 0;
+	st->last_in = now;
+	st->run_in = next->se.sum_exec_runtime;
+}
+
+SEC("tp_btf/sched_switch")
+int BPF_PROG(handle_syscall_switch, bool preempt, struct task_struct *prev, struct task_struct *next, unsigned int prev_state)
+{
 	__u64 now = bpf_ktime_get_boot_ns();
 
-	if (!st)
-		return 0;
-	if (st->entry_wait.ts) {
-		__u64 wait_ts = st->entry_wait.ts, wait_nr = st->entry_wait.nr;
-		st->entry_wait.ts = 0;
-		if (wait_nr == nr && now > wait_ts)
-			record(nr, PHASE_ENTRY, now - wait_ts, 0, peer);
-	}
-	st->in_syscall.ts = now;
-	st->in_syscall.nr = nr;
-	st->peer = *peer;
-	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_enter")
-int handle_sys_enter(struct sys_enter_ctx *ctx)
-{
-	struct sc_peer none = {};
-
-	return on_enter((__u32)ctx->nr, &none);
-}
-
-// connect's own sys_enter: the same, plus the sockaddr it connects to (a
-// separate program because the generic one must not read past the shortest
-// tracepoint record it is attached to).
-SEC("tracepoint/syscalls/sys_enter_connect")
-int handle_sys_enter_connect(struct sys_enter_connect_ctx *ctx)
-{
-	const void *uaddr = (const void *)ctx->uservaddr;
-	struct sc_peer peer = {};
-	__u16 family = 0;
-
-	if (uaddr && !bpf_probe_read_user(&family, sizeof(family), uaddr)) {
-		if (family == AF_INET && ctx->addrlen >= sizeof(struct sockaddr_in)) {
-			struct sockaddr_in sin;
-			if (!bpf_probe_read_user(&sin, sizeof(sin), uaddr)) {
-				peer.family = AF_INET;
-				peer.port = bpf_ntohs(sin.sin_port);
-				__builtin_memcpy(peer.addr, &sin.sin_addr, 4);
-			}
-		} else if (family == AF_INET6 && ctx->addrlen >= sizeof(struct sockaddr_in6)) {
-			struct sockaddr_in6 sin6;
-			if (!bpf_probe_read_user(&sin6, sizeof(sin6), uaddr)) {
-				peer.family = AF_INET6;
-				peer.port = bpf_ntohs(sin6.sin6_port);
-				__builtin_memcpy(peer.addr, &sin6.sin6_addr, 16);
-			}
-		}
-	}
-	return on_enter((__u32)ctx->nr, &peer);
-}
-
-SEC("tracepoint/syscalls/sys_exit")
-int handle_sys_exit(struct sys_exit_ctx *ctx)
-{
-	struct sc_state *st = bpf_task_storage_get(&sc_state, bpf_get_current_task_btf(), 0, 0);
-	struct sc_peer peer;
-	__u64 ts, nr;
-
-	if (!st || !st->in_syscall.ts)
-		return 0;
-	ts = st->in_syscall.ts;
-	nr = st->in_syscall.nr;
-	peer = st->peer;
-	st->in_syscall.ts = 0;
-	record(nr, PHASE_BODY, bpf_ktime_get_boot_ns() - ts, ctx->ret, &peer);
-	return 0;
-}
-
-// Only tasks under a seccomp filter that go to sleep are looked at; for
-// every other switch this is two loads and a return.
-SEC("tp_btf/sched_switch")
-int BPF_PROG(handle_syscall_sched_switch, bool preempt, struct task_struct *prev, struct task_struct *next, unsigned int prev_state)
-{
-	struct sc_state *st;
-	struct pt_regs *regs;
-	long nr;
-
-	if (prev_state == 0 || prev->seccomp.mode != SECCOMP_MODE_FILTER)
-		return 0;
-	regs = (struct pt_regs *)bpf_task_pt_regs(prev);
-	if (!regs)
-		return 0;
-	nr = BPF_CORE_READ(regs, orig_ax);
-	if (nr < 0)
-		return 0; // not in a syscall
-	st = bpf_task_storage_get(&sc_state, prev, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
-	if (!st)
-		return 0;
-	if (st->in_syscall.ts && st->in_syscall.nr == (__u64)nr)
-		return 0; // sleeping inside the body: sys_exit will account it
-	if (st->entry_wait.ts && st->entry_wait.nr == (__u64)nr)
-		return 0; // already waiting in entry: keep the first sleep
-	st->entry_wait.ts = bpf_ktime_get_boot_ns();
-	st->entry_wait.nr = nr;
+	if (prev->pid)
+		switch_out(prev, prev_state, now);
+	if (next->pid)
+		switch_in(next, now);
 	return 0;
 }

@@ -111,9 +111,12 @@ const (
 	AttrBlockError   = "block.error"
 	// A loop device's backing disk (the device holding its backing file)
 	// and that disk's driver ("virtio_blk").
-	AttrBlockBackingDevice  = "block.backing_device"
-	AttrBlockBackingDriver  = "block.backing_device.driver"
-	AttrSyscallReturn       = "syscall.return"
+	AttrBlockBackingDevice = "block.backing_device"
+	AttrBlockBackingDriver = "block.backing_device.driver"
+	AttrSyscallReturn      = "syscall.return"
+	// Time off CPU within a slow syscall's wait (syscall.latency_ns is the
+	// wait's wall time: first switch-out to last switch-in).
+	AttrSyscallOffCPUNs     = "syscall.off_cpu_ns"
 	AttrCgroupIOLimit       = "linux.cgroup.io.limit"
 	AttrMemcgPath           = "linux.memcg.path"
 	AttrProcessTotalVMPages = "process.memory.total_vm_pages"

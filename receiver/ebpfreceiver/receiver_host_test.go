@@ -322,8 +322,9 @@ func init() {
 		os.Exit(2)
 	}
 	port, _ := strconv.Atoi(os.Getenv("CROSSHAIR_SECCOMP_PORT"))
+	start := time.Now()
 	err = unix.Connect(sock, &unix.SockaddrInet4{Port: port, Addr: [4]byte{127, 0, 0, 1}})
-	fmt.Println("CONNECT", err)
+	fmt.Println("CONNECT", err, time.Since(start).Nanoseconds())
 	os.Exit(0)
 }
 
@@ -352,8 +353,9 @@ const (
 )
 
 // runSeccompChild runs the child (with or without the filter), acting as
-// its supervisor with the given delay, and returns its pid.
-func runSeccompChild(t *testing.T, mode string, port int, delay time.Duration) int {
+// its supervisor with the given delay, and returns its pid and the wall
+// time of its connect.
+func runSeccompChild(t *testing.T, mode string, port int, delay time.Duration) (int, time.Duration) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), "CROSSHAIR_SECCOMP_CHILD="+mode, "CROSSHAIR_SECCOMP_PORT="+strconv.Itoa(port))
@@ -404,9 +406,11 @@ func runSeccompChild(t *testing.T, mode string, port int, delay time.Duration) i
 	require.NoError(t, <-done)
 	line, err = out.ReadString('\n')
 	require.NoError(t, err)
-	require.Equal(t, "CONNECT <nil>\n", line)
+	var wallNs int64
+	_, err = fmt.Sscanf(line, "CONNECT <nil> %d", &wallNs)
+	require.NoError(t, err, "child said %q", line)
 	require.NoError(t, cmd.Wait())
-	return cmd.Process.Pid
+	return cmd.Process.Pid, time.Duration(wallNs)
 }
 
 func TestSeccompUserNotifyEntryWait(t *testing.T) {
@@ -434,12 +438,14 @@ func TestSeccompUserNotifyEntryWait(t *testing.T) {
 		})
 	}
 
-	filtered := runSeccompChild(t, "filter", port, 50*time.Millisecond)
+	filtered, wall := runSeccompChild(t, "filter", port, 50*time.Millisecond)
 	require.Eventually(t, func() bool { return len(entryWaits(filtered)) > 0 }, 5*time.Second, 50*time.Millisecond,
 		"kernel.syscall.slow phase=entry for the filtered child (pid %d)", filtered)
 	a := entryWaits(filtered)[0].Attributes()
 	assert.Equal(t, "connect", str(a, contract.AttrSyscallName))
 	assert.GreaterOrEqual(t, integer(a, contract.AttrSyscallLatencyNs), int64(50*time.Millisecond))
+	// The whole connect was the supervisor's wait (loopback connects at once).
+	within10(t, wall, time.Duration(integer(a, contract.AttrSyscallLatencyNs)), "connect held by the supervisor")
 	assert.Equal(t, int64(2), integer(a, contract.AttrSeccompMode))
 	assert.Equal(t, contract.LayerL4, str(a, contract.AttrIsolationLayer))
 	// The peer of the connect that waited (the child dials 127.0.0.1:port),
@@ -450,7 +456,7 @@ func TestSeccompUserNotifyEntryWait(t *testing.T) {
 	assert.Equal(t, "tcp", str(a, contract.AttrNetworkTransport))
 
 	// The same process without the filter: no entry wait.
-	plain := runSeccompChild(t, "plain", port, 0)
+	plain, _ := runSeccompChild(t, "plain", port, 0)
 	time.Sleep(500 * time.Millisecond) // past the flush interval
 	assert.Empty(t, entryWaits(plain), "entry waits for the unfiltered child")
 }

@@ -214,7 +214,9 @@ func (d *Decoder) decodeSyscallSlow(raw []byte, h Header, dst plog.LogRecordSlic
 	attrs.PutStr(contract.AttrSyscallPhase, PhaseName(phase))
 	attrs.PutInt(contract.AttrSyscallLatencyNs, int64(lat))
 	attrs.PutInt(contract.AttrSeccompMode, int64(mode))
-	if phase == PhaseBody {
+	attrs.PutInt(contract.AttrSyscallOffCPUNs, int64(le.Uint64(raw[syscallOffCPUNs:])))
+	if le.Uint32(raw[syscallFlags:])&syscallHasRet != 0 {
+		// Only the syscall-tracepoint fallback sees the return value.
 		attrs.PutInt(contract.AttrSyscallReturn, int64(le.Uint64(raw[syscallRet:])))
 	}
 	if peer, ok := syscallPeer(raw); ok {

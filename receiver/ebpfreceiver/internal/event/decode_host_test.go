@@ -40,6 +40,7 @@ func hostRecords() map[Type][]byte {
 	copy(sc[syscallPeerAddr:], []byte{198, 18, 192, 7})
 	le.PutUint16(sc[syscallPeerFam:], afInet)
 	le.PutUint16(sc[syscallPeerPort:], 8443)
+	le.PutUint64(sc[syscallOffCPUNs:], 54e6)
 
 	oom := make([]byte, OOMKillSize)
 	putHeader(oom, TypeOOMKill, 1e9, 103, "hog")
@@ -72,7 +73,7 @@ func TestDecodeHostRecords(t *testing.T) {
 			contract.AttrSyscallName: "connect", contract.AttrSyscallPhase: "entry", contract.AttrSyscallLatencyNs: int64(55e6),
 			contract.AttrSeccompMode: int64(2), contract.AttrIsolationLayer: contract.LayerL4, contract.AttrProcessPID: int64(102),
 			contract.AttrNetworkPeerAddress: "198.18.192.7", contract.AttrNetworkPeerPort: int64(8443),
-			contract.AttrNetworkType: "ipv4", contract.AttrNetworkTransport: "tcp",
+			contract.AttrNetworkType: "ipv4", contract.AttrNetworkTransport: "tcp", contract.AttrSyscallOffCPUNs: int64(54e6),
 		}},
 		{TypeOOMKill, contract.EventOOMKill, map[string]any{
 			contract.AttrProcessTotalVMPages: int64(12345), contract.AttrIsolationLayer: contract.LayerL3,

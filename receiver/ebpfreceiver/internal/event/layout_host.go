@@ -17,16 +17,23 @@ const (
 	blockOp        = HeaderSize + 32
 	blockError     = HeaderSize + 36
 
-	SyscallSize      = HeaderSize + 72
+	SyscallSize      = HeaderSize + 80
 	syscallLatencyNs = HeaderSize
 	syscallRet       = HeaderSize + 8
 	syscallCgroup    = HeaderSize + 16
 	syscallNr        = HeaderSize + 32
 	syscallPhase     = HeaderSize + 36
 	syscallSeccomp   = HeaderSize + 40
+	syscallFlags     = HeaderSize + 44 // SC_HAS_RET = 1
 	syscallPeerAddr  = HeaderSize + 48 // struct sc_peer {u8 addr[16]; u16 family; u16 port; u32 pad}
 	syscallPeerFam   = HeaderSize + 64
 	syscallPeerPort  = HeaderSize + 66
+	syscallOffCPUNs  = HeaderSize + 72
+	// SyscallFlagsAt and SyscallOffCPUAt are checked against the C layout.
+	SyscallFlagsAt  = syscallFlags
+	SyscallOffCPUAt = syscallOffCPUNs
+	// syscallHasRet: ret is the syscall's return value (tracepoint fallback).
+	syscallHasRet = 1
 
 	OOMKillSize = HeaderSize + cgKeySize + 16
 	oomMemcg    = HeaderSize

@@ -14,4 +14,5 @@ package probes
 //go:generate go tool -modfile=../../../../tools/go.mod bpf2go -cc clang-19 -strip llvm-strip-19 -target bpfel -type sched_delay_event -type log2_hist -type cg_key sched ../../../../bpf/sched.c -- -I../../../../bpf -O2 -g -Wall -Werror
 //go:generate go tool -modfile=../../../../tools/go.mod bpf2go -cc clang-19 -strip llvm-strip-19 -target bpfel -type block_io_event -type blk_key blockio ../../../../bpf/blockio.c -- -I../../../../bpf -O2 -g -Wall -Werror
 //go:generate go tool -modfile=../../../../tools/go.mod bpf2go -cc clang-19 -strip llvm-strip-19 -target bpfel -type syscall_event -type sc_key syscall ../../../../bpf/syscall.c -- -I../../../../bpf -O2 -g -Wall -Werror
+//go:generate go tool -modfile=../../../../tools/go.mod bpf2go -cc clang-19 -strip llvm-strip-19 -target bpfel -type syscall_event -type sc_key syscalltp ../../../../bpf/syscall_tp.c -- -I../../../../bpf -O2 -g -Wall -Werror
 //go:generate go tool -modfile=../../../../tools/go.mod bpf2go -cc clang-19 -strip llvm-strip-19 -target bpfel -type oom_kill_event oom ../../../../bpf/oom.c -- -I../../../../bpf -O2 -g -Wall -Werror

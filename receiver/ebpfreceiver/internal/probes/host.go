@@ -23,7 +23,8 @@ type HostOptions struct {
 	BlockIOThreshold      time.Duration
 	SyscallThreshold      time.Duration
 	SyscallEntryThreshold time.Duration
-	// Syscalls names the syscalls whose per-syscall tracepoints are watched.
+	// Syscalls names the syscalls watched (their waits at sched_switch; in
+	// the fallback, their per-syscall tracepoints).
 	Syscalls []string
 	// StealThreshold: steal time of one CPU within one poll interval above
 	// which a kernel.cpu.steal event is emitted.
@@ -98,7 +99,7 @@ func hostProbes() []Probe {
 		{Name: "sched_delay", Hooks: []string{"tp_btf/sched_wakeup", "tp_btf/sched_wakeup_new", "tp_btf/sched_switch"}, attach: attachSchedDelay},
 		{Name: "cgroup_throttle", Hooks: []string{"file:cpu.stat of every cgroup"}, attach: attachCgroupThrottle},
 		{Name: "block_io", Hooks: []string{"tp_btf/block_rq_insert", "tp_btf/block_rq_issue", "tp_btf/block_rq_complete", "tp_btf/block_rq_error"}, attach: attachBlockIO},
-		{Name: "syscall_slow", Hooks: []string{"tracepoint/syscalls/sys_enter_<name>", "tracepoint/syscalls/sys_exit_<name>", "tp_btf/sched_switch"}, attach: attachSyscallSlow},
+		{Name: "syscall_slow", Hooks: []string{"tp_btf/sched_switch", "fallback: tracepoint/syscalls/sys_enter_<name>, sys_exit_<name>"}, attach: attachSyscallSlow},
 		{Name: "oom_kill", Hooks: []string{"tp_btf/mark_victim"}, attach: attachOOMKill},
 		{Name: "cpu_steal", Hooks: []string{"file:/proc/stat"}, attach: attachCPUSteal},
 		{Name: "kernel_log", Hooks: []string{"file:/dev/kmsg"}, attach: attachKernelLog},
@@ -107,6 +108,19 @@ func hostProbes() []Probe {
 
 // setVar sets a `const volatile` of spec before load.
 func setVar(spec *ebpf.CollectionSpec, name string, v uint64) error {
+	vs, ok := spec.Variables[name]
+	if !ok {
+		return fmt.Errorf("variable %s not in object", name)
+	}
+	if err := vs.Set(v); err != nil {
+		return fmt.Errorf("set %s: %w", name, err)
+	}
+	return nil
+}
+
+// setVarValue sets a `const volatile` of any fixed-size type (arrays,
+// 32-bit values) of spec before load.
+func setVarValue(spec *ebpf.CollectionSpec, name string, v any) error {
 	vs, ok := spec.Variables[name]
 	if !ok {
 		return fmt.Errorf("variable %s not in object", name)

@@ -53,6 +53,7 @@ func TestRecordLayoutsMatchDecoder(t *testing.T) {
 		sched   schedSchedDelayEvent
 		block   blockioBlockIoEvent
 		sc      syscallSyscallEvent
+		sctp    syscalltpSyscallEvent
 		oom     oomOomKillEvent
 		hist    schedLog2Hist
 		histOut blockioLog2Hist
@@ -72,6 +73,9 @@ func TestRecordLayoutsMatchDecoder(t *testing.T) {
 		{"syscall_event peer offset", unsafe.Offsetof(sc.Peer), event.HeaderSize + 48},
 		{"syscall_event peer family offset", unsafe.Offsetof(sc.Peer) + unsafe.Offsetof(sc.Peer.Family), event.HeaderSize + 64},
 		{"syscall_event peer port offset", unsafe.Offsetof(sc.Peer) + unsafe.Offsetof(sc.Peer.Port), event.HeaderSize + 66},
+		{"syscall_event flags offset", unsafe.Offsetof(sc.Flags), event.SyscallFlagsAt},
+		{"syscall_event off_cpu offset", unsafe.Offsetof(sc.OffCpuNs), event.SyscallOffCPUAt},
+		{"syscall_event same in the fallback", unsafe.Sizeof(sctp), unsafe.Sizeof(sc)},
 		{"oom_kill_event size", unsafe.Sizeof(oom), event.OOMKillSize},
 		{"oom_kill_event total_vm offset", unsafe.Offsetof(oom.TotalVmPages), event.HeaderSize + 16},
 		{"log2_hist slots", unsafe.Sizeof(hist.Slots) / 8, histSlots},

@@ -5,49 +5,104 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.uber.org/zap"
+	"golang.org/x/sys/unix"
 
 	"github.com/crosshair-otel/crosshair/internal/contract"
 	"github.com/crosshair-otel/crosshair/receiver/ebpfreceiver/internal/event"
 )
 
+// attachSyscallSlow measures slow syscalls at sched_switch (bpf/syscall.c):
+// no syscall tracepoint, so no syscall of the node pays the tracing slow
+// path. Where this kernel cannot load or attach that program (no tp_btf,
+// no bpf_task_pt_regs) it falls back, with one log line, to the per-syscall
+// tracepoints (bpf/syscall_tp.c).
 func attachSyscallSlow(env *attachEnv) (*Attachment, error) {
+	closers, hist, err := attachSyscallSched(env)
+	if err != nil {
+		env.logger.Warn("slow syscalls cannot be seen from sched_switch: falling back to syscall tracepoints, which put every syscall of the node on the kernel's tracing slow path",
+			zap.Error(err))
+		closers, hist, err = attachSyscallTracepoints(env)
+		if err != nil {
+			return nil, err
+		}
+	}
+	return &Attachment{closers: closers, CollectHistograms: syscallHistograms(env, hist)}, nil
+}
+
+// watchedBitmap is the syscall_slow.syscalls list as the bitmap of
+// syscall numbers bpf/syscall.c tests.
+func watchedBitmap(names []string) ([8]uint64, error) {
+	var bits [8]uint64
+	for _, name := range names {
+		nr, ok := event.SyscallNumber(name)
+		if !ok || nr < 0 || nr >= 512 {
+			return bits, fmt.Errorf("syscall %q cannot be watched", name)
+		}
+		bits[nr/64] |= 1 << (nr % 64)
+	}
+	return bits, nil
+}
+
+func attachSyscallSched(env *attachEnv) ([]io.Closer, *ebpf.Map, error) {
 	opts := env.host
 	var objs syscallObjects
 	spec, err := loadSyscall()
+	if err == nil {
+		var bits [8]uint64
+		bits, err = watchedBitmap(opts.Syscalls)
+		if err == nil {
+			err = errors.Join(
+				setVar(spec, "min_latency_ns", uint64(opts.SyscallThreshold)),
+				setVar(spec, "min_entry_latency_ns", uint64(opts.SyscallEntryThreshold)),
+				setVarValue(spec, "connect_nr", uint32(unix.SYS_CONNECT)),
+				setVarValue(spec, "watched", bits),
+			)
+		}
+	}
+	if err := env.load("syscall", spec, err, &objs); err != nil {
+		return nil, nil, err
+	}
+	closers, err := attachAll(&objs, func() (link.Link, error) { return btfTracepoint(objs.HandleSyscallSwitch, "sched_switch") })
+	if err != nil {
+		return nil, nil, err
+	}
+	return closers, objs.SyscallHist, nil
+}
+
+// attachSyscallTracepoints is the fallback: sys_enter_X/sys_exit_X of the
+// watched syscalls, plus sched_switch for seccomp entry waits.
+func attachSyscallTracepoints(env *attachEnv) ([]io.Closer, *ebpf.Map, error) {
+	opts := env.host
+	var objs syscalltpObjects
+	spec, err := loadSyscalltp()
 	if err == nil {
 		err = errors.Join(
 			setVar(spec, "min_latency_ns", uint64(opts.SyscallThreshold)),
 			setVar(spec, "min_entry_latency_ns", uint64(opts.SyscallEntryThreshold)),
 		)
 	}
-	if err := env.load("syscall", spec, err, &objs); err != nil {
-		return nil, err
+	if err := env.load("syscalltp", spec, err, &objs); err != nil {
+		return nil, nil, err
 	}
 	var closers []io.Closer
-	release := func() {
-		for _, c := range closers {
-			_ = c.Close()
-		}
-		_ = objs.Close()
-	}
-	// One program pair serves every watched syscall; a syscall whose
-	// tracepoints this kernel lacks is skipped with a log line.
 	var watched []string
 	for _, name := range opts.Syscalls {
-		enterProg := objs.HandleSysEnter
+		enterProg := objs.HandleSystpEnter
 		if name == "connect" {
 			// Also reads the sockaddr: the peer of the connect.
-			enterProg = objs.HandleSysEnterConnect
+			enterProg = objs.HandleSystpEnterConnect
 		}
 		enter, err := tracepoint("syscalls", "sys_enter_"+name, enterProg)
 		if err != nil {
 			env.logger.Warn("syscall not watched", zap.String("syscall", name), zap.Error(err))
 			continue
 		}
-		exit, err := tracepoint("syscalls", "sys_exit_"+name, objs.HandleSysExit)
+		exit, err := tracepoint("syscalls", "sys_exit_"+name, objs.HandleSystpExit)
 		if err != nil {
 			_ = enter.Close()
 			env.logger.Warn("syscall not watched", zap.String("syscall", name), zap.Error(err))
@@ -57,47 +112,52 @@ func attachSyscallSlow(env *attachEnv) (*Attachment, error) {
 		watched = append(watched, name)
 	}
 	if len(watched) == 0 {
-		release()
-		return nil, fmt.Errorf("none of the syscalls %v could be watched", opts.Syscalls)
+		for _, c := range closers {
+			_ = c.Close()
+		}
+		_ = objs.Close()
+		return nil, nil, fmt.Errorf("none of the syscalls %v could be watched", opts.Syscalls)
 	}
-	// The entry-wait half (seccomp user-notify / ptrace): optional, the
-	// body half works without it.
-	if l, err := btfTracepoint(objs.HandleSyscallSchedSwitch, "sched_switch"); err != nil {
+	// The entry-wait half (seccomp user-notify / ptrace): optional.
+	if l, err := btfTracepoint(objs.HandleSystpSchedSwitch, "sched_switch"); err != nil {
 		env.logger.Warn("syscall entry waits not measured", zap.Error(err))
 	} else {
 		closers = append(closers, l)
 	}
-	closers = append(closers, &objs)
+	return append(closers, &objs), objs.SyscallHist, nil
+}
+
+// syscallHistograms reads the per syscall, phase and cgroup histograms
+// (the same key in both objects).
+func syscallHistograms(env *attachEnv, hist *ebpf.Map) func(now pcommon.Timestamp, ms pmetric.MetricSlice) error {
+	opts := env.host
 	start := pcommon.NewTimestampFromTime(timeNow())
-	return &Attachment{
-		closers: closers,
-		CollectHistograms: func(now pcommon.Timestamp, ms pmetric.MetricSlice) error {
-			dps := histogram(ms, "kernel.syscall.latency", "Latency of the watched syscalls per syscall, phase (entry: wait before the syscall ran; body: the syscall) and cgroup, built in the kernel.")
-			var (
-				key    syscallScKey
-				perCPU []schedLog2Hist
-			)
-			var gone []syscallScKey
-			iter := objs.SyscallHist.Iterate()
-			for iter.Next(&key, &perCPU) {
-				if cgroupGone(opts.Procs, key.Cg.Id, key.Cg.Hier) {
-					gone = append(gone, key)
-					continue
-				}
-				hist := sumHists(perCPU)
-				dp := addLog2Point(dps, start, now, hist.Slots, hist.Count, hist.SumNs)
-				attrs := dp.Attributes()
-				attrs.PutStr(contract.AttrSyscallName, event.SyscallName(int(key.Nr)))
-				attrs.PutStr(contract.AttrSyscallPhase, event.PhaseName(key.Phase))
-				putCgroup(attrs, opts.Procs, key.Cg.Id, key.Cg.Hier)
+	return func(now pcommon.Timestamp, ms pmetric.MetricSlice) error {
+		dps := histogram(ms, "kernel.syscall.latency", "Waits of the watched syscalls off CPU per syscall, phase (entry: before the syscall ran; body: inside it) and cgroup, built in the kernel.")
+		var (
+			key    syscallScKey
+			perCPU []schedLog2Hist
+			gone   []syscallScKey
+		)
+		iter := hist.Iterate()
+		for iter.Next(&key, &perCPU) {
+			if cgroupGone(opts.Procs, key.Cg.Id, key.Cg.Hier) {
+				gone = append(gone, key)
+				continue
 			}
-			for _, k := range gone {
-				_ = objs.SyscallHist.Delete(k)
-			}
-			if err := iter.Err(); err != nil {
-				return fmt.Errorf("read syscall histograms: %w", err)
-			}
-			return nil
-		},
-	}, nil
+			h := sumHists(perCPU)
+			dp := addLog2Point(dps, start, now, h.Slots, h.Count, h.SumNs)
+			attrs := dp.Attributes()
+			attrs.PutStr(contract.AttrSyscallName, event.SyscallName(int(key.Nr)))
+			attrs.PutStr(contract.AttrSyscallPhase, event.PhaseName(key.Phase))
+			putCgroup(attrs, opts.Procs, key.Cg.Id, key.Cg.Hier)
+		}
+		for _, k := range gone {
+			_ = hist.Delete(k)
+		}
+		if err := iter.Err(); err != nil {
+			return fmt.Errorf("read syscall histograms: %w", err)
+		}
+		return nil
+	}
 }

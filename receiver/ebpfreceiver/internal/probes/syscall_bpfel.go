@@ -32,19 +32,19 @@ type syscallScKey struct {
 	Phase uint32
 }
 
-type syscallScState struct {
-	_         structs.HostLayout
-	InSyscall struct {
-		_  structs.HostLayout
-		Ts uint64
-		Nr uint64
-	}
-	EntryWait struct {
-		_  structs.HostLayout
-		Ts uint64
-		Nr uint64
-	}
-	Peer struct {
+type syscallScWait struct {
+	_           structs.HostLayout
+	Start       uint64
+	LastIn      uint64
+	OutSince    uint64
+	OffNs       uint64
+	RunIn       uint64
+	IoCalls     uint64
+	Nr          uint32
+	Phase       uint32
+	SeccompMode uint32
+	Pad         uint32
+	Peer        struct {
 		_      structs.HostLayout
 		Addr   [16]uint8
 		Family uint16
@@ -85,7 +85,7 @@ type syscallSyscallEvent struct {
 	Nr          uint32
 	Phase       uint32
 	SeccompMode uint32
-	Pad         uint32
+	Flags       uint32
 	Peer        struct {
 		_      structs.HostLayout
 		Addr   [16]uint8
@@ -93,25 +93,26 @@ type syscallSyscallEvent struct {
 		Port   uint16
 		Pad    uint32
 	}
+	OffCpuNs uint64
 }
 
 // Names of all BPF objects in the ELF.
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	syscallMapEvents                    = "events"
-	syscallMapEventsLost                = "events_lost"
-	syscallMapScState                   = "sc_state"
-	syscallMapSockOwners                = "sock_owners"
-	syscallMapSyscallHist               = "syscall_hist"
-	syscallProgHandleSysEnter           = "handle_sys_enter"
-	syscallProgHandleSysEnterConnect    = "handle_sys_enter_connect"
-	syscallProgHandleSysExit            = "handle_sys_exit"
-	syscallProgHandleSyscallSchedSwitch = "handle_syscall_sched_switch"
-	syscallVarMinEntryLatencyNs         = "min_entry_latency_ns"
-	syscallVarMinLatencyNs              = "min_latency_ns"
-	syscallVarUnusedScKey               = "unused_sc_key"
-	syscallVarUnusedSyscallEvent        = "unused_syscall_event"
+	syscallMapEvents               = "events"
+	syscallMapEventsLost           = "events_lost"
+	syscallMapScWait               = "sc_wait"
+	syscallMapSockOwners           = "sock_owners"
+	syscallMapSyscallHist          = "syscall_hist"
+	syscallProgHandleSyscallSwitch = "handle_syscall_switch"
+	syscallVarConnectNr            = "connect_nr"
+	syscallVarMaxCpuGapNs          = "max_cpu_gap_ns"
+	syscallVarMinEntryLatencyNs    = "min_entry_latency_ns"
+	syscallVarMinLatencyNs         = "min_latency_ns"
+	syscallVarUnusedScKey          = "unused_sc_key"
+	syscallVarUnusedSyscallEvent   = "unused_syscall_event"
+	syscallVarWatched              = "watched"
 )
 
 // loadSyscall returns the embedded CollectionSpec for syscall.
@@ -156,10 +157,7 @@ type syscallSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type syscallProgramSpecs struct {
-	HandleSysEnter           *ebpf.ProgramSpec `ebpf:"handle_sys_enter"`
-	HandleSysEnterConnect    *ebpf.ProgramSpec `ebpf:"handle_sys_enter_connect"`
-	HandleSysExit            *ebpf.ProgramSpec `ebpf:"handle_sys_exit"`
-	HandleSyscallSchedSwitch *ebpf.ProgramSpec `ebpf:"handle_syscall_sched_switch"`
+	HandleSyscallSwitch *ebpf.ProgramSpec `ebpf:"handle_syscall_switch"`
 }
 
 // syscallMapSpecs contains maps before they are loaded into the kernel.
@@ -168,7 +166,7 @@ type syscallProgramSpecs struct {
 type syscallMapSpecs struct {
 	Events      *ebpf.MapSpec `ebpf:"events"`
 	EventsLost  *ebpf.MapSpec `ebpf:"events_lost"`
-	ScState     *ebpf.MapSpec `ebpf:"sc_state"`
+	ScWait      *ebpf.MapSpec `ebpf:"sc_wait"`
 	SockOwners  *ebpf.MapSpec `ebpf:"sock_owners"`
 	SyscallHist *ebpf.MapSpec `ebpf:"syscall_hist"`
 }
@@ -177,10 +175,13 @@ type syscallMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type syscallVariableSpecs struct {
+	ConnectNr          *ebpf.VariableSpec `ebpf:"connect_nr"`
+	MaxCpuGapNs        *ebpf.VariableSpec `ebpf:"max_cpu_gap_ns"`
 	MinEntryLatencyNs  *ebpf.VariableSpec `ebpf:"min_entry_latency_ns"`
 	MinLatencyNs       *ebpf.VariableSpec `ebpf:"min_latency_ns"`
 	UnusedScKey        *ebpf.VariableSpec `ebpf:"unused_sc_key"`
 	UnusedSyscallEvent *ebpf.VariableSpec `ebpf:"unused_syscall_event"`
+	Watched            *ebpf.VariableSpec `ebpf:"watched"`
 }
 
 // syscallObjects contains all objects after they have been loaded into the kernel.
@@ -205,7 +206,7 @@ func (o *syscallObjects) Close() error {
 type syscallMaps struct {
 	Events      *ebpf.Map `ebpf:"events"`
 	EventsLost  *ebpf.Map `ebpf:"events_lost"`
-	ScState     *ebpf.Map `ebpf:"sc_state"`
+	ScWait      *ebpf.Map `ebpf:"sc_wait"`
 	SockOwners  *ebpf.Map `ebpf:"sock_owners"`
 	SyscallHist *ebpf.Map `ebpf:"syscall_hist"`
 }
@@ -214,7 +215,7 @@ func (m *syscallMaps) Close() error {
 	return _SyscallClose(
 		m.Events,
 		m.EventsLost,
-		m.ScState,
+		m.ScWait,
 		m.SockOwners,
 		m.SyscallHist,
 	)
@@ -224,28 +225,25 @@ func (m *syscallMaps) Close() error {
 //
 // It can be passed to loadSyscallObjects or ebpf.CollectionSpec.LoadAndAssign.
 type syscallVariables struct {
+	ConnectNr          *ebpf.Variable `ebpf:"connect_nr"`
+	MaxCpuGapNs        *ebpf.Variable `ebpf:"max_cpu_gap_ns"`
 	MinEntryLatencyNs  *ebpf.Variable `ebpf:"min_entry_latency_ns"`
 	MinLatencyNs       *ebpf.Variable `ebpf:"min_latency_ns"`
 	UnusedScKey        *ebpf.Variable `ebpf:"unused_sc_key"`
 	UnusedSyscallEvent *ebpf.Variable `ebpf:"unused_syscall_event"`
+	Watched            *ebpf.Variable `ebpf:"watched"`
 }
 
 // syscallPrograms contains all programs after they have been loaded into the kernel.
 //
 // It can be passed to loadSyscallObjects or ebpf.CollectionSpec.LoadAndAssign.
 type syscallPrograms struct {
-	HandleSysEnter           *ebpf.Program `ebpf:"handle_sys_enter"`
-	HandleSysEnterConnect    *ebpf.Program `ebpf:"handle_sys_enter_connect"`
-	HandleSysExit            *ebpf.Program `ebpf:"handle_sys_exit"`
-	HandleSyscallSchedSwitch *ebpf.Program `ebpf:"handle_syscall_sched_switch"`
+	HandleSyscallSwitch *ebpf.Program `ebpf:"handle_syscall_switch"`
 }
 
 func (p *syscallPrograms) Close() error {
 	return _SyscallClose(
-		p.HandleSysEnter,
-		p.HandleSysEnterConnect,
-		p.HandleSysExit,
-		p.HandleSyscallSchedSwitch,
+		p.HandleSyscallSwitch,
 	)
 }
 
