@@ -3,6 +3,8 @@ package diagnosisexporter // import "github.com/crosshair-otel/crosshair/exporte
 import (
 	"errors"
 	"fmt"
+	"net"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -48,9 +50,32 @@ type Config struct {
 	// in the cause (case-insensitive, empty = any) gives the hint.
 	Remedies []RemedyRule `mapstructure:"remedies"`
 
+	// View serves the crosshair view (a page per diagnosed trace: its hops
+	// over the isolation layers) on its own HTTP endpoint. Off by default.
+	View ViewConfig `mapstructure:"view"`
+
 	// prevent unkeyed literal initialization
 	_ struct{}
 }
+
+// ViewConfig configures the crosshair view.
+type ViewConfig struct {
+	// Endpoint is the host:port the view listens on; "" (the default)
+	// turns the view off. The view has no authentication: bind it to
+	// localhost (127.0.0.1:8787) and reach it through an SSH or kubectl
+	// port-forward.
+	Endpoint string `mapstructure:"endpoint"`
+
+	// MaxTraces is how many diagnosed traces the view keeps (newest win).
+	MaxTraces int `mapstructure:"max_traces"`
+
+	// prevent unkeyed literal initialization
+	_ struct{}
+}
+
+// maxViewTraces bounds view.max_traces: each trace keeps up to
+// max_spans_per_trace spans with their events.
+const maxViewTraces = 10_000
 
 // RemedyRule is one row of the remedy table.
 type RemedyRule struct {
@@ -70,6 +95,7 @@ func createDefaultConfig() *Config {
 		MaxTraces:        10_000,
 		MaxSpansPerTrace: 1_000,
 		TextPath:         OutputStdout,
+		View:             ViewConfig{MaxTraces: 200},
 	}
 }
 
@@ -93,11 +119,21 @@ func (cfg *Config) Validate() error {
 	if cfg.MaxSpansPerTrace <= 0 {
 		errs = append(errs, fmt.Errorf("max_spans_per_trace: must be positive, got %d", cfg.MaxSpansPerTrace))
 	}
-	if strings.TrimSpace(cfg.TextPath) == "" && strings.TrimSpace(cfg.JSONPath) == "" {
-		errs = append(errs, errors.New("text_path, json_path: at least one output is required"))
+	if strings.TrimSpace(cfg.TextPath) == "" && strings.TrimSpace(cfg.JSONPath) == "" && cfg.View.Endpoint == "" {
+		errs = append(errs, errors.New("text_path, json_path, view.endpoint: at least one output is required"))
 	}
 	if cfg.TextPath != "" && cfg.TextPath == cfg.JSONPath && cfg.TextPath != OutputStdout && cfg.TextPath != OutputStderr {
 		errs = append(errs, fmt.Errorf("json_path: %q is also text_path; text and JSON reports need different files", cfg.JSONPath))
+	}
+	if cfg.View.Endpoint != "" {
+		if _, port, err := net.SplitHostPort(cfg.View.Endpoint); err != nil {
+			errs = append(errs, fmt.Errorf("view.endpoint: want host:port (e.g. 127.0.0.1:8787), got %q: %w", cfg.View.Endpoint, err))
+		} else if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
+			errs = append(errs, fmt.Errorf("view.endpoint: port %q is not a number from 0 to 65535", port))
+		}
+	}
+	if cfg.View.MaxTraces <= 0 || cfg.View.MaxTraces > maxViewTraces {
+		errs = append(errs, fmt.Errorf("view.max_traces: must be between 1 and %d, got %d", maxViewTraces, cfg.View.MaxTraces))
 	}
 	for i, r := range cfg.Remedies {
 		if !validLayers[r.Layer] {

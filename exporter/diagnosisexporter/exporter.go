@@ -39,6 +39,8 @@ type diagnosisExporter struct {
 
 	stop chan struct{}
 	done chan struct{}
+
+	view *viewServer // nil when view.endpoint is ""
 }
 
 func newDiagnosisExporter(cfg *Config, logger *zap.Logger) *diagnosisExporter {
@@ -75,6 +77,11 @@ func (e *diagnosisExporter) start(_ context.Context, _ component.Host) error {
 	if e.jsonOut, err = e.open(e.cfg.JSONPath); err != nil {
 		return fmt.Errorf("json_path: %w", err)
 	}
+	if e.cfg.View.Endpoint != "" {
+		if e.view, err = startView(&e.cfg.View, e.logger); err != nil {
+			return err
+		}
+	}
 	e.stop = make(chan struct{})
 	e.done = make(chan struct{})
 	go e.loop()
@@ -106,7 +113,7 @@ func (e *diagnosisExporter) loop() {
 	}
 }
 
-func (e *diagnosisExporter) shutdown(context.Context) error {
+func (e *diagnosisExporter) shutdown(ctx context.Context) error {
 	if e.stop != nil {
 		close(e.stop)
 		<-e.done
@@ -114,6 +121,12 @@ func (e *diagnosisExporter) shutdown(context.Context) error {
 	}
 	e.flush(true) // every collected trace gets its report
 	var err error
+	if e.view != nil {
+		if verr := e.view.shutdown(ctx); verr != nil {
+			err = fmt.Errorf("stopping the view: %w", verr)
+		}
+		e.view = nil
+	}
 	for _, c := range e.closers {
 		if cerr := c.Close(); cerr != nil && err == nil {
 			err = cerr
@@ -217,6 +230,9 @@ func (e *diagnosisExporter) report(due []*traceBuf) {
 		}
 		r.SpansDropped = tb.dropped
 		e.write(r)
+		if e.view != nil {
+			e.view.add(r, tb.spans)
+		}
 	}
 }
 
