@@ -121,7 +121,29 @@ func TestRetransmitRecordsCarryTheClientSocket(t *testing.T) {
 				ts := lr.Timestamp().AsTime()
 				assert.False(t, ts.Before(before.Add(-50*time.Millisecond)) || ts.After(after.Add(50*time.Millisecond)),
 					"record time %v outside the transfer [%v, %v]", ts, before, after)
+				// What the loss cost the segment: measured in every loss
+				// episode (fast recovery or timeout), inside the transfer,
+				// and a timeout waited at least the minimum RTO (200ms).
+				kind := str(a, contract.AttrTCPRetransmitKind)
+				require.Contains(t, []string{contract.RetransmitFast, contract.RetransmitTimeout, contract.RetransmitOther}, kind)
+				wait := time.Duration(integer(a, contract.AttrTCPRetransmitWaitNs))
+				if kind == contract.RetransmitOther {
+					continue
+				}
+				assert.Positive(t, wait, "%s retransmit: wait measured", kind)
+				assert.Less(t, wait, after.Sub(before), "%s retransmit waited less than the whole transfer", kind)
+				if kind == contract.RetransmitTimeout {
+					assert.GreaterOrEqual(t, wait, 200*time.Millisecond, "a timeout waits at least TCP_RTO_MIN")
+				}
 			}
+			kinds, longest := map[string]int{}, map[string]time.Duration{}
+			for _, lr := range matched {
+				a := lr.Attributes()
+				kind := str(a, contract.AttrTCPRetransmitKind)
+				kinds[kind]++
+				longest[kind] = max(longest[kind], time.Duration(integer(a, contract.AttrTCPRetransmitWaitNs)))
+			}
+			t.Logf("retransmits by kind: %v, longest wait by kind: %v", kinds, longest)
 
 			// The server's nftables rule dropped the segments that were
 			// retransmitted: kernel.skb.drop on the server side, the

@@ -144,25 +144,7 @@ func (d *Decoder) Decode(raw []byte, dst plog.LogRecordSlice) (Type, error) {
 	}
 	switch h.Type {
 	case TypeTCPRetransmit:
-		if len(raw) < TCPRetransmitSize {
-			return h.Type, &ErrShort{Type: h.Type, Got: len(raw), Want: TCPRetransmitSize}
-		}
-		t, err := DecodeTuple(raw[HeaderSize:])
-		if err != nil {
-			return h.Type, fmt.Errorf("tcp retransmit: %w", err)
-		}
-		if d.Filter != nil && !d.Filter(t) {
-			return h.Type, ErrFiltered
-		}
-		lr := d.newRecord(dst, h, contract.EventTCPRetransmit, plog.SeverityNumberWarn)
-		attrs := lr.Attributes()
-		putTuple(attrs, t)
-		attrs.PutStr(contract.AttrTCPState, TCPStateName(t.State))
-		// A retransmit on its own says the segment was lost somewhere; the
-		// join decides whether a local drop explains it (DESIGN §5).
-		attrs.PutStr(contract.AttrIsolationLayer, contract.LayerNetwork)
-		lr.Body().SetStr("tcp retransmit " + t.Local.String() + " -> " + t.Peer.String() + " state " + TCPStateName(t.State))
-		return h.Type, nil
+		return h.Type, d.decodeRetransmit(raw, h, dst)
 	case TypeTCPConnection:
 		return h.Type, d.decodeConnection(raw, h, dst)
 	case TypeTCPEstablished:

@@ -58,16 +58,22 @@ func TestDecodeTCPRetransmit(t *testing.T) {
 		wantLocal   string
 		wantPeer    string
 		wantNetType string
+		kind        uint8
+		waitNs      uint64
+		wantKind    string
 	}{
-		{"ipv4", "198.18.0.1:40000", "198.18.0.2:80", "198.18.0.1", "198.18.0.2", "ipv4"},
-		{"ipv6", "[2001:db8::1]:40000", "[2001:db8::2]:80", "2001:db8::1", "2001:db8::2", "ipv6"},
-		{"ipv4-mapped", "[::ffff:198.18.0.1]:40000", "[::ffff:198.18.0.2]:80", "198.18.0.1", "198.18.0.2", "ipv4"},
+		{"ipv4 timeout", "198.18.0.1:40000", "198.18.0.2:80", "198.18.0.1", "198.18.0.2", "ipv4", 2, 216_000_000, contract.RetransmitTimeout},
+		{"ipv6 fast", "[2001:db8::1]:40000", "[2001:db8::2]:80", "2001:db8::1", "2001:db8::2", "ipv6", 1, 1_500_000, contract.RetransmitFast},
+		{"ipv4-mapped other unmeasured", "[::ffff:198.18.0.1]:40000", "[::ffff:198.18.0.2]:80", "198.18.0.1", "198.18.0.2", "ipv4", 3, 0, contract.RetransmitOther},
+		{"fallback: no kind, no wait", "198.18.0.1:40000", "198.18.0.2:80", "198.18.0.1", "198.18.0.2", "ipv4", 0, 0, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			raw := make([]byte, TCPRetransmitSize)
 			putHeader(raw, TypeTCPRetransmit, uint64(1500*time.Millisecond), 4242, "curl")
 			putTupleBytes(raw[HeaderSize:], netip.MustParseAddrPort(tt.local), netip.MustParseAddrPort(tt.peer), 4026531840, 1)
+			raw[tcpRetransmitKind] = tt.kind
+			binary.LittleEndian.PutUint64(raw[tcpRetransmitWait:], tt.waitNs)
 
 			dst := plog.NewLogRecordSlice()
 			typ, err := (&Decoder{Clock: fixedClock{base}}).Decode(raw, dst)
@@ -91,6 +97,12 @@ func TestDecodeTCPRetransmit(t *testing.T) {
 				contract.AttrThreadID:            int64(4243),
 				contract.AttrProcessExecutable:   "curl",
 				contract.AttrIsolationLayer:      contract.LayerNetwork,
+			}
+			if tt.wantKind != "" {
+				want[contract.AttrTCPRetransmitKind] = tt.wantKind
+			}
+			if tt.waitNs > 0 {
+				want[contract.AttrTCPRetransmitWaitNs] = int64(tt.waitNs)
 			}
 			assert.Equal(t, want, lr.Attributes().AsRaw())
 		})

@@ -45,8 +45,12 @@ const (
 	tupleState    = 39
 	tupleNetns    = 40
 
-	TCPRetransmitSize = HeaderSize + TupleSize + 8
-	tcpRetransmitErr  = HeaderSize + TupleSize
+	TCPRetransmitSize   = HeaderSize + TupleSize + 16
+	tcpRetransmitErr    = HeaderSize + TupleSize
+	tcpRetransmitKind   = tcpRetransmitErr + 4
+	tcpRetransmitWait   = tcpRetransmitErr + 8
+	TCPRetransmitKindAt = tcpRetransmitKind
+	TCPRetransmitWaitAt = tcpRetransmitWait
 )
 
 // Network-slice records (bpf/tcplife.c, tcpreset.c, skbdrop.c, txtimeout.c).

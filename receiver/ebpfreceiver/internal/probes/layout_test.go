@@ -27,6 +27,8 @@ func TestRecordLayoutsMatchDecoder(t *testing.T) {
 		{"sock_tuple size", unsafe.Sizeof(tcpretransSockTuple{}), event.TupleSize},
 		{"tcp_retransmit_event size", unsafe.Sizeof(retrans), event.TCPRetransmitSize},
 		{"tcp_retransmit_event tuple offset", unsafe.Offsetof(retrans.Tuple), event.HeaderSize},
+		{"tcp_retransmit_event kind offset", unsafe.Offsetof(retrans.Kind), event.TCPRetransmitKindAt},
+		{"tcp_retransmit_event wait offset", unsafe.Offsetof(retrans.WaitNs), event.TCPRetransmitWaitAt},
 		{"tcp_connection_event size", unsafe.Sizeof(conn), event.TCPConnectionSize},
 		{"tcp_connection_event header size", unsafe.Sizeof(conn.Hdr), event.HeaderSize},
 		{"tcp_connection_event tuple offset", unsafe.Offsetof(conn.Tuple), event.HeaderSize},

@@ -88,7 +88,7 @@ type Attachment struct {
 // All lists every probe the receiver knows, in attach order.
 func All() []Probe {
 	return append([]Probe{
-		{Name: "tcp_retransmit", Hooks: []string{"tracepoint/tcp/tcp_retransmit_skb"}, attach: attachTCPRetransmit},
+		{Name: "tcp_retransmit", Hooks: []string{"tp_btf/tcp_retransmit_skb", "tp_btf/tcp_cong_state_set"}, attach: attachTCPRetransmit},
 		{Name: "tcp_connection", Hooks: []string{"tracepoint/sock/inet_sock_set_state", "tp_btf/sock_recv_length", "tp_btf/sock_send_length"}, attach: attachTCPConnection},
 		{Name: "tcp_reset", Hooks: []string{"tracepoint/tcp/tcp_send_reset", "tracepoint/tcp/tcp_receive_reset"}, attach: attachTCPReset},
 		{Name: "skb_drop", Hooks: []string{"tracepoint/skb/kfree_skb"}, attach: attachSKBDrop},
@@ -289,36 +289,6 @@ func tracepoint(group, name string, prog *ebpf.Program) (link.Link, error) {
 		return nil, fmt.Errorf("attach tracepoint %s:%s: %w", group, name, err)
 	}
 	return l, nil
-}
-
-func attachTCPRetransmit(env *attachEnv) (*Attachment, error) {
-	var objs tcpretransObjects
-	spec, err := loadTcpretrans()
-	if err := env.load("tcpretrans", spec, err, &objs); err != nil {
-		return nil, err
-	}
-	closers, err := attachAll(&objs, func() (link.Link, error) { return tracepoint("tcp", "tcp_retransmit_skb", objs.HandleTcpRetransmitSkb) })
-	if err != nil {
-		return nil, err
-	}
-	return &Attachment{
-		closers: closers,
-		CollectMetrics: func(now pcommon.Timestamp, mb *metadata.MetricsBuilder) error {
-			var (
-				key   tcpretransRetransKey
-				count uint64
-			)
-			iter := objs.Retransmits.Iterate()
-			for iter.Next(&key, &count) {
-				peer := addrFrom(key.Family, key.Peer)
-				mb.RecordKernelTCPRetransmitsDataPoint(now, int64(count), peer.String(), int64(key.PeerPort), int64(key.LocalPort))
-			}
-			if err := iter.Err(); err != nil {
-				return fmt.Errorf("read retransmit counters: %w", err)
-			}
-			return nil
-		},
-	}, nil
 }
 
 // addrFrom reads an address stored in a 16-byte array (IPv4 in the first

@@ -7,7 +7,6 @@ import (
 	"maps"
 
 	"github.com/cilium/ebpf"
-	"github.com/cilium/ebpf/link"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.uber.org/zap"
@@ -120,14 +119,17 @@ func attachAcceptOwner(env *attachEnv, spec *ebpf.CollectionSpec, pending *ebpf.
 		return nil, fmt.Errorf("load accept-owner programs: %w", err)
 	}
 	var links []io.Closer
-	for _, p := range []*ebpf.Program{progs.HandleSockRecvLength, progs.HandleSockSendLength} {
-		l, err := link.AttachTracing(link.TracingOptions{Program: p})
+	for _, h := range []struct {
+		hook string
+		prog *ebpf.Program
+	}{{"sock_recv_length", progs.HandleSockRecvLength}, {"sock_send_length", progs.HandleSockSendLength}} {
+		l, err := btfTracepoint(h.prog, h.hook)
 		if err != nil {
 			for _, l := range links {
 				_ = l.Close()
 			}
 			_ = progs.Close()
-			return nil, fmt.Errorf("attach %s: %w", p, err)
+			return nil, err
 		}
 		links = append(links, l)
 	}

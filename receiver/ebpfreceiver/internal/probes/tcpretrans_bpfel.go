@@ -56,11 +56,13 @@ type tcpretransSockTuple struct {
 }
 
 type tcpretransTcpRetransmitEvent struct {
-	_     structs.HostLayout
-	Hdr   tcpretransEventHeader
-	Tuple tcpretransSockTuple
-	Err   int32
-	Pad   uint32
+	_      structs.HostLayout
+	Hdr    tcpretransEventHeader
+	Tuple  tcpretransSockTuple
+	Err    int32
+	Kind   uint8
+	Pad    [3]uint8
+	WaitNs uint64
 }
 
 // Names of all BPF objects in the ELF.
@@ -69,8 +71,11 @@ type tcpretransTcpRetransmitEvent struct {
 const (
 	tcpretransMapEvents                   = "events"
 	tcpretransMapEventsLost               = "events_lost"
+	tcpretransMapLossSent                 = "loss_sent"
 	tcpretransMapRetransmits              = "retransmits"
 	tcpretransMapSockOwners               = "sock_owners"
+	tcpretransProgHandleTcpCongStateSet   = "handle_tcp_cong_state_set"
+	tcpretransProgHandleTcpRetransmitBtf  = "handle_tcp_retransmit_btf"
 	tcpretransProgHandleTcpRetransmitSkb  = "handle_tcp_retransmit_skb"
 	tcpretransVarUnusedTcpRetransmitEvent = "unused_tcp_retransmit_event"
 )
@@ -117,6 +122,8 @@ type tcpretransSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type tcpretransProgramSpecs struct {
+	HandleTcpCongStateSet  *ebpf.ProgramSpec `ebpf:"handle_tcp_cong_state_set"`
+	HandleTcpRetransmitBtf *ebpf.ProgramSpec `ebpf:"handle_tcp_retransmit_btf"`
 	HandleTcpRetransmitSkb *ebpf.ProgramSpec `ebpf:"handle_tcp_retransmit_skb"`
 }
 
@@ -126,6 +133,7 @@ type tcpretransProgramSpecs struct {
 type tcpretransMapSpecs struct {
 	Events      *ebpf.MapSpec `ebpf:"events"`
 	EventsLost  *ebpf.MapSpec `ebpf:"events_lost"`
+	LossSent    *ebpf.MapSpec `ebpf:"loss_sent"`
 	Retransmits *ebpf.MapSpec `ebpf:"retransmits"`
 	SockOwners  *ebpf.MapSpec `ebpf:"sock_owners"`
 }
@@ -159,6 +167,7 @@ func (o *tcpretransObjects) Close() error {
 type tcpretransMaps struct {
 	Events      *ebpf.Map `ebpf:"events"`
 	EventsLost  *ebpf.Map `ebpf:"events_lost"`
+	LossSent    *ebpf.Map `ebpf:"loss_sent"`
 	Retransmits *ebpf.Map `ebpf:"retransmits"`
 	SockOwners  *ebpf.Map `ebpf:"sock_owners"`
 }
@@ -167,6 +176,7 @@ func (m *tcpretransMaps) Close() error {
 	return _TcpretransClose(
 		m.Events,
 		m.EventsLost,
+		m.LossSent,
 		m.Retransmits,
 		m.SockOwners,
 	)
@@ -183,11 +193,15 @@ type tcpretransVariables struct {
 //
 // It can be passed to loadTcpretransObjects or ebpf.CollectionSpec.LoadAndAssign.
 type tcpretransPrograms struct {
+	HandleTcpCongStateSet  *ebpf.Program `ebpf:"handle_tcp_cong_state_set"`
+	HandleTcpRetransmitBtf *ebpf.Program `ebpf:"handle_tcp_retransmit_btf"`
 	HandleTcpRetransmitSkb *ebpf.Program `ebpf:"handle_tcp_retransmit_skb"`
 }
 
 func (p *tcpretransPrograms) Close() error {
 	return _TcpretransClose(
+		p.HandleTcpCongStateSet,
+		p.HandleTcpRetransmitBtf,
 		p.HandleTcpRetransmitSkb,
 	)
 }
