@@ -28,6 +28,12 @@ type Config struct {
 	// MaxEvents caps the indexed kernel events; the oldest are evicted first.
 	MaxEvents int `mapstructure:"max_events"`
 
+	// MaxConnections caps the TCP connections the connection table holds
+	// (open ones until they close, closed ones for the retention); over
+	// it, the connection closed longest ago goes first, then the oldest
+	// open one, and the eviction is counted.
+	MaxConnections int `mapstructure:"max_connections"`
+
 	// MaxPendingSpans caps the spans held at once; over it the oldest are
 	// released unjoined.
 	MaxPendingSpans int `mapstructure:"max_pending_spans"`
@@ -104,6 +110,7 @@ func createDefaultConfig() *Config {
 		MaxDelay:        2 * time.Second,
 		Retention:       30 * time.Second,
 		MaxEvents:       200_000,
+		MaxConnections:  100_000,
 		MaxPendingSpans: 100_000,
 		MaxSpanEvents:   16,
 		Thresholds: ThresholdsConfig{
@@ -139,6 +146,7 @@ func (cfg *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("retention: %s is shorter than max_delay + slack (%s): events would leave the index before the spans that need them", cfg.Retention, cfg.MaxDelay+cfg.Slack))
 	}
 	positive("max_events", cfg.MaxEvents)
+	positive("max_connections", cfg.MaxConnections)
 	positive("max_pending_spans", cfg.MaxPendingSpans)
 	if cfg.MaxSpanEvents < 0 {
 		errs = append(errs, fmt.Errorf("max_span_events: must not be negative, got %d", cfg.MaxSpanEvents))

@@ -123,10 +123,12 @@ func TestJoin(t *testing.T) {
 			want:   map[string]any{attrJoin: "unmatched", contract.AttrIsolationLayer: nil, attrRetransmits: nil},
 		},
 		{
-			name:   "peer: same peer, same process, local side unknown",
+			name:   "same peer, same process, local side unknown: its one connection is known exactly",
 			events: []kernelEvent{retransmit(50*ms, cliIP, cliPort, srvIP, srvPort, kv{contract.AttrProcessPID: pid})},
 			span:   withPID(testSpan{kind: ptrace.SpanKindClient, attrs: kv{"network.peer.address": srvIP, "network.peer.port": srvPort}}),
-			want:   map[string]any{attrJoin: "peer", attrRetransmits: int64(1)},
+			// The retransmit's owner put the socket in the connection
+			// table: the process's only connection to that peer.
+			want: map[string]any{attrJoin: "5tuple", attrRetransmits: int64(1)},
 		},
 		{
 			name:   "peer of another process is not this span's",
@@ -139,7 +141,8 @@ func TestJoin(t *testing.T) {
 			name:   "hostname server.address matches through peer port and process",
 			events: []kernelEvent{retransmit(50*ms, cliIP, cliPort, srvIP, 5432, kv{contract.AttrProcessPID: pid})},
 			span:   withPID(testSpan{kind: ptrace.SpanKindClient, attrs: kv{"server.address": "db.example", "server.port": 5432}}),
-			want:   map[string]any{attrJoin: "peer", attrRetransmits: int64(1)},
+			// The process's only connection to port 5432.
+			want: map[string]any{attrJoin: "5tuple", attrRetransmits: int64(1)},
 		},
 		{
 			name:   "hostname server.address without a process does not match",

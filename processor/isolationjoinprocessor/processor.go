@@ -23,6 +23,7 @@ import (
 
 	"github.com/crosshair-otel/crosshair/internal/contract"
 	"github.com/crosshair-otel/crosshair/processor/isolationjoinprocessor/internal/classify"
+	"github.com/crosshair-otel/crosshair/processor/isolationjoinprocessor/internal/conntable"
 	"github.com/crosshair-otel/crosshair/processor/isolationjoinprocessor/internal/index"
 	"github.com/crosshair-otel/crosshair/processor/isolationjoinprocessor/internal/join"
 	"github.com/crosshair-otel/crosshair/processor/isolationjoinprocessor/internal/kevent"
@@ -66,9 +67,16 @@ type joinProcessor struct {
 	classifier *classify.Classifier
 	resolver   *placement.Resolver
 
+	pid int64 // this collector's own process: its accepted OTLP/HTTP sockets lead to the senders
+
 	mu           sync.Mutex // guards everything below
 	idx          *index.Index
-	pending      []*heldBatch // arrival order
+	conns        *conntable.Table
+	connBuf      []*conntable.Conn // scratch of the table lookups
+	acceptBuf    []*conntable.Conn
+	otherEnds    []*conntable.Conn // the current span's connections' other ends
+	refs         []join.ConnRef    // the current span's connections, for the join
+	pending      []*heldBatch      // arrival order
 	pendingSpans int
 	nextTraces   consumer.Traces
 	scratch      []*kevent.Event
@@ -80,6 +88,7 @@ type joinProcessor struct {
 	done         chan struct{}
 
 	pendingGauge atomic.Int64
+	connGauge    atomic.Int64
 	wake         chan struct{}
 }
 
@@ -117,6 +126,8 @@ func newJoinProcessor(set processor.Settings, cfg *Config) (*joinProcessor, erro
 		now:        time.Now,
 		classifier: classify.New(cfg.rules(), cfg.Thresholds.classify()),
 		idx:        index.New(cfg.MaxEvents, int64(cfg.Retention)),
+		conns:      conntable.New(cfg.MaxConnections, int64(cfg.Retention)),
+		pid:        int64(os.Getpid()),
 		wake:       make(chan struct{}, 1),
 		addrs:      map[netip.Addr]string{},
 	}
@@ -127,6 +138,13 @@ func newJoinProcessor(set processor.Settings, cfg *Config) (*joinProcessor, erro
 	}); err != nil {
 		tel.Shutdown()
 		return nil, fmt.Errorf("isolation_join pending gauge: %w", err)
+	}
+	if err := tel.RegisterProcessorIsolationJoinConnectionsCallback(func(_ context.Context, o metric.Int64Observer) error {
+		o.Observe(p.connGauge.Load())
+		return nil
+	}); err != nil {
+		tel.Shutdown()
+		return nil, fmt.Errorf("isolation_join connections gauge: %w", err)
 	}
 	return p, nil
 }
@@ -258,7 +276,7 @@ func (p *joinProcessor) release(b *heldBatch, now time.Time, reason string) rele
 		if reason == releasedByTimeout {
 			incomplete = incompleteMaxDelay
 		}
-		p.joinTraces(b.ctx, b.td, incomplete)
+		p.joinTraces(b.ctx, b.td, incomplete, b.arrived)
 	}
 	if reason != "" {
 		p.tel.ProcessorIsolationJoinSpansReleasedEarly.Add(b.ctx, int64(b.spans), metric.WithAttributes(attribute.String("reason", reason)))
@@ -325,14 +343,26 @@ func (p *joinProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog.Log
 			}
 		}
 	}
+	var connsEvicted int64
 	p.mu.Lock()
 	before := p.idx.Watermark()
 	for i := range evs {
-		evicted += int64(p.idx.Add(&evs[i]))
+		e := &evs[i]
+		idx, ce := p.track(e)
+		connsEvicted += int64(ce)
+		if !idx {
+			p.idx.Observe(e.Host, e.Time)
+			continue
+		}
+		evicted += int64(p.idx.Add(e))
+		indexed++
 	}
-	indexed = int64(len(evs))
 	advanced := p.idx.Watermark() > before && len(p.pending) > 0
+	p.connGauge.Store(int64(p.conns.Len()))
 	p.mu.Unlock()
+	if connsEvicted > 0 {
+		p.tel.ProcessorIsolationJoinConnectionsEvicted.Add(ctx, connsEvicted)
+	}
 	if future > 0 {
 		p.logger.Debug("kernel events stamped beyond now + retention not indexed", zap.Int64("events", future))
 	}
@@ -365,7 +395,7 @@ func (p *joinProcessor) processTraces(ctx context.Context, td ptrace.Traces) (pt
 	// still bounds the wait).
 	readyAt += p.idx.MaxInterval()
 	if !p.holding || p.cfg.MaxDelay == 0 || p.idx.Watermark() >= readyAt {
-		p.joinTraces(ctx, td, "")
+		p.joinTraces(ctx, td, "", p.now())
 		p.tel.ProcessorIsolationJoinLatency.Record(ctx, 0)
 		p.mu.Unlock()
 		return td, nil
@@ -422,6 +452,9 @@ type resourceInfo struct {
 	// The stack's attribute values, formatted once for all the resource's spans.
 	innermost, stackStr string
 	lists               join.Resource // the index's lists of the process and node
+	// identity says how the process was found when the resource did not
+	// name it (identityOTLPSender, identityServerPeer); "" otherwise.
+	identity string
 }
 
 func (p *joinProcessor) resource(res pcommon.Map) resourceInfo {
@@ -433,6 +466,13 @@ func (p *joinProcessor) resource(res pcommon.Map) resourceInfo {
 	if ri.keys.Host != p.hostname {
 		return ri // another node's process: /proc here knows nothing of it
 	}
+	p.place(&ri)
+	return ri
+}
+
+// place adds what /proc says of the resource's process (on this node):
+// its cgroups, container, pod, network namespace and runtime stack.
+func (p *joinProcessor) place(ri *resourceInfo) {
 	switch {
 	case ri.keys.PID > 0:
 		if proc, ok := p.resolver.Process(ri.keys.PID); ok {
@@ -455,20 +495,31 @@ func (p *joinProcessor) resource(res pcommon.Map) resourceInfo {
 	if ri.inplace {
 		ri.innermost, ri.stackStr = ri.stack.Innermost(), ri.stack.String()
 	}
-	return ri
 }
 
 // joinTraces tags every span of td. Called with p.mu held.
-func (p *joinProcessor) joinTraces(ctx context.Context, td ptrace.Traces, incomplete string) {
+func (p *joinProcessor) joinTraces(ctx context.Context, td ptrace.Traces, incomplete string, arrived time.Time) {
 	var counts [5]int64
+	var identified identityCounts
 	rss := td.ResourceSpans()
 	p.tree.build(rss, p.hostname)
 	defer p.tree.reset()
 	n := 0
 	var prev join.Host
+	var sender *conntable.Conn
+	senderLooked := false
 	for i := 0; i < rss.Len(); i++ {
 		rs := rss.At(i)
 		ri := p.resource(rs.Resource().Attributes())
+		if ri.needsIdentity(p.hostname) {
+			// The batch's sender, looked up once per batch.
+			if !senderLooked {
+				sender, senderLooked = p.senderOwner(ctx, arrived), true
+			}
+			if sender != nil {
+				p.adopt(&ri, sender, identityOTLPSender)
+			}
+		}
 		if i == 0 {
 			ri.lists = join.Prepare(p.idx, &ri.keys)
 		} else {
@@ -481,11 +532,13 @@ func (p *joinProcessor) joinTraces(ctx context.Context, td ptrace.Traces, incomp
 			for k := 0; k < spans.Len(); k++ {
 				q := p.joinSpan(&ri, spans.At(k), n, incomplete)
 				counts[qualityIndex(q)]++
+				identified.add(ri.identity)
 				n++
 			}
 		}
 	}
 	p.countJoined(ctx, counts)
+	identified.record(ctx, p.tel)
 }
 
 func (p *joinProcessor) countJoined(ctx context.Context, counts [5]int64) {
@@ -533,7 +586,17 @@ func (p *joinProcessor) joinSpan(ri *resourceInfo, span ptrace.Span, n int, inco
 	}
 	slack := int64(p.cfg.Slack)
 	from, to := start-slack, end+slack
-	res := join.JoinPrepared(p.idx, &ri.lists, join.Span{Keys: keys, Netns: ri.netns, From: from, To: to, Late: p.idx.MaxInterval()}, p.scratch)
+	if ri.identity == "" && ri.needsIdentity(p.hostname) {
+		// A server span's socket, found by its peer endpoint, names the
+		// process for the whole resource.
+		if c := p.serverOwner(&keys, from, to); c != nil {
+			p.adopt(ri, c, identityServerPeer)
+			ri.lists = join.PrepareAfter(p.idx, &ri.keys, nil)
+			keys = spankey.FromSpan(ri.keys, span)
+		}
+	}
+	conns, connQuality := p.spanConns(&keys, from, to)
+	res := join.JoinPrepared(p.idx, &ri.lists, join.Span{Keys: keys, Netns: ri.netns, From: from, To: to, Late: p.idx.MaxInterval(), Conns: conns, ConnQuality: connQuality, Start: start, End: end}, p.scratch)
 	p.scratch = res.Events[:0]
 	res.Events = p.tree.innermost(n, res.Events)
 
@@ -563,7 +626,7 @@ func (p *joinProcessor) joinSpan(ri *resourceInfo, span ptrace.Span, n int, inco
 		v = p.classifier.VerdictIO(res.Events, start, end, p.attributed, ioLayer)
 		p.attributed = v.Events[:0]
 		if v.Layer == contract.LayerNetwork {
-			p.peerOnThisNode(&v, keys, res.Events)
+			p.peerOnThisNode(&v, keys, res.Events, p.otherEnds)
 		}
 		if v.Layer == contract.LayerL2 && (v.Evidence.BlockIOSlowMs > 0 || disk != "") {
 			p.noisyNeighbour(&v, &keys, start, end, disk)
@@ -629,7 +692,14 @@ func putMs(a pcommon.Map, k string, ms float64) {
 // running directly on the node, loss between two local sockets is not the
 // hypervisor's or the virtio device's, so the verdict stays network and
 // the cause says where the peer is.
-func (p *joinProcessor) peerOnThisNode(v *classify.Verdict, keys spankey.Keys, events []*kevent.Event) {
+func (p *joinProcessor) peerOnThisNode(v *classify.Verdict, keys spankey.Keys, events []*kevent.Event, otherEnds []*conntable.Conn) {
+	// The other ends the connection table found (across a DNAT too),
+	// then the events whose local side is the span's peer.
+	for _, c := range otherEnds {
+		if c.Host == p.hostname && c.PID > 0 && p.peerLayer(v, c.Local, c.PID) {
+			return
+		}
+	}
 	if !keys.Peer.IsValid() {
 		return
 	}
@@ -637,19 +707,27 @@ func (p *joinProcessor) peerOnThisNode(v *classify.Verdict, keys spankey.Keys, e
 		if e.Local != keys.Peer || e.Host != p.hostname || e.PID <= 0 {
 			continue
 		}
-		proc, ok := p.resolver.Process(e.PID)
-		if !ok {
-			continue
-		}
-		where := proc.Stack.String()
-		if l := proc.Stack.Innermost(); l == contract.LayerL3 || l == contract.LayerL4 {
-			v.Layer = l
-			v.Cause = l + " (peer " + keys.Peer.String() + " on this node, " + where + "): " + v.Cause
+		if p.peerLayer(v, keys.Peer, e.PID) {
 			return
 		}
-		v.Cause += "; peer " + keys.Peer.String() + " is on this node (" + where + ")"
-		return
 	}
+}
+
+// peerLayer rewrites v for a peer at ep run by pid on this node; false
+// when /proc does not know pid.
+func (p *joinProcessor) peerLayer(v *classify.Verdict, ep netip.AddrPort, pid int64) bool {
+	proc, ok := p.resolver.Process(pid)
+	if !ok {
+		return false
+	}
+	where := proc.Stack.String()
+	if l := proc.Stack.Innermost(); l == contract.LayerL3 || l == contract.LayerL4 {
+		v.Layer = l
+		v.Cause = l + " (peer " + ep.String() + " on this node, " + where + "): " + v.Cause
+		return true
+	}
+	v.Cause += "; peer " + ep.String() + " is on this node (" + where + ")"
+	return true
 }
 
 // noisyNeighbour names, in the cause of a span slowed by a virtio-backed

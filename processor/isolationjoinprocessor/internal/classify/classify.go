@@ -72,7 +72,8 @@ var DefaultRules = []Rule{
 // Thresholds say how much an event weighs.
 type Thresholds struct {
 	// EventCost is the time charged for an event that carries no duration
-	// (a retransmit waits at least the minimum RTO, 200ms on Linux).
+	// (a retransmit without a measured tcp.retransmit.wait_ns waits at
+	// least the minimum RTO, 200ms on Linux).
 	EventCost time.Duration
 	// Events with a duration below their minimum are noise and ignored.
 	MinSchedDelay   time.Duration
@@ -263,7 +264,9 @@ func (c *Classifier) VerdictIO(events []*kevent.Event, from, to int64, buf []Att
 			if dropLayer != "" && layer == contract.LayerNetwork {
 				layer = dropLayer
 			}
-			if t > 0 {
+			if t > 0 && e.DurationNs <= 0 {
+				// No measured wait on the record: the drop that caused
+				// it, when seen, dates the loss.
 				if d := lastDropBefore(events, e); d != nil {
 					// The segment was lost at the drop and recovered at
 					// this retransmit: that is the time the loss cost.
@@ -468,6 +471,14 @@ func layerIndex(l string) int {
 // capped at the span's duration. An instantaneous event outside the span
 // (a drop after the response) costs the span nothing.
 func (c *Classifier) timeOf(e *kevent.Event, from, to int64) int64 {
+	if e.Name == contract.EventTCPRetransmit && e.DurationNs > 0 {
+		// The receiver measured what the segment waited since its
+		// previous transmission: the span waited for the part of that
+		// inside it (a pooled connection's retransmit of another
+		// exchange's segment, or a probe's few milliseconds, is not a
+		// 200ms loss of this span).
+		return max(min(e.Time, to)-max(e.Time-e.DurationNs, from), 0)
+	}
 	var minimum time.Duration
 	switch e.Name {
 	case contract.EventSchedDelay:

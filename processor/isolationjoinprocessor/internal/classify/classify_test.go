@@ -321,3 +321,44 @@ func TestConcurrentWaitsCountOnce(t *testing.T) {
 	v = c.Verdict([]*kevent.Event{sched(102500 * 1000), sched(105 * msec), th}, 100*msec, 105*msec)
 	assert.Equal(t, contract.LayerL3, v.Layer, v.Cause)
 }
+
+func TestRetransmitChargedItsMeasuredWait(t *testing.T) {
+	c := New(nil, DefaultThresholds)
+	peer := netip.MustParseAddrPort("198.18.64.2:8080")
+	local := netip.MustParseAddrPort("198.18.64.1:40000")
+	rtx := func(at, wait int64) *kevent.Event {
+		return &kevent.Event{Name: contract.EventTCPRetransmit, Time: at, DurationNs: wait, Local: local, Peer: peer}
+	}
+	// A 7ms server span on a pooled connection: a tail-loss probe 2ms
+	// after the previous transmission is 2ms, not event_cost.
+	v := c.Verdict([]*kevent.Event{rtx(5*msec, 2*msec)}, 0, 7*msec)
+	assert.Equal(t, contract.LayerApp, v.Layer, v.Cause)
+	assert.Equal(t, int64(1), v.Evidence.Retransmits)
+	assert.Contains(t, v.Cause, "too little")
+
+	// A timeout that held the segment 210ms inside a 300ms span.
+	v = c.Verdict([]*kevent.Event{rtx(250*msec, 210*msec)}, 0, 300*msec)
+	assert.Equal(t, contract.LayerNetwork, v.Layer)
+	assert.Equal(t, 210*msec, v.Events[0].TimeNs)
+
+	// Clipped to the span: the segment was sent before the span started.
+	assert.Equal(t, 50*msec, c.timeOf(rtx(150*msec, 210*msec), 100*msec, 300*msec))
+	// A retransmit after the span's end costs it nothing.
+	assert.Zero(t, c.timeOf(rtx(320*msec, 10*msec), 0, 300*msec))
+
+	// Two segments of one window resent together: the wait counts once.
+	v = c.Verdict([]*kevent.Event{rtx(250*msec, 210*msec), rtx(251*msec, 211*msec)}, 0, 300*msec)
+	assert.Equal(t, contract.LayerNetwork, v.Layer)
+	assert.Equal(t, int64(2), v.Evidence.Retransmits)
+
+	// Without a measurement the fixed cost still applies.
+	assert.Equal(t, int64(DefaultThresholds.EventCost), c.timeOf(rtx(150*msec, 0), 0, 300*msec))
+	// A measured wait wins over the drop-to-retransmit estimate.
+	drop := &kevent.Event{Name: contract.EventSKBDrop, Time: 10 * msec, Local: peer, Peer: local}
+	v = c.Verdict([]*kevent.Event{drop, rtx(250*msec, 30*msec)}, 0, 300*msec)
+	for _, a := range v.Events {
+		if a.Event.Name == contract.EventTCPRetransmit {
+			assert.Equal(t, 30*msec, a.TimeNs)
+		}
+	}
+}

@@ -164,6 +164,18 @@ func (x *Index) Covers(host string) bool {
 	return ok && t >= x.watermark-x.retention
 }
 
+// Observe moves the watermark and host's coverage to t for a record that
+// is not indexed (a connection's establishment, kept by the connection
+// table): it still says the node's kernel events are flowing.
+func (x *Index) Observe(host string, t int64) {
+	if t > x.watermark {
+		x.watermark = t
+	}
+	if t > x.hosts[host] {
+		x.hosts[host] = t
+	}
+}
+
 // Add indexes e under every key it carries and returns how many events
 // it evicted to stay under MaxEvents.
 func (x *Index) Add(e *kevent.Event) (evicted int) {

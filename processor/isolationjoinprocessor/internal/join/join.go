@@ -3,6 +3,9 @@
 package join
 
 import (
+	"net/netip"
+
+	"github.com/crosshair-otel/crosshair/internal/contract"
 	"github.com/crosshair-otel/crosshair/processor/isolationjoinprocessor/internal/index"
 	"github.com/crosshair-otel/crosshair/processor/isolationjoinprocessor/internal/kevent"
 	"github.com/crosshair-otel/crosshair/processor/isolationjoinprocessor/internal/spankey"
@@ -29,6 +32,39 @@ type Span struct {
 	// (it is stamped at the interval's end): such a record whose interval
 	// starts by To is the span's.
 	Late int64
+	// Conns are the span's connections found in the connection table, and
+	// their other ends on this node: events of each count from either
+	// socket's side, under ConnQuality (5tuple when the span's connection
+	// is known exactly, peer for candidates of a pool).
+	Conns       []ConnRef
+	ConnQuality string
+	// Start and End are the span's own bounds (unix ns). When its
+	// connection is one of several candidates (a keep-alive pool), a
+	// retransmit on a candidate is the span's only if the segment was
+	// both sent and resent while the span ran: a concurrent exchange on
+	// another pooled connection does not delay it.
+	Start, End int64
+}
+
+// ContainSkew is how far a retransmit's wait may stick out of a span with
+// candidate connections: the kernel's clock converted to wall-clock time
+// and the application's may differ by this much.
+const ContainSkew = 2_000_000
+
+// duringSpan reports whether e, a loss on one of several candidate
+// connections, happened inside the span: the wait it measured (or, without
+// a measurement, the retransmit itself) lies within [Start, End].
+func (s *Span) duringSpan(e *kevent.Event) bool {
+	if e.Name != contract.EventTCPRetransmit {
+		return true
+	}
+	return e.Time-e.DurationNs >= s.Start-ContainSkew && e.Time <= s.End+ContainSkew
+}
+
+// ConnRef is one socket as its owner sees it.
+type ConnRef struct {
+	Local, Peer netip.AddrPort
+	Netns       int64
 }
 
 // Result is the evidence of one span.
@@ -178,6 +214,16 @@ func JoinPrepared(x *index.Index, r *Resource, s Span, dst []*kevent.Event) Resu
 			}
 		}
 	}
+	for _, cr := range s.Conns {
+		w := x.ByConn(cr.Local, cr.Peer, s.From, s.To)
+		for i := 0; i < w.Len(); i++ {
+			e := w.At(i)
+			if e.Local == cr.Local && e.Peer == cr.Peer && (cr.Netns == 0 || e.Netns == 0 || cr.Netns == e.Netns) &&
+				(s.ConnQuality != QualityPeer || s.duringSpan(e)) {
+				c.add(s.ConnQuality, e)
+			}
+		}
+	}
 	if k.HasProcess() {
 		to := s.To + max(s.Late, 0)
 		windows := [...]index.Entries{
@@ -203,7 +249,7 @@ func JoinPrepared(x *index.Index, r *Resource, s Span, dst []*kevent.Event) Resu
 		case k.Peer.IsValid():
 			w := x.ByPeer(k.Peer, s.From, s.To)
 			for i := 0; i < w.Len(); i++ {
-				if e := w.At(i); belongs(e, k) {
+				if e := w.At(i); belongs(e, k) && (s.ConnQuality != QualityPeer || s.duringSpan(e)) {
 					c.add(QualityPeer, e)
 				}
 			}
@@ -212,7 +258,8 @@ func JoinPrepared(x *index.Index, r *Resource, s Span, dst []*kevent.Event) Resu
 			// span's own process, can tie an event to this peer.
 			for _, w := range windows {
 				for i := 0; i < w.Len(); i++ {
-					if e := w.At(i); e.Peer.IsValid() && e.Peer.Port() == k.PeerPort && e.Time <= s.To {
+					if e := w.At(i); e.Peer.IsValid() && e.Peer.Port() == k.PeerPort && e.Time <= s.To &&
+						(s.ConnQuality != QualityPeer || s.duringSpan(e)) {
 						c.add(QualityPeer, e)
 					}
 				}
@@ -233,7 +280,11 @@ func JoinPrepared(x *index.Index, r *Resource, s Span, dst []*kevent.Event) Resu
 	}
 	c.addAll(QualityNode, r.node.Window(s.From, s.To))
 	switch {
-	case res.Quality != "":
+	case res.Quality != "" && (s.ConnQuality == "" || rank(res.Quality) <= rank(s.ConnQuality)):
+	case s.ConnQuality != "":
+		// The connection table tied the span to its connection(s): that
+		// is the match, whether or not they carried evidence.
+		res.Quality = s.ConnQuality
 	case k.HasProcess() && r.covered:
 		// The process is known and its node watched: an empty window is
 		// an answer (the verdict will be app).
@@ -242,6 +293,16 @@ func JoinPrepared(x *index.Index, r *Resource, s Span, dst []*kevent.Event) Resu
 		res.Quality = QualityUnmatched
 	}
 	return res
+}
+
+// rank is q's position in Qualities (0 = best).
+func rank(q string) int {
+	for i, x := range Qualities {
+		if x == q {
+			return i
+		}
+	}
+	return len(Qualities)
 }
 
 // intervalReaches reports whether e sums an interval that starts by to.

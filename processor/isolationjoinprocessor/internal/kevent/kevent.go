@@ -33,7 +33,11 @@ type Event struct {
 	PodUID      string
 	Exe         string
 
-	DurationNs int64 // the event's own duration: sched delay, throttled, steal, block or syscall latency
+	// DurationNs is the event's own duration: sched delay, throttled,
+	// steal, block or syscall latency, and a retransmit's measured wait
+	// (tcp.retransmit.wait_ns: how long the segment waited since its
+	// previous transmission).
+	DurationNs int64
 
 	// Detail holds the facts only some event types carry; nil for most
 	// events (a retransmit has none), which halves the index's memory.
@@ -59,6 +63,11 @@ type Detail struct {
 	// (cgroup throttling) covers; the record is stamped at its end.
 	IntervalStart int64
 	IntervalNs    int64
+	// Side is which end a kernel.tcp.established record's socket is
+	// (connect, accept, existing).
+	Side string
+	// LifetimeNs is a closed connection's lifetime (tcp.duration_ms).
+	LifetimeNs int64
 }
 
 // AttrBlockBackingDevice names the disk under a loop device.
@@ -159,7 +168,7 @@ var names = func() map[string]string {
 		contract.EventSKBDrop, contract.EventNetTxTimeout, contract.EventSchedDelay,
 		contract.EventCgroupThrottle, contract.EventBlockIO, contract.EventSyscallSlow,
 		contract.EventOOMKill, contract.EventCPUSteal, contract.EventKernelLog,
-		contract.EventConntrackInsertFailed,
+		contract.EventConntrackInsertFailed, contract.EventTCPEstablished,
 	} {
 		m[n] = n
 	}
@@ -204,6 +213,9 @@ const (
 	rBackingDevice
 	rIntervalStart
 	rIntervalNs
+	rSide
+	rRetransmitWaitNs
+	rDurationMs
 	numRecordSlots
 )
 
@@ -265,6 +277,12 @@ func recordSlot(key string) int {
 		return rIntervalStart
 	case contract.AttrIntervalNs:
 		return rIntervalNs
+	case contract.AttrTCPEstablishedSide:
+		return rSide
+	case contract.AttrTCPRetransmitWaitNs:
+		return rRetransmitWaitNs
+	case contract.AttrTCPDurationMs:
+		return rDurationMs
 	}
 	return -1
 }
@@ -349,6 +367,12 @@ func FromRecord(host string, lr plog.LogRecord) (Event, bool) {
 		e.DurationNs = a.int(rBlockLatencyNs)
 	case contract.EventSyscallSlow:
 		e.DurationNs = a.int(rSyscallLatencyNs)
+	case contract.EventTCPRetransmit:
+		e.DurationNs = a.int(rRetransmitWaitNs)
+	case contract.EventTCPEstablished:
+		d.Side = a.str(rSide)
+	case contract.EventTCPConnection:
+		d.LifetimeNs = max(a.int(rDurationMs), 0) * 1e6
 	}
 	if e.DurationNs < 0 {
 		e.DurationNs = 0

@@ -28,10 +28,13 @@ type TelemetryBuilder struct {
 	meter                                    metric.Meter
 	mu                                       sync.Mutex
 	registrations                            []metric.Registration
+	ProcessorIsolationJoinConnections        metric.Int64ObservableGauge
+	ProcessorIsolationJoinConnectionsEvicted metric.Int64Counter
 	ProcessorIsolationJoinEventsEvicted      metric.Int64Counter
 	ProcessorIsolationJoinEventsIndexed      metric.Int64Counter
 	ProcessorIsolationJoinLatency            metric.Float64Histogram
 	ProcessorIsolationJoinPendingSpans       metric.Int64ObservableGauge
+	ProcessorIsolationJoinSpansIdentified    metric.Int64Counter
 	ProcessorIsolationJoinSpansJoined        metric.Int64Counter
 	ProcessorIsolationJoinSpansReleasedEarly metric.Int64Counter
 }
@@ -45,6 +48,21 @@ type telemetryBuilderOptionFunc func(mb *TelemetryBuilder)
 
 func (tbof telemetryBuilderOptionFunc) apply(mb *TelemetryBuilder) {
 	tbof(mb)
+}
+
+// RegisterProcessorIsolationJoinConnectionsCallback sets callback for observable ProcessorIsolationJoinConnections metric.
+func (builder *TelemetryBuilder) RegisterProcessorIsolationJoinConnectionsCallback(cb metric.Int64Callback) error {
+	reg, err := builder.meter.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
+		cb(ctx, &observerInt64{inst: builder.ProcessorIsolationJoinConnections, obs: o})
+		return nil
+	}, builder.ProcessorIsolationJoinConnections)
+	if err != nil {
+		return err
+	}
+	builder.mu.Lock()
+	defer builder.mu.Unlock()
+	builder.registrations = append(builder.registrations, reg)
+	return nil
 }
 
 // RegisterProcessorIsolationJoinPendingSpansCallback sets callback for observable ProcessorIsolationJoinPendingSpans metric.
@@ -90,6 +108,18 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	}
 	builder.meter = Meter(settings)
 	var err, errs error
+	builder.ProcessorIsolationJoinConnections, err = builder.meter.Int64ObservableGauge(
+		"otelcol_processor_isolation_join_connections",
+		metric.WithDescription("TCP connections held in the connection table (open ones, and closed ones for the retention). [Development]"),
+		metric.WithUnit("{connection}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ProcessorIsolationJoinConnectionsEvicted, err = builder.meter.Int64Counter(
+		"otelcol_processor_isolation_join_connections_evicted",
+		metric.WithDescription("Connections removed from the connection table because the max_connections cap was reached (closed ones first, then the oldest open one). [Development]"),
+		metric.WithUnit("{connection}"),
+	)
+	errs = errors.Join(errs, err)
 	builder.ProcessorIsolationJoinEventsEvicted, err = builder.meter.Int64Counter(
 		"otelcol_processor_isolation_join_events_evicted",
 		metric.WithDescription("Kernel events removed from the index because the max_events cap was reached (events that aged out of retention are not counted). [Development]"),
@@ -112,6 +142,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	builder.ProcessorIsolationJoinPendingSpans, err = builder.meter.Int64ObservableGauge(
 		"otelcol_processor_isolation_join_pending_spans",
 		metric.WithDescription("Spans held waiting for the kernel events of their window. [Development]"),
+		metric.WithUnit("{span}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ProcessorIsolationJoinSpansIdentified, err = builder.meter.Int64Counter(
+		"otelcol_processor_isolation_join_spans_identified",
+		metric.WithDescription("Resources or spans without a process identity of their own whose process was found through the connection table, by how (otlp_sender = the connection that delivered the batch, server_peer = the socket a server span was served on). [Development]"),
 		metric.WithUnit("{span}"),
 	)
 	errs = errors.Join(errs, err)

@@ -20,15 +20,27 @@ func TestSetupTelemetry(t *testing.T) {
 	tb, err := metadata.NewTelemetryBuilder(testTel.NewTelemetrySettings())
 	require.NoError(t, err)
 	defer tb.Shutdown()
+	require.NoError(t, tb.RegisterProcessorIsolationJoinConnectionsCallback(func(_ context.Context, observer metric.Int64Observer) error {
+		observer.Observe(1)
+		return nil
+	}))
 	require.NoError(t, tb.RegisterProcessorIsolationJoinPendingSpansCallback(func(_ context.Context, observer metric.Int64Observer) error {
 		observer.Observe(1)
 		return nil
 	}))
+	tb.ProcessorIsolationJoinConnectionsEvicted.Add(context.Background(), 1)
 	tb.ProcessorIsolationJoinEventsEvicted.Add(context.Background(), 1)
 	tb.ProcessorIsolationJoinEventsIndexed.Add(context.Background(), 1)
 	tb.ProcessorIsolationJoinLatency.Record(context.Background(), 1)
+	tb.ProcessorIsolationJoinSpansIdentified.Add(context.Background(), 1)
 	tb.ProcessorIsolationJoinSpansJoined.Add(context.Background(), 1)
 	tb.ProcessorIsolationJoinSpansReleasedEarly.Add(context.Background(), 1)
+	AssertEqualProcessorIsolationJoinConnections(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualProcessorIsolationJoinConnectionsEvicted(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
 	AssertEqualProcessorIsolationJoinEventsEvicted(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
@@ -39,6 +51,9 @@ func TestSetupTelemetry(t *testing.T) {
 		[]metricdata.HistogramDataPoint[float64]{{}}, metricdatatest.IgnoreValue(),
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualProcessorIsolationJoinPendingSpans(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualProcessorIsolationJoinSpansIdentified(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualProcessorIsolationJoinSpansJoined(t, testTel,

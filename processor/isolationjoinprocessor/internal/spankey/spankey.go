@@ -5,6 +5,8 @@ package spankey
 
 import (
 	"net/netip"
+	"strconv"
+	"strings"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
@@ -20,6 +22,14 @@ type Keys struct {
 	// plus its process.
 	PeerPort uint16
 	PeerHost string
+	// PeerAddr is the peer's address when the span names one, with or
+	// without a port.
+	PeerAddr netip.Addr
+	// LocalPort is the span's local port when an attribute gives it (a
+	// server span's server.port), with or without a local address.
+	LocalPort uint16
+	// Server is true for SERVER and CONSUMER spans: the peer is the client.
+	Server bool
 
 	Host        string // resource host.name
 	PID         int64
@@ -70,6 +80,8 @@ const (
 	slotNetworkLocalPort
 	slotNetSockHostPort
 	slotNetHostPort
+	slotURLFull
+	slotNetPeerName
 	numSlots
 	noSlot = -1
 )
@@ -108,6 +120,10 @@ func slotOf(key string) int {
 		return slotNetSockHostPort
 	case "net.host.port":
 		return slotNetHostPort
+	case "url.full":
+		return slotURLFull
+	case "net.peer.name":
+		return slotNetPeerName
 	}
 	return noSlot
 }
@@ -124,8 +140,10 @@ var (
 		{slotNetPeerIP, slotNetPeerPort},
 	}
 	clientPeer = pair{slotServerAddress, slotServerPort} // a client's peer is the server
-	serverPeer = pair{slotClientAddress, slotClientPort} // a server's peer is the client
-	localPairs = []pair{
+	// The old conventions' name of a client's peer (a host name, usually).
+	clientPeerName = pair{slotNetPeerName, noSlot}
+	serverPeer     = pair{slotClientAddress, slotClientPort} // a server's peer is the client
+	localPairs     = []pair{
 		{slotNetworkLocalAddress, slotNetworkLocalPort},
 		{slotNetSockHostAddr, slotNetSockHostPort},
 		{slotNetHostIP, slotNetHostPort},
@@ -134,7 +152,7 @@ var (
 	serverLocal = pair{noSlot, slotServerPort}
 
 	// Read-only lists per span kind, built once so a span costs no allocation.
-	clientPeers  = append(append([]pair{}, peerPairs...), clientPeer)
+	clientPeers  = append(append([]pair{}, peerPairs...), clientPeer, clientPeerName)
 	serverPeers  = append(append([]pair{}, peerPairs...), serverPeer)
 	serverLocals = append(append([]pair{}, localPairs...), serverLocal)
 )
@@ -154,7 +172,7 @@ func (s *slots) str(i int) string {
 }
 
 func (s *slots) int(i int) int64 {
-	if s.found&(1<<i) == 0 {
+	if i == noSlot || s.found&(1<<i) == 0 {
 		return 0
 	}
 	return kevent.IntValue(s.v[i])
@@ -176,10 +194,21 @@ func FromSpan(k Keys, span ptrace.Span) Keys {
 	switch span.Kind() {
 	case ptrace.SpanKindServer, ptrace.SpanKindConsumer:
 		peers, locals = serverPeers, serverLocals
+		k.Server = true
 	}
 	var peerAddr string
 	peerAddr, k.PeerPort = sl.read(peers)
+	if !k.Server && k.PeerPort == 0 {
+		// Go's otelhttp writes server.port only when the URL names a
+		// non-default one: the URL's scheme gives the rest.
+		var host string
+		host, k.PeerPort = urlHostPort(sl.str(slotURLFull))
+		if peerAddr == "" {
+			peerAddr = host
+		}
+	}
 	if a := kevent.Addr(peerAddr); a.IsValid() {
+		k.PeerAddr = a
 		if k.PeerPort != 0 {
 			k.Peer = netip.AddrPortFrom(a, k.PeerPort)
 		}
@@ -187,10 +216,42 @@ func FromSpan(k Keys, span ptrace.Span) Keys {
 		k.PeerHost = peerAddr
 	}
 	localAddr, localPort := sl.read(locals)
+	k.LocalPort = localPort
 	if a := kevent.Addr(localAddr); a.IsValid() && localPort != 0 {
 		k.Local = netip.AddrPortFrom(a, localPort)
 	}
 	return k
+}
+
+// urlHostPort is the host and port of an absolute URL: its explicit port,
+// else its scheme's default (http 80, https 443; ws, wss alike); 0 when
+// neither is known. Parsed by hand: url.Parse allocates, and this runs for
+// every client span.
+func urlHostPort(u string) (host string, port uint16) {
+	scheme, rest, ok := strings.Cut(u, "://")
+	if !ok {
+		return "", 0
+	}
+	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
+		rest = rest[:i]
+	}
+	if i := strings.LastIndexByte(rest, '@'); i >= 0 {
+		rest = rest[i+1:]
+	}
+	host = rest
+	if i := strings.LastIndexByte(rest, ':'); i >= 0 && !strings.HasSuffix(rest, "]") {
+		host = rest[:i]
+		if n, err := strconv.ParseUint(rest[i+1:], 10, 16); err == nil && n > 0 {
+			return host, uint16(n)
+		}
+	}
+	switch strings.ToLower(scheme) {
+	case "http", "ws":
+		return host, 80
+	case "https", "wss":
+		return host, 443
+	}
+	return host, 0
 }
 
 func (s *slots) read(pairs []pair) (addr string, port uint16) {

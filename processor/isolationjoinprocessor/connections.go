@@ -1,0 +1,253 @@
+package isolationjoinprocessor // import "github.com/crosshair-otel/crosshair/processor/isolationjoinprocessor"
+
+import (
+	"context"
+	"net"
+	"net/netip"
+	"time"
+
+	"go.opentelemetry.io/collector/client"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+
+	"github.com/crosshair-otel/crosshair/internal/contract"
+	"github.com/crosshair-otel/crosshair/processor/isolationjoinprocessor/internal/conntable"
+	"github.com/crosshair-otel/crosshair/processor/isolationjoinprocessor/internal/join"
+	"github.com/crosshair-otel/crosshair/processor/isolationjoinprocessor/internal/kevent"
+	"github.com/crosshair-otel/crosshair/processor/isolationjoinprocessor/internal/metadata"
+	"github.com/crosshair-otel/crosshair/processor/isolationjoinprocessor/internal/spankey"
+)
+
+// How a resource without a process identity of its own was tied to its
+// process (the identity attribute of spans_identified).
+const (
+	identityOTLPSender = "otlp_sender"
+	identityServerPeer = "server_peer"
+)
+
+// senderSkew widens the instant a batch arrived when asking which socket
+// delivered it: the kernel's clock, converted to wall-clock time, and the
+// collector's may disagree by a little.
+const senderSkew = time.Second
+
+// connOf is the socket a kernel record describes, with its owner.
+func connOf(e *kevent.Event) conntable.Conn {
+	return conntable.Conn{
+		Host: e.Host, Local: e.Local, Peer: e.Peer, Netns: e.Netns,
+		PID: e.PID, ContainerID: e.ContainerID, CgroupPath: e.CgroupPath, PodUID: e.PodUID, Exe: e.Exe,
+	}
+}
+
+// track feeds the connection table from one record and reports whether
+// the record is also evidence to index (an establishment is not: it only
+// says who owns the socket). Called with p.mu held.
+func (p *joinProcessor) track(e *kevent.Event) (index bool, evicted int) {
+	if !e.HasTuple() {
+		return true, 0
+	}
+	switch e.Name {
+	case contract.EventTCPEstablished:
+		c := connOf(e)
+		if e.D().Side != contract.EstablishedExisting {
+			c.Opened = e.Time
+		}
+		return false, p.conns.Open(c, e.Time)
+	case contract.EventTCPConnection:
+		return true, p.conns.Close(connOf(e), e.Time, e.D().LifetimeNs)
+	}
+	if e.HasProcess() {
+		return true, p.conns.Seen(connOf(e), e.Time)
+	}
+	return true, 0
+}
+
+// needsIdentity reports whether a resource's spans name no process of
+// their own although they may run on this node: stock SDK resources
+// (Go, Python, .NET) carry no process.pid.
+func (ri *resourceInfo) needsIdentity(hostname string) bool {
+	return ri.keys.Host == hostname && !ri.keys.HasProcess()
+}
+
+// adopt gives ri the process that owns socket c, found through the
+// connection table. Called with p.mu held.
+func (p *joinProcessor) adopt(ri *resourceInfo, c *conntable.Conn, how string) {
+	ri.identity = how
+	ri.keys.PID = c.PID
+	ri.keys.ContainerID = c.ContainerID
+	ri.keys.PodUID = c.PodUID
+	ri.keys.CgroupPath = c.CgroupPath
+	p.place(ri)
+	if ri.keys.CgroupPath == "" {
+		ri.keys.CgroupPath = c.CgroupPath
+	}
+}
+
+// senderOwner is the socket on this node that delivered the batch of ctx
+// (client.Info.Addr, set by the OTLP receiver), when one process owns it:
+//   - OTLP/gRPC gives the sender's address and port: the socket whose
+//     local end that is;
+//   - OTLP/HTTP (confighttp) keeps only the address: the collector's own
+//     accepted sockets from that address lead, through their peer ends, to
+//     the senders' sockets — one owner when each pod or namespace has its
+//     own address; several (processes sharing the host's network or
+//     loopback) is no answer.
+//
+// Called with p.mu held.
+func (p *joinProcessor) senderOwner(ctx context.Context, at time.Time) *conntable.Conn {
+	if p.conns.Len() == 0 {
+		return nil
+	}
+	ep, addr := netAddr(client.FromContext(ctx).Addr)
+	from, to := at.Add(-senderSkew).UnixNano(), at.Add(senderSkew).UnixNano()
+	cands := p.connBuf[:0]
+	switch {
+	case ep.IsValid():
+		cands = p.conns.ByLocal(cands, p.hostname, ep, from, to)
+	case addr.IsValid():
+		accepted := p.conns.ByPeerAddr(p.acceptBuf[:0], p.hostname, addr, p.pid, from, to)
+		for _, a := range accepted {
+			cands = p.conns.ByLocal(cands, p.hostname, a.Peer, from, to)
+		}
+		p.acceptBuf = accepted[:0]
+	}
+	owner := uniqueOwner(cands)
+	clear(cands)
+	p.connBuf = cands[:0]
+	return owner
+}
+
+// netAddr reads a client address: ep when it has a port, else addr alone.
+func netAddr(a net.Addr) (ep netip.AddrPort, addr netip.Addr) {
+	switch a := a.(type) {
+	case nil:
+		return
+	case *net.TCPAddr:
+		ep = a.AddrPort()
+	case *net.IPAddr:
+		addr, _ = netip.AddrFromSlice(a.IP)
+	default:
+		var err error
+		if ep, err = netip.ParseAddrPort(a.String()); err != nil {
+			addr = kevent.Addr(a.String())
+		}
+	}
+	if ep.IsValid() {
+		ep = netip.AddrPortFrom(ep.Addr().Unmap().WithZone(""), ep.Port())
+		if ep.Port() == 0 {
+			return netip.AddrPort{}, ep.Addr()
+		}
+		return ep, netip.Addr{}
+	}
+	return netip.AddrPort{}, addr.Unmap().WithZone("")
+}
+
+// uniqueOwner is the first of cands when they all have one owner, else nil.
+func uniqueOwner(cands []*conntable.Conn) *conntable.Conn {
+	var first *conntable.Conn
+	for _, c := range cands {
+		if !c.HasOwner() {
+			continue
+		}
+		if first == nil {
+			first = c
+			continue
+		}
+		if c.PID != first.PID || c.ContainerID != first.ContainerID {
+			return nil
+		}
+	}
+	return first
+}
+
+// serverOwner is the owner of the socket a server span was served on: the
+// one whose peer is the span's peer endpoint (and whose local port is the
+// span's, when an attribute gives it). Called with p.mu held.
+func (p *joinProcessor) serverOwner(k *spankey.Keys, from, to int64) *conntable.Conn {
+	if !k.Server || !k.Peer.IsValid() || p.conns.Len() == 0 {
+		return nil
+	}
+	cands := p.conns.ByPeer(p.connBuf[:0], k.Host, k.Peer, k.LocalPort, from, to)
+	owner := uniqueOwner(cands)
+	clear(cands)
+	p.connBuf = cands[:0]
+	return owner
+}
+
+// spanConns finds the span's connection(s) in the table, and their other
+// ends on this node, into p.refs (and the other ends' sockets into
+// p.otherEnds), and says how well they are known:
+//   - a 5-tuple on the span: that socket;
+//   - a server span: the socket whose peer is the span's peer endpoint;
+//   - a client span: its process's connections to the peer address (and
+//     port), or — for a host name — to the remote port, open in the window.
+//
+// One candidate is the span's connection exactly (5tuple); several (a
+// keep-alive pool) are candidates (peer). Called with p.mu held.
+func (p *joinProcessor) spanConns(k *spankey.Keys, from, to int64) ([]join.ConnRef, string) {
+	p.refs, p.otherEnds = p.refs[:0], p.otherEnds[:0]
+	if p.conns.Len() == 0 {
+		return nil, ""
+	}
+	cands := p.connBuf[:0]
+	switch {
+	case k.Local.IsValid() && k.Peer.IsValid():
+		same := p.conns.ByLocal(p.acceptBuf[:0], k.Host, k.Local, from, to)
+		for _, c := range same {
+			if c.Peer == k.Peer {
+				cands = append(cands, c)
+			}
+		}
+		clear(same)
+		p.acceptBuf = same[:0]
+	case k.Server:
+		if k.Peer.IsValid() {
+			cands = p.conns.ByPeer(cands, k.Host, k.Peer, k.LocalPort, from, to)
+		}
+	case k.HasProcess() && (k.PeerAddr.IsValid() || k.PeerPort != 0):
+		owner := conntable.Owner{Host: k.Host, PID: k.PID, ContainerID: k.ContainerID, PodUID: k.PodUID}
+		cands = p.conns.OfOwner(cands, owner, k.PeerAddr, k.PeerPort, from, to)
+	}
+	q := ""
+	switch len(cands) {
+	case 0:
+	case 1:
+		q = join.Quality5Tuple
+	default:
+		q = join.QualityPeer
+	}
+	for _, c := range cands {
+		p.refs = append(p.refs, join.ConnRef{Local: c.Local, Peer: c.Peer, Netns: c.Netns})
+		n := len(p.otherEnds)
+		p.otherEnds = p.conns.OtherEnds(p.otherEnds, c, from, to)
+		for _, o := range p.otherEnds[n:] {
+			p.refs = append(p.refs, join.ConnRef{Local: o.Local, Peer: o.Peer, Netns: o.Netns})
+		}
+	}
+	clear(cands)
+	p.connBuf = cands[:0]
+	return p.refs, q
+}
+
+// identityCounts counts, per batch, the spans whose process was found
+// through the connection table.
+type identityCounts struct{ sender, server int64 }
+
+func (c *identityCounts) add(how string) {
+	switch how {
+	case identityOTLPSender:
+		c.sender++
+	case identityServerPeer:
+		c.server++
+	}
+}
+
+func (c *identityCounts) record(ctx context.Context, tel *metadata.TelemetryBuilder) {
+	for _, x := range [...]struct {
+		how string
+		n   int64
+	}{{identityOTLPSender, c.sender}, {identityServerPeer, c.server}} {
+		if x.n > 0 {
+			tel.ProcessorIsolationJoinSpansIdentified.Add(ctx, x.n, metric.WithAttributes(attribute.String("identity", x.how)))
+		}
+	}
+}

@@ -1,0 +1,370 @@
+// Package conntable keeps the TCP connections of the node(s) the kernel
+// events come from: which process (pid, netns, cgroup, container) owned
+// which 5-tuple from when to when (DESIGN §4, connection table). It is built
+// from kernel.tcp.established records (connect, accept, or found open by
+// the receiver's snapshot at start), kernel.tcp.connection records (the
+// close) and the owner fields of other socket records.
+//
+// Open connections stay until their close arrives, whatever their age (a
+// keep-alive pool lives for hours); closed ones stay for the retention, so
+// late spans still find them. The table is bounded by a count: over it,
+// the connection closed longest ago goes first, then the oldest open one.
+//
+// The table is not safe for concurrent use; the processor guards it.
+package conntable
+
+import (
+	"net/netip"
+)
+
+// Conn is one socket: one end of a TCP connection, as its owner sees it.
+type Conn struct {
+	Host        string
+	Local, Peer netip.AddrPort // normalized
+	Netns       int64          // 0 when unknown
+
+	PID         int64
+	ContainerID string
+	CgroupPath  string
+	PodUID      string
+	Exe         string
+
+	// Opened is when the socket reached ESTABLISHED (unix ns); 0 when
+	// unknown (found open at start, or first seen on another record).
+	Opened int64
+	// Closed is when it closed; 0 while open.
+	Closed int64
+
+	seq     uint64 // insertion order, for eviction
+	removed bool
+}
+
+// AliveDuring reports whether c was open at some time in [from, to].
+func (c *Conn) AliveDuring(from, to int64) bool {
+	return c.Opened <= to && (c.Closed == 0 || c.Closed >= from)
+}
+
+// HasOwner reports whether c names the process that owns it.
+func (c *Conn) HasOwner() bool { return c.PID > 0 || c.ContainerID != "" || c.PodUID != "" }
+
+type endpoint struct {
+	host string
+	ep   netip.AddrPort
+}
+
+type hostAddr struct {
+	host string
+	addr netip.Addr
+}
+
+type hostPID struct {
+	host string
+	pid  int64
+}
+
+// Table is the connection table.
+type Table struct {
+	maxConns  int
+	retention int64
+
+	byLocal map[endpoint][]*Conn
+	byPeer  map[endpoint][]*Conn
+	byPeerA map[hostAddr][]*Conn // by peer address alone (OTLP/HTTP gives no port)
+	byPID   map[hostPID][]*Conn
+	byCtr   map[string][]*Conn
+	byPod   map[string][]*Conn
+
+	open   queue // open connections, oldest first
+	closed queue // closed connections, in close order
+	n      int
+	seq    uint64
+
+	watermark int64
+	evicted   int64
+}
+
+// New returns an empty table holding at most maxConns connections; closed
+// ones are forgotten retentionNs after their close.
+func New(maxConns int, retentionNs int64) *Table {
+	return &Table{
+		maxConns:  maxConns,
+		retention: retentionNs,
+		byLocal:   map[endpoint][]*Conn{},
+		byPeer:    map[endpoint][]*Conn{},
+		byPeerA:   map[hostAddr][]*Conn{},
+		byPID:     map[hostPID][]*Conn{},
+		byCtr:     map[string][]*Conn{},
+		byPod:     map[string][]*Conn{},
+		open:      queue{open: true},
+	}
+}
+
+// Len is the number of connections held.
+func (t *Table) Len() int { return t.n }
+
+// Evicted counts connections removed because of the count bound.
+func (t *Table) Evicted() int64 { return t.evicted }
+
+// Open records a socket that reached ESTABLISHED at c.Opened (0 when only
+// known to be open: the snapshot at start). A socket already held with the
+// same ends in the same namespace is updated instead (the snapshot and an
+// established record may both report one). It returns how many
+// connections the bound evicted.
+func (t *Table) Open(c Conn, at int64) int {
+	t.advance(at)
+	if old := t.find(c.Host, c.Local, c.Peer, c.Netns, at); old != nil {
+		if old.Closed == 0 {
+			fillOwner(old, &c)
+			if c.Opened != 0 && (old.Opened == 0 || c.Opened < old.Opened) {
+				old.Opened = c.Opened
+			}
+			return t.expire()
+		}
+		// A closed socket's ends reused by a new connection: a new entry.
+	}
+	t.insert(c)
+	return t.expire()
+}
+
+// Close records the close of a socket at closed; lifetimeNs (0 when
+// unknown) dates its open when the table never saw it. owner carries the
+// record's owner fields.
+func (t *Table) Close(owner Conn, closed, lifetimeNs int64) int {
+	t.advance(closed)
+	c := t.find(owner.Host, owner.Local, owner.Peer, owner.Netns, closed)
+	if c == nil || c.Closed != 0 {
+		owner.Opened = 0
+		if lifetimeNs > 0 && lifetimeNs < closed {
+			owner.Opened = closed - lifetimeNs
+		}
+		c = t.insert(owner)
+	} else {
+		fillOwner(c, &owner)
+	}
+	c.Closed = closed
+	t.closed.push(c)
+	return t.expire()
+}
+
+// Seen records that a socket with an owner was open at at (a retransmit,
+// reset or drop record of it): the owner of a connection the table never
+// saw established (opened before the receiver started and missed by its
+// snapshot) is still learned.
+func (t *Table) Seen(c Conn, at int64) int {
+	t.advance(at)
+	if !c.HasOwner() {
+		return 0
+	}
+	if old := t.find(c.Host, c.Local, c.Peer, c.Netns, at); old != nil {
+		if !old.HasOwner() {
+			fillOwner(old, &c)
+		}
+		return 0
+	}
+	c.Opened = 0
+	t.insert(c)
+	return t.expire()
+}
+
+func fillOwner(dst, src *Conn) {
+	if dst.PID == 0 && src.PID > 0 {
+		dst.PID = src.PID
+	}
+	if dst.ContainerID == "" {
+		dst.ContainerID = src.ContainerID
+	}
+	if dst.CgroupPath == "" {
+		dst.CgroupPath = src.CgroupPath
+	}
+	if dst.PodUID == "" {
+		dst.PodUID = src.PodUID
+	}
+	if dst.Exe == "" {
+		dst.Exe = src.Exe
+	}
+	if dst.Netns == 0 {
+		dst.Netns = src.Netns
+	}
+}
+
+// advance moves the table's clock (the newest record time seen).
+func (t *Table) advance(at int64) {
+	if at > t.watermark {
+		t.watermark = at
+	}
+}
+
+// find is the socket held with these ends (and namespace, when both sides
+// know it) that was open at at, else the newest one with these ends.
+func (t *Table) find(host string, local, peer netip.AddrPort, netns, at int64) *Conn {
+	var best *Conn
+	for _, c := range t.byLocal[endpoint{host, local}] {
+		if c.Peer != peer || (netns != 0 && c.Netns != 0 && netns != c.Netns) {
+			continue
+		}
+		if c.Closed == 0 || c.Closed >= at {
+			if best == nil || best.Closed != 0 {
+				best = c
+			}
+			continue
+		}
+		if best == nil {
+			best = c
+		}
+	}
+	return best
+}
+
+func (t *Table) insert(c Conn) *Conn {
+	t.seq++
+	nc := new(Conn)
+	*nc = c
+	nc.seq = t.seq
+	nc.removed = false
+	t.byLocal[endpoint{c.Host, c.Local}] = append(t.byLocal[endpoint{c.Host, c.Local}], nc)
+	t.byPeer[endpoint{c.Host, c.Peer}] = append(t.byPeer[endpoint{c.Host, c.Peer}], nc)
+	t.byPeerA[hostAddr{c.Host, c.Peer.Addr()}] = append(t.byPeerA[hostAddr{c.Host, c.Peer.Addr()}], nc)
+	if c.PID > 0 {
+		t.byPID[hostPID{c.Host, c.PID}] = append(t.byPID[hostPID{c.Host, c.PID}], nc)
+	}
+	if c.ContainerID != "" {
+		t.byCtr[c.ContainerID] = append(t.byCtr[c.ContainerID], nc)
+	}
+	if c.PodUID != "" {
+		t.byPod[c.PodUID] = append(t.byPod[c.PodUID], nc)
+	}
+	t.open.push(nc)
+	t.n++
+	// Closed and removed entries behind a long-lived head would pile up.
+	if len(t.open.items)-t.open.head > 2*t.n+1024 {
+		t.open.filter()
+		t.closed.filter()
+	}
+	return nc
+}
+
+// expire forgets closed connections older than the retention, then evicts
+// down to the bound: closed ones first, then the oldest open one.
+func (t *Table) expire() (evicted int) {
+	limit := t.watermark - t.retention
+	for {
+		c := t.closed.peek()
+		if c == nil || c.Closed >= limit {
+			break
+		}
+		t.closed.pop()
+		t.remove(c)
+	}
+	for t.n > t.maxConns {
+		c := t.closed.pop()
+		if c == nil {
+			c = t.open.pop()
+		}
+		if c == nil {
+			break
+		}
+		t.remove(c)
+		t.evicted++
+		evicted++
+	}
+	return evicted
+}
+
+func (t *Table) remove(c *Conn) {
+	if c.removed {
+		return
+	}
+	c.removed = true
+	t.n--
+	drop(t.byLocal, endpoint{c.Host, c.Local}, c)
+	drop(t.byPeer, endpoint{c.Host, c.Peer}, c)
+	drop(t.byPeerA, hostAddr{c.Host, c.Peer.Addr()}, c)
+	if c.PID > 0 {
+		drop(t.byPID, hostPID{c.Host, c.PID}, c)
+	}
+	if c.ContainerID != "" {
+		drop(t.byCtr, c.ContainerID, c)
+	}
+	if c.PodUID != "" {
+		drop(t.byPod, c.PodUID, c)
+	}
+}
+
+func drop[K comparable](m map[K][]*Conn, k K, c *Conn) {
+	l := m[k]
+	for i, x := range l {
+		if x != c {
+			continue
+		}
+		if len(l) == 1 {
+			delete(m, k)
+			return
+		}
+		copy(l[i:], l[i+1:])
+		l[len(l)-1] = nil
+		m[k] = l[:len(l)-1]
+		return
+	}
+}
+
+// queue is a FIFO of connections with lazy deletion: entries removed from
+// the table (or closed, in the open queue) are skipped when they reach
+// the head.
+type queue struct {
+	items []*Conn
+	head  int
+	open  bool // skip closed entries (the open queue)
+}
+
+func (q *queue) push(c *Conn) { q.items = append(q.items, c) }
+
+func (q *queue) skip() {
+	for q.head < len(q.items) {
+		c := q.items[q.head]
+		if !c.removed && (c.Closed == 0 || !q.open) {
+			return
+		}
+		q.items[q.head] = nil
+		q.head++
+	}
+	q.compact()
+}
+
+func (q *queue) peek() *Conn {
+	q.skip()
+	if q.head == len(q.items) {
+		return nil
+	}
+	return q.items[q.head]
+}
+
+func (q *queue) pop() *Conn {
+	c := q.peek()
+	if c != nil {
+		q.items[q.head] = nil
+		q.head++
+		q.compact()
+	}
+	return c
+}
+
+// filter drops every entry skip would drop, wherever it is.
+func (q *queue) filter() {
+	kept := q.items[:0]
+	for _, c := range q.items[q.head:] {
+		if c != nil && !c.removed && (c.Closed == 0 || !q.open) {
+			kept = append(kept, c)
+		}
+	}
+	clear(q.items[len(kept):])
+	q.items, q.head = kept, 0
+}
+
+func (q *queue) compact() {
+	if q.head > 1024 && q.head*2 > len(q.items) {
+		n := copy(q.items, q.items[q.head:])
+		clear(q.items[n:])
+		q.items = q.items[:n]
+		q.head = 0
+	}
+}

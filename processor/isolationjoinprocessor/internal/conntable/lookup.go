@@ -1,0 +1,136 @@
+package conntable
+
+import "net/netip"
+
+// Owner names a process for OfOwner: its pid on host, else its container
+// or pod (the first that is set).
+type Owner struct {
+	Host        string
+	PID         int64
+	ContainerID string
+	PodUID      string
+}
+
+// OfOwner appends to dst the connections of o open during [from, to] whose
+// peer address is peerAddr (when valid) and whose peer port is peerPort
+// (when not 0): a client span's candidate connections.
+func (t *Table) OfOwner(dst []*Conn, o Owner, peerAddr netip.Addr, peerPort uint16, from, to int64) []*Conn {
+	var l []*Conn
+	switch {
+	case o.PID > 0:
+		l = t.byPID[hostPID{o.Host, o.PID}]
+	case o.ContainerID != "":
+		l = t.byCtr[o.ContainerID]
+	case o.PodUID != "":
+		l = t.byPod[o.PodUID]
+	}
+	for _, c := range l {
+		if peerAddr.IsValid() && c.Peer.Addr() != peerAddr {
+			continue
+		}
+		if peerPort != 0 && c.Peer.Port() != peerPort {
+			continue
+		}
+		if c.AliveDuring(from, to) {
+			dst = append(dst, c)
+		}
+	}
+	return dst
+}
+
+// ByPeer appends to dst the sockets on host whose peer is ep, open during
+// [from, to], and whose local port is localPort when that is not 0: the
+// socket a server span was served on (its peer endpoint is the client's).
+func (t *Table) ByPeer(dst []*Conn, host string, ep netip.AddrPort, localPort uint16, from, to int64) []*Conn {
+	for _, c := range t.byPeer[endpoint{host, ep}] {
+		if (localPort == 0 || c.Local.Port() == localPort) && c.AliveDuring(from, to) {
+			dst = append(dst, c)
+		}
+	}
+	return dst
+}
+
+// ByLocal appends to dst the sockets on host whose local endpoint is ep,
+// open during [from, to]: the sender's socket of a connection whose peer
+// endpoint the collector knows (OTLP/gRPC's client address).
+func (t *Table) ByLocal(dst []*Conn, host string, ep netip.AddrPort, from, to int64) []*Conn {
+	for _, c := range t.byLocal[endpoint{host, ep}] {
+		if c.AliveDuring(from, to) {
+			dst = append(dst, c)
+		}
+	}
+	return dst
+}
+
+// ByPeerAddr appends to dst the sockets on host owned by pid whose peer
+// address is addr (any port), open during [from, to]: the collector's
+// accepted sockets from an OTLP/HTTP sender, whose port confighttp drops.
+func (t *Table) ByPeerAddr(dst []*Conn, host string, addr netip.Addr, pid int64, from, to int64) []*Conn {
+	for _, c := range t.byPeerA[hostAddr{host, addr}] {
+		if c.PID == pid && c.AliveDuring(from, to) {
+			dst = append(dst, c)
+		}
+	}
+	return dst
+}
+
+// OtherEnds appends to dst the other end of c on the same host, open
+// during [from, to]:
+//   - the socket with the swapped ends (no translation between them);
+//   - through DNAT (a Service VIP: the client's peer is the VIP, the
+//     server's local end is the pod), the client endpoint is the one both
+//     ends agree on: for a client socket (its local end is its own), the
+//     sockets whose peer is c's local end; for a server socket, the socket
+//     whose local end is c's peer — when that end belongs to one socket
+//     (a client's ephemeral port, not a listener's port shared by every
+//     accepted socket).
+func (t *Table) OtherEnds(dst []*Conn, c *Conn, from, to int64) []*Conn {
+	n := len(dst)
+	ownLocalUnique := t.uniqueLocal(c.Host, c.Local, from, to)
+	for _, y := range t.byPeer[endpoint{c.Host, c.Local}] {
+		if y == c || !y.AliveDuring(from, to) || sameSocket(y, c) {
+			continue
+		}
+		// y's peer is c's local end: the exact other end, or — when c's
+		// local end is its own (a client's) — the server behind a DNAT.
+		if y.Local == c.Peer || ownLocalUnique {
+			dst = appendOnce(dst, n, y)
+		}
+	}
+	for _, y := range t.byLocal[endpoint{c.Host, c.Peer}] {
+		if y == c || !y.AliveDuring(from, to) || sameSocket(y, c) {
+			continue
+		}
+		if y.Peer == c.Local || t.uniqueLocal(c.Host, y.Local, from, to) {
+			dst = appendOnce(dst, n, y)
+		}
+	}
+	return dst
+}
+
+// uniqueLocal reports whether exactly one socket on host, open during
+// [from, to], has the local end ep: a connecting socket's own port, not a
+// listening port that every accepted socket shares.
+func (t *Table) uniqueLocal(host string, ep netip.AddrPort, from, to int64) bool {
+	n := 0
+	for _, c := range t.byLocal[endpoint{host, ep}] {
+		if c.AliveDuring(from, to) {
+			n++
+		}
+	}
+	return n == 1
+}
+
+// sameSocket reports whether y is a second record of c's own socket.
+func sameSocket(y, c *Conn) bool {
+	return y.Local == c.Local && y.Peer == c.Peer && (y.Netns == 0 || c.Netns == 0 || y.Netns == c.Netns)
+}
+
+func appendOnce(dst []*Conn, from int, c *Conn) []*Conn {
+	for _, x := range dst[from:] {
+		if x == c {
+			return dst
+		}
+	}
+	return append(dst, c)
+}
