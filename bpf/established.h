@@ -6,6 +6,18 @@
 
 #include "common.h"
 
+// Accepted sockets established but not yet claimed by a task: when each
+// was established (boot time), keyed by struct sock *. LRU: a socket no
+// task ever reads or writes cannot pin an entry. Owned by the
+// connection-lifecycle object; the snapshot iterator gets it as a
+// replacement so both see one map.
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, __u64);
+} accept_pending SEC(".maps");
+
 // Write one tcp_established_event stamped ts (boot time) for the socket
 // tuple t, owned by o (NULL: owner unknown).
 static __always_inline void emit_established(const struct sock_tuple *t, __u8 side, __u64 ts,

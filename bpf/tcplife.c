@@ -60,16 +60,6 @@ struct {
 	__type(value, __u64);
 } conn_start SEC(".maps");
 
-// Accepted sockets established but not yet claimed by a task: when each
-// was established (boot time), keyed by struct sock *. LRU: a socket no
-// task ever reads or writes cannot pin an entry.
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u64);
-	__type(value, __u64);
-} accept_pending SEC(".maps");
-
 // State transitions, index (old << 4) | new, counted per CPU.
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

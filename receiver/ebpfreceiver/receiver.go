@@ -119,6 +119,9 @@ func (r *ebpfReceiver) Start(_ context.Context, _ component.Host) error {
 		r.wg.Add(1)
 		go r.metricsLoop(metadata.NewMetricsBuilder(r.cfg.MetricsBuilderConfig, r.settings))
 	}
+	// State from before the probes attached (established connections and
+	// their owners), written to the ring buffer now that it is read.
+	set.RunSnapshots(r.settings.Logger)
 	return nil
 }
 

@@ -8,6 +8,7 @@ package probes
 //
 //go:generate go tool -modfile=../../../../tools/go.mod bpf2go -cc clang-19 -strip llvm-strip-19 -target bpfel -type event_header -type sock_tuple -type tcp_retransmit_event -type retrans_key tcpretrans ../../../../bpf/tcpretrans.c -- -I../../../../bpf -O2 -g -Wall -Werror
 //go:generate go tool -modfile=../../../../tools/go.mod bpf2go -cc clang-19 -strip llvm-strip-19 -target bpfel -type tcp_connection_event -type tcp_established_event tcplife ../../../../bpf/tcplife.c -- -I../../../../bpf -O2 -g -Wall -Werror
+//go:generate go tool -modfile=../../../../tools/go.mod bpf2go -cc clang-19 -strip llvm-strip-19 -target bpfel tcpsnapshot ../../../../bpf/tcpsnapshot.c -- -I../../../../bpf -O2 -g -Wall -Werror
 //go:generate go tool -modfile=../../../../tools/go.mod bpf2go -cc clang-19 -strip llvm-strip-19 -target bpfel -type tcp_reset_event tcpreset ../../../../bpf/tcpreset.c -- -I../../../../bpf -O2 -g -Wall -Werror
 //go:generate go tool -modfile=../../../../tools/go.mod bpf2go -cc clang-19 -strip llvm-strip-19 -target bpfel -type skb_drop_event -type drop_key -type rate skbdrop ../../../../bpf/skbdrop.c -- -I../../../../bpf -O2 -g -Wall -Werror
 //go:generate go tool -modfile=../../../../tools/go.mod bpf2go -cc clang-19 -strip llvm-strip-19 -target bpfel -type net_tx_timeout_event -type tx_timeout_key txtimeout ../../../../bpf/txtimeout.c -- -I../../../../bpf -O2 -g -Wall -Werror

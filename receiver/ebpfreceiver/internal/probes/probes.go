@@ -83,13 +83,18 @@ type Attachment struct {
 	// the events seen since the last call. The receiver calls it every
 	// poll_interval.
 	PollEvents func(now time.Time, logs plog.LogRecordSlice) error
+	// Snapshot, when set, reports state that existed before the probe
+	// attached (the TCP connections already established) through the ring
+	// buffer, and returns how many items it found. Set.RunSnapshots calls
+	// it once, after the receiver started reading.
+	Snapshot func() (int, error)
 }
 
 // All lists every probe the receiver knows, in attach order.
 func All() []Probe {
 	return append([]Probe{
 		{Name: "tcp_retransmit", Hooks: []string{"tp_btf/tcp_retransmit_skb", "tp_btf/tcp_cong_state_set"}, attach: attachTCPRetransmit},
-		{Name: "tcp_connection", Hooks: []string{"tracepoint/sock/inet_sock_set_state", "tp_btf/sock_recv_length", "tp_btf/sock_send_length"}, attach: attachTCPConnection},
+		{Name: "tcp_connection", Hooks: []string{"tracepoint/sock/inet_sock_set_state", "tp_btf/sock_recv_length", "tp_btf/sock_send_length", "iter/task_file"}, attach: attachTCPConnection},
 		{Name: "tcp_reset", Hooks: []string{"tracepoint/tcp/tcp_send_reset", "tracepoint/tcp/tcp_receive_reset"}, attach: attachTCPReset},
 		{Name: "skb_drop", Hooks: []string{"tracepoint/skb/kfree_skb"}, attach: attachSKBDrop},
 		{Name: "net_tx_timeout", Hooks: []string{"tracepoint/net/net_dev_xmit_timeout"}, attach: attachNetTxTimeout},

@@ -68,9 +68,20 @@ func attachTCPConnection(env *attachEnv) (*Attachment, error) {
 	}
 	// Links before the programs and maps they use.
 	closers = append(ownerClosers, closers...)
+	// The connections established before now: without the iterator, they
+	// are reported only when they close, and without their owner.
+	var snapshot func() (int, error)
+	if snap, err := loadTCPSnapshot(env, objs.AcceptPending); err != nil {
+		env.logger.Info("start-up snapshot unavailable: connections opened before the collector started are reported without their process",
+			zap.String("hook", "iter/task_file"), zap.Error(err))
+	} else {
+		closers = append(closers, snap)
+		snapshot = snap.Run
+	}
 	start := pcommon.NewTimestampFromTime(env.now())
 	return &Attachment{
-		closers: closers,
+		closers:  closers,
+		Snapshot: snapshot,
 		CollectMetrics: func(now pcommon.Timestamp, mb *metadata.MetricsBuilder) error {
 			var (
 				key    uint32
