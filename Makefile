@@ -25,6 +25,9 @@ $(BIN): builder-config.yaml go.mod go.sum $(SOURCES)
 # Run the collector on the local demo config: kernel events on the console,
 # OTLP on 127.0.0.1:4317/4318. Needs root (or CAP_BPF + CAP_PERFMON).
 run: build tracefs
+	@echo "crosshair: send spans over OTLP to 127.0.0.1:4317 (gRPC) or http://127.0.0.1:4318 (HTTP);"
+	@echo "crosshair: slow traces are diagnosed on this console and drawn at http://127.0.0.1:8787/"
+	@echo "crosshair: the collector's first lines name this node's placement and the probes attached or skipped"
 	$(BIN) --config config/local.yaml
 
 # Classic tracepoints are found through tracefs.

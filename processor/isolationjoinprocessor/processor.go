@@ -117,6 +117,8 @@ func newJoinProcessor(set processor.Settings, cfg *Config) (*joinProcessor, erro
 	if err != nil {
 		// Placement is a label; the join works without it.
 		set.Logger.Warn("node runtime detection failed", zap.Error(err))
+	} else {
+		set.Logger.Info("this node's placement (isolation layers under its processes): "+node.String(), zap.String("node.stack", node.String()))
 	}
 	p := &joinProcessor{
 		cfg:        cfg,

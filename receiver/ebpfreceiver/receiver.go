@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sort"
 	"sync"
 	"time"
 
@@ -110,7 +111,15 @@ func (r *ebpfReceiver) Start(_ context.Context, _ component.Host) error {
 	}
 	r.probes, r.reader, r.telemetry = set, reader, tb
 	r.done = make(chan struct{})
-	r.settings.Logger.Info("ebpf receiver started", zap.Strings("probes", set.Attached()), zap.Int("ring_buffer_size", r.cfg.RingBufferSize))
+	// One line that says what this node watches, so a quiet node does not
+	// look like a dead one: the probes running, and each skipped with why.
+	skipped := make([]string, 0, len(set.Failed()))
+	for name, perr := range set.Failed() {
+		skipped = append(skipped, name+": "+perr.Error())
+	}
+	sort.Strings(skipped)
+	r.settings.Logger.Info(fmt.Sprintf("ebpf receiver started: %d probes attached, %d skipped", attached, len(skipped)),
+		zap.Strings("probes", set.Attached()), zap.Strings("skipped", skipped), zap.Int("ring_buffer_size", r.cfg.RingBufferSize))
 
 	r.wg.Add(2)
 	go r.readLoop(&event.Decoder{Clock: clock, Names: set.Names(), Filter: r.cfg.Filters.matcher(), Procs: procs})
