@@ -29,7 +29,8 @@ enum event_type {
 	EVENT_SYSCALL_SLOW = 8,
 	EVENT_OOM_KILL = 9,
 	EVENT_TCP_ESTABLISHED = 10,
-	// 11-13 are reserved (issue 13).
+	EVENT_CPU_THROTTLED = 11, // a thread's wait while its CFS group was throttled (sched.c)
+	EVENT_CPU_STEAL = 12,     // per-process steal: only counted in events_lost (sched.c)
 };
 
 // 48 bytes, every field naturally aligned; no implicit padding.

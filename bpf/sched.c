@@ -6,10 +6,28 @@
 // in-kernel log2 histogram per cgroup; only a wait over min_delay_ns crosses
 // the ring buffer as kernel.sched.delay. sched_switch fires on every
 // context switch, so its program does one lookup and one histogram update.
+//
+// The same program measures two per-thread CPU losses (issue 13):
+// - throttling: a task switched out runnable while CFS bandwidth control
+//   throttles its group (task->throttled since 6.18's task-based throttle,
+//   else its cfs_rq's throttle_count) waits until the group is unthrottled;
+//   that wait becomes a kernel.cgroup.throttle record of the thread (and not
+//   a kernel.sched.delay record: one wait, one cause);
+// - steal: the run queue's steal clock (rq->prev_steal_time_rq, paravirt
+//   time accounting) advanced between two switches of a CPU while prev ran
+//   on it: that steal delayed prev, and is summed per process.
 #include "host.h"
 
 // Set by the receiver before load (config sched_delay.threshold).
 const volatile __u64 min_delay_ns = 50000000;
+// A throttled wait at least this long becomes a record.
+const volatile __u64 min_throttle_ns = 1000000;
+
+struct cpu_throttled_event {
+	struct event_header hdr;
+	__u64 throttled_ns;
+	struct cg_key cg;
+};
 
 struct sched_delay_event {
 	struct event_header hdr;
@@ -19,13 +37,33 @@ struct sched_delay_event {
 
 // When each task became runnable, in the task's own local storage: no
 // hashing, no bucket lock, freed with the task (cheaper than the hash map
-// runqlat uses).
+// runqlat uses). The low bit says the wait began throttled (boot ns are
+// even often enough: one nanosecond is below anything measured).
 struct {
 	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, int);
-	__type(value, __u64); // runnable since (boot ns), 0 = not waiting
+	__type(value, __u64); // runnable since (boot ns) | THROTTLED_BIT, 0 = not waiting
 } runq_start SEC(".maps");
+
+#define THROTTLED_BIT 1ULL
+
+// Steal per process (key: tgid), cumulative ns, per CPU; the receiver sums
+// the CPUs every poll interval and deletes the processes that are gone.
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, __u64);
+} steal_by_tgid SEC(".maps");
+
+// The steal clock each CPU showed at its previous switch.
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} steal_seen SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
@@ -37,6 +75,57 @@ struct {
 const struct sched_delay_event *unused_sched_delay_event __attribute__((unused));
 const struct log2_hist *unused_log2_hist __attribute__((unused));
 const struct cg_key *unused_cg_key __attribute__((unused));
+const struct cpu_throttled_event *unused_cpu_throttled_event __attribute__((unused));
+
+// Whether CFS bandwidth control holds p off the CPU: 6.18+ marks the task
+// itself when it is throttled on its way to user space; before that (and
+// on older kernels) its cfs_rq is throttled (throttle_count counts
+// throttled ancestors too).
+static __always_inline bool task_throttled(struct task_struct *p)
+{
+	if (bpf_core_field_exists(p->throttled) && p->throttled)
+		return true;
+	// Preempted when the quota ran out, before the throttle work ran (or
+	// a kernel without task-based throttling): its group is throttled.
+	if (bpf_core_field_exists(struct cfs_rq, throttle_count))
+		return BPF_CORE_READ(p, se.cfs_rq, throttle_count) > 0;
+	return false;
+}
+
+// Charge the steal this CPU's run queue accounted since its previous
+// switch to prev, which ran in between.
+static __always_inline void account_steal(struct task_struct *prev)
+{
+	__u32 zero = 0, tgid;
+	__u64 steal, *seen, *sum, delta;
+
+	if (!bpf_core_field_exists(struct rq, prev_steal_time_rq))
+		return;
+	steal = BPF_CORE_READ(prev, se.cfs_rq, rq, prev_steal_time_rq);
+	seen = bpf_map_lookup_elem(&steal_seen, &zero);
+	if (!seen || steal == *seen)
+		return; // no steal: the common case, one load and a compare
+	delta = steal - *seen;
+	*seen = steal;
+	if (!prev->pid || delta > 10000000000ULL) // idle, or the first switch seen on this CPU
+		return;
+	tgid = prev->tgid;
+	sum = bpf_map_lookup_elem(&steal_by_tgid, &tgid);
+	if (!sum) {
+		__u64 init = delta;
+		if (!bpf_map_update_elem(&steal_by_tgid, &tgid, &init, BPF_NOEXIST))
+			return;
+		sum = bpf_map_lookup_elem(&steal_by_tgid, &tgid); // inserted meanwhile?
+		if (!sum) { // the map is full: count the loss
+			__u32 type = EVENT_CPU_STEAL;
+			__u64 *lost = bpf_map_lookup_elem(&events_lost, &type);
+			if (lost)
+				__sync_fetch_and_add(lost, 1);
+			return;
+		}
+	}
+	*sum += delta; // per-CPU: no other writer
+}
 
 static __always_inline int enqueue_at(struct task_struct *p, __u64 ts)
 {
@@ -52,7 +141,7 @@ static __always_inline int enqueue_at(struct task_struct *p, __u64 ts)
 
 static __always_inline int enqueue(struct task_struct *p)
 {
-	return enqueue_at(p, bpf_ktime_get_boot_ns());
+	return enqueue_at(p, bpf_ktime_get_boot_ns() & ~THROTTLED_BIT);
 }
 
 SEC("tp_btf/sched_wakeup")
@@ -72,11 +161,12 @@ int BPF_PROG(handle_sched_switch, bool preempt, struct task_struct *prev, struct
 {
 	struct sched_delay_event *e;
 	struct cg_key cg;
-	__u64 *tsp, delta, now = 0;
+	__u64 *tsp, delta, throttled, now = 0;
 
+	account_steal(prev);
 	if (prev_state == 0 && prev->pid) { // TASK_RUNNING: preempted, still runnable
 		now = bpf_ktime_get_boot_ns();
-		enqueue_at(prev, now);
+		enqueue_at(prev, task_throttled(prev) ? now | THROTTLED_BIT : now & ~THROTTLED_BIT);
 	}
 	if (!next->pid) // the idle task does not wait
 		return 0;
@@ -85,11 +175,27 @@ int BPF_PROG(handle_sched_switch, bool preempt, struct task_struct *prev, struct
 		return 0;
 	if (!now)
 		now = bpf_ktime_get_boot_ns();
-	delta = now - *tsp;
+	throttled = *tsp & THROTTLED_BIT;
+	delta = now - (*tsp & ~THROTTLED_BIT);
 	*tsp = 0;
 
 	task_cg_key(next, bpf_core_enum_value(enum cgroup_subsys_id, cpu_cgrp_id), &cg);
 	hist_add(&sched_hist, &cg, delta);
+	if (throttled) {
+		struct cpu_throttled_event *te;
+
+		if (delta < min_throttle_ns)
+			return 0;
+		te = reserve_event(sizeof(*te), EVENT_CPU_THROTTLED);
+		if (!te)
+			return 0;
+		fill_header_task(&te->hdr, EVENT_CPU_THROTTLED, next);
+		te->hdr.ts_ns = now;
+		te->throttled_ns = delta;
+		te->cg = cg;
+		bpf_ringbuf_submit(te, 0);
+		return 0;
+	}
 	if (delta < min_delay_ns)
 		return 0;
 

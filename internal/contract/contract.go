@@ -116,7 +116,12 @@ const (
 	AttrSyscallReturn      = "syscall.return"
 	// Time off CPU within a slow syscall's wait (syscall.latency_ns is the
 	// wait's wall time: first switch-out to last switch-in).
-	AttrSyscallOffCPUNs     = "syscall.off_cpu_ns"
+	AttrSyscallOffCPUNs = "syscall.off_cpu_ns"
+	// On node- or cgroup-wide CPU records (cpu.stat throttling, /proc/stat
+	// steal): true when the same node also sends per-thread records of that
+	// loss (kernel.cgroup.throttle / kernel.cpu.steal with process.pid), so
+	// the aggregate is evidence only for spans whose process is unknown.
+	AttrPerThreadEvidence   = "kernel.per_thread_evidence"
 	AttrCgroupIOLimit       = "linux.cgroup.io.limit"
 	AttrMemcgPath           = "linux.memcg.path"
 	AttrProcessTotalVMPages = "process.memory.total_vm_pages"

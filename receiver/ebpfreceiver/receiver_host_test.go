@@ -127,6 +127,9 @@ func TestCgroupThrottleAndSchedDelay(t *testing.T) {
 				integer(a, contract.AttrCgroupThrottledPeriods) > 0 && str(a, contract.AttrIsolationLayer) == contract.LayerL3
 		})) >= 2
 	}, 10*time.Second, 100*time.Millisecond, "kernel.cgroup.throttle records for %s", path)
+	assert.NotEmpty(t, recordsWhere(sink, contract.EventCgroupThrottle, func(lr plog.LogRecord) bool {
+		return integer(lr.Attributes(), contract.AttrProcessPID) < 0 && str(lr.Attributes(), contract.AttrCgroupPath) == path
+	}), "cgroup-wide cpu.stat records")
 	// The record's path is the throttled process's cpu-controller line of
 	// /proc/<pid>/cgroup, verbatim: the join matches processes by it.
 	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
@@ -139,15 +142,26 @@ func TestCgroupThrottleAndSchedDelay(t *testing.T) {
 	}
 	assert.Equal(t, cpuLine, path, "cpu controller path in /proc/%d/cgroup:\n%s", pid, raw)
 
-	// A throttled task waits ~period − quota = 90ms runnable: over the
-	// default 50ms sched_delay threshold.
+	// A throttled task waits ~period − quota = 90ms runnable: the
+	// sched_switch program sees it was throttled and reports the wait as
+	// the thread's throttling (not as run-queue delay: one wait, one cause).
 	require.Eventually(t, func() bool {
-		return len(recordsWhere(sink, contract.EventSchedDelay, func(lr plog.LogRecord) bool {
+		return len(recordsWhere(sink, contract.EventCgroupThrottle, func(lr plog.LogRecord) bool {
 			a := lr.Attributes()
-			return integer(a, contract.AttrProcessPID) == pid && integer(a, contract.AttrSchedDelayNs) >= int64(50*time.Millisecond) &&
+			return integer(a, contract.AttrProcessPID) == pid && integer(a, contract.AttrCgroupThrottledNs) >= int64(50*time.Millisecond) &&
 				str(a, contract.AttrCgroupPath) == path && str(a, contract.AttrIsolationLayer) == contract.LayerL3
 		})) > 0
-	}, 10*time.Second, 100*time.Millisecond, "kernel.sched.delay records for pid %d", pid)
+	}, 10*time.Second, 100*time.Millisecond, "per-thread kernel.cgroup.throttle records for pid %d", pid)
+	assert.Empty(t, recordsWhere(sink, contract.EventSchedDelay, func(lr plog.LogRecord) bool {
+		return integer(lr.Attributes(), contract.AttrProcessPID) == pid
+	}), "throttled waits are not run-queue delay records")
+	// The cgroup-wide records say the node reports throttling per thread.
+	for _, lr := range recordsWhere(sink, contract.EventCgroupThrottle, func(lr plog.LogRecord) bool {
+		return integer(lr.Attributes(), contract.AttrProcessPID) < 0 && str(lr.Attributes(), contract.AttrCgroupPath) == path
+	}) {
+		v, ok := lr.Attributes().Get(contract.AttrPerThreadEvidence)
+		assert.True(t, ok && v.Bool(), "cpu.stat record marked %s", contract.AttrPerThreadEvidence)
+	}
 
 	// The in-kernel histogram of the cgroup has waits of 64ms and more.
 	require.Eventually(t, func() bool {

@@ -272,13 +272,25 @@ func JoinPrepared(x *index.Index, r *Resource, s Span, dst []*kevent.Event) Resu
 				// never through its process alone (a connect wait to
 				// payment is the client span's, not the server span's
 				// that happens to run in the same process).
-				if e := w.At(i); !e.Peer.IsValid() && (e.Time <= s.To || intervalReaches(e, s.To)) {
+				// A node/cgroup-wide sum of a loss the node also reports
+				// per thread is not this process's: its own records are.
+				// Throttling and steal measured per thread are the
+				// threads' own process's, not their cgroup neighbours'.
+				if e := w.At(i); !e.Peer.IsValid() && !aggregate(e) && !otherThreads(e, k) && (e.Time <= s.To || intervalReaches(e, s.To)) {
 					c.add(QualityProcess, e)
 				}
 			}
 		}
 	}
-	c.addAll(QualityNode, r.node.Window(s.From, s.To))
+	// Node-wide sums that the node also reports per process (steal) are
+	// for spans whose process is unknown. A sum over an interval (steal
+	// per poll) is stamped at the interval's end.
+	w := r.node.Window(s.From, s.To+max(s.Late, 0))
+	for i := 0; i < w.Len(); i++ {
+		if e := w.At(i); (e.Time <= s.To || intervalReaches(e, s.To)) && !(aggregate(e) && k.HasProcess()) {
+			c.add(QualityNode, e)
+		}
+	}
 	switch {
 	case res.Quality != "" && (s.ConnQuality == "" || rank(res.Quality) <= rank(s.ConnQuality)):
 	case s.ConnQuality != "":
@@ -303,6 +315,15 @@ func rank(q string) int {
 		}
 	}
 	return len(Qualities)
+}
+
+func aggregate(e *kevent.Event) bool { return e.Detail != nil && e.Detail.Aggregate }
+
+// otherThreads reports a per-thread CPU loss record (throttling, steal with
+// a pid) of another process than the span's known one.
+func otherThreads(e *kevent.Event, k *spankey.Keys) bool {
+	return e.PID > 0 && k.PID > 0 && (e.PID != k.PID || e.Host != k.Host) &&
+		(e.Name == contract.EventCgroupThrottle || e.Name == contract.EventCPUSteal)
 }
 
 // intervalReaches reports whether e sums an interval that starts by to.

@@ -96,7 +96,7 @@ func TestNetworkEventsStayNetworkKeyed(t *testing.T) {
 func TestRootCgroupIsNobodys(t *testing.T) {
 	x := index.New(100, 1<<40)
 	worker := &kevent.Event{Time: 10, Name: contract.EventBlockIO, Host: "n", PID: 1420, CgroupPath: "/", DurationNs: 5}
-	own := &kevent.Event{Time: 20, Name: contract.EventCgroupThrottle, Host: "n", PID: 99, CgroupPath: "/chx-e2e-payment", DurationNs: 5}
+	own := &kevent.Event{Time: 20, Name: contract.EventCgroupThrottle, Host: "n", CgroupPath: "/chx-e2e-payment", DurationNs: 5}
 	x.Add(worker)
 	x.Add(own)
 	k := spankey.Keys{Host: "n", PID: 7, CgroupPath: "/chx-e2e-payment", CPUCgroupPath: "/chx-e2e-payment", V2CgroupPath: "/"}

@@ -68,6 +68,11 @@ type Detail struct {
 	Side string
 	// LifetimeNs is a closed connection's lifetime (tcp.duration_ms).
 	LifetimeNs int64
+	// Aggregate: a node- or cgroup-wide sum (cpu.stat throttling,
+	// /proc/stat steal) of a loss its node also reports per thread
+	// (contract.AttrPerThreadEvidence): evidence only for a span whose
+	// process is unknown.
+	Aggregate bool
 }
 
 // AttrBlockBackingDevice names the disk under a loop device.
@@ -216,6 +221,7 @@ const (
 	rSide
 	rRetransmitWaitNs
 	rDurationMs
+	rPerThread
 	numRecordSlots
 )
 
@@ -283,6 +289,8 @@ func recordSlot(key string) int {
 		return rRetransmitWaitNs
 	case contract.AttrTCPDurationMs:
 		return rDurationMs
+	case contract.AttrPerThreadEvidence:
+		return rPerThread
 	}
 	return -1
 }
@@ -383,7 +391,10 @@ func FromRecord(host string, lr plog.LogRecord) (Event, bool) {
 	d.BlockDevice = a.str(rBlockDevice)
 	d.BlockOp = a.str(rBlockOp)
 	d.BackingDevice = a.str(rBackingDevice)
-	if n == contract.EventCgroupThrottle {
+	if r := a.v[rPerThread]; a.found&(1<<rPerThread) != 0 {
+		d.Aggregate = (r.Type() == pcommon.ValueTypeBool && r.Bool()) || (r.Type() == pcommon.ValueTypeStr && r.Str() == "true")
+	}
+	if n == contract.EventCgroupThrottle || n == contract.EventCPUSteal {
 		if is, in := a.int(rIntervalStart), a.int(rIntervalNs); is > 0 && in > 0 {
 			d.IntervalStart, d.IntervalNs = is, in
 		}

@@ -157,6 +157,8 @@ func (d *Decoder) Decode(raw []byte, dst plog.LogRecordSlice) (Type, error) {
 		return h.Type, d.decodeTxTimeout(raw, h, dst)
 	case TypeSchedDelay:
 		return h.Type, d.decodeSchedDelay(raw, h, dst)
+	case TypeCPUThrottled:
+		return h.Type, d.decodeCPUThrottled(raw, h, dst)
 	case TypeBlockIO:
 		return h.Type, d.decodeBlockIO(raw, h, dst)
 	case TypeSyscallSlow:

@@ -75,6 +75,24 @@ func (d *Decoder) decodeSchedDelay(raw []byte, h Header, dst plog.LogRecordSlice
 	return nil
 }
 
+// decodeCPUThrottled: one thread's wait while CFS bandwidth control held
+// its group (bpf/sched.c), a kernel.cgroup.throttle record of that thread:
+// stamped when it ran again, cgroup.cpu.throttled_ns long. Always L3: the
+// container's CPU quota stopped the thread.
+func (d *Decoder) decodeCPUThrottled(raw []byte, h Header, dst plog.LogRecordSlice) error {
+	if len(raw) < CPUThrottledSize {
+		return &ErrShort{Type: h.Type, Got: len(raw), Want: CPUThrottledSize}
+	}
+	ns := binary.LittleEndian.Uint64(raw[cpuThrottledNs:])
+	lr := d.newRecord(dst, h, contract.EventCgroupThrottle, plog.SeverityNumberWarn)
+	attrs := lr.Attributes()
+	attrs.PutInt(contract.AttrCgroupThrottledNs, int64(ns))
+	path := d.identify(attrs, h.PID, decodeCgroupRef(raw[cpuThrottledCgroup:]))
+	attrs.PutStr(contract.AttrIsolationLayer, contract.LayerL3)
+	lr.Body().SetStr("thread " + h.Comm + " cpu throttled " + durationString(ns) + " in cgroup " + path)
+	return nil
+}
+
 // BlockOpName names a REQ_OP_* value (include/linux/blk_types.h).
 func BlockOpName(op uint32) string {
 	switch op {

@@ -42,10 +42,14 @@ func hostRecords() map[Type][]byte {
 	le.PutUint16(sc[syscallPeerPort:], 8443)
 	le.PutUint64(sc[syscallOffCPUNs:], 54e6)
 
+	thr := make([]byte, CPUThrottledSize)
+	putHeader(thr, TypeCPUThrottled, 1e9, 104, "spin")
+	le.PutUint64(thr[cpuThrottledNs:], 80e6)
+
 	oom := make([]byte, OOMKillSize)
 	putHeader(oom, TypeOOMKill, 1e9, 103, "hog")
 	le.PutUint64(oom[oomTotalVM:], 12345)
-	return map[Type][]byte{TypeSchedDelay: sched, TypeBlockIO: block, TypeSyscallSlow: sc, TypeOOMKill: oom}
+	return map[Type][]byte{TypeSchedDelay: sched, TypeBlockIO: block, TypeSyscallSlow: sc, TypeOOMKill: oom, TypeCPUThrottled: thr}
 }
 
 func TestDecodeHostRecords(t *testing.T) {
@@ -74,6 +78,12 @@ func TestDecodeHostRecords(t *testing.T) {
 			contract.AttrSeccompMode: int64(2), contract.AttrIsolationLayer: contract.LayerL4, contract.AttrProcessPID: int64(102),
 			contract.AttrNetworkPeerAddress: "198.18.192.7", contract.AttrNetworkPeerPort: int64(8443),
 			contract.AttrNetworkType: "ipv4", contract.AttrNetworkTransport: "tcp", contract.AttrSyscallOffCPUNs: int64(54e6),
+		}},
+		{TypeCPUThrottled, contract.EventCgroupThrottle, map[string]any{
+			// One thread's throttled wait: measured, no interval, no periods.
+			contract.AttrCgroupThrottledNs: int64(80e6), contract.AttrIsolationLayer: contract.LayerL3,
+			contract.AttrProcessPID: int64(104), contract.AttrProcessExecutable: "spin",
+			contract.AttrIntervalStart: nil, contract.AttrCgroupThrottledPeriods: nil,
 		}},
 		{TypeOOMKill, contract.EventOOMKill, map[string]any{
 			contract.AttrProcessTotalVMPages: int64(12345), contract.AttrIsolationLayer: contract.LayerL3,

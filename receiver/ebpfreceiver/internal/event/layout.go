@@ -17,6 +17,7 @@ const (
 	TypeBlockIO       Type = 7
 	TypeSyscallSlow   Type = 8
 	TypeOOMKill       Type = 9
+	TypeCPUThrottled  Type = 11
 	// 10: kernel.tcp.established (bpf/tcplife.c, bpf/tcpsnapshot.c);
 	// 11-13 are reserved for issue 13's probes.
 	TypeTCPEstablished Type = 10

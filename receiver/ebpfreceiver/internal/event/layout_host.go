@@ -8,6 +8,11 @@ const (
 	schedDelayNs     = HeaderSize
 	schedDelayCgroup = HeaderSize + 8
 
+	// struct cpu_throttled_event: the same layout as sched_delay_event.
+	CPUThrottledSize   = HeaderSize + 8 + cgKeySize
+	cpuThrottledNs     = HeaderSize
+	cpuThrottledCgroup = HeaderSize + 8
+
 	BlockIOSize    = HeaderSize + 40
 	blockLatencyNs = HeaderSize
 	blockQueueNs   = HeaderSize + 8

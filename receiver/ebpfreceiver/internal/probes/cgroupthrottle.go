@@ -61,6 +61,9 @@ func ParseCPUStat(raw []byte) (CPUStat, bool) {
 type cgroupThrottle struct {
 	roots []string // hierarchy mount points to walk
 	max   int      // bound on cgroups tracked
+	// perThread: sched_delay reports each thread's throttled waits, so
+	// these records are cgroup-level evidence only.
+	perThread bool
 
 	mu    sync.Mutex
 	last  map[string]throttleState // key: hierarchy root + path
@@ -91,7 +94,7 @@ func CPUHierarchies(cgroupRoot string) []string {
 }
 
 func attachCgroupThrottle(env *attachEnv) (*Attachment, error) {
-	c := &cgroupThrottle{roots: CPUHierarchies(env.host.CgroupRoot), max: 65536, last: map[string]throttleState{}}
+	c := &cgroupThrottle{roots: CPUHierarchies(env.host.CgroupRoot), max: 65536, last: map[string]throttleState{}, perThread: env.host.perThreadThrottle}
 	if len(c.roots) == 0 {
 		return nil, os.ErrNotExist
 	}
@@ -157,7 +160,7 @@ func (c *cgroupThrottle) poll(now time.Time, logs *plog.LogRecordSlice) {
 			if dn == 0 && dt == 0 {
 				return nil
 			}
-			appendThrottle(*logs, now, since, path, dn, dt)
+			appendThrottle(*logs, now, since, path, dn, dt, c.perThread)
 			return nil
 		})
 	}
@@ -169,7 +172,7 @@ func (c *cgroupThrottle) poll(now time.Time, logs *plog.LogRecordSlice) {
 	}
 }
 
-func appendThrottle(logs plog.LogRecordSlice, now, since time.Time, path string, periods, ns uint64) {
+func appendThrottle(logs plog.LogRecordSlice, now, since time.Time, path string, periods, ns uint64, perThread bool) {
 	lr := logs.AppendEmpty()
 	lr.SetTimestamp(pcommon.NewTimestampFromTime(now))
 	lr.SetObservedTimestamp(pcommon.NewTimestampFromTime(now))
@@ -187,6 +190,9 @@ func appendThrottle(logs plog.LogRecordSlice, now, since time.Time, path string,
 	a.PutInt(contract.AttrIntervalStart, since.UnixNano())
 	a.PutInt(contract.AttrIntervalNs, now.Sub(since).Nanoseconds())
 	a.PutStr(contract.AttrIsolationLayer, contract.LayerL3)
+	if perThread {
+		a.PutBool(contract.AttrPerThreadEvidence, true)
+	}
 	lr.Body().SetStr("cgroup " + path + " cpu throttled " + strconv.FormatFloat(float64(ns)/1e6, 'f', 1, 64) +
 		"ms (" + strconv.FormatUint(periods, 10) + " periods)")
 }

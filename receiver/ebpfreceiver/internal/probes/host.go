@@ -41,6 +41,11 @@ type HostOptions struct {
 	Procs *procinfo.Cache
 	// Clock converts boot time to wall time (kernel log timestamps).
 	Clock event.WallClock
+
+	// Set by sched_delay when its sched_switch program measures throttling
+	// and steal per thread: cgroup_throttle and cpu_steal then mark their
+	// aggregate records (contract.AttrPerThreadEvidence).
+	perThreadThrottle, perThreadSteal bool
 }
 
 // Defaults for the host probes.

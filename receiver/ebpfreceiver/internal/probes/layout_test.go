@@ -56,6 +56,7 @@ func TestRecordLayoutsMatchDecoder(t *testing.T) {
 		block   blockioBlockIoEvent
 		sc      syscallSyscallEvent
 		sctp    syscalltpSyscallEvent
+		thr     schedCpuThrottledEvent
 		oom     oomOomKillEvent
 		hist    schedLog2Hist
 		histOut blockioLog2Hist
@@ -66,6 +67,9 @@ func TestRecordLayoutsMatchDecoder(t *testing.T) {
 	}{
 		{"sched_delay_event size", unsafe.Sizeof(sched), event.SchedDelaySize},
 		{"sched_delay_event delay offset", unsafe.Offsetof(sched.DelayNs), event.HeaderSize},
+		{"cpu_throttled_event size", unsafe.Sizeof(thr), event.CPUThrottledSize},
+		{"cpu_throttled_event ns offset", unsafe.Offsetof(thr.ThrottledNs), event.HeaderSize},
+		{"cpu_throttled_event cgroup offset", unsafe.Offsetof(thr.Cg), event.HeaderSize + 8},
 		{"block_io_event size", unsafe.Sizeof(block), event.BlockIOSize},
 		{"block_io_event dev offset", unsafe.Offsetof(block.Dev), event.HeaderSize + 24},
 		{"block_io_event error offset", unsafe.Offsetof(block.Error), event.HeaderSize + 36},

@@ -319,6 +319,8 @@ var probeOfType = map[uint32]string{
 	8:  "syscall_slow",
 	9:  "oom_kill",
 	10: "tcp_connection",
+	11: "sched_delay", // per-thread throttling
+	12: "sched_delay", // per-process steal (counted in events_lost only)
 }
 
 // ProbeOf names the probe behind an event type ("unknown" for others).

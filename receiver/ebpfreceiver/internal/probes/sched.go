@@ -1,11 +1,16 @@
 package probes
 
 import (
+	"errors"
 	"fmt"
+	"time"
 
+	"github.com/cilium/ebpf/btf"
 	"github.com/cilium/ebpf/link"
 	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.uber.org/zap"
 )
 
 func attachSchedDelay(env *attachEnv) (*Attachment, error) {
@@ -13,7 +18,10 @@ func attachSchedDelay(env *attachEnv) (*Attachment, error) {
 	var objs schedObjects
 	spec, err := loadSched()
 	if err == nil {
-		err = setVar(spec, "min_delay_ns", uint64(opts.SchedDelayThreshold))
+		err = errors.Join(
+			setVar(spec, "min_delay_ns", uint64(opts.SchedDelayThreshold)),
+			setVar(spec, "min_throttle_ns", uint64(DefaultThreadThrottleThreshold)),
+		)
 	}
 	if err := env.load("sched", spec, err, &objs); err != nil {
 		return nil, err
@@ -26,9 +34,19 @@ func attachSchedDelay(env *attachEnv) (*Attachment, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The same program measures throttling and steal per thread; the
+	// node- and cgroup-wide records say so, as far as this kernel lets it.
+	opts.perThreadThrottle, opts.perThreadSteal = perThreadSupport(env.logger)
+	steal := newProcessSteal(objs.StealByTgid, opts)
 	start := pcommon.NewTimestampFromTime(timeNow())
 	return &Attachment{
 		closers: closers,
+		PollEvents: func(now time.Time, logs plog.LogRecordSlice) error {
+			if !opts.perThreadSteal {
+				return nil
+			}
+			return steal.poll(now, logs)
+		},
 		CollectHistograms: func(now pcommon.Timestamp, ms pmetric.MetricSlice) error {
 			dps := histogram(ms, "kernel.sched.delay", "Run-queue delay: time a runnable task waited for a CPU, per cgroup, built in the kernel.")
 			var (
@@ -55,4 +73,42 @@ func attachSchedDelay(env *attachEnv) (*Attachment, error) {
 			return nil
 		},
 	}, nil
+}
+
+// DefaultThreadThrottleThreshold: a thread's throttled wait at least this
+// long becomes a kernel.cgroup.throttle record of the thread.
+const DefaultThreadThrottleThreshold = time.Millisecond
+
+// perThreadSupport says whether this kernel lets bpf/sched.c see a
+// throttled task (task_struct.throttled, or cfs_rq.throttle_count) and the
+// run queue's steal clock (rq.prev_steal_time_rq, paravirt time
+// accounting).
+func perThreadSupport(logger *zap.Logger) (throttle, steal bool) {
+	spec, err := btf.LoadKernelSpec()
+	if err != nil {
+		logger.Info("kernel BTF unavailable: throttling and steal are node- and cgroup-wide only", zap.Error(err))
+		return false, false
+	}
+	throttle = hasMember(spec, "task_struct", "throttled") || hasMember(spec, "cfs_rq", "throttle_count")
+	steal = hasMember(spec, "rq", "prev_steal_time_rq")
+	if !throttle {
+		logger.Info("this kernel has no CFS bandwidth control: no per-thread throttling")
+	}
+	if !steal {
+		logger.Info("this kernel has no paravirt steal clock on the run queue: steal is node-wide only (/proc/stat)")
+	}
+	return throttle, steal
+}
+
+func hasMember(spec *btf.Spec, typ, member string) bool {
+	var s *btf.Struct
+	if err := spec.TypeByName(typ, &s); err != nil {
+		return false
+	}
+	for _, m := range s.Members {
+		if m.Name == member {
+			return true
+		}
+	}
+	return false
 }

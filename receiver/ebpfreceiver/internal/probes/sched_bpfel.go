@@ -20,6 +20,22 @@ type schedCgKey struct {
 	Pad  uint32
 }
 
+type schedCpuThrottledEvent struct {
+	_   structs.HostLayout
+	Hdr struct {
+		_        structs.HostLayout
+		TsNs     uint64
+		CgroupId uint64
+		Type     uint32
+		Pid      uint32
+		Tid      uint32
+		Pad      uint32
+		Comm     [16]int8
+	}
+	ThrottledNs uint64
+	Cg          schedCgKey
+}
+
 type schedLog2Hist struct {
 	_     structs.HostLayout
 	Slots [40]uint64
@@ -56,18 +72,22 @@ type schedSockOwner struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	schedMapEvents                = "events"
-	schedMapEventsLost            = "events_lost"
-	schedMapRunqStart             = "runq_start"
-	schedMapSchedHist             = "sched_hist"
-	schedMapSockOwners            = "sock_owners"
-	schedProgHandleSchedSwitch    = "handle_sched_switch"
-	schedProgHandleSchedWakeup    = "handle_sched_wakeup"
-	schedProgHandleSchedWakeupNew = "handle_sched_wakeup_new"
-	schedVarMinDelayNs            = "min_delay_ns"
-	schedVarUnusedCgKey           = "unused_cg_key"
-	schedVarUnusedLog2Hist        = "unused_log2_hist"
-	schedVarUnusedSchedDelayEvent = "unused_sched_delay_event"
+	schedMapEvents                  = "events"
+	schedMapEventsLost              = "events_lost"
+	schedMapRunqStart               = "runq_start"
+	schedMapSchedHist               = "sched_hist"
+	schedMapSockOwners              = "sock_owners"
+	schedMapStealByTgid             = "steal_by_tgid"
+	schedMapStealSeen               = "steal_seen"
+	schedProgHandleSchedSwitch      = "handle_sched_switch"
+	schedProgHandleSchedWakeup      = "handle_sched_wakeup"
+	schedProgHandleSchedWakeupNew   = "handle_sched_wakeup_new"
+	schedVarMinDelayNs              = "min_delay_ns"
+	schedVarMinThrottleNs           = "min_throttle_ns"
+	schedVarUnusedCgKey             = "unused_cg_key"
+	schedVarUnusedCpuThrottledEvent = "unused_cpu_throttled_event"
+	schedVarUnusedLog2Hist          = "unused_log2_hist"
+	schedVarUnusedSchedDelayEvent   = "unused_sched_delay_event"
 )
 
 // loadSched returns the embedded CollectionSpec for sched.
@@ -121,21 +141,25 @@ type schedProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type schedMapSpecs struct {
-	Events     *ebpf.MapSpec `ebpf:"events"`
-	EventsLost *ebpf.MapSpec `ebpf:"events_lost"`
-	RunqStart  *ebpf.MapSpec `ebpf:"runq_start"`
-	SchedHist  *ebpf.MapSpec `ebpf:"sched_hist"`
-	SockOwners *ebpf.MapSpec `ebpf:"sock_owners"`
+	Events      *ebpf.MapSpec `ebpf:"events"`
+	EventsLost  *ebpf.MapSpec `ebpf:"events_lost"`
+	RunqStart   *ebpf.MapSpec `ebpf:"runq_start"`
+	SchedHist   *ebpf.MapSpec `ebpf:"sched_hist"`
+	SockOwners  *ebpf.MapSpec `ebpf:"sock_owners"`
+	StealByTgid *ebpf.MapSpec `ebpf:"steal_by_tgid"`
+	StealSeen   *ebpf.MapSpec `ebpf:"steal_seen"`
 }
 
 // schedVariableSpecs contains global variables before they are loaded into the kernel.
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type schedVariableSpecs struct {
-	MinDelayNs            *ebpf.VariableSpec `ebpf:"min_delay_ns"`
-	UnusedCgKey           *ebpf.VariableSpec `ebpf:"unused_cg_key"`
-	UnusedLog2Hist        *ebpf.VariableSpec `ebpf:"unused_log2_hist"`
-	UnusedSchedDelayEvent *ebpf.VariableSpec `ebpf:"unused_sched_delay_event"`
+	MinDelayNs              *ebpf.VariableSpec `ebpf:"min_delay_ns"`
+	MinThrottleNs           *ebpf.VariableSpec `ebpf:"min_throttle_ns"`
+	UnusedCgKey             *ebpf.VariableSpec `ebpf:"unused_cg_key"`
+	UnusedCpuThrottledEvent *ebpf.VariableSpec `ebpf:"unused_cpu_throttled_event"`
+	UnusedLog2Hist          *ebpf.VariableSpec `ebpf:"unused_log2_hist"`
+	UnusedSchedDelayEvent   *ebpf.VariableSpec `ebpf:"unused_sched_delay_event"`
 }
 
 // schedObjects contains all objects after they have been loaded into the kernel.
@@ -158,11 +182,13 @@ func (o *schedObjects) Close() error {
 //
 // It can be passed to loadSchedObjects or ebpf.CollectionSpec.LoadAndAssign.
 type schedMaps struct {
-	Events     *ebpf.Map `ebpf:"events"`
-	EventsLost *ebpf.Map `ebpf:"events_lost"`
-	RunqStart  *ebpf.Map `ebpf:"runq_start"`
-	SchedHist  *ebpf.Map `ebpf:"sched_hist"`
-	SockOwners *ebpf.Map `ebpf:"sock_owners"`
+	Events      *ebpf.Map `ebpf:"events"`
+	EventsLost  *ebpf.Map `ebpf:"events_lost"`
+	RunqStart   *ebpf.Map `ebpf:"runq_start"`
+	SchedHist   *ebpf.Map `ebpf:"sched_hist"`
+	SockOwners  *ebpf.Map `ebpf:"sock_owners"`
+	StealByTgid *ebpf.Map `ebpf:"steal_by_tgid"`
+	StealSeen   *ebpf.Map `ebpf:"steal_seen"`
 }
 
 func (m *schedMaps) Close() error {
@@ -172,6 +198,8 @@ func (m *schedMaps) Close() error {
 		m.RunqStart,
 		m.SchedHist,
 		m.SockOwners,
+		m.StealByTgid,
+		m.StealSeen,
 	)
 }
 
@@ -179,10 +207,12 @@ func (m *schedMaps) Close() error {
 //
 // It can be passed to loadSchedObjects or ebpf.CollectionSpec.LoadAndAssign.
 type schedVariables struct {
-	MinDelayNs            *ebpf.Variable `ebpf:"min_delay_ns"`
-	UnusedCgKey           *ebpf.Variable `ebpf:"unused_cg_key"`
-	UnusedLog2Hist        *ebpf.Variable `ebpf:"unused_log2_hist"`
-	UnusedSchedDelayEvent *ebpf.Variable `ebpf:"unused_sched_delay_event"`
+	MinDelayNs              *ebpf.Variable `ebpf:"min_delay_ns"`
+	MinThrottleNs           *ebpf.Variable `ebpf:"min_throttle_ns"`
+	UnusedCgKey             *ebpf.Variable `ebpf:"unused_cg_key"`
+	UnusedCpuThrottledEvent *ebpf.Variable `ebpf:"unused_cpu_throttled_event"`
+	UnusedLog2Hist          *ebpf.Variable `ebpf:"unused_log2_hist"`
+	UnusedSchedDelayEvent   *ebpf.Variable `ebpf:"unused_sched_delay_event"`
 }
 
 // schedPrograms contains all programs after they have been loaded into the kernel.

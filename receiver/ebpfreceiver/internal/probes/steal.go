@@ -45,6 +45,9 @@ func ParseProcStatSteal(raw []byte) map[int]time.Duration {
 type cpuSteal struct {
 	path      string
 	threshold time.Duration
+	// perThread: sched_delay reports each process's steal, so these
+	// records are node-level evidence only.
+	perThread bool
 
 	mu    sync.Mutex
 	last  map[int]time.Duration
@@ -52,7 +55,7 @@ type cpuSteal struct {
 }
 
 func attachCPUSteal(env *attachEnv) (*Attachment, error) {
-	s := &cpuSteal{path: filepath.Join(env.host.ProcRoot, "stat"), threshold: env.host.StealThreshold}
+	s := &cpuSteal{path: filepath.Join(env.host.ProcRoot, "stat"), threshold: env.host.StealThreshold, perThread: env.host.perThreadSteal}
 	if err := s.poll(timeNow(), nil); err != nil {
 		return nil, err
 	}
@@ -105,6 +108,9 @@ func (s *cpuSteal) poll(now time.Time, logs *plog.LogRecordSlice) error {
 		a.PutInt(contract.AttrIntervalNs, now.Sub(since).Nanoseconds())
 		// The hypervisor ran something else on this vCPU's physical CPU.
 		a.PutStr(contract.AttrIsolationLayer, contract.LayerL1)
+		if s.perThread {
+			a.PutBool(contract.AttrPerThreadEvidence, true)
+		}
 		lr.Body().SetStr("cpu" + strconv.Itoa(cpu) + " steal " + delta.String() + " in " + now.Sub(since).Round(time.Millisecond).String())
 	}
 	return nil
