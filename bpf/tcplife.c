@@ -16,12 +16,17 @@
 //    established record follows at SYN_SENT → ESTABLISHED (softirq: the
 //    owner comes from sock_owners).
 //  - accept side: SYN_RECV → ESTABLISHED runs in softirq with no owner in
-//    sight, so the socket waits in accept_pending until its first send or
-//    receive in process context (sock:sock_send_length /
-//    sock:sock_recv_length, socket-path tracepoints — not syscall ones,
-//    which would put every syscall of the node on the tracing slow path).
-//    That task becomes the owner and the record is written then, stamped
-//    with the time the connection was established.
+//    sight, so the socket waits in accept_pending until a task that holds
+//    it is seen, which becomes the owner; the record is written then,
+//    stamped with the time the connection was established. Claimed by
+//    whichever comes first: the receiver's periodic walk of every task's
+//    files (bpf/tcpsnapshot.c, run only while accept_pending is not
+//    empty); the owner's own close()/shutdown() (ESTABLISHED → FIN_WAIT1
+//    and CLOSE_WAIT → LAST_ACK run in that task), so a short connection
+//    is named before its close record; and, when enabled, its first send
+//    or receive (sock:sock_send_length / sock:sock_recv_length,
+//    socket-path tracepoints — not syscall ones; off by default, they
+//    fire on every socket send and receive of the node).
 //
 // Counters and histograms are kept in the kernel: transitions by
 // (old, new) state, srtt at close and connection duration as log2
@@ -34,7 +39,10 @@
 #define TCP_ESTABLISHED 1
 #define TCP_SYN_SENT 2
 #define TCP_SYN_RECV 3
+#define TCP_FIN_WAIT1 4
 #define TCP_CLOSE 7
+#define TCP_CLOSE_WAIT 8
+#define TCP_LAST_ACK 9
 #define TCP_LISTEN 10
 
 struct tcp_connection_event {
@@ -91,6 +99,29 @@ static __always_inline void owner_from_current(struct sock_owner *o, __u64 start
 	o->cgroup_id = bpf_get_current_cgroup_id();
 	o->start_ns = start_ns;
 	bpf_get_current_comm(o->comm, sizeof(o->comm));
+}
+
+// Claim an accepted socket still waiting for its owner for the current
+// task, which holds it: record the owner and write the accept-side
+// established record, stamped with the establishment time.
+static __always_inline void claim_pending(const struct sock *sk)
+{
+	struct sock_owner o = {};
+	struct sock_tuple t = {};
+	__u64 key = (__u64)sk, *pending, established;
+
+	pending = bpf_map_lookup_elem(&accept_pending, &key);
+	if (!pending)
+		return;
+	established = *pending;
+	// Two CPUs may claim at once (a send and a receive): only the one
+	// whose delete succeeds writes the record.
+	if (bpf_map_delete_elem(&accept_pending, &key))
+		return;
+	owner_from_current(&o, established);
+	bpf_map_update_elem(&sock_owners, &key, &o, BPF_ANY);
+	tuple_from_sock(&t, sk);
+	emit_established(&t, ESTABLISHED_ACCEPT, established, &o);
 }
 
 // The tracepoint record's 5-tuple (its addresses are arrays in the record:
@@ -164,6 +195,14 @@ int handle_inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 		on_established(ctx, oldstate, now);
 		return 0;
 	}
+	// close() or shutdown() of a connection: tcp_close_state runs in the
+	// task that holds the socket, so an accepted socket nobody claimed yet
+	// is named before its close record.
+	if ((oldstate == TCP_ESTABLISHED && newstate == TCP_FIN_WAIT1) ||
+	    (oldstate == TCP_CLOSE_WAIT && newstate == TCP_LAST_ACK)) {
+		claim_pending(sk);
+		return 0;
+	}
 	if (newstate != TCP_CLOSE)
 		return 0;
 	if (oldstate == TCP_LISTEN) {
@@ -202,30 +241,13 @@ int handle_inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 }
 
 // The first send or receive on an accepted socket runs in the task that
-// owns it: record the task as owner and write the accept-side established
-// record, stamped with the establishment time. Every other call (non-TCP,
-// or a socket already claimed) costs one field load or one hash miss.
+// owns it. Every other call (non-TCP, or a socket already claimed) costs
+// one field load or one hash miss.
 static __always_inline int claim_accepted(struct sock *sk)
 {
-	struct sock_owner o = {};
-	struct sock_tuple t = {};
-	__u64 key, *pending, established;
-
 	if (!sk || sk->sk_protocol != IPPROTO_TCP)
 		return 0;
-	key = (__u64)sk;
-	pending = bpf_map_lookup_elem(&accept_pending, &key);
-	if (!pending)
-		return 0;
-	established = *pending;
-	// Two CPUs may see the first send and receive at once: only the one
-	// whose delete succeeds writes the record.
-	if (bpf_map_delete_elem(&accept_pending, &key))
-		return 0;
-	owner_from_current(&o, established);
-	bpf_map_update_elem(&sock_owners, &key, &o, BPF_ANY);
-	tuple_from_sock(&t, sk);
-	emit_established(&t, ESTABLISHED_ACCEPT, established, &o);
+	claim_pending(sk);
 	return 0;
 }
 

@@ -56,6 +56,14 @@ type Config struct {
 	// but kernel.skb.drops still counts them. An explicit empty list keeps
 	// every reason.
 	SKBDropIgnoreReasons []string `mapstructure:"skb_drop_ignore_reasons"`
+	// TCPAcceptOwnerHooks names the owner of an accepted TCP connection at
+	// its first send or receive (tp_btf/sock_recv_length,
+	// sock_send_length). Off by default: those hooks run on every socket
+	// send and receive of the node (8-11% slower on a send/recv ping-pong
+	// loop, BENCHMARKS.md); without them the owner is found by a walk of
+	// the tasks' files every poll_interval while accepted connections wait
+	// for one, or at the owner's close, whichever comes first.
+	TCPAcceptOwnerHooks bool `mapstructure:"tcp_accept_owner_hooks"`
 	// HostConfig holds the host-side probes' settings (sched_delay,
 	// block_io, syscall_slow, cpu_steal, kernel_log).
 	HostConfig `mapstructure:",squash"`

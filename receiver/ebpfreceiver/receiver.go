@@ -73,6 +73,7 @@ func (r *ebpfReceiver) Start(_ context.Context, _ component.Host) error {
 		Logger:              r.settings.Logger,
 		DropEventsPerSecond: uint32(r.cfg.SKBDropEventsPerSecond),
 		DropIgnoreReasons:   r.cfg.SKBDropIgnoreReasons,
+		AcceptOwnerHooks:    r.cfg.TCPAcceptOwnerHooks,
 		ConntrackStatPath:   r.conntrackPath,
 		Host:                host,
 	})

@@ -1,6 +1,7 @@
 package ebpfreceiver
 
 import (
+	"fmt"
 	"net"
 	"net/netip"
 	"os"
@@ -46,55 +47,83 @@ func oneRecord(t *testing.T, sink *consumertest.LogsSink, name string, local, pe
 // process of its own: each end gets one kernel.tcp.established naming its
 // own process, 5-tuple as that end sees it, and netns, stamped when the
 // connection was established; the accept side's owner then names the
-// server's close record too.
+// server's close record too. The accept side is named by the periodic walk
+// of the tasks' files (default), by the first send or receive
+// (tcp_accept_owner_hooks), or — with neither in time — at the server's
+// own close.
 func TestEstablishedRecordsNameEachEnd(t *testing.T) {
 	testenv.RequireRoot(t, "ip")
-	for i, fam := range netFamilies {
-		t.Run(fam.name, func(t *testing.T) {
-			const port = 18091
-			link := plainLink(t, "e"+string(rune('0'+i)), fam.addrA, fam.addrB)
-			sink := new(consumertest.LogsSink)
-			cfg := createDefaultConfig()
-			cfg.Probes = []string{"tcp_connection"}
-			cfg.FlushInterval = 20 * time.Millisecond
-			cfg.Filters.Ports = []int{port}
-			startReceiver(t, cfg, sink, nil)
-
-			server := net.JoinHostPort(link.AddrB, "18091")
-			serverPID := startEchoServer(t, link.B, server)
-			before := time.Now()
-			c := dialFrom(t, link.A, server)
-			dialed := time.Now()
-			local, remote := addrPorts(c)
-			echo(t, c, "hello")
-
-			cli := oneRecord(t, sink, contract.EventTCPEstablished, local, remote)
-			srv := oneRecord(t, sink, contract.EventTCPEstablished, remote, local)
-			ca, sa := cli.Attributes(), srv.Attributes()
-			assert.Equal(t, contract.EstablishedConnect, str(ca, contract.AttrTCPEstablishedSide))
-			assert.Equal(t, contract.EstablishedAccept, str(sa, contract.AttrTCPEstablishedSide))
-			assert.Equal(t, int64(os.Getpid()), integer(ca, contract.AttrProcessPID), "client: this process")
-			assert.Equal(t, int64(serverPID), integer(sa, contract.AttrProcessPID), "server: the echo server's process")
-			assert.NotEmpty(t, str(sa, contract.AttrProcessExecutable))
-			assert.NotEmpty(t, str(sa, contract.AttrCgroupPath))
-			assert.Positive(t, integer(sa, contract.AttrThreadID))
-			assert.Equal(t, int64(link.A.Inode), integer(ca, contract.AttrNetnsInode))
-			assert.Equal(t, int64(link.B.Inode), integer(sa, contract.AttrNetnsInode))
-			for name, lr := range map[string]plog.LogRecord{"client": cli, "server": srv} {
-				a := lr.Attributes()
-				assert.Equal(t, fam.netType, str(a, contract.AttrNetworkType), name)
-				assert.Equal(t, "ESTABLISHED", str(a, contract.AttrTCPState), name)
-				// Both ends are established during the handshake, inside
-				// the dial (the accept side's record is written later, at
-				// the server's first read, but stamped with that time).
-				ts := lr.Timestamp().AsTime()
-				assert.WithinRange(t, ts, before.Add(-5*time.Millisecond), dialed.Add(5*time.Millisecond), "%s established at the handshake", name)
-			}
-
-			// The server's close names its owner (claimed at its first read).
-			require.NoError(t, c.Close())
-			closed := oneRecord(t, sink, contract.EventTCPConnection, remote, local)
-			assert.Equal(t, int64(serverPID), integer(closed.Attributes(), contract.AttrProcessPID), "server close names the echo server")
-		})
+	modes := []struct {
+		name  string
+		hooks bool
+		poll  time.Duration
+		// atClose: the accept record can only come from the close.
+		atClose bool
+	}{
+		{"walk", false, 50 * time.Millisecond, false},
+		{"socket-hooks", true, time.Hour, false},
+		{"at-close", false, time.Hour, true},
 	}
+	for i, fam := range netFamilies {
+		for j, mode := range modes {
+			t.Run(fam.name+"/"+mode.name, func(t *testing.T) {
+				testEstablished(t, fmt.Sprintf("e%d%d", i, j), fam.addrA, fam.addrB, fam.netType, mode.hooks, mode.poll, mode.atClose)
+			})
+		}
+	}
+}
+
+func testEstablished(t *testing.T, tag, addrA, addrB, netType string, hooks bool, poll time.Duration, atClose bool) {
+	const port = 18091
+	link := plainLink(t, tag, addrA, addrB)
+	sink := new(consumertest.LogsSink)
+	cfg := createDefaultConfig()
+	cfg.Probes = []string{"tcp_connection"}
+	cfg.FlushInterval = 20 * time.Millisecond
+	cfg.PollInterval = poll
+	cfg.TCPAcceptOwnerHooks = hooks
+	cfg.Filters.Ports = []int{port}
+	startReceiver(t, cfg, sink, nil)
+
+	server := net.JoinHostPort(link.AddrB, "18091")
+	serverPID := startEchoServer(t, link.B, server)
+	before := time.Now()
+	c := dialFrom(t, link.A, server)
+	dialed := time.Now()
+	local, remote := addrPorts(c)
+	echo(t, c, "hello")
+
+	cli := oneRecord(t, sink, contract.EventTCPEstablished, local, remote)
+	if atClose {
+		time.Sleep(200 * time.Millisecond)
+		for _, lr := range findRecords(sink, contract.EventTCPEstablished) {
+			require.False(t, endpointIs(lr.Attributes(), "local", remote), "accept side named before any walk, hook or close")
+		}
+		require.NoError(t, c.Close())
+	}
+	srv := oneRecord(t, sink, contract.EventTCPEstablished, remote, local)
+	ca, sa := cli.Attributes(), srv.Attributes()
+	assert.Equal(t, contract.EstablishedConnect, str(ca, contract.AttrTCPEstablishedSide))
+	assert.Equal(t, contract.EstablishedAccept, str(sa, contract.AttrTCPEstablishedSide))
+	assert.Equal(t, int64(os.Getpid()), integer(ca, contract.AttrProcessPID), "client: this process")
+	assert.Equal(t, int64(serverPID), integer(sa, contract.AttrProcessPID), "server: the echo server's process")
+	assert.NotEmpty(t, str(sa, contract.AttrProcessExecutable))
+	assert.NotEmpty(t, str(sa, contract.AttrCgroupPath))
+	assert.Positive(t, integer(sa, contract.AttrThreadID))
+	assert.Equal(t, int64(link.A.Inode), integer(ca, contract.AttrNetnsInode))
+	assert.Equal(t, int64(link.B.Inode), integer(sa, contract.AttrNetnsInode))
+	for name, lr := range map[string]plog.LogRecord{"client": cli, "server": srv} {
+		a := lr.Attributes()
+		assert.Equal(t, netType, str(a, contract.AttrNetworkType), name)
+		// Both ends are established during the handshake, inside
+		// the dial (the accept side's record is written later, at
+		// the server's first read, but stamped with that time).
+		ts := lr.Timestamp().AsTime()
+		assert.WithinRange(t, ts, before.Add(-5*time.Millisecond), dialed.Add(5*time.Millisecond), "%s established at the handshake", name)
+	}
+
+	// The server's close names its owner.
+	_ = c.Close()
+	closed := oneRecord(t, sink, contract.EventTCPConnection, remote, local)
+	assert.Equal(t, int64(serverPID), integer(closed.Attributes(), contract.AttrProcessPID), "server close names the echo server")
 }

@@ -131,6 +131,7 @@ func TestEstablishedThroughDNAT(t *testing.T) {
 	cfg := createDefaultConfig()
 	cfg.Probes = []string{"tcp_connection"}
 	cfg.FlushInterval = 20 * time.Millisecond
+	cfg.PollInterval = 50 * time.Millisecond
 	cfg.Filters.Ports = []int{port, vport}
 	startReceiver(t, cfg, sink, nil)
 

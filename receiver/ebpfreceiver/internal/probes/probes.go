@@ -94,7 +94,7 @@ type Attachment struct {
 func All() []Probe {
 	return append([]Probe{
 		{Name: "tcp_retransmit", Hooks: []string{"tp_btf/tcp_retransmit_skb", "tp_btf/tcp_cong_state_set"}, attach: attachTCPRetransmit},
-		{Name: "tcp_connection", Hooks: []string{"tracepoint/sock/inet_sock_set_state", "tp_btf/sock_recv_length", "tp_btf/sock_send_length", "iter/task_file"}, attach: attachTCPConnection},
+		{Name: "tcp_connection", Hooks: []string{"tracepoint/sock/inet_sock_set_state", "iter/task_file", "tp_btf/sock_recv_length (tcp_accept_owner_hooks)", "tp_btf/sock_send_length (tcp_accept_owner_hooks)"}, attach: attachTCPConnection},
 		{Name: "tcp_reset", Hooks: []string{"tracepoint/tcp/tcp_send_reset", "tracepoint/tcp/tcp_receive_reset"}, attach: attachTCPReset},
 		{Name: "skb_drop", Hooks: []string{"tracepoint/skb/kfree_skb"}, attach: attachSKBDrop},
 		{Name: "net_tx_timeout", Hooks: []string{"tracepoint/net/net_dev_xmit_timeout"}, attach: attachNetTxTimeout},
@@ -126,6 +126,10 @@ type Options struct {
 	// SKB_DROP_REASON_ prefix) that make no kernel.skb.drop event; the
 	// kernel.skb.drops counter still counts them. Filtered in the kernel.
 	DropIgnoreReasons []string
+	// AcceptOwnerHooks attaches tp_btf/sock_recv_length and
+	// sock_send_length so an accepted socket is named at its first send or
+	// receive; off, it is named by a periodic walk or at its close.
+	AcceptOwnerHooks bool
 	// ConntrackStatPath overrides DefaultConntrackStatPath.
 	ConntrackStatPath string
 	// Host configures the host-side probes; nil takes the defaults.

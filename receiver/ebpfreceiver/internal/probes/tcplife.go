@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"time"
 
 	"github.com/cilium/ebpf"
 	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.uber.org/zap"
 
@@ -58,30 +60,47 @@ func attachTCPConnection(env *attachEnv) (*Attachment, error) {
 		return nil, err
 	}
 	closers := []io.Closer{l, objs.HandleInetSockSetState, &objs.tcplifeMaps}
-	// The first send or receive on an accepted socket names its owner and
-	// writes its established record; without these hooks the server side's
-	// records lack a pid, but the probe still works.
-	ownerClosers, err := attachAcceptOwner(env, spec, objs.AcceptPending)
-	if err != nil {
-		env.logger.Info("accept-owner hooks unavailable: accepted connections are reported without their process",
-			zap.Strings("hooks", []string{"tp_btf/sock_recv_length", "tp_btf/sock_send_length"}), zap.Error(err))
+	// Accepted sockets are claimed by their owner's close (in the
+	// program), by the walk below while any waits, and — when enabled — by
+	// their first send or receive. The hooks are off by default: they fire
+	// on every socket send and receive of the node (BENCHMARKS.md).
+	if env.options.AcceptOwnerHooks {
+		ownerClosers, err := attachAcceptOwner(env, spec, objs.AcceptPending)
+		if err != nil {
+			env.logger.Info("accept-owner hooks unavailable: accepted connections are named by the periodic walk and at close",
+				zap.Strings("hooks", []string{"tp_btf/sock_recv_length", "tp_btf/sock_send_length"}), zap.Error(err))
+		}
+		// Links before the programs and maps they use.
+		closers = append(ownerClosers, closers...)
 	}
-	// Links before the programs and maps they use.
-	closers = append(ownerClosers, closers...)
-	// The connections established before now: without the iterator, they
-	// are reported only when they close, and without their owner.
-	var snapshot func() (int, error)
+	// The connections established before now, and accepted ones still
+	// without an owner: without the iterator, both are reported without
+	// their process until they close.
+	var snapshot, walk func() (int, error)
 	if snap, err := loadTCPSnapshot(env, objs.AcceptPending); err != nil {
-		env.logger.Info("start-up snapshot unavailable: connections opened before the collector started are reported without their process",
+		env.logger.Info("task_file iterator unavailable: connections opened before the collector started, and accepted ones until they close, are reported without their process",
 			zap.String("hook", "iter/task_file"), zap.Error(err))
 	} else {
 		closers = append(closers, snap)
 		snapshot = snap.Run
+		walk = func() (int, error) {
+			if !anyPending(objs.AcceptPending) {
+				return 0, nil
+			}
+			return snap.Run()
+		}
 	}
 	start := pcommon.NewTimestampFromTime(env.now())
 	return &Attachment{
 		closers:  closers,
 		Snapshot: snapshot,
+		PollEvents: func(time.Time, plog.LogRecordSlice) error {
+			if walk == nil {
+				return nil
+			}
+			_, err := walk()
+			return err
+		},
 		CollectMetrics: func(now pcommon.Timestamp, mb *metadata.MetricsBuilder) error {
 			var (
 				key    uint32
@@ -145,4 +164,10 @@ func attachAcceptOwner(env *attachEnv, spec *ebpf.CollectionSpec, pending *ebpf.
 		links = append(links, l)
 	}
 	return append(links, &progs), nil
+}
+
+// anyPending reports whether an accepted socket waits for its owner.
+func anyPending(pending *ebpf.Map) bool {
+	var key uint64
+	return pending.NextKey(nil, &key) == nil
 }
