@@ -94,6 +94,13 @@ func TestSnapshotReportsConnectionsOpenedBeforeStart(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, bytes.Equal(buf, []byte("after start")))
 
+	// Both closes name the owners the snapshot found.
+	require.NoError(t, c.Close())
+	cliClose := oneRecord(t, sink, contract.EventTCPConnection, local, remote)
+	srvClose := oneRecord(t, sink, contract.EventTCPConnection, remote, local)
+	assert.Equal(t, int64(os.Getpid()), integer(cliClose.Attributes(), contract.AttrProcessPID), "client close")
+	assert.Equal(t, int64(serverPID), integer(srvClose.Attributes(), contract.AttrProcessPID), "server close")
+
 	first := retrans[0].Attributes()
 	assert.Equal(t, int64(os.Getpid()), integer(first, contract.AttrProcessPID), "owner from the snapshot")
 	assert.Equal(t, contract.RetransmitTimeout, str(first, contract.AttrTCPRetransmitKind))

@@ -130,6 +130,9 @@ type Options struct {
 	// sock_send_length so an accepted socket is named at its first send or
 	// receive; off, it is named by a periodic walk or at its close.
 	AcceptOwnerHooks bool
+	// classicRetransmit loads the tcp_retransmit fallback (classic
+	// tracepoint, no wait) as if tp_btf had failed; for tests.
+	classicRetransmit bool
 	// ConntrackStatPath overrides DefaultConntrackStatPath.
 	ConntrackStatPath string
 	// Host configures the host-side probes; nil takes the defaults.

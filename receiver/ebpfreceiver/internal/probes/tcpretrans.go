@@ -39,6 +39,12 @@ func (o *tcpretransClassic) Close() error {
 
 func attachTCPRetransmit(env *attachEnv) (*Attachment, error) {
 	closers, counts, err := attachTCPRetransmitBTF(env)
+	if env.options.classicRetransmit && err == nil {
+		for _, c := range closers {
+			_ = c.Close()
+		}
+		err = errors.New("classic tracepoint requested")
+	}
 	if err != nil {
 		env.logger.Info("tp_btf/tcp_retransmit_skb unavailable: retransmits are reported from the classic tracepoint, without tcp.retransmit.wait_ns",
 			zap.String("hook", "tracepoint/tcp/tcp_retransmit_skb"), zap.Error(err))
