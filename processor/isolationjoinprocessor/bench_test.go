@@ -205,6 +205,29 @@ func BenchmarkJoinVsNop(b *testing.B) {
 // work: 5-tuple match, verdict, span event.
 func BenchmarkJoinVsNopSDKBatch(b *testing.B) {
 	b.Run("encode=proto", func(b *testing.B) { benchJoinVsNop(b, false, sdkTraces) })
+	// Spans as stock instrumentation emits them: no socket address, the
+	// peer named by a host name and url.full (port from the scheme), the
+	// process on the resource: every span goes through the connection
+	// table (10k connections, learned from the indexed records' owners)
+	// to its candidate connections and their events.
+	b.Run("encode=proto/spans=stock", func(b *testing.B) { benchJoinVsNop(b, false, stockTraces) })
+}
+
+// stockTraces is sdkTraces with the network attributes Go otelhttp (plus
+// a process.pid on the resource, as Node.js and the Java agent add) puts
+// on client spans.
+func stockTraces(conns, seed int) ptrace.Traces {
+	td := sdkTraces(conns, seed)
+	spans := td.ResourceSpans().At(0).ScopeSpans().At(0).Spans()
+	for i := 0; i < spans.Len(); i++ {
+		a := spans.At(i).Attributes()
+		port, _ := a.Get("network.peer.port")
+		for _, k := range []string{"network.peer.address", "network.peer.port", "network.local.address", "network.local.port"} {
+			a.Remove(k)
+		}
+		a.PutInt("server.port", port.Int())
+	}
+	return td
 }
 
 // sdkTraces is one SDK-shaped batch: one resource (one process) with

@@ -48,9 +48,11 @@ func (p *joinProcessor) track(e *kevent.Event) (index bool, evicted int) {
 	switch e.Name {
 	case contract.EventTCPEstablished:
 		c := connOf(e)
-		if e.D().Side != contract.EstablishedExisting {
+		side := e.D().Side
+		if side != contract.EstablishedExisting {
 			c.Opened = e.Time
 		}
+		c.Connect = side == contract.EstablishedConnect
 		return false, p.conns.Open(c, e.Time)
 	case contract.EventTCPConnection:
 		return true, p.conns.Close(connOf(e), e.Time, e.D().LifetimeNs)

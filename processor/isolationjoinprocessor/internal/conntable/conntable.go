@@ -29,6 +29,10 @@ type Conn struct {
 	PodUID      string
 	Exe         string
 
+	// Connect is true for a socket that called connect() (the
+	// established record's side), false when accepted or unknown.
+	Connect bool
+
 	// Opened is when the socket reached ESTABLISHED (unix ns); 0 when
 	// unknown (found open at start, or first seen on another record).
 	Opened int64
@@ -185,6 +189,7 @@ func fillOwner(dst, src *Conn) {
 	if dst.Netns == 0 {
 		dst.Netns = src.Netns
 	}
+	dst.Connect = dst.Connect || src.Connect
 }
 
 // advance moves the table's clock (the newest record time seen).

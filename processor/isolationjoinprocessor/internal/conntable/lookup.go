@@ -62,12 +62,13 @@ func (t *Table) ByLocal(dst []*Conn, host string, ep netip.AddrPort, from, to in
 	return dst
 }
 
-// ByPeerAddr appends to dst the sockets on host owned by pid whose peer
-// address is addr (any port), open during [from, to]: the collector's
-// accepted sockets from an OTLP/HTTP sender, whose port confighttp drops.
+// ByPeerAddr appends to dst the sockets on host owned by pid, not
+// connecting ones, whose peer address is addr (any port), open during
+// [from, to]: the collector's accepted sockets from an OTLP/HTTP sender,
+// whose port confighttp drops (its exporters' own connections are not).
 func (t *Table) ByPeerAddr(dst []*Conn, host string, addr netip.Addr, pid int64, from, to int64) []*Conn {
 	for _, c := range t.byPeerA[hostAddr{host, addr}] {
-		if c.PID == pid && c.AliveDuring(from, to) {
+		if c.PID == pid && !c.Connect && c.AliveDuring(from, to) {
 			dst = append(dst, c)
 		}
 	}
@@ -84,41 +85,56 @@ func (t *Table) ByPeerAddr(dst []*Conn, host string, addr netip.Addr, pid int64,
 //     whose local end is c's peer — when that end belongs to one socket
 //     (a client's ephemeral port, not a listener's port shared by every
 //     accepted socket).
+//
+// Only lists keyed by a client's endpoint are scanned (a busy listener's
+// endpoint is shared by thousands of accepted sockets): the cost stays
+// flat however many connections a server has.
 func (t *Table) OtherEnds(dst []*Conn, c *Conn, from, to int64) []*Conn {
 	n := len(dst)
-	ownLocalUnique := t.uniqueLocal(c.Host, c.Local, from, to)
-	for _, y := range t.byPeer[endpoint{c.Host, c.Local}] {
-		if y == c || !y.AliveDuring(from, to) || sameSocket(y, c) {
-			continue
-		}
-		// y's peer is c's local end: the exact other end, or — when c's
-		// local end is its own (a client's) — the server behind a DNAT.
-		if y.Local == c.Peer || ownLocalUnique {
-			dst = appendOnce(dst, n, y)
+	ownLocal := alive(t.byLocal[endpoint{c.Host, c.Local}], from, to) == 1
+	if ownLocal {
+		for _, y := range t.byPeer[endpoint{c.Host, c.Local}] {
+			if y != c && y.AliveDuring(from, to) && !sameSocket(y, c) {
+				dst = appendOnce(dst, n, y)
+			}
 		}
 	}
-	for _, y := range t.byLocal[endpoint{c.Host, c.Peer}] {
-		if y == c || !y.AliveDuring(from, to) || sameSocket(y, c) {
-			continue
+	peers := t.byLocal[endpoint{c.Host, c.Peer}]
+	switch k := alive(peers, from, to); {
+	case k == 1:
+		// c's peer end belongs to one socket: c's client (behind a DNAT
+		// its peer is the VIP), or — when c is a client — a server with
+		// one accepted socket, which is then the exact other end.
+		for _, y := range peers {
+			if y != c && y.AliveDuring(from, to) && !sameSocket(y, c) && (y.Peer == c.Local || !ownLocal) {
+				dst = appendOnce(dst, n, y)
+			}
 		}
-		if y.Peer == c.Local || t.uniqueLocal(c.Host, y.Local, from, to) {
-			dst = appendOnce(dst, n, y)
+	case k > 1 && !ownLocal:
+		// Neither end is a single socket's (two listeners talking?):
+		// only the exact other end.
+		for _, y := range peers {
+			if y != c && y.AliveDuring(from, to) && y.Peer == c.Local {
+				dst = appendOnce(dst, n, y)
+			}
 		}
 	}
 	return dst
 }
 
-// uniqueLocal reports whether exactly one socket on host, open during
-// [from, to], has the local end ep: a connecting socket's own port, not a
+// alive counts, up to 2, the sockets of l (the sockets with one local
+// end) open during [from, to]: 1 is a connecting socket's own port, 2 a
 // listening port that every accepted socket shares.
-func (t *Table) uniqueLocal(host string, ep netip.AddrPort, from, to int64) bool {
+func alive(l []*Conn, from, to int64) int {
 	n := 0
-	for _, c := range t.byLocal[endpoint{host, ep}] {
+	for _, c := range l {
 		if c.AliveDuring(from, to) {
-			n++
+			if n++; n == 2 {
+				break
+			}
 		}
 	}
-	return n == 1
+	return n
 }
 
 // sameSocket reports whether y is a second record of c's own socket.
