@@ -17,8 +17,9 @@
 // unacknowledged segment, the one that stalls the stream. Each retransmit
 // of the episode is measured against it (exact for the head; for the
 // segments sent after it in the same flight an upper bound whose interval
-// overlaps the head's). tcp_clock_ns is CLOCK_MONOTONIC, i.e.
-// bpf_ktime_get_ns().
+// overlaps the head's). Outside an episode (a tail-loss probe) the wait is
+// the time since the flight last made progress (since_flight_progress).
+// tcp_clock_ns is CLOCK_MONOTONIC, i.e. bpf_ktime_get_ns().
 #include "common.h"
 
 #define TCP_CA_RECOVERY 3
@@ -135,6 +136,23 @@ static __always_inline const struct sk_buff *rtx_queue_head(const struct sock *s
 	return (const struct sk_buff *)((void *)n - bpf_core_field_offset(struct sk_buff, rbnode));
 }
 
+// Outside a loss episode (a tail-loss probe in the Open state, or an
+// episode that began before the probe attached): the time since the flight
+// made progress — since it started (first_tx_mstamp, reset when the
+// connection was idle, so for a request that fits one segment its exact
+// send time) or since the last delivery (delivered_mstamp), whichever is
+// later. Both are tcp_clock_us() stamps: CLOCK_MONOTONIC in µs.
+static __always_inline __u64 since_flight_progress(const struct sock *sk, __u64 now_ns)
+{
+	const struct tcp_sock *tp = (const struct tcp_sock *)sk;
+	__u64 first = BPF_CORE_READ(tp, first_tx_mstamp), delivered = BPF_CORE_READ(tp, delivered_mstamp);
+	__u64 since = first > delivered ? first : delivered, now_us = now_ns / 1000;
+
+	if (!since || now_us <= since)
+		return 0;
+	return (now_us - since) * 1000;
+}
+
 SEC("tp_btf/tcp_cong_state_set")
 int BPF_PROG(handle_tcp_cong_state_set, struct sock *sk, const __u8 ca_state)
 {
@@ -167,6 +185,8 @@ int BPF_PROG(handle_tcp_retransmit_btf, const struct sock *sk, const struct sk_b
 	sent = bpf_map_lookup_elem(&loss_sent, &key);
 	if (sent && kind != RETRANSMIT_OTHER && now > *sent)
 		wait = now - *sent;
+	else
+		wait = since_flight_progress(sk, now);
 	submit_retransmit(sk, &t, err, kind, wait);
 	return 0;
 }
