@@ -5,7 +5,7 @@ TOOLS := $(GO) tool -modfile=tools/go.mod
 BIN   := _build/otelcol-crosshair
 # Every collector config we ship; `make test` validates each with the binary.
 CONFIGS := $(shell find config -name '*.yaml' -path '*config/*' -not -path '*/k8s/*' | sort)
-SOURCES := $(shell find receiver processor exporter internal bpf -type f \( -name '*.go' -o -name '*.o' -o -name '*.yaml' \) 2>/dev/null)
+SOURCES := $(shell find receiver processor exporter internal bpf -type f \( -name '*.go' -o -name '*.o' -o -name '*.yaml' -o -name '*.html' \) 2>/dev/null)
 # The Kubernetes manifests' tests are a module of their own (config/k8s/go.mod).
 K8S_MODULE := config/k8s
 # The end-to-end demo system and harness are a module too (e2e/go.mod).
@@ -15,7 +15,7 @@ DOCKER ?= docker
 # Packages needed by `make generate` and the kernel tests (Debian names).
 APT_PACKAGES := clang-19 llvm-19 libbpf-dev bpftool nftables ethtool iproute2
 
-.PHONY: build run test unit validate-configs generate bpf-toolchain bench e2e e2e-cleanup lint tracefs clean image
+.PHONY: build run demo test unit validate-configs generate bpf-toolchain bench e2e e2e-cleanup lint tracefs clean image
 
 build: $(BIN)
 
@@ -74,6 +74,19 @@ bench: build tracefs
 # Whatever happens, `chx-demo cleanup` removes every chx-e2e-* fixture.
 e2e: build tracefs
 	@rc=0; $(GO) -C $(E2E_MODULE) test -count=1 -v -timeout 10m -run '^TestE2E$$' . || rc=$$?; \
+		$(GO) -C $(E2E_MODULE) run ./cmd/chx-demo cleanup || rc=1; exit $$rc
+
+# The product working, for a newcomer (issue 17), as root: the e2e's traced
+# demo services and the collector with the crosshair view on, a no-fault
+# phase, then one fault (SCENARIO=loss|cpu|sandbox|disk). Prints the view's
+# URL and one line per diagnosed trace (slow hop, layer, cause); after the
+# fault phase the page stays up until Ctrl-C. On exit or Ctrl-C everything
+# it created (namespaces, cgroups, nft tables, loop device, processes) is
+# removed.
+SCENARIO ?= loss
+demo: build tracefs
+	@trap : INT TERM; rc=0; \
+		CHX_DEMO=1 CHX_E2E_SCENARIOS=$(SCENARIO) $(GO) -C $(E2E_MODULE) test -count=1 -v -timeout 0 -run '^TestE2E$$' . || rc=$$?; \
 		$(GO) -C $(E2E_MODULE) run ./cmd/chx-demo cleanup || rc=1; exit $$rc
 
 e2e-cleanup:

@@ -242,6 +242,7 @@ func TestE2E(t *testing.T) {
 	if err := h.startCollector(); err != nil {
 		t.Fatalf("collector: %v", err)
 	}
+	demo := startDemo(t, out) // `make demo`: the view's URL and one line per diagnosed trace
 
 	type ran struct {
 		sc             scenario
@@ -260,6 +261,7 @@ func TestE2E(t *testing.T) {
 		}
 		runs = append(runs, ran{sc, nf, f, notes})
 	}
+	demo.wait() // `make demo`: the page stays up until Ctrl-C
 	// Stopping the collector flushes held spans and pending reports.
 	h.stopProc("collector")
 
@@ -275,12 +277,14 @@ func TestE2E(t *testing.T) {
 
 	var results []*Result
 	var detail strings.Builder
+	shots := newViewShots(t, collector, out)
 	for _, r := range runs {
 		hop := Hop{Service: r.sc.hop.Name, Kind: r.sc.hopKind}
 		res := Score(r.sc.name, r.sc.expected, hop, spans, r.noFault, r.fault, reports, r.sc.evidence)
 		res.Evidence = r.sc.evidenceText
 		res.Notes = r.notes
 		results = append(results, res)
+		shots.take(res, r.fault, spans) // the crosshair view of a positive trace, checked in Chromium
 		if hop.Service != "" {
 			fmt.Fprintf(&detail, "%s: %s span durations, no fault (p99 %s):\n%s", r.sc.name, hop, res.BaselineP99.Round(10*time.Microsecond), Histogram(HopDurations(spans, r.noFault, hop)))
 			fmt.Fprintf(&detail, "%s: %s span durations, fault (p99 %s):\n%s", r.sc.name, hop, res.FaultHopP99.Round(10*time.Microsecond), Histogram(HopDurations(spans, r.fault, hop)))
