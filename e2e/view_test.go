@@ -32,10 +32,15 @@ func requireView(t *testing.T) (collector string, c *Chromium) {
 	return collector, c
 }
 
-// capturedTrace is one diagnosed trace captured from a `make e2e` run: the
-// OTLP/JSON export requests of its spans, as the collector's file exporter
-// wrote them after isolation_join tagged them (verdicts and kernel span
-// events of a real fault), and the diagnosis report of the same run.
+// capturedTrace is one diagnosed trace captured from a `make e2e` run
+// (testdata/view/<scenario>.*): the OTLP/JSON export requests of its spans,
+// as the collector's file exporter wrote them after isolation_join tagged
+// them (the verdicts and kernel span events of a real fault: nftables drops
+// on the order↔payment veth, payment's CPU quota), and the diagnosis report
+// of the same run. Attributes stock instrumentation does not emit, which
+// the demo services then added by hand (resource process.pid, host.name and
+// process.executable.name, network.local.*, client spans' network.peer.*),
+// were removed from the capture.
 type capturedTrace struct {
 	scenario string
 	layer    string   // the lane the evidence must be on
