@@ -87,7 +87,8 @@ SCENARIO ?= loss
 demo: build tracefs
 	@trap : INT TERM; rc=0; \
 		CHX_DEMO=1 CHX_E2E_SCENARIOS=$(SCENARIO) $(GO) -C $(E2E_MODULE) test -count=1 -v -timeout 0 -run '^TestE2E$$' . || rc=$$?; \
-		$(GO) -C $(E2E_MODULE) run ./cmd/chx-demo cleanup || rc=1; exit $$rc
+		$(GO) -C $(E2E_MODULE) run ./cmd/chx-demo cleanup || rc=1; \
+		[ $$rc = 0 ] || echo "make demo: the run failed or missed an e2e target (scores above, artefacts in e2e/_out/)"; exit $$rc
 
 e2e-cleanup:
 	$(GO) -C $(E2E_MODULE) run ./cmd/chx-demo cleanup
