@@ -48,6 +48,13 @@ type exchange struct {
 // table across the DNAT.
 func TestKernelStockSpansThroughServiceVIP(t *testing.T) {
 	testenv.RequireRoot(t, "ip", "nft")
+	t.Run("pool opened while the receiver runs", func(t *testing.T) { stockThroughVIP(t, false) })
+	// The keep-alive connection predates the receiver: only its start-up
+	// snapshot (tcp.established.side=existing) names the sockets' owners.
+	t.Run("pool opened before the receiver started", func(t *testing.T) { stockThroughVIP(t, true) })
+}
+
+func stockThroughVIP(t *testing.T, poolFirst bool) {
 	const (
 		vip      = "198.18.97.10"
 		srvAddr  = "198.18.67.2"
@@ -72,7 +79,9 @@ func TestKernelStockSpansThroughServiceVIP(t *testing.T) {
 }`, vip, srvAddr, srvPort, srvAddr))
 
 	tp, lp, sink := startJoin(t)
-	startReceiver(t, lp, "tcp_retransmit", "tcp_connection")
+	if !poolFirst {
+		startReceiver(t, lp, "tcp_retransmit", "tcp_connection")
+	}
 
 	// The server, in its namespace.
 	var ln net.Listener
@@ -103,6 +112,14 @@ func TestKernelStockSpansThroughServiceVIP(t *testing.T) {
 	}
 	t.Cleanup(tr.CloseIdleConnections)
 	hc := &http.Client{Transport: tr, Timeout: 30 * time.Second}
+	// The pool's connection, opened by a first request.
+	resp, err := hc.Get("http://" + host + "/data")
+	require.NoError(t, err)
+	_, _ = io.Copy(io.Discard, resp.Body)
+	require.NoError(t, resp.Body.Close())
+	if poolFirst {
+		startReceiver(t, lp, "tcp_retransmit", "tcp_connection")
+	}
 	var done []exchange
 	for i := range requests {
 		req, err := http.NewRequest(http.MethodGet, "http://"+host+"/data", nil)
@@ -213,10 +230,15 @@ func nft(t *testing.T, ns *testenv.Netns, table, rules string) {
 // started; held spans go to the returned sink.
 func startJoin(t *testing.T) (processor.Traces, processor.Logs, *consumertest.TracesSink) {
 	t.Helper()
+	return startJoinWith(t, processortest.NewNopSettings(metadata.Type))
+}
+
+// startJoinWith is startJoin with the processor's settings (telemetry).
+func startJoinWith(t *testing.T, set processor.Settings) (processor.Traces, processor.Logs, *consumertest.TracesSink) {
+	t.Helper()
 	f := NewFactory()
 	cfg := f.CreateDefaultConfig().(*Config)
 	cfg.MaxDelay = time.Second
-	set := processortest.NewNopSettings(metadata.Type)
 	sink := new(consumertest.TracesSink)
 	tp, err := f.CreateTraces(context.Background(), set, cfg, sink)
 	require.NoError(t, err)
