@@ -458,7 +458,7 @@ func TestOperatorCollector(t *testing.T) {
 	}
 	assert.Contains(t, cfg.Exporters.Object, "otlp_grpc")
 	assert.Contains(t, cfg.Exporters.Object["otlp_grpc"].(map[string]any)["endpoint"], "crosshair-gateway")
-	var logs, traces bool
+	var logs, traces, metrics bool
 	for name, p := range cfg.Service.Pipelines {
 		if strings.HasPrefix(name, "logs") && slices.Contains(p.Processors, "isolation_join") && slices.Contains(p.Receivers, "ebpf") {
 			logs = true
@@ -467,15 +467,22 @@ func TestOperatorCollector(t *testing.T) {
 			traces = true
 			assert.Less(t, slices.Index(p.Processors, "k8s_attributes"), slices.Index(p.Processors, "isolation_join"), "pod metadata before the join")
 			assert.Equal(t, "memory_limiter", p.Processors[0])
+			assert.Equal(t, "batch", p.Processors[len(p.Processors)-1], "batch after the join: it drops the request context the join reads")
+		}
+		if strings.HasPrefix(name, "metrics") && slices.Contains(p.Receivers, "ebpf") && slices.Contains(p.Exporters, "prometheus") {
+			metrics = true
 		}
 	}
+	assert.True(t, metrics, "a metrics pipeline exports the ebpf receiver's kernel.* metrics to prometheus")
+	prom := cfg.Exporters.Object["prometheus"].(map[string]any)
+	assert.True(t, strings.HasPrefix(prom["endpoint"].(string), "${env:POD_IP"), "prometheus exporter bound to the pod IP: %v", prom["endpoint"])
 	assert.True(t, logs, "a logs pipeline feeds ebpf into isolation_join")
 	assert.True(t, traces, "a traces pipeline feeds otlp into isolation_join")
 	hostPorts := map[int32]int32{}
 	for _, p := range cr.Spec.Ports {
 		hostPorts[p.Port] = p.HostPort
 	}
-	assert.Equal(t, map[int32]int32{4317: 4317, 4318: 4318}, hostPorts)
+	assert.Equal(t, map[int32]int32{4317: 4317, 4318: 4318, 9464: 0}, hostPorts, "OTLP on host ports; kernel metrics on the pod IP only")
 }
 
 // ---- policy ----
@@ -518,7 +525,7 @@ func podsOf(ms []manifest) []pod {
 }
 
 // nodeAgentCaps are the only capabilities a Crosshair pod may add (DESIGN §8).
-var nodeAgentCaps = []corev1.Capability{"BPF", "PERFMON", "SYS_PTRACE", "DAC_READ_SEARCH"}
+var nodeAgentCaps = []corev1.Capability{"BPF", "PERFMON", "SYS_PTRACE", "DAC_READ_SEARCH", "SYSLOG"}
 
 // writableHostPaths lists the host paths a probe needs to write, with the
 // reason. None does: classic tracepoints are attached with perf_event_open
@@ -528,7 +535,13 @@ var nodeAgentCaps = []corev1.Capability{"BPF", "PERFMON", "SYS_PTRACE", "DAC_REA
 var writableHostPaths = map[string]string{}
 
 // requiredHostPaths are what the node agent mounts, each read-only.
-var requiredHostPaths = []string{"/sys/kernel/tracing", "/sys/kernel/btf", "/sys/fs/cgroup", "/proc"}
+var requiredHostPaths = map[string]corev1.HostPathType{
+	"/sys/kernel/tracing": corev1.HostPathDirectory,
+	"/sys/kernel/btf":     corev1.HostPathDirectory,
+	"/sys/fs/cgroup":      corev1.HostPathDirectory,
+	"/proc":               corev1.HostPathDirectory,
+	"/dev/kmsg":           corev1.HostPathCharDev,
+}
 
 func TestPodSecurityPolicy(t *testing.T) {
 	pods := podsOf(loadManifests(t))
@@ -584,14 +597,14 @@ func TestPodSecurityPolicy(t *testing.T) {
 			c := p.containers[0]
 			assert.ElementsMatch(t, nodeAgentCaps, c.SecurityContext.Capabilities.Add)
 			assert.Equal(t, ptr(int64(0)), c.SecurityContext.RunAsUser, "runAsUser 0 (capabilities need root)")
-			var paths []string
+			paths := map[string]corev1.HostPathType{}
 			for _, v := range p.volumes {
 				if v.HostPath != nil {
-					paths = append(paths, v.HostPath.Path)
-					assert.Equal(t, ptr(corev1.HostPathDirectory), v.HostPath.Type, "%s must exist on the host", v.HostPath.Path)
+					require.NotNil(t, v.HostPath.Type, "%s must exist on the host", v.HostPath.Path)
+					paths[v.HostPath.Path] = *v.HostPath.Type
 				}
 			}
-			assert.ElementsMatch(t, requiredHostPaths, paths)
+			assert.Equal(t, requiredHostPaths, paths)
 			for name := range hostPaths {
 				assert.True(t, slices.ContainsFunc(c.VolumeMounts, func(vm corev1.VolumeMount) bool { return vm.Name == name }), "hostPath volume %s not mounted", name)
 			}
@@ -695,7 +708,7 @@ func TestNoPolicyViolations(t *testing.T) {
 
 // TestCapabilityComments: each added capability says which probe needs it.
 func TestCapabilityComments(t *testing.T) {
-	line := regexp.MustCompile(`(?m)^\s*- (BPF|PERFMON|SYS_PTRACE|DAC_READ_SEARCH)\b(.*)$`)
+	line := regexp.MustCompile(`(?m)^\s*- (BPF|PERFMON|SYS_PTRACE|DAC_READ_SEARCH|SYSLOG)\b(.*)$`)
 	for _, file := range []string{"operator/collector.yaml", "daemonset/30-daemonset.yaml"} {
 		matches := line.FindAllStringSubmatch(string(mustRead(t, file)), -1)
 		require.Len(t, matches, len(nodeAgentCaps), "%s", file)

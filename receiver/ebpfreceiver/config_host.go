@@ -3,6 +3,7 @@ package ebpfreceiver // import "github.com/crosshair-otel/crosshair/receiver/ebp
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"time"
@@ -49,6 +50,16 @@ type KernelLogConfig struct {
 	Keywords []probes.Keyword `mapstructure:"keywords"`
 }
 
+// ConntrackConfig configures the conntrack probe.
+type ConntrackConfig struct {
+	// StatPath is the per-CPU conntrack statistics file to poll. The
+	// default, /proc/net/stat/nf_conntrack, is the collector's own network
+	// namespace: right for a collector on the host network. A pod with its
+	// own network namespace reads the node's through the host's procfs:
+	// <host proc>/1/net/stat/nf_conntrack (pid 1's namespace is the node's).
+	StatPath string `mapstructure:"stat_path"`
+}
+
 // HostConfig is the configuration of the host-side probes, squashed into
 // Config.
 type HostConfig struct {
@@ -57,6 +68,7 @@ type HostConfig struct {
 	Syscall    SyscallConfig    `mapstructure:"syscall_slow"`
 	CPUSteal   CPUStealConfig   `mapstructure:"cpu_steal"`
 	KernelLog  KernelLogConfig  `mapstructure:"kernel_log"`
+	Conntrack  ConntrackConfig  `mapstructure:"conntrack"`
 }
 
 func defaultHostConfig() HostConfig {
@@ -68,7 +80,8 @@ func defaultHostConfig() HostConfig {
 			Threshold:      probes.DefaultSyscallThreshold,
 			EntryThreshold: probes.DefaultSyscallEntryThreshold,
 		},
-		CPUSteal: CPUStealConfig{Threshold: probes.DefaultStealThreshold},
+		CPUSteal:  CPUStealConfig{Threshold: probes.DefaultStealThreshold},
+		Conntrack: ConntrackConfig{StatPath: probes.DefaultConntrackStatPath},
 	}
 }
 
@@ -93,6 +106,9 @@ func (h *HostConfig) validate() error {
 			slices.Sort(known)
 			errs = append(errs, fmt.Errorf("syscall_slow.syscalls[%d]: unknown syscall %q (known: %v)", i, name, known))
 		}
+	}
+	if h.Conntrack.StatPath == "" || !filepath.IsAbs(h.Conntrack.StatPath) {
+		errs = append(errs, fmt.Errorf("conntrack.stat_path: must be an absolute path, got %q", h.Conntrack.StatPath))
 	}
 	for i, k := range h.KernelLog.Keywords {
 		if _, err := regexp.Compile(k.Pattern); err != nil || k.Pattern == "" {

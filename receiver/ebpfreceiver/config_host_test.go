@@ -26,6 +26,7 @@ func TestLoadHostConfig(t *testing.T) {
 	host.Syscall = SyscallConfig{Syscalls: []string{"connect", "fsync"}, Threshold: 30 * time.Millisecond, EntryThreshold: 5 * time.Millisecond}
 	host.CPUSteal.Threshold = 10 * time.Millisecond
 	host.KernelLog.Keywords = []probes.Keyword{{Pattern: "my-runtime: sandbox stalled", Layer: "L4"}}
+	host.Conntrack.StatPath = "/host/proc/1/net/stat/nf_conntrack"
 
 	tests := []struct {
 		name    string
@@ -38,6 +39,7 @@ func TestLoadHostConfig(t *testing.T) {
 		{name: "bad_keyword_layer", wantErr: `kernel_log.keywords[0].layer: must be one of L0, L1, L2, L3, L4, got "L7"`},
 		{name: "bad_keyword_pattern", wantErr: `kernel_log.keywords[0].pattern: invalid regular expression "("`},
 		{name: "no_syscalls", wantErr: "syscall_slow.syscalls: name at least one syscall"},
+		{name: "relative_conntrack_path", wantErr: `conntrack.stat_path: must be an absolute path, got "proc/net/stat/nf_conntrack"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -41,8 +41,6 @@ type ebpfReceiver struct {
 
 	// procs names the container of an event's process.
 	procs *procinfo.Cache
-	// conntrackPath overrides the conntrack statistics file (tests).
-	conntrackPath string
 
 	// Set by Start, cleared by Shutdown.
 	probes *probes.Set
@@ -74,7 +72,7 @@ func (r *ebpfReceiver) Start(_ context.Context, _ component.Host) error {
 		DropEventsPerSecond: uint32(r.cfg.SKBDropEventsPerSecond),
 		DropIgnoreReasons:   r.cfg.SKBDropIgnoreReasons,
 		AcceptOwnerHooks:    r.cfg.TCPAcceptOwnerHooks,
-		ConntrackStatPath:   r.conntrackPath,
+		ConntrackStatPath:   r.cfg.Conntrack.StatPath,
 		Host:                host,
 	})
 	if err != nil {

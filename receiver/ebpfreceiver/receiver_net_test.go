@@ -235,12 +235,13 @@ func TestConntrackCountersFromProc(t *testing.T) {
 }
 
 // A probe that cannot attach is skipped with the others running; here the
-// conntrack file is absent.
+// configured conntrack file (conntrack.stat_path) is absent.
 func TestMissingSourceDisablesOnlyThatProbe(t *testing.T) {
 	testenv.RequireRoot(t)
 	cfg := createDefaultConfig()
 	cfg.Probes = []string{"conntrack", "tcp_reset"}
-	r := startReceiverWith(t, cfg, func(r *ebpfReceiver) { r.conntrackPath = t.TempDir() + "/absent" })
+	cfg.Conntrack.StatPath = t.TempDir() + "/absent"
+	r := startReceiverWith(t, cfg, func(*ebpfReceiver) {})
 	assert.Equal(t, []string{"tcp_reset"}, r.probes.Attached())
 	assert.Contains(t, r.probes.Failed(), "conntrack")
 }
