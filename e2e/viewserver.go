@@ -63,6 +63,14 @@ func freePort() (string, error) {
 // StartViewServer starts the collector binary bin with the view on
 // loopback ports; its config and log go to dir.
 func StartViewServer(ctx context.Context, bin, dir string) (*ViewServer, error) {
+	return StartCollector(ctx, bin, dir, func(otlp, view string) string { return fmt.Sprintf(viewConfig, otlp, view) }, "")
+}
+
+// StartCollector starts the collector binary bin on the config that
+// config returns for two free loopback ports (OTLP/HTTP, the view), waits
+// until the view answers and, when ready is not "", until its log has that
+// line, e.g. the ebpf receiver's start line. Config and log go to dir.
+func StartCollector(ctx context.Context, bin, dir string, config func(otlp, view string) string, ready string) (*ViewServer, error) {
 	otlp, err := freePort()
 	if err != nil {
 		return nil, err
@@ -72,7 +80,7 @@ func StartViewServer(ctx context.Context, bin, dir string) (*ViewServer, error) 
 		return nil, err
 	}
 	cfg := filepath.Join(dir, "view-collector.yaml")
-	if err := os.WriteFile(cfg, fmt.Appendf(nil, viewConfig, otlp, view), 0o644); err != nil {
+	if err := os.WriteFile(cfg, []byte(config(otlp, view)), 0o644); err != nil {
 		return nil, err
 	}
 	v := &ViewServer{OTLP: "http://" + otlp, Base: "http://" + view, log: filepath.Join(dir, "view-collector.log")}
@@ -87,22 +95,29 @@ func StartViewServer(ctx context.Context, bin, dir string) (*ViewServer, error) 
 	if err := v.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", bin, err)
 	}
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	for {
 		resp, err := http.Get(v.Base + "/")
 		if err == nil {
 			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
+			b, _ := os.ReadFile(v.log)
+			if resp.StatusCode == http.StatusOK && (ready == "" || strings.Contains(string(b), ready)) {
 				return v, nil
 			}
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
 			v.Stop()
 			b, _ := os.ReadFile(v.log)
-			return nil, fmt.Errorf("the view did not answer at %s: %v\n%s", v.Base, err, tail(string(b), 4000))
+			return nil, fmt.Errorf("the collector was not ready (view at %s, log line %q): %v\n%s", v.Base, ready, err, tail(string(b), 4000))
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// Log is the collector's output so far.
+func (v *ViewServer) Log() string {
+	b, _ := os.ReadFile(v.log)
+	return string(b)
 }
 
 // Stop ends the collector.
