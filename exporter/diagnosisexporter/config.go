@@ -105,7 +105,14 @@ const maxTraceWait = 5 * time.Minute
 var validLayers = map[string]bool{"": true, "L0": true, "L1": true, "L2": true, "L3": true, "L4": true, "network": true, "app": true}
 
 // Validate checks the configuration; every error names its field.
-func (cfg *Config) Validate() error {
+func (cfg *Config) Validate() error { return cfg.validate(true) }
+
+// ValidateAsSource checks the configuration of a Reporter whose reports go
+// somewhere else (the diagnosis connector's log records): text_path,
+// json_path and view.endpoint may all be off.
+func (cfg *Config) ValidateAsSource() error { return cfg.validate(false) }
+
+func (cfg *Config) validate(requireOutput bool) error {
 	var errs []error
 	if cfg.SlowThreshold <= 0 {
 		errs = append(errs, fmt.Errorf("slow_threshold: must be positive, got %s", cfg.SlowThreshold))
@@ -119,7 +126,7 @@ func (cfg *Config) Validate() error {
 	if cfg.MaxSpansPerTrace <= 0 {
 		errs = append(errs, fmt.Errorf("max_spans_per_trace: must be positive, got %d", cfg.MaxSpansPerTrace))
 	}
-	if strings.TrimSpace(cfg.TextPath) == "" && strings.TrimSpace(cfg.JSONPath) == "" && cfg.View.Endpoint == "" {
+	if requireOutput && strings.TrimSpace(cfg.TextPath) == "" && strings.TrimSpace(cfg.JSONPath) == "" && cfg.View.Endpoint == "" {
 		errs = append(errs, errors.New("text_path, json_path, view.endpoint: at least one output is required"))
 	}
 	if cfg.TextPath != "" && cfg.TextPath == cfg.JSONPath && cfg.TextPath != OutputStdout && cfg.TextPath != OutputStderr {

@@ -41,6 +41,10 @@ type diagnosisExporter struct {
 	done chan struct{}
 
 	view *viewServer // nil when view.endpoint is ""
+
+	// emit, when set, receives every report after the outputs above (the
+	// diagnosis connector turns it into a log record).
+	emit func(*Report)
 }
 
 func newDiagnosisExporter(cfg *Config, logger *zap.Logger) *diagnosisExporter {
@@ -230,6 +234,9 @@ func (e *diagnosisExporter) report(due []*traceBuf) {
 		}
 		r.SpansDropped = tb.dropped
 		e.write(r)
+		if e.emit != nil {
+			e.emit(r)
+		}
 		if e.view != nil {
 			e.view.add(r, tb.spans)
 		}
