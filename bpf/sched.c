@@ -16,7 +16,12 @@
 // - steal: the run queue's steal clock (rq->prev_steal_time_rq, paravirt
 //   time accounting) advanced between two switches of a CPU while prev ran
 //   on it: that steal delayed prev, and is summed per process.
-#include "host.h"
+#include "syscall_wait.h"
+
+// When syscall_slow runs too, this program also tracks its waits (the
+// syscall_wait.h half of syscall.c): one program and one task-storage
+// lookup per task per switch instead of two.
+const volatile __u32 track_syscalls = 0;
 
 // Set by the receiver before load (config sched_delay.threshold).
 const volatile __u64 min_delay_ns = 50000000;
@@ -39,11 +44,16 @@ struct sched_delay_event {
 // hashing, no bucket lock, freed with the task (cheaper than the hash map
 // runqlat uses). The low bit says the wait began throttled (boot ns are
 // even often enough: one nanosecond is below anything measured).
+struct sched_task {
+	__u64 runnable_since; // boot ns | THROTTLED_BIT, 0 = not waiting
+	struct sc_wait sc;    // track_syscalls only
+};
+
 struct {
 	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, int);
-	__type(value, __u64); // runnable since (boot ns) | THROTTLED_BIT, 0 = not waiting
+	__type(value, struct sched_task);
 } runq_start SEC(".maps");
 
 #define THROTTLED_BIT 1ULL
@@ -88,7 +98,7 @@ static __always_inline bool task_throttled(struct task_struct *p)
 	// Preempted when the quota ran out, before the throttle work ran (or
 	// a kernel without task-based throttling): its group is throttled.
 	if (bpf_core_field_exists(struct cfs_rq, throttle_count))
-		return BPF_CORE_READ(p, se.cfs_rq, throttle_count) > 0;
+		return p->se.cfs_rq->throttle_count > 0; // direct BTF loads, no probe-read calls
 	return false;
 }
 
@@ -101,7 +111,7 @@ static __always_inline void account_steal(struct task_struct *prev)
 
 	if (!bpf_core_field_exists(struct rq, prev_steal_time_rq))
 		return;
-	steal = BPF_CORE_READ(prev, se.cfs_rq, rq, prev_steal_time_rq);
+	steal = prev->se.cfs_rq->rq->prev_steal_time_rq; // direct BTF loads
 	seen = bpf_map_lookup_elem(&steal_seen, &zero);
 	if (!seen || steal == *seen)
 		return; // no steal: the common case, one load and a compare
@@ -127,21 +137,16 @@ static __always_inline void account_steal(struct task_struct *prev)
 	*sum += delta; // per-CPU: no other writer
 }
 
-static __always_inline int enqueue_at(struct task_struct *p, __u64 ts)
+static __always_inline int enqueue(struct task_struct *p)
 {
-	__u64 *start;
+	struct sched_task *ts;
 
 	if (!p->pid)
 		return 0;
-	start = bpf_task_storage_get(&runq_start, p, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
-	if (start)
-		*start = ts;
+	ts = bpf_task_storage_get(&runq_start, p, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (ts)
+		ts->runnable_since = bpf_ktime_get_boot_ns() & ~THROTTLED_BIT;
 	return 0;
-}
-
-static __always_inline int enqueue(struct task_struct *p)
-{
-	return enqueue_at(p, bpf_ktime_get_boot_ns() & ~THROTTLED_BIT);
 }
 
 SEC("tp_btf/sched_wakeup")
@@ -160,24 +165,42 @@ SEC("tp_btf/sched_switch")
 int BPF_PROG(handle_sched_switch, bool preempt, struct task_struct *prev, struct task_struct *next, unsigned int prev_state)
 {
 	struct sched_delay_event *e;
+	struct sched_task *ts = 0;
 	struct cg_key cg;
-	__u64 *tsp, delta, throttled, now = 0;
+	__u64 delta, throttled, now = bpf_ktime_get_boot_ns();
 
 	account_steal(prev);
-	if (prev_state == 0 && prev->pid) { // TASK_RUNNING: preempted, still runnable
-		now = bpf_ktime_get_boot_ns();
-		enqueue_at(prev, task_throttled(prev) ? now | THROTTLED_BIT : now & ~THROTTLED_BIT);
+	if (prev->pid) {
+		if (prev_state == 0 || track_syscalls)
+			ts = bpf_task_storage_get(&runq_start, prev, 0, 0);
+		if (track_syscalls) {
+			struct sc_out w;
+			if (sc_switch_out(ts ? &ts->sc : 0, prev, prev_state, now, &w)) {
+				if (!ts)
+					ts = bpf_task_storage_get(&runq_start, prev, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+				if (ts)
+					sc_begin(&ts->sc, prev, now, &w);
+			}
+		}
+		if (prev_state == 0) { // TASK_RUNNING: preempted, still runnable
+			if (!ts)
+				ts = bpf_task_storage_get(&runq_start, prev, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+			if (ts)
+				ts->runnable_since = task_throttled(prev) ? now | THROTTLED_BIT : now & ~THROTTLED_BIT;
+		}
 	}
 	if (!next->pid) // the idle task does not wait
 		return 0;
-	tsp = bpf_task_storage_get(&runq_start, next, 0, 0);
-	if (!tsp || !*tsp)
+	ts = bpf_task_storage_get(&runq_start, next, 0, 0);
+	if (!ts)
 		return 0;
-	if (!now)
-		now = bpf_ktime_get_boot_ns();
-	throttled = *tsp & THROTTLED_BIT;
-	delta = now - (*tsp & ~THROTTLED_BIT);
-	*tsp = 0;
+	if (track_syscalls)
+		sc_switch_in(&ts->sc, next, now);
+	if (!ts->runnable_since)
+		return 0;
+	throttled = ts->runnable_since & THROTTLED_BIT;
+	delta = now - (ts->runnable_since & ~THROTTLED_BIT);
+	ts->runnable_since = 0;
 
 	task_cg_key(next, bpf_core_enum_value(enum cgroup_subsys_id, cpu_cgrp_id), &cg);
 	hist_add(&sched_hist, &cg, delta);

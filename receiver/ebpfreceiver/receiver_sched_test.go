@@ -79,9 +79,11 @@ func TestSlowFsyncBehindThrottledLoop(t *testing.T) {
 	const rate = 512 << 10 // bytes/s
 	cg := testenv.NewCgroupV1(t, "blkio", "fsync", map[string]string{"blkio.throttle.write_bps_device": majMin + " " + strconv.Itoa(rate)})
 	sink := new(consumertest.LogsSink)
-	startReceiver(t, hostConfig("syscall_slow"), sink, nil)
+	// With sched_delay, one sched_switch program tracks both (the other
+	// syscall tests run syscall_slow's own object).
+	startReceiver(t, hostConfig("sched_delay", "syscall_slow"), sink, nil)
 
-	// The probe's programs are all tp_btf: no syscall tracepoint, whose
+	// The probes' programs are all tp_btf: no syscall tracepoint, whose
 	// mere attachment slows every syscall of the node.
 	for _, id := range testenv.OwnPrograms(t) {
 		p, err := ebpf.NewProgramFromID(id)

@@ -40,15 +40,6 @@ tracepoint:block:block_rq_complete /@start[args->dev, args->sector]/ {
   @usecs = hist((nsecs - @start[args->dev, args->sector]) / 1000);
   delete(@start[args->dev, args->sector]);
 }`
-	bpftraceSyscalls = `
-tracepoint:syscalls:sys_enter_read, tracepoint:syscalls:sys_enter_write, tracepoint:syscalls:sys_enter_connect,
-tracepoint:syscalls:sys_enter_accept4, tracepoint:syscalls:sys_enter_sendto, tracepoint:syscalls:sys_enter_recvfrom,
-tracepoint:syscalls:sys_enter_fsync { @start[tid] = nsecs; }
-tracepoint:syscalls:sys_exit_read, tracepoint:syscalls:sys_exit_write, tracepoint:syscalls:sys_exit_connect,
-tracepoint:syscalls:sys_exit_accept4, tracepoint:syscalls:sys_exit_sendto, tracepoint:syscalls:sys_exit_recvfrom,
-tracepoint:syscalls:sys_exit_fsync /@start[tid]/ {
-  @ns[probe] = hist(nsecs - @start[tid]); delete(@start[tid]);
-}`
 )
 
 // programIDs lists the loaded BPF programs.
@@ -269,23 +260,47 @@ func BenchmarkKernelCostBlockVsBiolatency(b *testing.B) {
 		})
 }
 
-func BenchmarkKernelCostSyscallVsBpftrace(b *testing.B) {
-	compare(b, "syscall_slow", bpftraceSyscalls, func(n string) bool { return strings.HasPrefix(n, "handle_sys_e") },
-		func() { readZero(10000) })
-}
-
-// slowdown times fn with no probe and with every host probe loaded,
-// alternating rounds to spread the machine's noise over both, and reports
-// the ratio of the best rounds.
-func slowdown(b *testing.B, names []string, fn func()) {
-	// Run-time statistics stay off here: they add two clock reads to every
-	// program run.
-	testenv.RequireRoot(b)
-	load := func() func() {
-		s := loadHost(b, names...)
-		return func() { _ = s.Close() }
+// BenchmarkKernelCostSchedSwitch: every program of ours on the scheduler
+// tracepoints (sched_delay with per-thread throttling and steal, and
+// syscall_slow's wait tracking, one sched_switch program when both run)
+// against bpftrace's runqlat, per context
+// switch: Σ run time of each side's programs / the switches of the window
+// (one run of our handle_sched_switch per switch, the same switches for
+// both sides since they are attached together).
+func BenchmarkKernelCostSchedSwitch(b *testing.B) {
+	requireBenchEnv(b, "bpftrace")
+	before := programIDs(b)
+	s := loadHost(b, "sched_delay", "syscall_slow")
+	defer s.Close()
+	mine := newIDs(before, programIDs(b))
+	mid := programIDs(b)
+	stop := startBpftrace(b, bpftraceRunqlat)
+	theirs := newIDs(mid, programIDs(b))
+	if len(theirs) == 0 {
+		b.Fatal("no bpftrace programs found")
 	}
-	slowdownWith(b, load, fn)
+	all := func(string, ebpf.ProgramType) bool { return true }
+	switchProg := func(n string, _ ebpf.ProgramType) bool { return strings.HasPrefix(n, "handle_sched_sw") }
+	bt := func(_ string, t ebpf.ProgramType) bool { return t == ebpf.TracePoint }
+	o0, sw0, t0 := statsOf(b, mine, all), statsOf(b, mine, switchProg), statsOf(b, theirs, bt)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		pingPong(2000)
+	}
+	b.StopTimer()
+	o1, sw1, t1 := statsOf(b, mine, all), statsOf(b, mine, switchProg), statsOf(b, theirs, bt)
+	stop()
+	switches := float64(sw1.runs - sw0.runs)
+	if switches == 0 {
+		b.Fatal("no context switch seen")
+	}
+	ours, theirsNs := float64(o1.ns-o0.ns)/switches, float64(t1.ns-t0.ns)/switches
+	b.ReportMetric(switches/float64(b.N), "switches/op")
+	b.ReportMetric(ours, "ns/switch-crosshair")
+	b.ReportMetric(theirsNs, "ns/switch-bpftrace")
+	if theirsNs > 0 {
+		b.ReportMetric(ours/theirsNs, "cost-ratio")
+	}
 }
 
 // slowdownBpftrace is slowdown with the bpftrace script instead of our probes.
@@ -324,31 +339,33 @@ func slowdownWith(b *testing.B, load func() (unload func()), fn func()) {
 	b.ReportMetric((float64(all)/float64(none)-1)*100, "slowdown-%")
 }
 
-var (
-	allHost         = []string{"sched_delay", "block_io", "syscall_slow", "oom_kill"}
-	allButSyscalls  = []string{"sched_delay", "block_io", "oom_kill"}
-	slowdownTargets = []struct {
-		name string
-		fn   func()
-	}{
-		{"getppid", func() { getppidLoop(300_000) }},
-		{"read-dev-zero", func() { readZero(100_000) }},
-		{"pipe-ping-pong", func() { pingPong(10_000) }},
-	}
-)
+var slowdownTargets = []struct {
+	name string
+	fn   func()
+}{
+	{"getppid", func() { getppidLoop(300_000) }},
+	{"read-dev-zero", func() { readZero(100_000) }},
+	{"pipe-ping-pong", func() { pingPong(10_000) }},
+}
 
-// BenchmarkSlowdown: every host probe loaded, and every host probe but
-// syscall_slow (whose per-syscall tracepoints put every task's syscalls on
-// the kernel's tracing slow path), against none.
+// loadDefault loads every default probe, as `ebpf: {}` does (a probe whose
+// hook this kernel lacks is skipped, as in production).
+func loadDefault(b *testing.B) func() {
+	s, err := Load(Options{RingBufferBytes: 1 << 22})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return func() { _ = s.Close() }
+}
+
+// BenchmarkSlowdown: every default probe loaded against none, alternating
+// rounds; and bpftrace's runqlat on the switch-heavy loop for reference.
 func BenchmarkSlowdown(b *testing.B) {
 	for _, w := range slowdownTargets {
-		b.Run(w.name+"/all", func(b *testing.B) { slowdown(b, allHost, w.fn) })
-		b.Run(w.name+"/no-syscall-probe", func(b *testing.B) { slowdown(b, allButSyscalls, w.fn) })
-		// The same syscalls watched by bpftrace: the kernel's tax of
-		// enabling syscall tracepoints, whoever attaches to them.
-		b.Run(w.name+"/bpftrace-syscalls", func(b *testing.B) { slowdownBpftrace(b, bpftraceSyscalls, w.fn) })
+		b.Run(w.name+"/every-default-probe", func(b *testing.B) {
+			testenv.RequireRoot(b)
+			slowdownWith(b, func() func() { return loadDefault(b) }, w.fn)
+		})
 	}
-	// The scheduler probe alone, next to bpftrace's runqlat.
-	b.Run("pipe-ping-pong/sched-delay-only", func(b *testing.B) { slowdown(b, []string{"sched_delay"}, slowdownTargets[2].fn) })
 	b.Run("pipe-ping-pong/bpftrace-runqlat", func(b *testing.B) { slowdownBpftrace(b, bpftraceRunqlat, slowdownTargets[2].fn) })
 }

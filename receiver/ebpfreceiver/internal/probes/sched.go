@@ -3,6 +3,7 @@ package probes
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/cilium/ebpf/btf"
@@ -17,11 +18,16 @@ func attachSchedDelay(env *attachEnv) (*Attachment, error) {
 	opts := env.host
 	var objs schedObjects
 	spec, err := loadSched()
+	// With syscall_slow enabled too, this program tracks its waits.
+	trackSyscalls := len(env.options.Enabled) == 0 || slices.Contains(env.options.Enabled, "syscall_slow")
 	if err == nil {
 		err = errors.Join(
 			setVar(spec, "min_delay_ns", uint64(opts.SchedDelayThreshold)),
 			setVar(spec, "min_throttle_ns", uint64(DefaultThreadThrottleThreshold)),
 		)
+	}
+	if err == nil && trackSyscalls {
+		err = errors.Join(setSyscallWaitVars(spec, opts), setVarValue(spec, "track_syscalls", uint32(1)))
 	}
 	if err := env.load("sched", spec, err, &objs); err != nil {
 		return nil, err
@@ -37,6 +43,9 @@ func attachSchedDelay(env *attachEnv) (*Attachment, error) {
 	// The same program measures throttling and steal per thread; the
 	// node- and cgroup-wide records say so, as far as this kernel lets it.
 	opts.perThreadThrottle, opts.perThreadSteal = perThreadSupport(env.logger)
+	if trackSyscalls {
+		opts.sharedSyscallHist = objs.SyscallHist
+	}
 	steal := newProcessSteal(objs.StealByTgid, opts)
 	start := pcommon.NewTimestampFromTime(timeNow())
 	return &Attachment{

@@ -43,6 +43,13 @@ type schedLog2Hist struct {
 	SumNs uint64
 }
 
+type schedScKey struct {
+	_     structs.HostLayout
+	Cg    schedCgKey
+	Nr    uint32
+	Phase uint32
+}
+
 type schedSchedDelayEvent struct {
 	_   structs.HostLayout
 	Hdr struct {
@@ -57,6 +64,31 @@ type schedSchedDelayEvent struct {
 	}
 	DelayNs uint64
 	Cg      schedCgKey
+}
+
+type schedSchedTask struct {
+	_             structs.HostLayout
+	RunnableSince uint64
+	Sc            struct {
+		_           structs.HostLayout
+		Start       uint64
+		LastIn      uint64
+		OutSince    uint64
+		OffNs       uint64
+		RunIn       uint64
+		IoCalls     uint64
+		Nr          uint32
+		Phase       uint32
+		SeccompMode uint32
+		Pad         uint32
+		Peer        struct {
+			_      structs.HostLayout
+			Addr   [16]uint8
+			Family uint16
+			Port   uint16
+			Pad    uint32
+		}
+	}
 }
 
 type schedSockOwner struct {
@@ -79,15 +111,25 @@ const (
 	schedMapSockOwners              = "sock_owners"
 	schedMapStealByTgid             = "steal_by_tgid"
 	schedMapStealSeen               = "steal_seen"
+	schedMapSyscallHist             = "syscall_hist"
 	schedProgHandleSchedSwitch      = "handle_sched_switch"
 	schedProgHandleSchedWakeup      = "handle_sched_wakeup"
 	schedProgHandleSchedWakeupNew   = "handle_sched_wakeup_new"
+	schedVarConnectNr               = "connect_nr"
+	schedVarMaxCpuGapNs             = "max_cpu_gap_ns"
 	schedVarMinDelayNs              = "min_delay_ns"
+	schedVarMinEntryLatencyNs       = "min_entry_latency_ns"
+	schedVarMinLatencyNs            = "min_latency_ns"
 	schedVarMinThrottleNs           = "min_throttle_ns"
+	schedVarMinWaitNs               = "min_wait_ns"
+	schedVarTrackSyscalls           = "track_syscalls"
 	schedVarUnusedCgKey             = "unused_cg_key"
 	schedVarUnusedCpuThrottledEvent = "unused_cpu_throttled_event"
 	schedVarUnusedLog2Hist          = "unused_log2_hist"
+	schedVarUnusedScKey             = "unused_sc_key"
 	schedVarUnusedSchedDelayEvent   = "unused_sched_delay_event"
+	schedVarUnusedSyscallEvent      = "unused_syscall_event"
+	schedVarWatched                 = "watched"
 )
 
 // loadSched returns the embedded CollectionSpec for sched.
@@ -148,18 +190,28 @@ type schedMapSpecs struct {
 	SockOwners  *ebpf.MapSpec `ebpf:"sock_owners"`
 	StealByTgid *ebpf.MapSpec `ebpf:"steal_by_tgid"`
 	StealSeen   *ebpf.MapSpec `ebpf:"steal_seen"`
+	SyscallHist *ebpf.MapSpec `ebpf:"syscall_hist"`
 }
 
 // schedVariableSpecs contains global variables before they are loaded into the kernel.
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type schedVariableSpecs struct {
+	ConnectNr               *ebpf.VariableSpec `ebpf:"connect_nr"`
+	MaxCpuGapNs             *ebpf.VariableSpec `ebpf:"max_cpu_gap_ns"`
 	MinDelayNs              *ebpf.VariableSpec `ebpf:"min_delay_ns"`
+	MinEntryLatencyNs       *ebpf.VariableSpec `ebpf:"min_entry_latency_ns"`
+	MinLatencyNs            *ebpf.VariableSpec `ebpf:"min_latency_ns"`
 	MinThrottleNs           *ebpf.VariableSpec `ebpf:"min_throttle_ns"`
+	MinWaitNs               *ebpf.VariableSpec `ebpf:"min_wait_ns"`
+	TrackSyscalls           *ebpf.VariableSpec `ebpf:"track_syscalls"`
 	UnusedCgKey             *ebpf.VariableSpec `ebpf:"unused_cg_key"`
 	UnusedCpuThrottledEvent *ebpf.VariableSpec `ebpf:"unused_cpu_throttled_event"`
 	UnusedLog2Hist          *ebpf.VariableSpec `ebpf:"unused_log2_hist"`
+	UnusedScKey             *ebpf.VariableSpec `ebpf:"unused_sc_key"`
 	UnusedSchedDelayEvent   *ebpf.VariableSpec `ebpf:"unused_sched_delay_event"`
+	UnusedSyscallEvent      *ebpf.VariableSpec `ebpf:"unused_syscall_event"`
+	Watched                 *ebpf.VariableSpec `ebpf:"watched"`
 }
 
 // schedObjects contains all objects after they have been loaded into the kernel.
@@ -189,6 +241,7 @@ type schedMaps struct {
 	SockOwners  *ebpf.Map `ebpf:"sock_owners"`
 	StealByTgid *ebpf.Map `ebpf:"steal_by_tgid"`
 	StealSeen   *ebpf.Map `ebpf:"steal_seen"`
+	SyscallHist *ebpf.Map `ebpf:"syscall_hist"`
 }
 
 func (m *schedMaps) Close() error {
@@ -200,6 +253,7 @@ func (m *schedMaps) Close() error {
 		m.SockOwners,
 		m.StealByTgid,
 		m.StealSeen,
+		m.SyscallHist,
 	)
 }
 
@@ -207,12 +261,21 @@ func (m *schedMaps) Close() error {
 //
 // It can be passed to loadSchedObjects or ebpf.CollectionSpec.LoadAndAssign.
 type schedVariables struct {
+	ConnectNr               *ebpf.Variable `ebpf:"connect_nr"`
+	MaxCpuGapNs             *ebpf.Variable `ebpf:"max_cpu_gap_ns"`
 	MinDelayNs              *ebpf.Variable `ebpf:"min_delay_ns"`
+	MinEntryLatencyNs       *ebpf.Variable `ebpf:"min_entry_latency_ns"`
+	MinLatencyNs            *ebpf.Variable `ebpf:"min_latency_ns"`
 	MinThrottleNs           *ebpf.Variable `ebpf:"min_throttle_ns"`
+	MinWaitNs               *ebpf.Variable `ebpf:"min_wait_ns"`
+	TrackSyscalls           *ebpf.Variable `ebpf:"track_syscalls"`
 	UnusedCgKey             *ebpf.Variable `ebpf:"unused_cg_key"`
 	UnusedCpuThrottledEvent *ebpf.Variable `ebpf:"unused_cpu_throttled_event"`
 	UnusedLog2Hist          *ebpf.Variable `ebpf:"unused_log2_hist"`
+	UnusedScKey             *ebpf.Variable `ebpf:"unused_sc_key"`
 	UnusedSchedDelayEvent   *ebpf.Variable `ebpf:"unused_sched_delay_event"`
+	UnusedSyscallEvent      *ebpf.Variable `ebpf:"unused_syscall_event"`
+	Watched                 *ebpf.Variable `ebpf:"watched"`
 }
 
 // schedPrograms contains all programs after they have been loaded into the kernel.

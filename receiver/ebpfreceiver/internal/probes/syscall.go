@@ -22,6 +22,11 @@ import (
 // no bpf_task_pt_regs) it falls back, with one log line, to the per-syscall
 // tracepoints (bpf/syscall_tp.c).
 func attachSyscallSlow(env *attachEnv) (*Attachment, error) {
+	if hist := env.host.sharedSyscallHist; hist != nil {
+		// sched_delay's sched_switch program tracks the waits: one program
+		// per context switch. It owns the object; this reads its histogram.
+		return &Attachment{CollectHistograms: syscallHistograms(env, hist)}, nil
+	}
 	closers, hist, err := attachSyscallSched(env)
 	if err != nil {
 		env.logger.Warn("slow syscalls cannot be seen from sched_switch: falling back to syscall tracepoints, which put every syscall of the node on the kernel's tracing slow path",
@@ -48,21 +53,27 @@ func watchedBitmap(names []string) ([8]uint64, error) {
 	return bits, nil
 }
 
+// setSyscallWaitVars configures the wait tracking of bpf/syscall_wait.h in
+// spec (syscall.c's object, or sched.c's when it tracks the waits).
+func setSyscallWaitVars(spec *ebpf.CollectionSpec, opts *HostOptions) error {
+	bits, err := watchedBitmap(opts.Syscalls)
+	if err != nil {
+		return err
+	}
+	return errors.Join(
+		setVar(spec, "min_latency_ns", uint64(opts.SyscallThreshold)),
+		setVar(spec, "min_entry_latency_ns", uint64(opts.SyscallEntryThreshold)),
+		setVarValue(spec, "connect_nr", uint32(unix.SYS_CONNECT)),
+		setVarValue(spec, "watched", bits),
+	)
+}
+
 func attachSyscallSched(env *attachEnv) ([]io.Closer, *ebpf.Map, error) {
 	opts := env.host
 	var objs syscallObjects
 	spec, err := loadSyscall()
 	if err == nil {
-		var bits [8]uint64
-		bits, err = watchedBitmap(opts.Syscalls)
-		if err == nil {
-			err = errors.Join(
-				setVar(spec, "min_latency_ns", uint64(opts.SyscallThreshold)),
-				setVar(spec, "min_entry_latency_ns", uint64(opts.SyscallEntryThreshold)),
-				setVarValue(spec, "connect_nr", uint32(unix.SYS_CONNECT)),
-				setVarValue(spec, "watched", bits),
-			)
-		}
+		err = setSyscallWaitVars(spec, opts)
 	}
 	if err := env.load("syscall", spec, err, &objs); err != nil {
 		return nil, nil, err

@@ -110,6 +110,7 @@ const (
 	syscallVarMaxCpuGapNs          = "max_cpu_gap_ns"
 	syscallVarMinEntryLatencyNs    = "min_entry_latency_ns"
 	syscallVarMinLatencyNs         = "min_latency_ns"
+	syscallVarMinWaitNs            = "min_wait_ns"
 	syscallVarUnusedScKey          = "unused_sc_key"
 	syscallVarUnusedSyscallEvent   = "unused_syscall_event"
 	syscallVarWatched              = "watched"
@@ -179,6 +180,7 @@ type syscallVariableSpecs struct {
 	MaxCpuGapNs        *ebpf.VariableSpec `ebpf:"max_cpu_gap_ns"`
 	MinEntryLatencyNs  *ebpf.VariableSpec `ebpf:"min_entry_latency_ns"`
 	MinLatencyNs       *ebpf.VariableSpec `ebpf:"min_latency_ns"`
+	MinWaitNs          *ebpf.VariableSpec `ebpf:"min_wait_ns"`
 	UnusedScKey        *ebpf.VariableSpec `ebpf:"unused_sc_key"`
 	UnusedSyscallEvent *ebpf.VariableSpec `ebpf:"unused_syscall_event"`
 	Watched            *ebpf.VariableSpec `ebpf:"watched"`
@@ -229,6 +231,7 @@ type syscallVariables struct {
 	MaxCpuGapNs        *ebpf.Variable `ebpf:"max_cpu_gap_ns"`
 	MinEntryLatencyNs  *ebpf.Variable `ebpf:"min_entry_latency_ns"`
 	MinLatencyNs       *ebpf.Variable `ebpf:"min_latency_ns"`
+	MinWaitNs          *ebpf.Variable `ebpf:"min_wait_ns"`
 	UnusedScKey        *ebpf.Variable `ebpf:"unused_sc_key"`
 	UnusedSyscallEvent *ebpf.Variable `ebpf:"unused_syscall_event"`
 	Watched            *ebpf.Variable `ebpf:"watched"`

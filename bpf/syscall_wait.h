@@ -1,0 +1,197 @@
+// SPDX-License-Identifier: GPL-2.0 OR Apache-2.0
+//
+// Slow-syscall waits tracked at sched_switch (see syscall.c for the design),
+// shared by syscall.c (the syscall_slow probe on its own) and sched.c (one
+// sched_switch program for sched_delay and syscall_slow when both run, so a
+// context switch pays one program and one task-storage lookup per task).
+// The including object keeps a struct sc_wait per task in task storage.
+#pragma once
+
+#include "syscall.h"
+
+#define TASK_TRACED_BIT 0x8 // __TASK_TRACED
+#define TASK_DEAD_BIT 0x80  // TASK_DEAD
+#define PTRACE_EVENTMSG_SYSCALL_EXIT 2
+#define MAX_FILTERS 8
+#define MAX_NOTIFS 16
+
+const volatile __u64 min_latency_ns = 50000000;       // body
+const volatile __u64 min_entry_latency_ns = 10000000; // entry
+// CPU time a task may run between two sleeps of one syscall (fsync's IO
+// waits, a connect's retries); more means it left the syscall in between.
+const volatile __u64 max_cpu_gap_ns = 2000000;
+// Waits shorter than this are not counted at all (the join ignores slow
+// syscalls under 1ms as noise too); keeps a context-switch-heavy workload
+// from paying a histogram update per switch.
+const volatile __u64 min_wait_ns = 1000000;
+const volatile __u32 connect_nr = 42; // __NR_connect (set from user space)
+// Bitmap of the watched syscall numbers (set from user space).
+const volatile __u64 watched[8] = {};
+
+// Per-thread state (kept in task local storage by the including object).
+struct sc_wait {
+	__u64 start;     // first switch-out inside the syscall; 0 = none pending
+	__u64 last_in;   // last switch-in after a sleep in it
+	__u64 out_since; // current switch-out; 0 = on CPU
+	__u64 off_ns;    // off-CPU time summed
+	__u64 run_in;    // se.sum_exec_runtime at the last switch-in
+	__u64 io_calls;  // ioac.syscr + ioac.syscw when the wait began
+	__u32 nr;
+	__u32 phase;
+	__u32 seccomp_mode;
+	__u32 _pad;
+	struct sc_peer peer;
+};
+
+
+static __always_inline bool is_watched(long nr)
+{
+	if (nr < 0 || nr >= 512)
+		return false;
+	return (watched[(nr >> 6) & 7] >> (nr & 63)) & 1;
+}
+
+// Whether t sits in a seccomp user notification: one of its filters has a
+// listener whose pending notifications name t. Only walked for tasks under
+// a filter, and the chains are short.
+static __always_inline bool seccomp_notify_wait(struct task_struct *t)
+{
+	struct seccomp_filter *f = t->seccomp.filter;
+	__u64 off = bpf_core_field_offset(struct seccomp_knotif, list);
+
+	for (int i = 0; i < MAX_FILTERS && f; i++) {
+		struct notification *n = f->notif;
+		if (n) {
+			struct list_head *head = &n->notifications;
+			struct list_head *pos = BPF_CORE_READ(head, next);
+			for (int j = 0; j < MAX_NOTIFS && pos && pos != head; j++) {
+				struct seccomp_knotif *k = (void *)((unsigned long)pos - off);
+				if (BPF_CORE_READ(k, task) == t)
+					return true;
+				pos = BPF_CORE_READ(pos, next);
+			}
+		}
+		f = f->prev;
+	}
+	return false;
+}
+
+static __always_inline __u32 phase_of(struct task_struct *t, unsigned int state)
+{
+	if (state & TASK_TRACED_BIT) // a ptrace stop: before the syscall unless it is the exit stop
+		return t->ptrace_message == PTRACE_EVENTMSG_SYSCALL_EXIT ? PHASE_BODY : PHASE_ENTRY;
+	if (t->seccomp.mode == SECCOMP_MODE_FILTER && seccomp_notify_wait(t))
+		return PHASE_ENTRY;
+	return PHASE_BODY;
+}
+
+// The wait of st is over: histogram, and a record when it is long enough.
+// t is the task (current: it is being switched out).
+static __always_inline void flush(struct sc_wait *st, struct task_struct *t)
+{
+	struct syscall_event *e;
+	struct sc_key k = {};
+	__u64 start = st->start, lat;
+
+	st->start = 0;
+	st->out_since = 0;
+	if (!st->last_in || st->last_in <= start)
+		return;
+	lat = st->last_in - start;
+	if (lat < min_wait_ns)
+		return; // a short sleep (IPC ping-pong): neither histogram nor record
+	task_cg_key(t, bpf_core_enum_value(enum cgroup_subsys_id, cpu_cgrp_id), &k.cg);
+	k.nr = st->nr;
+	k.phase = st->phase;
+	hist_add(&syscall_hist, &k, lat);
+	if (lat < (st->phase == PHASE_ENTRY ? min_entry_latency_ns : min_latency_ns))
+		return;
+	e = reserve_event(sizeof(*e), EVENT_SYSCALL_SLOW);
+	if (!e)
+		return;
+	fill_header_task(&e->hdr, EVENT_SYSCALL_SLOW, t);
+	e->hdr.ts_ns = st->last_in; // the wait ended then, not now
+	e->latency_ns = lat;
+	e->ret = 0;
+	e->cg = k.cg;
+	e->nr = st->nr;
+	e->phase = st->phase;
+	e->seccomp_mode = st->seccomp_mode;
+	e->flags = 0;
+	e->peer = st->peer;
+	e->off_cpu_ns = st->off_ns;
+	bpf_ringbuf_submit(e, 0);
+}
+
+// The switch-out half: st is prev's state (NULL when it has none yet).
+// Returns true when a new wait begins: the caller then passes prev's state
+// (created if need be) to sc_begin with the same w.
+struct sc_out {
+	struct pt_regs *regs;
+	long nr;
+	__u64 io;
+	__u32 phase;
+};
+
+static __always_inline bool sc_switch_out(struct sc_wait *st, struct task_struct *prev, unsigned int state, __u64 now, struct sc_out *w)
+{
+	__u64 ran;
+
+	w->nr = -1;
+	w->regs = (struct pt_regs *)bpf_task_pt_regs(prev);
+	if (state == 0) {
+		// Preempted, still runnable: run-queue time, not the syscall's
+		// wait. Preempted in user mode (or in another syscall) it has
+		// left the pending one.
+		if (st && st->start) {
+			if (w->regs)
+				w->nr = w->regs->orig_ax;
+			if (w->nr != (long)st->nr)
+				flush(st, prev);
+		}
+		return false;
+	}
+	if (w->regs)
+		w->nr = w->regs->orig_ax; // -1 outside a syscall (interrupt/exception frame)
+	if ((state & TASK_DEAD_BIT) || !is_watched(w->nr)) {
+		if (st && st->start)
+			flush(st, prev);
+		return false;
+	}
+	w->phase = phase_of(prev, state);
+	w->io = prev->ioac.syscr + prev->ioac.syscw;
+	if (st && st->start) {
+		ran = prev->se.sum_exec_runtime - st->run_in;
+		if (st->nr == (__u32)w->nr && st->phase == w->phase && st->io_calls == w->io && ran <= max_cpu_gap_ns) {
+			st->out_since = now; // another sleep of the same wait
+			return false;
+		}
+		flush(st, prev);
+	}
+	return true;
+}
+
+static __always_inline void sc_begin(struct sc_wait *st, struct task_struct *prev, __u64 now, const struct sc_out *w)
+{
+	st->start = now;
+	st->out_since = now;
+	st->last_in = 0;
+	st->off_ns = 0;
+	st->io_calls = w->io;
+	st->nr = w->nr;
+	st->phase = w->phase;
+	st->seccomp_mode = prev->seccomp.mode;
+	__builtin_memset(&st->peer, 0, sizeof(st->peer));
+	if (w->nr == connect_nr && w->regs) // prev is current: its memory is readable here
+		read_peer((const void *)w->regs->si, w->regs->dx, &st->peer);
+}
+
+static __always_inline void sc_switch_in(struct sc_wait *st, struct task_struct *next, __u64 now)
+{
+	if (!st->out_since)
+		return;
+	st->off_ns += now - st->out_since;
+	st->out_since = 0;
+	st->last_in = now;
+	st->run_in = next->se.sum_exec_runtime;
+}
