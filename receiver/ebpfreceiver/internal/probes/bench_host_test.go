@@ -326,6 +326,18 @@ func slowdownBpftrace(b *testing.B, script string, fn func()) {
 	slowdownWith(b, func() func() { return startBpftrace(b, script) }, fn)
 }
 
+// slowdown times fn with no probe and with the named probes loaded,
+// alternating rounds (slowdownWith).
+func slowdown(b *testing.B, names []string, fn func()) {
+	// Run-time statistics stay off here: they add two clock reads to every
+	// program run.
+	testenv.RequireRoot(b)
+	slowdownWith(b, func() func() {
+		s := loadHost(b, names...)
+		return func() { _ = s.Close() }
+	}, fn)
+}
+
 // slowdownWith runs rounds of none → loaded → none, timing fn in each. The
 // machine is shared and its speed drifts, so each round's ratio is the
 // loaded run against the mean of the two unloaded runs around it, and the
