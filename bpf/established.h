@@ -19,9 +19,10 @@ struct {
 } accept_pending SEC(".maps");
 
 // Write one tcp_established_event stamped ts (boot time) for the socket
-// tuple t, owned by o (NULL: owner unknown).
+// tuple t, owned by o (NULL: owner unknown). flags: 0, or
+// BPF_RB_NO_WAKEUP for records that can wait for the receiver's next poll.
 static __always_inline void emit_established(const struct sock_tuple *t, __u8 side, __u64 ts,
-					     const struct sock_owner *o)
+					     const struct sock_owner *o, __u64 flags)
 {
 	struct tcp_established_event *e;
 
@@ -39,5 +40,5 @@ static __always_inline void emit_established(const struct sock_tuple *t, __u8 si
 	e->tuple = *t;
 	e->side = side;
 	__builtin_memset(e->_pad, 0, sizeof(e->_pad));
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, flags);
 }

@@ -28,6 +28,11 @@
 //    socket-path tracepoints — not syscall ones; off by default, they
 //    fire on every socket send and receive of the node).
 //
+// Established records are submitted without waking the reader: they are
+// not urgent, and the wakeup (an irq_work, a self-IPI in a VM) was most of
+// this program's cost (BENCHMARKS.md); the receiver polls the ring buffer
+// every flush_interval.
+//
 // Counters and histograms are kept in the kernel: transitions by
 // (old, new) state, srtt at close and connection duration as log2
 // histograms. Only closed and established connections cross the ring
@@ -101,27 +106,29 @@ static __always_inline void owner_from_current(struct sock_owner *o, __u64 start
 	bpf_get_current_comm(o->comm, sizeof(o->comm));
 }
 
-// Claim an accepted socket still waiting for its owner for the current
-// task, which holds it: record the owner and write the accept-side
-// established record, stamped with the establishment time.
-static __always_inline void claim_pending(const struct sock *sk)
+// Take an accepted socket out of accept_pending: true, with the time it
+// was established, for the one caller that claims it (a send and a receive
+// may race on two CPUs; only the successful delete wins).
+static __always_inline bool take_pending(__u64 key, __u64 *established)
+{
+	__u64 *pending = bpf_map_lookup_elem(&accept_pending, &key);
+
+	if (!pending)
+		return false;
+	*established = *pending;
+	return bpf_map_delete_elem(&accept_pending, &key) == 0;
+}
+
+// The current task holds the claimed socket: record it as the owner and
+// write the accept-side established record, stamped with the
+// establishment time.
+static __always_inline void claim_for_current(__u64 key, __u64 established, const struct sock_tuple *t)
 {
 	struct sock_owner o = {};
-	struct sock_tuple t = {};
-	__u64 key = (__u64)sk, *pending, established;
 
-	pending = bpf_map_lookup_elem(&accept_pending, &key);
-	if (!pending)
-		return;
-	established = *pending;
-	// Two CPUs may claim at once (a send and a receive): only the one
-	// whose delete succeeds writes the record.
-	if (bpf_map_delete_elem(&accept_pending, &key))
-		return;
 	owner_from_current(&o, established);
 	bpf_map_update_elem(&sock_owners, &key, &o, BPF_ANY);
-	tuple_from_sock(&t, sk);
-	emit_established(&t, ESTABLISHED_ACCEPT, established, &o);
+	emit_established(t, ESTABLISHED_ACCEPT, established, &o, BPF_RB_NO_WAKEUP);
 }
 
 // The tracepoint record's 5-tuple (its addresses are arrays in the record:
@@ -159,7 +166,7 @@ static __always_inline void on_established(struct trace_event_raw_inet_sock_set_
 	if (oldstate != TCP_SYN_SENT)
 		return;
 	tuple_from_ctx(&t, ctx, TCP_ESTABLISHED);
-	emit_established(&t, ESTABLISHED_CONNECT, now, bpf_map_lookup_elem(&sock_owners, &key));
+	emit_established(&t, ESTABLISHED_CONNECT, now, bpf_map_lookup_elem(&sock_owners, &key), BPF_RB_NO_WAKEUP);
 }
 
 SEC("tracepoint/sock/inet_sock_set_state")
@@ -200,7 +207,11 @@ int handle_inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 	// is named before its close record.
 	if ((oldstate == TCP_ESTABLISHED && newstate == TCP_FIN_WAIT1) ||
 	    (oldstate == TCP_CLOSE_WAIT && newstate == TCP_LAST_ACK)) {
-		claim_pending(sk);
+		__u64 established;
+		if (take_pending(key, &established)) {
+			tuple_from_ctx(&t, ctx, oldstate);
+			claim_for_current(key, established, &t);
+		}
 		return 0;
 	}
 	if (newstate != TCP_CLOSE)
@@ -235,7 +246,9 @@ int handle_inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 		bpf_ringbuf_submit(e, 0);
 	}
 	bpf_map_delete_elem(&conn_start, &key);
-	bpf_map_delete_elem(&accept_pending, &key);
+	// A lookup is lock-free; most closing sockets were never pending.
+	if (bpf_map_lookup_elem(&accept_pending, &key))
+		bpf_map_delete_elem(&accept_pending, &key);
 	bpf_map_delete_elem(&sock_owners, &key);
 	return 0;
 }
@@ -245,9 +258,15 @@ int handle_inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 // one field load or one hash miss.
 static __always_inline int claim_accepted(struct sock *sk)
 {
+	struct sock_tuple t = {};
+	__u64 key = (__u64)sk, established;
+
 	if (!sk || sk->sk_protocol != IPPROTO_TCP)
 		return 0;
-	claim_pending(sk);
+	if (!take_pending(key, &established))
+		return 0;
+	tuple_from_sock(&t, sk);
+	claim_for_current(key, established, &t);
 	return 0;
 }
 

@@ -80,7 +80,8 @@ int snapshot_tcp(struct bpf_iter__task_file *ctx)
 	o.start_ns = ts;
 	bpf_map_update_elem(&sock_owners, &key, &o, BPF_ANY);
 	tuple_from_sock(&t, sk);
-	emit_established(&t, side, ts, &o);
+	// Woken: a large snapshot drains while it is written.
+	emit_established(&t, side, ts, &o, 0);
 	bpf_seq_write(ctx->meta->seq, &one, sizeof(one));
 	return 0;
 }

@@ -222,7 +222,7 @@ func BenchmarkKernelCost(b *testing.B) {
 		b.ReportMetric(float64(runs), a.name+"_runs")
 	}
 	for _, pair := range []struct{ probe, ours, theirs string }{
-		{"tcp_retransmit", "handle_tcp_retransmit_skb", "bpftrace_tcpretrans"},
+		{"tcp_retransmit", "handle_tcp_retransmit_btf", "bpftrace_tcpretrans"},
 		{"tcp_connection", "handle_inet_sock_set_state", "bpftrace_tcplife"},
 	} {
 		if o, t := perRun[pair.ours], perRun[pair.theirs]; o > 0 && t > 0 {

@@ -260,8 +260,11 @@ func (r *ebpfReceiver) readLoop(dec *event.Decoder) {
 	}
 	var rec ringbuf.Record
 	for {
+		// Never wait without a deadline: records submitted without a
+		// wakeup (BPF_RB_NO_WAKEUP, e.g. kernel.tcp.established) are read
+		// when the deadline passes.
 		if records.Len() == 0 {
-			r.reader.SetDeadline(time.Time{})
+			r.reader.SetDeadline(time.Now().Add(r.cfg.FlushInterval))
 		} else {
 			r.reader.SetDeadline(first.Add(r.cfg.FlushInterval))
 		}
