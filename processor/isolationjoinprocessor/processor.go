@@ -2,6 +2,7 @@ package isolationjoinprocessor // import "github.com/crosshair-otel/crosshair/pr
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"os"
@@ -22,6 +23,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/crosshair-otel/crosshair/internal/contract"
+	"github.com/crosshair-otel/crosshair/internal/nodeid"
 	"github.com/crosshair-otel/crosshair/processor/isolationjoinprocessor/internal/classify"
 	"github.com/crosshair-otel/crosshair/processor/isolationjoinprocessor/internal/conntable"
 	"github.com/crosshair-otel/crosshair/processor/isolationjoinprocessor/internal/index"
@@ -108,9 +110,11 @@ func newJoinProcessor(set processor.Settings, cfg *Config) (*joinProcessor, erro
 	if err != nil {
 		return nil, fmt.Errorf("isolation_join telemetry: %w", err)
 	}
-	hostname, err := os.Hostname()
-	if err != nil {
-		return nil, fmt.Errorf("isolation_join: hostname: %w", err)
+	// The node's key: k8s.node.name on Kubernetes (where the host name is
+	// this pod's), else the host name (internal/nodeid).
+	hostname := nodeid.FromEnv().Name
+	if hostname == "" {
+		return nil, errors.New("isolation_join: no node name: K8S_NODE_NAME is unset and the host name unreadable")
 	}
 	fs := placement.FS{Root: "/"}
 	node, err := fs.Node()
@@ -322,7 +326,7 @@ func (p *joinProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog.Log
 	rls := ld.ResourceLogs()
 	for i := 0; i < rls.Len(); i++ {
 		rl := rls.At(i)
-		host := kevent.Str(rl.Resource().Attributes(), "host.name")
+		host := nodeid.Of(rl.Resource().Attributes())
 		if host == "" {
 			host = p.hostname
 		}

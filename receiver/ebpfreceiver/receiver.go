@@ -22,6 +22,7 @@ import (
 
 	"github.com/crosshair-otel/crosshair/internal/bootclock"
 	"github.com/crosshair-otel/crosshair/internal/contract"
+	"github.com/crosshair-otel/crosshair/internal/nodeid"
 	"github.com/crosshair-otel/crosshair/receiver/ebpfreceiver/internal/event"
 	"github.com/crosshair-otel/crosshair/receiver/ebpfreceiver/internal/metadata"
 	"github.com/crosshair-otel/crosshair/receiver/ebpfreceiver/internal/probes"
@@ -31,8 +32,9 @@ import (
 type ebpfReceiver struct {
 	cfg      *Config
 	settings receiver.Settings
-	// hostName is read once at Start and stamped on every batch's resource.
-	hostName string
+	// node is read once at Start and stamped on every batch's resource
+	// (host.name, and k8s.node.name on Kubernetes).
+	node nodeid.Local
 	// Set by the factory before Start; either may be nil when the receiver
 	// is in no pipeline of that signal.
 	nextLogs    consumer.Logs
@@ -60,9 +62,7 @@ func (r *ebpfReceiver) Start(_ context.Context, _ component.Host) error {
 	}
 	procs := procinfo.Default()
 	r.procs = procs
-	if r.hostName, err = os.Hostname(); err != nil {
-		r.hostName = ""
-	}
+	r.node = nodeid.FromEnv()
 	host := r.cfg.HostConfig.options()
 	host.Procs, host.Clock = procs, clock
 	set, err := probes.Load(probes.Options{
@@ -322,9 +322,7 @@ func (r *ebpfReceiver) addProcessInfo(lr plog.LogRecord) {
 
 func (r *ebpfReceiver) newRecordSlice(l plog.Logs) plog.LogRecordSlice {
 	rl := l.ResourceLogs().AppendEmpty()
-	if r.hostName != "" {
-		rl.Resource().Attributes().PutStr("host.name", r.hostName)
-	}
+	r.node.Stamp(rl.Resource().Attributes())
 	sl := rl.ScopeLogs().AppendEmpty()
 	sl.Scope().SetName(metadata.ScopeName)
 	return sl.LogRecords()

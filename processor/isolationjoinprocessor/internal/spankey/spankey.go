@@ -11,6 +11,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
+	"github.com/crosshair-otel/crosshair/internal/nodeid"
 	"github.com/crosshair-otel/crosshair/processor/isolationjoinprocessor/internal/kevent"
 )
 
@@ -31,7 +32,7 @@ type Keys struct {
 	// Server is true for SERVER and CONSUMER spans: the peer is the client.
 	Server bool
 
-	Host        string // resource host.name
+	Host        string // the resource's node: k8s.node.name, else host.name (internal/nodeid)
 	PID         int64
 	ContainerID string
 	PodUID      string
@@ -53,7 +54,7 @@ func (k *Keys) HasProcess() bool {
 // shares them.
 func FromResource(res pcommon.Map) Keys {
 	return Keys{
-		Host:        kevent.Str(res, "host.name"),
+		Host:        nodeid.Of(res),
 		PID:         kevent.Int(res, "process.pid"),
 		ContainerID: kevent.Str(res, "container.id"),
 		PodUID:      kevent.Str(res, "k8s.pod.uid"),
