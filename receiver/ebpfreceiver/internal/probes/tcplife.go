@@ -12,6 +12,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.uber.org/zap"
+	"golang.org/x/sys/unix"
 
 	"github.com/crosshair-otel/crosshair/receiver/ebpfreceiver/internal/event"
 	"github.com/crosshair-otel/crosshair/receiver/ebpfreceiver/internal/metadata"
@@ -166,8 +167,27 @@ func attachAcceptOwner(env *attachEnv, spec *ebpf.CollectionSpec, pending *ebpf.
 	return append(links, &progs), nil
 }
 
-// anyPending reports whether an accepted socket waits for its owner.
+// pendingWindow bounds how long the walk keeps looking for the owner of an
+// accepted socket: one no walk found by then is held by no task's file
+// table (an in-kernel server such as nfsd, an io_uring fixed file), and
+// walking again would not find it; its close, or its owner's close, still
+// claims or clears it.
+const pendingWindow = 30 * time.Second
+
+// anyPending reports whether an accepted socket established within
+// pendingWindow waits for its owner.
 func anyPending(pending *ebpf.Map) bool {
-	var key uint64
-	return pending.NextKey(nil, &key) == nil
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_BOOTTIME, &ts); err != nil {
+		return true
+	}
+	cutoff := uint64(ts.Nano()) - uint64(pendingWindow)
+	var key, established uint64
+	iter := pending.Iterate()
+	for iter.Next(&key, &established) {
+		if established > cutoff {
+			return true
+		}
+	}
+	return false
 }
