@@ -46,6 +46,11 @@ struct sched_delay_event {
 // even often enough: one nanosecond is below anything measured).
 struct sched_task {
 	__u64 runnable_since; // boot ns | THROTTLED_BIT, 0 = not waiting
+	// A throttled wait: its cfs_rq, that cfs_rq's cumulative throttled
+	// time and how much of the current throttle had passed at switch-out.
+	__u64 thr_cfs_rq;
+	__u64 thr_self_time;
+	__u64 thr_before;
 	struct sc_wait sc;    // track_syscalls only
 };
 
@@ -102,6 +107,44 @@ static __always_inline bool task_throttled(struct task_struct *p)
 	return false;
 }
 
+// At the switch-out of a throttled task: remember its cfs_rq's cumulative
+// throttled time (cfs_rq.throttled_clock_self_time, advanced at each
+// unthrottle) and how far into the current throttle it already was (rq
+// clock − throttled_clock_self), so the switch-in can tell the throttled
+// part of the wait from the run-queue wait after the unthrottle (the
+// group's threads then queue for the CPU one after another).
+static __always_inline void throttle_begins(struct sched_task *ts, struct task_struct *p)
+{
+	struct cfs_rq *cq = p->se.cfs_rq;
+	__u64 since;
+
+	ts->thr_cfs_rq = 0;
+	if (!bpf_core_field_exists(struct cfs_rq, throttled_clock_self_time) || !cq)
+		return;
+	ts->thr_cfs_rq = (__u64)cq;
+	ts->thr_self_time = cq->throttled_clock_self_time;
+	since = cq->throttled_clock_self;
+	ts->thr_before = since ? cq->rq->clock - since : 0;
+	if ((__s64)ts->thr_before < 0)
+		ts->thr_before = 0;
+}
+
+// The throttled part of a throttled task's wait of delta ns (all of it when
+// the kernel does not say, or the task moved to another cfs_rq).
+static __always_inline __u64 throttled_part(struct sched_task *ts, struct task_struct *p, __u64 delta)
+{
+	struct cfs_rq *cq = p->se.cfs_rq;
+	__u64 episode, thr;
+
+	if (!ts->thr_cfs_rq || (__u64)cq != ts->thr_cfs_rq)
+		return delta;
+	episode = cq->throttled_clock_self_time - ts->thr_self_time;
+	if ((__s64)episode <= 0)
+		return delta; // not unthrottled through this cfs_rq (an ancestor was throttled)
+	thr = episode > ts->thr_before ? episode - ts->thr_before : 0;
+	return thr < delta ? thr : delta;
+}
+
 // Charge the steal this CPU's run queue accounted since its previous
 // switch to prev, which ran in between.
 static __always_inline void account_steal(struct task_struct *prev)
@@ -116,8 +159,12 @@ static __always_inline void account_steal(struct task_struct *prev)
 	if (!seen || steal == *seen)
 		return; // no steal: the common case, one load and a compare
 	delta = steal - *seen;
+	if (!*seen) { // the first switch seen on this CPU: steal since boot is history
+		*seen = steal;
+		return;
+	}
 	*seen = steal;
-	if (!prev->pid || delta > 10000000000ULL) // idle, or the first switch seen on this CPU
+	if (!prev->pid) // the idle task lost nothing anyone waits for
 		return;
 	tgid = prev->tgid;
 	sum = bpf_map_lookup_elem(&steal_by_tgid, &tgid);
@@ -185,8 +232,13 @@ int BPF_PROG(handle_sched_switch, bool preempt, struct task_struct *prev, struct
 		if (prev_state == 0) { // TASK_RUNNING: preempted, still runnable
 			if (!ts)
 				ts = bpf_task_storage_get(&runq_start, prev, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
-			if (ts)
-				ts->runnable_since = task_throttled(prev) ? now | THROTTLED_BIT : now & ~THROTTLED_BIT;
+			if (ts) {
+				ts->runnable_since = now & ~THROTTLED_BIT;
+				if (task_throttled(prev)) {
+					ts->runnable_since |= THROTTLED_BIT;
+					throttle_begins(ts, prev);
+				}
+			}
 		}
 	}
 	if (!next->pid) // the idle task does not wait
@@ -206,15 +258,17 @@ int BPF_PROG(handle_sched_switch, bool preempt, struct task_struct *prev, struct
 	hist_add(&sched_hist, &cg, delta);
 	if (throttled) {
 		struct cpu_throttled_event *te;
+		__u64 thr = throttled_part(ts, next, delta);
 
-		if (delta < min_throttle_ns)
+		if (thr < min_throttle_ns)
 			return 0;
 		te = reserve_event(sizeof(*te), EVENT_CPU_THROTTLED);
 		if (!te)
 			return 0;
 		fill_header_task(&te->hdr, EVENT_CPU_THROTTLED, next);
-		te->hdr.ts_ns = now;
-		te->throttled_ns = delta;
+		// The wait's throttled part: from switch-out to the unthrottle.
+		te->hdr.ts_ns = now - delta + thr;
+		te->throttled_ns = thr;
 		te->cg = cg;
 		bpf_ringbuf_submit(te, 0);
 		return 0;

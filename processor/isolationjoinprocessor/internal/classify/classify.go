@@ -247,8 +247,12 @@ func (c *Classifier) VerdictIO(events []*kevent.Event, from, to int64, buf []Att
 		}
 	}
 	var perLayer, measured [numLayers]int64
-	var spanBuf [16]ival
+	var spanBuf, thrBuf [16]ival
 	spans := spanBuf[:0]
+	// Per-thread throttled waits (kernel.cgroup.throttle with a duration,
+	// no interval): the threads of one process wait for the same unthrottle,
+	// so their overlapping waits stalled the span once.
+	throttled := thrBuf[:0]
 	if cap(buf) < len(events) {
 		buf = make([]Attributed, 0, max(len(events), 2*cap(buf)))
 	}
@@ -288,6 +292,9 @@ func (c *Classifier) VerdictIO(events []*kevent.Event, from, to int64, buf []Att
 			continue
 		}
 		c.sum(&v.Evidence, e, t)
+		if e.Name == contract.EventCgroupThrottle && t > 0 && (e.Detail == nil || e.Detail.IntervalNs == 0) && layerIndex(layer) >= 0 {
+			throttled = append(throttled, ival{layerIndex(layer), max(e.Time-e.DurationNs, from), min(e.Time, to)})
+		}
 		if t == 0 && e.Name != contract.EventSKBDrop {
 			continue
 		}
@@ -309,6 +316,21 @@ func (c *Classifier) VerdictIO(events []*kevent.Event, from, to int64, buf []Att
 		}
 	}
 	unionInto(&measured, spans)
+	if len(throttled) > 1 {
+		var sum, union [numLayers]int64
+		for _, x := range throttled {
+			if x.layer >= 0 {
+				sum[x.layer] += x.end - x.start
+			}
+		}
+		unionInto(&union, throttled)
+		for l := range sum {
+			if over := sum[l] - union[l]; over > 0 {
+				perLayer[l] -= over
+				v.Evidence.ThrottledMs -= nsToMs(over)
+			}
+		}
+	}
 	v.Evidence.Retransmits += retransmitEvents
 	// Fixed costs add up past the span (hundreds of fast retransmits on
 	// one connection): no layer can take more than the whole window.

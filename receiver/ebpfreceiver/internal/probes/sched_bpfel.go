@@ -69,6 +69,9 @@ type schedSchedDelayEvent struct {
 type schedSchedTask struct {
 	_             structs.HostLayout
 	RunnableSince uint64
+	ThrCfsRq      uint64
+	ThrSelfTime   uint64
+	ThrBefore     uint64
 	Sc            struct {
 		_           structs.HostLayout
 		Start       uint64
