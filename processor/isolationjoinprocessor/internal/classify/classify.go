@@ -253,6 +253,8 @@ func (c *Classifier) VerdictIO(events []*kevent.Event, from, to int64, buf []Att
 	// no interval): the threads of one process wait for the same unthrottle,
 	// so their overlapping waits stalled the span once.
 	throttled := thrBuf[:0]
+	var thrIdxBuf [16]int
+	thrIdx := thrIdxBuf[:0] // each throttled wait's position in v.Events
 	if cap(buf) < len(events) {
 		buf = make([]Attributed, 0, max(len(events), 2*cap(buf)))
 	}
@@ -294,6 +296,7 @@ func (c *Classifier) VerdictIO(events []*kevent.Event, from, to int64, buf []Att
 		c.sum(&v.Evidence, e, t)
 		if e.Name == contract.EventCgroupThrottle && t > 0 && (e.Detail == nil || e.Detail.IntervalNs == 0) && layerIndex(layer) >= 0 {
 			throttled = append(throttled, ival{layerIndex(layer), max(e.Time-e.DurationNs, from), min(e.Time, to)})
+			thrIdx = append(thrIdx, len(v.Events)) // appended below: t > 0 and a layer
 		}
 		if t == 0 && e.Name != contract.EventSKBDrop {
 			continue
@@ -317,19 +320,7 @@ func (c *Classifier) VerdictIO(events []*kevent.Event, from, to int64, buf []Att
 	}
 	unionInto(&measured, spans)
 	if len(throttled) > 1 {
-		var sum, union [numLayers]int64
-		for _, x := range throttled {
-			if x.layer >= 0 {
-				sum[x.layer] += x.end - x.start
-			}
-		}
-		unionInto(&union, throttled)
-		for l := range sum {
-			if over := sum[l] - union[l]; over > 0 {
-				perLayer[l] -= over
-				v.Evidence.ThrottledMs -= nsToMs(over)
-			}
-		}
+		dedupeThrottled(&v, &perLayer, throttled, thrIdx)
 	}
 	v.Evidence.Retransmits += retransmitEvents
 	// Fixed costs add up past the span (hundreds of fast retransmits on
