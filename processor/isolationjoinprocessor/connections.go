@@ -53,6 +53,15 @@ func (p *joinProcessor) track(e *kevent.Event) (index bool, evicted int) {
 			c.Opened = e.Time
 		}
 		c.Connect = side == contract.EstablishedConnect
+		if side == contract.EstablishedAccept {
+			// An accepted socket's owner is claimed after the fact (at
+			// its first I/O, or by a periodic walk): its record comes
+			// late. Spans wait that long too, so a server span finds
+			// its socket (bounded by max_delay).
+			if lag := p.now().UnixNano() - e.Time; lag > p.acceptLag {
+				p.acceptLag = min(lag, int64(p.cfg.MaxDelay))
+			}
+		}
 		return false, p.conns.Open(c, e.Time)
 	case contract.EventTCPConnection:
 		return true, p.conns.Close(connOf(e), e.Time, e.D().LifetimeNs)
@@ -218,7 +227,7 @@ func (p *joinProcessor) spanConns(k *spankey.Keys, from, to int64) ([]join.ConnR
 		q = join.QualityPeer
 	}
 	for _, c := range cands {
-		p.refs = append(p.refs, join.ConnRef{Local: c.Local, Peer: c.Peer, Netns: c.Netns})
+		p.refs = append(p.refs, join.ConnRef{Local: c.Local, Peer: c.Peer, Netns: c.Netns, OwnLocal: p.conns.OwnLocal(c, from, to)})
 		n := len(p.otherEnds)
 		p.otherEnds = p.conns.OtherEnds(p.otherEnds, c, from, to)
 		for _, o := range p.otherEnds[n:] {

@@ -238,7 +238,9 @@ func startJoinWith(t *testing.T, set processor.Settings) (processor.Traces, proc
 	t.Helper()
 	f := NewFactory()
 	cfg := f.CreateDefaultConfig().(*Config)
-	cfg.MaxDelay = time.Second
+	// Held until the records covering a span arrived, or 5s: a loaded
+	// machine can delay the receiver's records by more than a second.
+	cfg.MaxDelay = 5 * time.Second
 	sink := new(consumertest.TracesSink)
 	tp, err := f.CreateTraces(context.Background(), set, cfg, sink)
 	require.NoError(t, err)

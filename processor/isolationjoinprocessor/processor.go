@@ -78,6 +78,7 @@ type joinProcessor struct {
 	acceptBuf    []*conntable.Conn
 	otherEnds    []*conntable.Conn // the current span's connections' other ends
 	refs         []join.ConnRef    // the current span's connections, for the join
+	acceptLag    int64             // how late accepted sockets' records arrived (ns), at most max_delay
 	pending      []*heldBatch      // arrival order
 	pendingSpans int
 	nextTraces   consumer.Traces
@@ -399,7 +400,7 @@ func (p *joinProcessor) processTraces(ctx context.Context, td ptrace.Traces) (pt
 	// A cgroup throttling record is stamped at the end of the interval it
 	// sums: wait for the interval that covers the span's end (max_delay
 	// still bounds the wait).
-	readyAt += p.idx.MaxInterval()
+	readyAt += p.idx.MaxInterval() + p.acceptLag
 	if !p.holding || p.cfg.MaxDelay == 0 || p.idx.Watermark() >= readyAt {
 		p.joinTraces(ctx, td, "", p.now())
 		p.tel.ProcessorIsolationJoinLatency.Record(ctx, 0)

@@ -122,6 +122,13 @@ func (t *Table) OtherEnds(dst []*Conn, c *Conn, from, to int64) []*Conn {
 	return dst
 }
 
+// OwnLocal reports whether c's local end is its own — a connecting
+// socket's ephemeral port, not a listener's port shared by the sockets it
+// accepted: then any socket whose peer is that end is c's other end.
+func (t *Table) OwnLocal(c *Conn, from, to int64) bool {
+	return c.Connect || alive(t.byLocal[endpoint{c.Host, c.Local}], from, to) == 1
+}
+
 // alive counts, up to 2, the sockets of l (the sockets with one local
 // end) open during [from, to]: 1 is a connecting socket's own port, 2 a
 // listening port that every accepted socket shares.

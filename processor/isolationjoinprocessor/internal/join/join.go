@@ -65,6 +65,12 @@ func (s *Span) duringSpan(e *kevent.Event) bool {
 type ConnRef struct {
 	Local, Peer netip.AddrPort
 	Netns       int64
+	// OwnLocal is true when Local is this socket's own end (a client's
+	// ephemeral port): every event whose peer is Local is then the other
+	// end's, whether or not the connection table knows that socket yet
+	// (an accepted socket's owner may be learned after its first events),
+	// and across a DNAT, which keeps the client's endpoint.
+	OwnLocal bool
 }
 
 // Result is the evidence of one span.
@@ -221,6 +227,14 @@ func JoinPrepared(x *index.Index, r *Resource, s Span, dst []*kevent.Event) Resu
 			if e.Local == cr.Local && e.Peer == cr.Peer && (cr.Netns == 0 || e.Netns == 0 || cr.Netns == e.Netns) &&
 				(s.ConnQuality != QualityPeer || s.duringSpan(e)) {
 				c.add(s.ConnQuality, e)
+			}
+		}
+		if cr.OwnLocal {
+			w := x.ByPeer(cr.Local, s.From, s.To)
+			for i := 0; i < w.Len(); i++ {
+				if e := w.At(i); s.ConnQuality != QualityPeer || s.duringSpan(e) {
+					c.add(s.ConnQuality, e)
+				}
 			}
 		}
 	}
