@@ -5,6 +5,7 @@ import (
 
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/consumer"
+	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/processor"
 	"go.opentelemetry.io/collector/processor/processorhelper"
 
@@ -32,7 +33,12 @@ func NewFactory() processor.Factory {
 			}
 			p := shared.Unwrap()
 			p.setNextTraces(next)
-			return processorhelper.NewTraces(ctx, set, cfg, next, p.processTraces,
+			// Held spans leave through this pipeline, not another one
+			// sharing the ID.
+			process := func(ctx context.Context, td ptrace.Traces) (ptrace.Traces, error) {
+				return p.processTracesTo(ctx, td, next)
+			}
+			return processorhelper.NewTraces(ctx, set, cfg, next, process,
 				processorhelper.WithCapabilities(consumer.Capabilities{MutatesData: true}),
 				processorhelper.WithStart(shared.Start),
 				processorhelper.WithShutdown(shared.Shutdown))

@@ -89,10 +89,17 @@ type joinProcessor struct {
 	holding      bool                  // started: spans are held; before Start they are joined at once
 	stop         chan struct{}         // non-nil while the release loop runs
 	done         chan struct{}
+	// runCtx ends when Shutdown's context does: it cuts the retries of
+	// held batches short (delivery.go).
+	runCtx    context.Context
+	cancelRun context.CancelFunc
 
 	pendingGauge atomic.Int64
-	connGauge    atomic.Int64
-	wake         chan struct{}
+	// undelivered counts the spans taken out of pending whose delivery
+	// has not ended yet (delivery.go): what a cut-short Shutdown loses.
+	undelivered atomic.Int64
+	connGauge   atomic.Int64
+	wake        chan struct{}
 }
 
 // heldBatch is one ConsumeTraces call waiting for its kernel events. It is
@@ -101,6 +108,7 @@ type joinProcessor struct {
 type heldBatch struct {
 	ctx     context.Context
 	td      ptrace.Traces
+	next    consumer.Traces // the pipeline it came in by
 	arrived time.Time
 	readyAt int64 // watermark at which every span's window is covered
 	spans   int
@@ -172,27 +180,10 @@ func (p *joinProcessor) Start(context.Context, component.Host) error {
 		return nil
 	}
 	p.stop, p.done = make(chan struct{}), make(chan struct{})
-	go p.releaseLoop(p.stop, p.done)
-	return nil
-}
-
-// Shutdown stops the loop and flushes every held span downstream: the
-// exporters shut down after the processors, so they still take them.
-func (p *joinProcessor) Shutdown(context.Context) error {
-	p.mu.Lock()
-	p.holding = false
-	if p.stop != nil {
-		close(p.stop)
-		p.stop = nil
-		done := p.done
-		p.mu.Unlock()
-		<-done
-		p.mu.Lock()
+	if p.runCtx == nil {
+		p.runCtx, p.cancelRun = context.WithCancel(context.Background())
 	}
-	out := p.takeAll()
-	p.mu.Unlock()
-	p.deliver(out)
-	p.tel.Shutdown()
+	go p.releaseLoop(p.stop, p.done)
 	return nil
 }
 
@@ -220,12 +211,13 @@ func (p *joinProcessor) sweep() {
 	p.mu.Lock()
 	out := p.takeReady()
 	p.mu.Unlock()
-	p.deliver(out)
+	p.deliver(p.runContext(), out)
 }
 
 type released struct {
-	ctx context.Context
-	td  ptrace.Traces
+	ctx  context.Context
+	td   ptrace.Traces
+	next consumer.Traces
 }
 
 // takeReady joins and removes the batches whose windows the watermark
@@ -289,28 +281,8 @@ func (p *joinProcessor) release(b *heldBatch, now time.Time, reason string) rele
 		p.tel.ProcessorIsolationJoinSpansReleasedEarly.Add(b.ctx, int64(b.spans), metric.WithAttributes(attribute.String("reason", reason)))
 	}
 	p.tel.ProcessorIsolationJoinLatency.Record(b.ctx, float64(now.Sub(b.arrived))/float64(time.Millisecond))
-	return released{ctx: b.ctx, td: b.td}
-}
-
-// deliver hands released batches to the traces pipeline in order. Errors
-// cannot reach the sender any more (its call returned long ago): they are
-// logged; the exporters' own retry/queue settings govern redelivery.
-func (p *joinProcessor) deliver(out []released) {
-	if len(out) == 0 {
-		return
-	}
-	p.mu.Lock()
-	next := p.nextTraces
-	p.mu.Unlock()
-	if next == nil {
-		p.logger.Error("isolation_join has held spans but no traces pipeline", zap.Int("batches", len(out)))
-		return
-	}
-	for _, r := range out {
-		if err := next.ConsumeTraces(r.ctx, r.td); err != nil {
-			p.logger.Warn("next consumer refused released spans", zap.Int("spans", r.td.SpanCount()), zap.Error(err))
-		}
-	}
+	p.undelivered.Add(int64(b.spans))
+	return released{ctx: b.ctx, td: b.td, next: b.next}
 }
 
 // processLogs indexes the kernel events and passes the logs on unchanged.
@@ -388,9 +360,19 @@ func (p *joinProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog.Log
 	return ld, nil
 }
 
-// processTraces joins a batch at once when the watermark already covers
-// it; otherwise holds it and tells processorhelper the data was consumed.
+// processTraces is processTracesTo the traces pipeline set last (tests).
 func (p *joinProcessor) processTraces(ctx context.Context, td ptrace.Traces) (ptrace.Traces, error) {
+	p.mu.Lock()
+	next := p.nextTraces
+	p.mu.Unlock()
+	return p.processTracesTo(ctx, td, next)
+}
+
+// processTracesTo joins a batch at once when the watermark already covers
+// it; otherwise holds it, to be released to next (the pipeline it came in
+// by: one component ID may serve several), and tells processorhelper the
+// data was consumed.
+func (p *joinProcessor) processTracesTo(ctx context.Context, td ptrace.Traces, next consumer.Traces) (ptrace.Traces, error) {
 	n := td.SpanCount()
 	if n == 0 {
 		return td, nil
@@ -409,7 +391,7 @@ func (p *joinProcessor) processTraces(ctx context.Context, td ptrace.Traces) (pt
 	}
 	// The caller's context ends when this call returns; its values
 	// (client metadata) travel with the held spans.
-	p.pending = append(p.pending, &heldBatch{ctx: context.WithoutCancel(ctx), td: td, arrived: p.now(), readyAt: readyAt, spans: n})
+	p.pending = append(p.pending, &heldBatch{ctx: context.WithoutCancel(ctx), td: td, next: next, arrived: p.now(), readyAt: readyAt, spans: n})
 	p.pendingSpans += n
 	var out []released
 	now := p.now()
@@ -423,7 +405,7 @@ func (p *joinProcessor) processTraces(ctx context.Context, td ptrace.Traces) (pt
 	p.mu.Unlock()
 	// Released in the caller's goroutine: a full pipeline slows the sender
 	// instead of growing an unbounded queue here.
-	p.deliver(out)
+	p.deliver(p.runContext(), out)
 	return td, processorhelper.ErrSkipProcessingData
 }
 

@@ -32,8 +32,10 @@ type TelemetryBuilder struct {
 	ProcessorIsolationJoinConnectionsEvicted metric.Int64Counter
 	ProcessorIsolationJoinEventsEvicted      metric.Int64Counter
 	ProcessorIsolationJoinEventsIndexed      metric.Int64Counter
+	ProcessorIsolationJoinEventsRejected     metric.Int64Counter
 	ProcessorIsolationJoinLatency            metric.Float64Histogram
 	ProcessorIsolationJoinPendingSpans       metric.Int64ObservableGauge
+	ProcessorIsolationJoinSpansDropped       metric.Int64Counter
 	ProcessorIsolationJoinSpansIdentified    metric.Int64Counter
 	ProcessorIsolationJoinSpansJoined        metric.Int64Counter
 	ProcessorIsolationJoinSpansReleasedEarly metric.Int64Counter
@@ -132,6 +134,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		metric.WithUnit("{event}"),
 	)
 	errs = errors.Join(errs, err)
+	builder.ProcessorIsolationJoinEventsRejected, err = builder.meter.Int64Counter(
+		"otelcol_processor_isolation_join_events_rejected",
+		metric.WithDescription("Kernel-event log records not indexed because they are stamped beyond the collector's clock plus max_clock_skew (a node whose clock runs ahead). [Development]"),
+		metric.WithUnit("{event}"),
+	)
+	errs = errors.Join(errs, err)
 	builder.ProcessorIsolationJoinLatency, err = builder.meter.Float64Histogram(
 		"otelcol_processor_isolation_join_latency",
 		metric.WithDescription("Time a batch of spans spent in the processor, from arrival to release (0 when joined at once); one record per batch. [Development]"),
@@ -142,6 +150,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	builder.ProcessorIsolationJoinPendingSpans, err = builder.meter.Int64ObservableGauge(
 		"otelcol_processor_isolation_join_pending_spans",
 		metric.WithDescription("Spans held waiting for the kernel events of their window. [Development]"),
+		metric.WithUnit("{span}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ProcessorIsolationJoinSpansDropped, err = builder.meter.Int64Counter(
+		"otelcol_processor_isolation_join_spans_dropped",
+		metric.WithDescription("Held spans the processor could not deliver downstream, by failure (refused = the next consumer's error persisted through the retries or was permanent, shutdown = Shutdown's context ended before they were delivered). [Development]"),
 		metric.WithUnit("{span}"),
 	)
 	errs = errors.Join(errs, err)

@@ -31,7 +31,9 @@ func TestSetupTelemetry(t *testing.T) {
 	tb.ProcessorIsolationJoinConnectionsEvicted.Add(context.Background(), 1)
 	tb.ProcessorIsolationJoinEventsEvicted.Add(context.Background(), 1)
 	tb.ProcessorIsolationJoinEventsIndexed.Add(context.Background(), 1)
+	tb.ProcessorIsolationJoinEventsRejected.Add(context.Background(), 1)
 	tb.ProcessorIsolationJoinLatency.Record(context.Background(), 1)
+	tb.ProcessorIsolationJoinSpansDropped.Add(context.Background(), 1)
 	tb.ProcessorIsolationJoinSpansIdentified.Add(context.Background(), 1)
 	tb.ProcessorIsolationJoinSpansJoined.Add(context.Background(), 1)
 	tb.ProcessorIsolationJoinSpansReleasedEarly.Add(context.Background(), 1)
@@ -47,10 +49,16 @@ func TestSetupTelemetry(t *testing.T) {
 	AssertEqualProcessorIsolationJoinEventsIndexed(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
+	AssertEqualProcessorIsolationJoinEventsRejected(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
 	AssertEqualProcessorIsolationJoinLatency(t, testTel,
 		[]metricdata.HistogramDataPoint[float64]{{}}, metricdatatest.IgnoreValue(),
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualProcessorIsolationJoinPendingSpans(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualProcessorIsolationJoinSpansDropped(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualProcessorIsolationJoinSpansIdentified(t, testTel,
