@@ -50,6 +50,8 @@ type HostOptions struct {
 	// syscall waits (syscall_slow enabled): syscall_slow reads this
 	// histogram map instead of loading a second sched_switch program.
 	sharedSyscallHist *ebpf.Map
+	// forceSyscallTracepoints makes syscall_slow use its fallback (tests).
+	forceSyscallTracepoints bool
 }
 
 // Defaults for the host probes.

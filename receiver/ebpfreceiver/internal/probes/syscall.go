@@ -28,6 +28,12 @@ func attachSyscallSlow(env *attachEnv) (*Attachment, error) {
 		return &Attachment{CollectHistograms: syscallHistograms(env, hist)}, nil
 	}
 	closers, hist, err := attachSyscallSched(env)
+	if env.host.forceSyscallTracepoints && err == nil {
+		for _, c := range closers {
+			_ = c.Close()
+		}
+		err = errors.New("forced")
+	}
 	if err != nil {
 		env.logger.Warn("slow syscalls cannot be seen from sched_switch: falling back to syscall tracepoints, which put every syscall of the node on the kernel's tracing slow path",
 			zap.Error(err))
