@@ -226,12 +226,12 @@ func (p *joinProcessor) spanConns(k *spankey.Keys, from, to int64) ([]join.ConnR
 	default:
 		q = join.QualityPeer
 	}
-	for _, c := range cands {
-		p.refs = append(p.refs, join.ConnRef{Local: c.Local, Peer: c.Peer, Netns: c.Netns, OwnLocal: p.conns.OwnLocal(c, from, to)})
+	for i, c := range cands {
+		p.refs = append(p.refs, join.ConnRef{Local: c.Local, Peer: c.Peer, Netns: c.Netns, OwnLocal: p.conns.OwnLocal(c, from, to), Cand: i})
 		n := len(p.otherEnds)
 		p.otherEnds = p.conns.OtherEnds(p.otherEnds, c, from, to)
 		for _, o := range p.otherEnds[n:] {
-			p.refs = append(p.refs, join.ConnRef{Local: o.Local, Peer: o.Peer, Netns: o.Netns})
+			p.refs = append(p.refs, join.ConnRef{Local: o.Local, Peer: o.Peer, Netns: o.Netns, Cand: i})
 		}
 	}
 	clear(cands)
@@ -261,4 +261,56 @@ func (c *identityCounts) record(ctx context.Context, tel *metadata.TelemetryBuil
 			tel.ProcessorIsolationJoinSpansIdentified.Add(ctx, x.n, metric.WithAttributes(attribute.String("identity", x.how)))
 		}
 	}
+}
+
+// oneCandidate keeps, of the retransmits found on several candidate
+// connections (a keep-alive pool), only those of the candidate that lost
+// the most time within [start, end]: the span's exchange ran on one
+// connection, so losses of concurrent exchanges on the others must not
+// add up on it. Called with p.mu held.
+func (p *joinProcessor) oneCandidate(events []*kevent.Event, refs []join.ConnRef, start, end int64) []*kevent.Event {
+	var buf [8]int64
+	lost := buf[:0]
+	candOf := func(e *kevent.Event) int {
+		for i := range refs {
+			if refs[i].On(e) {
+				return refs[i].Cand
+			}
+		}
+		return -1
+	}
+	for _, e := range events {
+		if e.Name != contract.EventTCPRetransmit {
+			continue
+		}
+		if c := candOf(e); c >= 0 {
+			for len(lost) <= c {
+				lost = append(lost, 0)
+			}
+			lost[c] += max(min(e.Time, end)-max(e.Time-max(e.DurationNs, 1), start), 0)
+		}
+	}
+	best, used := -1, 0
+	for c, t := range lost {
+		if t > 0 {
+			used++
+			if best < 0 || t > lost[best] {
+				best = c
+			}
+		}
+	}
+	if used < 2 {
+		return events
+	}
+	kept := events[:0]
+	for _, e := range events {
+		if e.Name == contract.EventTCPRetransmit {
+			if c := candOf(e); c >= 0 && c != best {
+				continue
+			}
+		}
+		kept = append(kept, e)
+	}
+	clear(events[len(kept):])
+	return kept
 }

@@ -587,6 +587,9 @@ func (p *joinProcessor) joinSpan(ri *resourceInfo, span ptrace.Span, n int, inco
 	conns, connQuality := p.spanConns(&keys, from, to)
 	res := join.JoinPrepared(p.idx, &ri.lists, join.Span{Keys: keys, Netns: ri.netns, From: from, To: to, Late: p.idx.MaxInterval(), Conns: conns, ConnQuality: connQuality, Start: start, End: end}, p.scratch)
 	p.scratch = res.Events[:0]
+	if connQuality == join.QualityPeer {
+		res.Events = p.oneCandidate(res.Events, conns, start, end)
+	}
 	res.Events = p.tree.innermost(n, res.Events)
 
 	var v classify.Verdict

@@ -71,6 +71,15 @@ type ConnRef struct {
 	// (an accepted socket's owner may be learned after its first events),
 	// and across a DNAT, which keeps the client's endpoint.
 	OwnLocal bool
+	// Cand is the index of the candidate connection this socket is (or
+	// is the other end of), among the span's candidates.
+	Cand int
+}
+
+// On reports whether e is an event of socket r or, when r's local end
+// is its own, of r's other end.
+func (r *ConnRef) On(e *kevent.Event) bool {
+	return (e.Local == r.Local && e.Peer == r.Peer) || (r.OwnLocal && e.Peer == r.Local)
 }
 
 // Result is the evidence of one span.
