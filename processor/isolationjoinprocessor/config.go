@@ -25,6 +25,12 @@ type Config struct {
 	// Retention is how long kernel events stay indexed for late spans.
 	Retention time.Duration `mapstructure:"retention"`
 
+	// MaxClockSkew is how far past the collector's clock a kernel event
+	// may be stamped: later ones (a node whose clock runs ahead) are not
+	// indexed and are counted (events_rejected), so they cannot move the
+	// node's watermark and release held spans early.
+	MaxClockSkew time.Duration `mapstructure:"max_clock_skew"`
+
 	// MaxEvents caps the indexed kernel events; the oldest are evicted first.
 	MaxEvents int `mapstructure:"max_events"`
 
@@ -109,6 +115,7 @@ func createDefaultConfig() *Config {
 		Slack:           100 * time.Millisecond,
 		MaxDelay:        2 * time.Second,
 		Retention:       30 * time.Second,
+		MaxClockSkew:    2 * time.Second,
 		MaxEvents:       200_000,
 		MaxConnections:  100_000,
 		MaxPendingSpans: 100_000,
@@ -140,6 +147,7 @@ func (cfg *Config) Validate() error {
 	}
 	nonNegative("slack", cfg.Slack)
 	nonNegative("max_delay", cfg.MaxDelay)
+	nonNegative("max_clock_skew", cfg.MaxClockSkew)
 	if cfg.Retention <= 0 {
 		errs = append(errs, fmt.Errorf("retention: must be positive, got %s", cfg.Retention))
 	} else if cfg.Retention < cfg.MaxDelay+cfg.Slack {

@@ -163,3 +163,10 @@ func TestHeldSpansLeaveThroughTheirOwnPipeline(t *testing.T) {
 	assert.Equal(t, 1, sinkA.SpanCount(), "the span went in through A")
 	assert.Zero(t, sinkB.SpanCount())
 }
+
+// newSinkFor makes a TracesSink p's held spans go to.
+func newSinkFor(p *joinProcessor) *consumertest.TracesSink {
+	sink := new(consumertest.TracesSink)
+	p.setNextTraces(sink)
+	return sink
+}

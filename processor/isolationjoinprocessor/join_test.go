@@ -267,7 +267,8 @@ func TestJoin(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p, _, _ := newTestProcessor(t, createDefaultConfig())
+			p, _, clock := newTestProcessor(t, createDefaultConfig())
+			clock.Advance(10 * time.Second) // the events have happened (none is stamped past max_clock_skew)
 			_, err := p.processLogs(context.Background(), eventLogs(tt.events...))
 			require.NoError(t, err)
 			td, err := p.processTraces(context.Background(), spanTraces(tt.span))

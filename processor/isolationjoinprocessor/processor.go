@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -109,6 +110,7 @@ type heldBatch struct {
 	ctx     context.Context
 	td      ptrace.Traces
 	next    consumer.Traces // the pipeline it came in by
+	hosts   []string        // the nodes of its spans: each one's watermark must cover readyAt
 	arrived time.Time
 	readyAt int64 // watermark at which every span's window is covered
 	spans   int
@@ -227,12 +229,11 @@ func (p *joinProcessor) takeReady() []released {
 		return nil
 	}
 	now := p.now()
-	wm := p.idx.Watermark()
 	var out []released
 	kept := p.pending[:0]
 	for _, b := range p.pending {
 		switch {
-		case wm >= b.readyAt:
+		case p.covered(b.hosts, b.readyAt):
 			out = append(out, p.release(b, now, ""))
 		case now.Sub(b.arrived) >= p.cfg.MaxDelay:
 			out = append(out, p.release(b, now, releasedByTimeout))
@@ -249,11 +250,10 @@ func (p *joinProcessor) takeReady() []released {
 // takeAll joins and removes every held batch (shutdown). Called with p.mu held.
 func (p *joinProcessor) takeAll() []released {
 	now := p.now()
-	wm := p.idx.Watermark()
 	out := make([]released, 0, len(p.pending))
 	for _, b := range p.pending {
 		reason := ""
-		if wm < b.readyAt {
+		if !p.covered(b.hosts, b.readyAt) {
 			reason = releasedByTimeout
 		}
 		out = append(out, p.release(b, now, reason))
@@ -288,11 +288,11 @@ func (p *joinProcessor) release(b *heldBatch, now time.Time, reason string) rele
 // processLogs indexes the kernel events and passes the logs on unchanged.
 func (p *joinProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog.Logs, error) {
 	var indexed, evicted, future int64
-	// The watermark only moves forward and retention is measured from it:
-	// one record stamped far ahead (a broken clock on a node) would expire
-	// every event and release every held span. Skew up to the retention is
-	// tolerated.
-	horizon := p.now().Add(p.cfg.Retention).UnixNano()
+	// The watermarks only move forward and retention is measured from
+	// them: one record stamped far ahead (a node whose clock runs ahead)
+	// would expire every event and release held spans as if complete.
+	// Only max_clock_skew past the collector's clock is believed.
+	horizon := p.now().Add(p.cfg.MaxClockSkew).UnixNano()
 	// Parse outside the lock, into one array per batch: one allocation for
 	// all its events, which are evicted at about the same time anyway.
 	var evs []kevent.Event
@@ -343,7 +343,8 @@ func (p *joinProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog.Log
 		p.tel.ProcessorIsolationJoinConnectionsEvicted.Add(ctx, connsEvicted)
 	}
 	if future > 0 {
-		p.logger.Debug("kernel events stamped beyond now + retention not indexed", zap.Int64("events", future))
+		p.tel.ProcessorIsolationJoinEventsRejected.Add(ctx, future)
+		p.logger.Debug("kernel events stamped beyond now + max_clock_skew not indexed", zap.Int64("events", future))
 	}
 	if indexed > 0 {
 		p.tel.ProcessorIsolationJoinEventsIndexed.Add(ctx, indexed)
@@ -378,12 +379,10 @@ func (p *joinProcessor) processTracesTo(ctx context.Context, td ptrace.Traces, n
 		return td, nil
 	}
 	readyAt := latestEnd(td) + int64(p.cfg.Slack)
+	hosts := p.batchHosts(td)
 	p.mu.Lock()
-	// A cgroup throttling record is stamped at the end of the interval it
-	// sums: wait for the interval that covers the span's end (max_delay
-	// still bounds the wait).
-	readyAt += p.idx.MaxInterval() + p.acceptLag
-	if !p.holding || p.cfg.MaxDelay == 0 || p.idx.Watermark() >= readyAt {
+	readyAt += p.acceptLag
+	if !p.holding || p.cfg.MaxDelay == 0 || p.covered(hosts, readyAt) {
 		p.joinTraces(ctx, td, "", p.now())
 		p.tel.ProcessorIsolationJoinLatency.Record(ctx, 0)
 		p.mu.Unlock()
@@ -391,7 +390,7 @@ func (p *joinProcessor) processTracesTo(ctx context.Context, td ptrace.Traces, n
 	}
 	// The caller's context ends when this call returns; its values
 	// (client metadata) travel with the held spans.
-	p.pending = append(p.pending, &heldBatch{ctx: context.WithoutCancel(ctx), td: td, next: next, arrived: p.now(), readyAt: readyAt, spans: n})
+	p.pending = append(p.pending, &heldBatch{ctx: context.WithoutCancel(ctx), td: td, next: next, hosts: hosts, arrived: p.now(), readyAt: readyAt, spans: n})
 	p.pendingSpans += n
 	var out []released
 	now := p.now()
@@ -407,6 +406,37 @@ func (p *joinProcessor) processTracesTo(ctx context.Context, td ptrace.Traces, n
 	// instead of growing an unbounded queue here.
 	p.deliver(p.runContext(), out)
 	return td, processorhelper.ErrSkipProcessingData
+}
+
+// covered reports whether the watermark of every node in hosts passed
+// readyAt plus that node's polling interval: a cgroup throttling record is
+// stamped at the end of the interval it sums, so the interval that covers
+// the span's end is waited for (max_delay still bounds the wait). Called
+// with p.mu held.
+func (p *joinProcessor) covered(hosts []string, readyAt int64) bool {
+	for _, h := range hosts {
+		if p.idx.WatermarkOf(h) < readyAt+p.idx.IntervalOf(h) {
+			return false
+		}
+	}
+	return true
+}
+
+// batchHosts is the distinct nodes of td's resources (k8s.node.name, else
+// host.name, else this node), the keys of their watermarks.
+func (p *joinProcessor) batchHosts(td ptrace.Traces) []string {
+	var hosts []string
+	rss := td.ResourceSpans()
+	for i := 0; i < rss.Len(); i++ {
+		h := nodeid.Of(rss.At(i).Resource().Attributes())
+		if h == "" {
+			h = p.hostname
+		}
+		if !slices.Contains(hosts, h) {
+			hosts = append(hosts, h)
+		}
+	}
+	return hosts
 }
 
 func latestEnd(td ptrace.Traces) int64 {
@@ -585,7 +615,7 @@ func (p *joinProcessor) joinSpan(ri *resourceInfo, span ptrace.Span, n int, inco
 		}
 	}
 	conns, connQuality := p.spanConns(&keys, from, to)
-	res := join.JoinPrepared(p.idx, &ri.lists, join.Span{Keys: keys, Netns: ri.netns, From: from, To: to, Late: p.idx.MaxInterval(), Conns: conns, ConnQuality: connQuality, Start: start, End: end}, p.scratch)
+	res := join.JoinPrepared(p.idx, &ri.lists, join.Span{Keys: keys, Netns: ri.netns, From: from, To: to, Late: p.idx.IntervalOf(keys.Host), Conns: conns, ConnQuality: connQuality, Start: start, End: end}, p.scratch)
 	p.scratch = res.Events[:0]
 	if connQuality == join.QualityPeer {
 		res.Events = p.oneCandidate(res.Events, conns, start, end)

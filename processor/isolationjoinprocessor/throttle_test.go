@@ -100,7 +100,7 @@ func TestSpansWaitForTheThrottleInterval(t *testing.T) {
 		contract.AttrIntervalStart: t0.Add(-time.Second).UnixNano(), contract.AttrIntervalNs: int64(time.Second),
 	}}))
 	require.NoError(t, err)
-	assert.Equal(t, int64(time.Second), p.idx.MaxInterval())
+	assert.Equal(t, int64(time.Second), p.idx.IntervalOf(p.hostname))
 	// The watermark (t0+300ms) covers end+slack but not the interval.
 	_, err = p.processLogs(context.Background(), eventLogs(kernelEvent{name: contract.EventCPUSteal, at: 300 * time.Millisecond, attrs: kv{contract.AttrCPUStealNs: 1}}))
 	require.NoError(t, err)

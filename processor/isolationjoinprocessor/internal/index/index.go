@@ -64,6 +64,26 @@ func blockDevice(e *kevent.Event) string {
 	return e.Detail.BlockDevice
 }
 
+// hostState is what the index knows of one sending node.
+type hostState struct {
+	// watermark is the newest event time of the node: a held span of the
+	// node waits for it, so a node whose clock runs ahead releases no
+	// other node's spans.
+	watermark int64
+	// rounds holds, per event name, the node's latest round of records
+	// summing an interval (cgroup throttling, steal: polled): such a
+	// record lags the spans it explains by up to its interval. The latest
+	// round, not the longest ever: one late poll must not hold every
+	// later span for max_delay. Nil until the node sends one.
+	rounds map[string]round
+}
+
+// round is one poll's interval and the time its records are stamped with.
+type round struct{ interval, at int64 }
+
+// maxRounds bounds a node's rounds map (one entry per summing event name).
+const maxRounds = 8
+
 type hostPID struct {
 	host string
 	pid  int64
@@ -112,13 +132,12 @@ type Index struct {
 	nodes      map[string]List // node-wide events (no socket, no process), by host
 	devices    map[devKey]List // block IO events, by host and backing (else own) device
 	iowaits    map[string]List // slow IO syscall bodies (fsync…), by host
-	hosts      map[string]int64
+	hosts      map[string]hostState
 
-	watermark   int64
-	maxInterval int64 // the longest interval a summing record covered
-	hostSweep   int64 // watermark at the last sweep of hosts
-	evicted     int64
-	expired     int64
+	watermark int64 // the newest event time of any host
+	hostSweep int64 // watermark at the last sweep of hosts
+	evicted   int64
+	expired   int64
 }
 
 // New returns an empty index.
@@ -135,7 +154,7 @@ func New(maxEvents int, retentionNs int64) *Index {
 		nodes:      map[string]List{},
 		devices:    map[devKey]List{},
 		iowaits:    map[string]List{},
-		hosts:      map[string]int64{},
+		hosts:      map[string]hostState{},
 	}
 }
 
@@ -145,10 +164,29 @@ func (x *Index) Len() int { return len(x.fifo) - x.head }
 // Watermark is the newest event time ingested (unix ns), 0 before any.
 func (x *Index) Watermark() int64 { return x.watermark }
 
-// MaxInterval is the longest interval a record summing one (cgroup
-// throttling) has covered, 0 before any: such records are stamped at the
-// interval's end, up to this long after the spans they explain.
-func (x *Index) MaxInterval() int64 { return x.maxInterval }
+// WatermarkOf is the newest event time of host, or the index's watermark
+// when host has sent nothing within the retention (a node without a
+// kernel agent has no watermark of its own).
+func (x *Index) WatermarkOf(host string) int64 {
+	if st, ok := x.hosts[host]; ok {
+		return st.watermark
+	}
+	return x.watermark
+}
+
+// IntervalOf is the interval of host's latest round of records summing
+// one (cgroup throttling), 0 when none arrived within the retention: such
+// records are stamped at the interval's end, up to this long after the
+// spans they explain.
+func (x *Index) IntervalOf(host string) int64 {
+	var iv int64
+	for _, r := range x.hosts[host].rounds {
+		if r.at >= x.watermark-x.retention {
+			iv = max(iv, r.interval)
+		}
+	}
+	return iv
+}
 
 // Evicted counts events removed because of MaxEvents.
 func (x *Index) Evicted() int64 { return x.evicted }
@@ -160,8 +198,8 @@ func (x *Index) Expired() int64 { return x.expired }
 // retention: only then does an empty window mean "no kernel evidence" rather
 // than "nobody was looking".
 func (x *Index) Covers(host string) bool {
-	t, ok := x.hosts[host]
-	return ok && t >= x.watermark-x.retention
+	st, ok := x.hosts[host]
+	return ok && st.watermark >= x.watermark-x.retention
 }
 
 // Observe moves the watermark and host's coverage to t for a record that
@@ -171,22 +209,30 @@ func (x *Index) Observe(host string, t int64) {
 	if t > x.watermark {
 		x.watermark = t
 	}
-	if t > x.hosts[host] {
-		x.hosts[host] = t
+	if st, ok := x.hosts[host]; !ok || t > st.watermark {
+		st.watermark = t
+		x.hosts[host] = st
 	}
 }
 
 // Add indexes e under every key it carries and returns how many events
 // it evicted to stay under MaxEvents.
 func (x *Index) Add(e *kevent.Event) (evicted int) {
-	if e.Time > x.watermark {
-		x.watermark = e.Time
-	}
-	if e.Time > x.hosts[e.Host] {
-		x.hosts[e.Host] = e.Time
-	}
-	if d := e.Detail; d != nil && d.IntervalNs > x.maxInterval {
-		x.maxInterval = min(d.IntervalNs, x.retention)
+	x.Observe(e.Host, e.Time)
+	if d := e.Detail; d != nil && d.IntervalNs > 0 {
+		st := x.hosts[e.Host]
+		if st.rounds == nil {
+			st.rounds = map[string]round{}
+			x.hosts[e.Host] = st
+		}
+		r, ok := st.rounds[e.Name]
+		switch iv := min(d.IntervalNs, x.retention); {
+		case !ok && len(st.rounds) >= maxRounds:
+		case e.Time > r.at: // a later round
+			st.rounds[e.Name] = round{iv, e.Time}
+		case e.Time == r.at: // the same round (one poll stamps all its records alike)
+			st.rounds[e.Name] = round{max(r.interval, iv), r.at}
+		}
 	}
 	x.each(e, true)
 	x.fifo = append(x.fifo, e)
@@ -210,8 +256,8 @@ func (x *Index) expire() {
 	// of event time, not on every event.
 	if x.watermark-x.hostSweep >= int64(time.Second) {
 		x.hostSweep = x.watermark
-		for h, t := range x.hosts {
-			if t < limit {
+		for h, st := range x.hosts {
+			if st.watermark < limit {
 				delete(x.hosts, h)
 			}
 		}
