@@ -10,9 +10,14 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/client"
+	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata/metricdatatest"
 
 	"github.com/crosshair-otel/crosshair/internal/contract"
+	"github.com/crosshair-otel/crosshair/processor/isolationjoinprocessor/internal/metadatatest"
 )
 
 // Spans here carry only what stock instrumentation emits (issue 12's
@@ -219,4 +224,34 @@ func TestStockClosedConnectionLeavesTheTable(t *testing.T) {
 	evs := append(viaService(40001), closed, throttled(2200*time.Millisecond, appPID, 1))
 	got := joinOne(t, context.Background(), evs, span)
 	assert.Equal(t, "process", attr(got, attrJoin), "the connection closed before the span")
+}
+
+func TestConnectionTableTelemetry(t *testing.T) {
+	tt := componenttest.NewTelemetry()
+	t.Cleanup(func() { require.NoError(t, tt.Shutdown(context.Background())) })
+	cfg := createDefaultConfig()
+	cfg.MaxConnections = 2
+	p, err := newJoinProcessor(metadatatest.NewSettings(tt), cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = p.Shutdown(context.Background()) })
+	p.now = (&fakeClock{t: t0}).Now
+	_, err = p.processLogs(context.Background(), eventLogs(
+		established(0, contract.EstablishedConnect, cliIP, 41000, vipIP, 80, appPID),
+		established(time.Millisecond, contract.EstablishedConnect, cliIP, 41001, vipIP, 80, appPID),
+		established(2*time.Millisecond, contract.EstablishedConnect, cliIP, 41002, vipIP, 80, appPID),
+	))
+	require.NoError(t, err)
+	metadatatest.AssertEqualProcessorIsolationJoinConnectionsEvicted(t, tt, []metricdata.DataPoint[int64]{{Value: 1}}, metricdatatest.IgnoreTimestamp())
+	metadatatest.AssertEqualProcessorIsolationJoinConnections(t, tt, []metricdata.DataPoint[int64]{{Value: 2}}, metricdatatest.IgnoreTimestamp())
+	// Establishments feed the table only: nothing indexed.
+	assert.Zero(t, p.idx.Len())
+
+	// A server span identified by its socket is counted.
+	_, err = p.processLogs(context.Background(), eventLogs(established(3*time.Millisecond, contract.EstablishedAccept, podIP, srvPort, cliIP, 41002, srvPID)))
+	require.NoError(t, err)
+	_, err = p.processTraces(context.Background(), spanTraces(testSpan{kind: ptrace.SpanKindServer, start: 10 * time.Millisecond, attrs: kv{"network.peer.address": cliIP, "network.peer.port": 41002}}))
+	require.NoError(t, err)
+	metadatatest.AssertEqualProcessorIsolationJoinSpansIdentified(t, tt, []metricdata.DataPoint[int64]{
+		{Value: 1, Attributes: attribute.NewSet(attribute.String("identity", identityServerPeer))},
+	}, metricdatatest.IgnoreTimestamp())
 }
