@@ -63,11 +63,13 @@ func (d *Decoder) decodeSchedDelay(raw []byte, h Header, dst plog.LogRecordSlice
 	attrs := lr.Attributes()
 	attrs.PutInt(contract.AttrSchedDelayNs, int64(delay))
 	path := d.identify(attrs, h.PID, decodeCgroupRef(raw[schedDelayCgroup:]))
-	// Run-queue delay of a task in a container cgroup: the CPU share or
-	// quota of the container (L3). On the host cgroup it is plain CPU
-	// contention of the node, the application's own business.
+	// Run-queue delay of a task in a container cgroup with a CPU limit:
+	// the container's quota (L3; the throttled waits themselves are
+	// kernel.cgroup.throttle records of the thread). Without a limit, or on
+	// the host cgroup, it is plain CPU contention of the node, not an
+	// isolation layer's doing.
 	layer := contract.LayerApp
-	if inContainer(path) {
+	if inContainer(path) && d.Procs != nil && h.PID != 0 && d.Procs.CPULimit(h.PID) != "" {
 		layer = contract.LayerL3
 	}
 	attrs.PutStr(contract.AttrIsolationLayer, layer)

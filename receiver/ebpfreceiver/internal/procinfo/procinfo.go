@@ -38,6 +38,7 @@ type Cache struct {
 	pids    map[uint32]pidEntry
 	seccomp map[uint32]seccompEntry
 	ioLimit map[uint32]ioLimitEntry
+	cpuLim  map[uint32]ioLimitEntry
 	cgroups map[cgKey]cgEntry
 	v1Names []string // controller name by subsys id (from /proc/cgroups)
 	v2Root  string
@@ -79,7 +80,7 @@ type cgEntry struct {
 func New(procRoot, cgroupRoot string, max int, ttl time.Duration) *Cache {
 	c := &Cache{
 		procRoot: procRoot, cgroupRoot: cgroupRoot, ttl: ttl, max: max,
-		pids: map[uint32]pidEntry{}, seccomp: map[uint32]seccompEntry{}, ioLimit: map[uint32]ioLimitEntry{}, cgroups: map[cgKey]cgEntry{}, now: time.Now,
+		pids: map[uint32]pidEntry{}, seccomp: map[uint32]seccompEntry{}, ioLimit: map[uint32]ioLimitEntry{}, cpuLim: map[uint32]ioLimitEntry{}, cgroups: map[cgKey]cgEntry{}, now: time.Now,
 	}
 	c.v1Names = readSubsysNames(filepath.Join(procRoot, "cgroups"))
 	c.v2Root = cgroupRoot
