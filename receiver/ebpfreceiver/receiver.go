@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/cilium/ebpf/ringbuf"
 	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/component/componentstatus"
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
@@ -55,7 +57,7 @@ func newReceiver(set receiver.Settings, cfg *Config) (*ebpfReceiver, error) {
 	return &ebpfReceiver{cfg: cfg, settings: set}, nil
 }
 
-func (r *ebpfReceiver) Start(_ context.Context, _ component.Host) error {
+func (r *ebpfReceiver) Start(_ context.Context, host component.Host) error {
 	clock, err := bootclock.New()
 	if err != nil {
 		return err
@@ -63,8 +65,8 @@ func (r *ebpfReceiver) Start(_ context.Context, _ component.Host) error {
 	procs := procinfo.Default()
 	r.procs = procs
 	r.node = nodeid.FromEnv()
-	host := r.cfg.HostConfig.options()
-	host.Procs, host.Clock = procs, clock
+	hostOpts := r.cfg.HostConfig.options()
+	hostOpts.Procs, hostOpts.Clock = procs, clock
 	set, err := probes.Load(probes.Options{
 		Enabled:             r.cfg.Probes,
 		RingBufferBytes:     uint32(r.cfg.RingBufferSize),
@@ -73,7 +75,7 @@ func (r *ebpfReceiver) Start(_ context.Context, _ component.Host) error {
 		DropIgnoreReasons:   r.cfg.SKBDropIgnoreReasons,
 		AcceptOwnerHooks:    r.cfg.TCPAcceptOwnerHooks,
 		ConntrackStatPath:   r.cfg.Conntrack.StatPath,
-		Host:                host,
+		Host:                hostOpts,
 	})
 	if err != nil {
 		return fmt.Errorf("ebpf receiver: %w", err)
@@ -119,6 +121,15 @@ func (r *ebpfReceiver) Start(_ context.Context, _ component.Host) error {
 	sort.Strings(skipped)
 	r.settings.Logger.Info(fmt.Sprintf("ebpf receiver started: %d probes attached, %d skipped", attached, len(skipped)),
 		zap.Strings("probes", set.Attached()), zap.Strings("skipped", skipped), zap.Int("ring_buffer_size", r.cfg.RingBufferSize))
+	// A probe that did not attach leaves the receiver running but degraded:
+	// a recoverable error in the component status API (health_check v2 and
+	// the status reporters show it), after which the service does not mark
+	// it OK. Start returns only once every probe attached or was skipped, so
+	// health_check reports ready only after that.
+	if len(skipped) > 0 {
+		componentstatus.ReportStatus(host, componentstatus.NewRecoverableErrorEvent(
+			fmt.Errorf("ebpf receiver degraded: %d of %d probes disabled: %s", len(skipped), len(skipped)+int(attached), strings.Join(skipped, "; "))))
+	}
 
 	r.wg.Add(2)
 	go r.readLoop(&event.Decoder{Clock: clock, Names: set.Names(), Filter: r.cfg.Filters.matcher(), Procs: procs})
