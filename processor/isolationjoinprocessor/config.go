@@ -34,6 +34,11 @@ type Config struct {
 	// MaxEvents caps the indexed kernel events; the oldest are evicted first.
 	MaxEvents int `mapstructure:"max_events"`
 
+	// MaxEventsBytes caps the memory of the indexed kernel events (their
+	// estimated size: struct, strings, details); over it the oldest are
+	// evicted, as over MaxEvents.
+	MaxEventsBytes int64 `mapstructure:"max_events_bytes"`
+
 	// MaxConnections caps the TCP connections the connection table holds
 	// (open ones until they close, closed ones for the retention); over
 	// it, the connection closed longest ago goes first, then the oldest
@@ -117,6 +122,7 @@ func createDefaultConfig() *Config {
 		Retention:       30 * time.Second,
 		MaxClockSkew:    2 * time.Second,
 		MaxEvents:       200_000,
+		MaxEventsBytes:  128 << 20,
 		MaxConnections:  100_000,
 		MaxPendingSpans: 100_000,
 		MaxSpanEvents:   16,
@@ -154,6 +160,9 @@ func (cfg *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("retention: %s is shorter than max_delay + slack (%s): events would leave the index before the spans that need them", cfg.Retention, cfg.MaxDelay+cfg.Slack))
 	}
 	positive("max_events", cfg.MaxEvents)
+	if cfg.MaxEventsBytes <= 0 {
+		errs = append(errs, fmt.Errorf("max_events_bytes: must be positive, got %d", cfg.MaxEventsBytes))
+	}
 	positive("max_connections", cfg.MaxConnections)
 	positive("max_pending_spans", cfg.MaxPendingSpans)
 	if cfg.MaxSpanEvents < 0 {

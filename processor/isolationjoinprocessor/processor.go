@@ -148,6 +148,7 @@ func newJoinProcessor(set processor.Settings, cfg *Config) (*joinProcessor, erro
 		wake:       make(chan struct{}, 1),
 		addrs:      map[netip.Addr]string{},
 	}
+	p.idx.SetMaxBytes(cfg.MaxEventsBytes)
 	p.resolver = placement.NewResolver(fs, node, placementCacheTTL, placementCacheLimit, func() time.Time { return p.now() })
 	if err := tel.RegisterProcessorIsolationJoinPendingSpansCallback(func(_ context.Context, o metric.Int64Observer) error {
 		o.Observe(p.pendingGauge.Load())
@@ -315,12 +316,15 @@ func (p *joinProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog.Log
 					future++
 					continue
 				}
-				if evs == nil {
-					evs = make([]kevent.Event, 0, ld.LogRecordCount())
-				}
 				evs = append(evs, e)
 			}
 		}
+	}
+	// The index points into evs until its last event leaves: size it to
+	// the kernel events, not to the batch (one event among 50k other
+	// records must not pin an array of 50k).
+	if cap(evs) > len(evs)+len(evs)/4 {
+		evs = append(make([]kevent.Event, 0, len(evs)), evs...)
 	}
 	var connsEvicted int64
 	p.mu.Lock()
@@ -603,6 +607,13 @@ func (p *joinProcessor) joinSpan(ri *resourceInfo, span ptrace.Span, n int, inco
 	if end < start {
 		end = start
 	}
+	// A span without a start time (or one older than the retention) would
+	// join against the whole index: its window starts within the
+	// retention before its end.
+	if start == 0 {
+		start = end
+	}
+	start = max(start, end-int64(p.cfg.Retention))
 	slack := int64(p.cfg.Slack)
 	from, to := start-slack, end+slack
 	if ri.identity == "" && ri.needsIdentity(p.hostname) {
@@ -688,9 +699,14 @@ func (p *joinProcessor) joinSpan(ri *resourceInfo, span ptrace.Span, n int, inco
 	putMs(a, attrBlockIOSlowMs, ev.BlockIOSlowMs)
 	if m := min(len(v.Events), p.cfg.MaxSpanEvents); m > 0 {
 		ses := span.Events()
-		ses.EnsureCapacity(ses.Len() + m)
+		// A span joined before (a node agent's join, then a gateway's)
+		// already carries some of these kernel events.
+		prior := ses.Len()
+		ses.EnsureCapacity(prior + m)
 		for _, at := range v.Events[:m] {
-			p.addSpanEvent(ses, at)
+			if prior == 0 || !hasSpanEvent(ses, prior, at.Event) {
+				p.addSpanEvent(ses, at)
+			}
 		}
 	}
 	// Drop the pointers so the scratch slices do not pin evicted events.
@@ -870,6 +886,18 @@ func (p *joinProcessor) addSpanEvent(ses ptrace.SpanEventSlice, at classify.Attr
 			a.PutStr(kv[0], strings.Clone(kv[1]))
 		}
 	}
+}
+
+// hasSpanEvent reports whether the first n events of ses record e (same
+// name, same kernel time).
+func hasSpanEvent(ses ptrace.SpanEventSlice, n int, e *kevent.Event) bool {
+	for i := range n {
+		se := ses.At(i)
+		if int64(se.Timestamp()) == e.Time && se.Name() == e.Name {
+			return true
+		}
+	}
+	return false
 }
 
 // addrString formats a peer address for a span event. The same peers recur

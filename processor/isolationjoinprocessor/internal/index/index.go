@@ -116,6 +116,8 @@ func (w Entries) At(i int) *kevent.Event { return w[i].e }
 // Index holds the events of the last Retention, at most MaxEvents of them.
 type Index struct {
 	maxEvents int
+	maxBytes  int64 // 0: no byte bound
+	bytes     int64 // Bytes of the live events
 	retention int64
 
 	// fifo holds every indexed event in insertion order; fifo[head:] are live.
@@ -157,6 +159,17 @@ func New(maxEvents int, retentionNs int64) *Index {
 		hosts:      map[string]hostState{},
 	}
 }
+
+// SetMaxBytes bounds the memory of the indexed events (kevent.Bytes):
+// over it the oldest are evicted, as over MaxEvents. 0 removes the bound.
+func (x *Index) SetMaxBytes(n int64) { x.maxBytes = n }
+
+// Bytes is the estimated memory of the indexed events.
+func (x *Index) Bytes() int64 { return x.bytes }
+
+// Hosts is the number of sending nodes the index keeps a watermark for;
+// at most MaxEvents.
+func (x *Index) Hosts() int { return len(x.hosts) }
 
 // Len is the number of indexed events.
 func (x *Index) Len() int { return len(x.fifo) - x.head }
@@ -209,7 +222,21 @@ func (x *Index) Observe(host string, t int64) {
 	if t > x.watermark {
 		x.watermark = t
 	}
-	if st, ok := x.hosts[host]; !ok || t > st.watermark {
+	st, ok := x.hosts[host]
+	if !ok && len(x.hosts) >= x.maxEvents {
+		// A flood of host names (one per record) must not grow the map
+		// without bound: forget silent nodes now; if none is, this node
+		// goes without a watermark of its own (WatermarkOf falls back to
+		// the index's). At most one sweep per second of event time, so a
+		// flood costs no sweep per record.
+		if x.watermark-x.hostSweep >= int64(time.Second) {
+			x.sweepHosts()
+		}
+		if len(x.hosts) >= x.maxEvents {
+			return
+		}
+	}
+	if !ok || t > st.watermark {
 		st.watermark = t
 		x.hosts[host] = st
 	}
@@ -219,8 +246,9 @@ func (x *Index) Observe(host string, t int64) {
 // it evicted to stay under MaxEvents.
 func (x *Index) Add(e *kevent.Event) (evicted int) {
 	x.Observe(e.Host, e.Time)
-	if d := e.Detail; d != nil && d.IntervalNs > 0 {
-		st := x.hosts[e.Host]
+	// A node the hosts bound left out keeps no rounds either.
+	if st, ok := x.hosts[e.Host]; ok && e.Detail != nil && e.Detail.IntervalNs > 0 {
+		d := e.Detail
 		if st.rounds == nil {
 			st.rounds = map[string]round{}
 			x.hosts[e.Host] = st
@@ -236,9 +264,10 @@ func (x *Index) Add(e *kevent.Event) (evicted int) {
 	}
 	x.each(e, true)
 	x.fifo = append(x.fifo, e)
+	x.bytes += e.Bytes()
 	// Expire first: an event that aged out of retention is not an eviction.
 	x.expire()
-	for x.Len() > x.maxEvents {
+	for x.Len() > x.maxEvents || (x.maxBytes > 0 && x.bytes > x.maxBytes && x.Len() > 0) {
 		x.removeOldest()
 		x.evicted++
 		evicted++
@@ -255,11 +284,17 @@ func (x *Index) expire() {
 	// A gateway hears from many hosts: forget silent ones once per second
 	// of event time, not on every event.
 	if x.watermark-x.hostSweep >= int64(time.Second) {
-		x.hostSweep = x.watermark
-		for h, st := range x.hosts {
-			if st.watermark < limit {
-				delete(x.hosts, h)
-			}
+		x.sweepHosts()
+	}
+}
+
+// sweepHosts forgets the nodes silent for the retention.
+func (x *Index) sweepHosts() {
+	x.hostSweep = x.watermark
+	limit := x.watermark - x.retention
+	for h, st := range x.hosts {
+		if st.watermark < limit {
+			delete(x.hosts, h)
 		}
 	}
 }
@@ -268,6 +303,7 @@ func (x *Index) removeOldest() {
 	e := x.fifo[x.head]
 	x.fifo[x.head] = nil
 	x.head++
+	x.bytes -= e.Bytes()
 	// Compact once the dead prefix dominates, so the slice does not grow forever.
 	if x.head > 1024 && x.head*2 > len(x.fifo) {
 		n := copy(x.fifo, x.fifo[x.head:])

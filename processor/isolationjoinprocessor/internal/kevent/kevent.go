@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"unsafe"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
@@ -77,6 +78,16 @@ type Detail struct {
 
 // AttrBlockBackingDevice names the disk under a loop device.
 const AttrBlockBackingDevice = "block.backing_device"
+
+// Bytes estimates the memory e holds: the struct, its strings and its
+// details (interned names and layers are counted too: an overestimate).
+func (e *Event) Bytes() int64 {
+	n := int64(unsafe.Sizeof(*e)) + int64(len(e.Name)+len(e.Layer)+len(e.Host)+len(e.ContainerID)+len(e.CgroupPath)+len(e.PodUID)+len(e.Exe))
+	if d := e.Detail; d != nil {
+		n += int64(unsafe.Sizeof(*d)) + int64(len(d.DropReason)+len(d.Interface)+len(d.SyscallName)+len(d.SyscallPhase)+len(d.BlockDevice)+len(d.BlockOp)+len(d.BackingDevice)+len(d.Side))
+	}
+	return n
+}
 
 // D returns the event's details, zero when it has none.
 func (e *Event) D() Detail {
