@@ -123,7 +123,7 @@ func createDefaultConfig() *Config {
 		MaxClockSkew:    2 * time.Second,
 		MaxEvents:       200_000,
 		MaxEventsBytes:  128 << 20,
-		MaxConnections:  100_000,
+		MaxConnections:  65_536,
 		MaxPendingSpans: 100_000,
 		MaxSpanEvents:   16,
 		Thresholds: ThresholdsConfig{

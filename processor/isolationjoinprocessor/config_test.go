@@ -23,6 +23,7 @@ func TestLoadConfig(t *testing.T) {
 	gateway.MaxDelay = 5 * time.Second
 	gateway.Retention = time.Minute
 	gateway.MaxEvents = 500_000
+	gateway.MaxConnections = 200_000
 	gateway.MaxPendingSpans = 20_000
 	gateway.MaxSpanEvents = 4
 
@@ -42,7 +43,7 @@ func TestLoadConfig(t *testing.T) {
 		{id: component.NewID(metadata.Type), want: createDefaultConfig()},
 		{id: component.NewIDWithName(metadata.Type, "gateway"), want: gateway},
 		{id: component.NewIDWithName(metadata.Type, "negative_slack"), wantErrs: []string{"slack: must not be negative, got -10ms"}},
-		{id: component.NewIDWithName(metadata.Type, "zero_bounds"), wantErrs: []string{"max_events: must be positive", "max_pending_spans: must be positive"}},
+		{id: component.NewIDWithName(metadata.Type, "zero_bounds"), wantErrs: []string{"max_events: must be positive", "max_connections: must be positive", "max_pending_spans: must be positive"}},
 		{id: component.NewIDWithName(metadata.Type, "rules"), want: rules},
 		{id: component.NewIDWithName(metadata.Type, "bad_rules"), wantErrs: []string{
 			`rules[0].layer: unknown layer "L9"`,

@@ -1,7 +1,10 @@
 package conntable
 
 import (
+	"fmt"
 	"net/netip"
+	"runtime"
+	"strings"
 	"testing"
 )
 
@@ -41,5 +44,31 @@ func BenchmarkLookups(b *testing.B) {
 	})
 	if len(buf) == 0 {
 		b.Fatal("no connection found")
+	}
+}
+
+// BenchmarkTableMemory reports the heap one held connection costs, with
+// an owner as the receiver writes it (a container's cgroup path and
+// executable name, their own strings per record).
+func BenchmarkTableMemory(b *testing.B) {
+	const n = 100_000
+	for b.Loop() {
+		runtime.GC()
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		tb := New(n, 30*sec)
+		for i := range n {
+			local := netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 2, byte(i >> 8), byte(i)}), uint16(30000+i%20000))
+			tb.Open(Conn{
+				Host: "node-1", Local: local, Peer: netip.MustParseAddrPort("10.96.0.10:80"), Netns: 4026532000 + int64(i%50),
+				PID: int64(1000 + i/10), Exe: strings.Clone("frontend"), Connect: true, Opened: sec,
+				CgroupPath:  fmt.Sprintf("/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod%08x.slice/cri-containerd-%064x.scope", i/10, i/10),
+				ContainerID: fmt.Sprintf("%064x", i/10),
+			}, sec)
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/n, "B/conn")
+		runtime.KeepAlive(tb)
 	}
 }

@@ -85,6 +85,28 @@ type Table struct {
 
 	watermark int64
 	evicted   int64
+
+	// strs shares the owner strings (cgroup path, container id…) of the
+	// connections of one process: each record carries its own copy.
+	strs map[string]string
+}
+
+// internLimit bounds strs: when full it starts over (strings already
+// shared stay shared).
+const internLimit = 1 << 14
+
+func (t *Table) intern(s string) string {
+	if s == "" {
+		return s
+	}
+	if x, ok := t.strs[s]; ok {
+		return x
+	}
+	if len(t.strs) >= internLimit {
+		clear(t.strs)
+	}
+	t.strs[s] = s
+	return s
 }
 
 // New returns an empty table holding at most maxConns connections; closed
@@ -100,6 +122,7 @@ func New(maxConns int, retentionNs int64) *Table {
 		byCtr:     map[string][]*Conn{},
 		byPod:     map[string][]*Conn{},
 		open:      queue{open: true},
+		strs:      map[string]string{},
 	}
 }
 
@@ -226,6 +249,8 @@ func (t *Table) insert(c Conn) *Conn {
 	*nc = c
 	nc.seq = t.seq
 	nc.removed = false
+	nc.Host, nc.Exe = t.intern(nc.Host), t.intern(nc.Exe)
+	nc.CgroupPath, nc.ContainerID, nc.PodUID = t.intern(nc.CgroupPath), t.intern(nc.ContainerID), t.intern(nc.PodUID)
 	t.byLocal[endpoint{c.Host, c.Local}] = append(t.byLocal[endpoint{c.Host, c.Local}], nc)
 	t.byPeer[endpoint{c.Host, c.Peer}] = append(t.byPeer[endpoint{c.Host, c.Peer}], nc)
 	t.byPeerA[hostAddr{c.Host, c.Peer.Addr()}] = append(t.byPeerA[hostAddr{c.Host, c.Peer.Addr()}], nc)
