@@ -490,8 +490,7 @@ type KernelTCPRetransmitsMetricAttributeKey string
 
 const (
 	KernelTCPRetransmitsMetricAttributeKeyNetworkPeerAddress KernelTCPRetransmitsMetricAttributeKey = "network.peer.address"
-	KernelTCPRetransmitsMetricAttributeKeyNetworkPeerPort    KernelTCPRetransmitsMetricAttributeKey = "network.peer.port"
-	KernelTCPRetransmitsMetricAttributeKeyNetworkLocalPort   KernelTCPRetransmitsMetricAttributeKey = "network.local.port"
+	KernelTCPRetransmitsMetricAttributeKeyServerPort         KernelTCPRetransmitsMetricAttributeKey = "server.port"
 )
 
 // KernelTCPRetransmitsMetricConfig provides config for the kernel.tcp.retransmits metric.
@@ -520,9 +519,9 @@ func (ms *KernelTCPRetransmitsMetricConfig) Unmarshal(parser *confmap.Conf) erro
 func (ms *KernelTCPRetransmitsMetricConfig) Validate() error {
 	for _, val := range ms.EnabledAttributes {
 		switch val {
-		case KernelTCPRetransmitsMetricAttributeKeyNetworkPeerAddress, KernelTCPRetransmitsMetricAttributeKeyNetworkPeerPort, KernelTCPRetransmitsMetricAttributeKeyNetworkLocalPort:
+		case KernelTCPRetransmitsMetricAttributeKeyNetworkPeerAddress, KernelTCPRetransmitsMetricAttributeKeyServerPort:
 		default:
-			return fmt.Errorf("metric kernel.tcp.retransmits doesn't have an attribute %v, valid attributes: [network.peer.address, network.peer.port, network.local.port]", val)
+			return fmt.Errorf("metric kernel.tcp.retransmits doesn't have an attribute %v, valid attributes: [network.peer.address, server.port]", val)
 		}
 	}
 
@@ -607,7 +606,7 @@ func DefaultMetricsConfig() MetricsConfig {
 		KernelTCPRetransmits: KernelTCPRetransmitsMetricConfig{
 			Enabled:             true,
 			AggregationStrategy: AggregationStrategySum,
-			EnabledAttributes:   []KernelTCPRetransmitsMetricAttributeKey{KernelTCPRetransmitsMetricAttributeKeyNetworkPeerAddress, KernelTCPRetransmitsMetricAttributeKeyNetworkPeerPort, KernelTCPRetransmitsMetricAttributeKeyNetworkLocalPort},
+			EnabledAttributes:   []KernelTCPRetransmitsMetricAttributeKey{KernelTCPRetransmitsMetricAttributeKeyNetworkPeerAddress, KernelTCPRetransmitsMetricAttributeKeyServerPort},
 		},
 	}
 }

@@ -80,7 +80,7 @@ func TestMetricsBuilderConfig(t *testing.T) {
 					KernelTCPRetransmits: KernelTCPRetransmitsMetricConfig{
 						Enabled:             true,
 						AggregationStrategy: AggregationStrategySum,
-						EnabledAttributes:   []KernelTCPRetransmitsMetricAttributeKey{KernelTCPRetransmitsMetricAttributeKeyNetworkPeerAddress, KernelTCPRetransmitsMetricAttributeKeyNetworkPeerPort, KernelTCPRetransmitsMetricAttributeKeyNetworkLocalPort},
+						EnabledAttributes:   []KernelTCPRetransmitsMetricAttributeKey{KernelTCPRetransmitsMetricAttributeKeyNetworkPeerAddress, KernelTCPRetransmitsMetricAttributeKeyServerPort},
 					},
 				},
 			},
@@ -143,7 +143,7 @@ func TestMetricsBuilderConfig(t *testing.T) {
 					KernelTCPRetransmits: KernelTCPRetransmitsMetricConfig{
 						Enabled:             false,
 						AggregationStrategy: AggregationStrategySum,
-						EnabledAttributes:   []KernelTCPRetransmitsMetricAttributeKey{KernelTCPRetransmitsMetricAttributeKeyNetworkPeerAddress, KernelTCPRetransmitsMetricAttributeKeyNetworkPeerPort, KernelTCPRetransmitsMetricAttributeKeyNetworkLocalPort},
+						EnabledAttributes:   []KernelTCPRetransmitsMetricAttributeKey{KernelTCPRetransmitsMetricAttributeKeyNetworkPeerAddress, KernelTCPRetransmitsMetricAttributeKeyServerPort},
 					},
 				},
 			},
@@ -270,7 +270,7 @@ func TestKernelTCPRetransmitsMetricsConfig_Validate(t *testing.T) {
 	require.NoError(t, cfg.Validate())
 
 	cfg.EnabledAttributes = []KernelTCPRetransmitsMetricAttributeKey{"invalid"}
-	require.ErrorContains(t, cfg.Validate(), "metric kernel.tcp.retransmits doesn't have an attribute invalid, valid attributes: [network.peer.address, network.peer.port, network.local.port]")
+	require.ErrorContains(t, cfg.Validate(), "metric kernel.tcp.retransmits doesn't have an attribute invalid, valid attributes: [network.peer.address, server.port]")
 
 	cfg = DefaultMetricsConfig().KernelTCPRetransmits
 	cfg.AggregationStrategy = "invalid"

@@ -89,7 +89,7 @@ var MetricsInfo = metricsInfo{
 	},
 	KernelTCPRetransmits: metricInfo{
 		Name:       "kernel.tcp.retransmits",
-		Attributes: []string{"network.peer.address", "network.peer.port", "network.local.port"},
+		Attributes: []string{"network.peer.address", "server.port"},
 	},
 }
 
@@ -211,14 +211,14 @@ type metricKernelCgroupCPUThrottledTime struct {
 	data          pmetric.Metric                           // data buffer for generated metric.
 	config        KernelCgroupCPUThrottledTimeMetricConfig // metric config provided by user.
 	capacity      int                                      // max observed number of data points added to the metric.
-	aggDataPoints []int64                                  // slice containing number of aggregated datapoints at each index
+	aggDataPoints []float64                                // slice containing number of aggregated datapoints at each index
 }
 
 // init fills kernel.cgroup.cpu.throttled_time metric with initial data.
 func (m *metricKernelCgroupCPUThrottledTime) init() {
 	m.data.SetName("kernel.cgroup.cpu.throttled_time")
 	m.data.SetDescription("Time the cgroup's tasks were throttled by its CPU quota (cpu.stat throttled_time / throttled_usec).")
-	m.data.SetUnit("ns")
+	m.data.SetUnit("s")
 	m.data.SetEmptySum()
 	m.data.Sum().SetIsMonotonic(true)
 	m.data.Sum().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
@@ -226,7 +226,7 @@ func (m *metricKernelCgroupCPUThrottledTime) init() {
 	m.aggDataPoints = m.aggDataPoints[:0]
 }
 
-func (m *metricKernelCgroupCPUThrottledTime) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, linuxCgroupPathAttributeValue string, containerIDAttributeValue string) {
+func (m *metricKernelCgroupCPUThrottledTime) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64, linuxCgroupPathAttributeValue string, containerIDAttributeValue string) {
 	if !m.config.Enabled {
 		return
 	}
@@ -248,24 +248,24 @@ func (m *metricKernelCgroupCPUThrottledTime) recordDataPoint(start pcommon.Times
 		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
 			switch s = m.config.AggregationStrategy; s {
 			case AggregationStrategySum, AggregationStrategyAvg:
-				dpi.SetIntValue(dpi.IntValue() + val)
+				dpi.SetDoubleValue(dpi.DoubleValue() + val)
 				m.aggDataPoints[i] += 1
 				return
 			case AggregationStrategyMin:
-				if dpi.IntValue() > val {
-					dpi.SetIntValue(val)
+				if dpi.DoubleValue() > val {
+					dpi.SetDoubleValue(val)
 				}
 				return
 			case AggregationStrategyMax:
-				if dpi.IntValue() < val {
-					dpi.SetIntValue(val)
+				if dpi.DoubleValue() < val {
+					dpi.SetDoubleValue(val)
 				}
 				return
 			}
 		}
 	}
 
-	dp.SetIntValue(val)
+	dp.SetDoubleValue(val)
 	m.aggDataPoints = append(m.aggDataPoints, 1)
 	dp.MoveTo(dps.AppendEmpty())
 }
@@ -282,7 +282,7 @@ func (m *metricKernelCgroupCPUThrottledTime) emit(metrics pmetric.MetricSlice) {
 	if m.config.Enabled && m.data.Sum().DataPoints().Len() > 0 {
 		if m.config.AggregationStrategy == AggregationStrategyAvg {
 			for i, aggCount := range m.aggDataPoints {
-				m.data.Sum().DataPoints().At(i).SetIntValue(m.data.Sum().DataPoints().At(i).IntValue() / aggCount)
+				m.data.Sum().DataPoints().At(i).SetDoubleValue(m.data.Sum().DataPoints().At(i).DoubleValue() / aggCount)
 			}
 		}
 		m.updateCapacity()
@@ -1070,7 +1070,7 @@ func (m *metricKernelTCPRetransmits) init() {
 	m.aggDataPoints = m.aggDataPoints[:0]
 }
 
-func (m *metricKernelTCPRetransmits) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, networkPeerAddressAttributeValue string, networkPeerPortAttributeValue int64, networkLocalPortAttributeValue int64) {
+func (m *metricKernelTCPRetransmits) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, networkPeerAddressAttributeValue string, serverPortAttributeValue int64) {
 	if !m.config.Enabled {
 		return
 	}
@@ -1081,11 +1081,8 @@ func (m *metricKernelTCPRetransmits) recordDataPoint(start pcommon.Timestamp, ts
 	if slices.Contains(m.config.EnabledAttributes, KernelTCPRetransmitsMetricAttributeKeyNetworkPeerAddress) {
 		dp.Attributes().PutStr("network.peer.address", networkPeerAddressAttributeValue)
 	}
-	if slices.Contains(m.config.EnabledAttributes, KernelTCPRetransmitsMetricAttributeKeyNetworkPeerPort) {
-		dp.Attributes().PutInt("network.peer.port", networkPeerPortAttributeValue)
-	}
-	if slices.Contains(m.config.EnabledAttributes, KernelTCPRetransmitsMetricAttributeKeyNetworkLocalPort) {
-		dp.Attributes().PutInt("network.local.port", networkLocalPortAttributeValue)
+	if slices.Contains(m.config.EnabledAttributes, KernelTCPRetransmitsMetricAttributeKeyServerPort) {
+		dp.Attributes().PutInt("server.port", serverPortAttributeValue)
 	}
 
 	var s string
@@ -1309,7 +1306,7 @@ func (mb *MetricsBuilder) RecordKernelCgroupCPUThrottledPeriodsDataPoint(ts pcom
 }
 
 // RecordKernelCgroupCPUThrottledTimeDataPoint adds a data point to kernel.cgroup.cpu.throttled_time metric.
-func (mb *MetricsBuilder) RecordKernelCgroupCPUThrottledTimeDataPoint(ts pcommon.Timestamp, val int64, linuxCgroupPathAttributeValue string, containerIDAttributeValue string) {
+func (mb *MetricsBuilder) RecordKernelCgroupCPUThrottledTimeDataPoint(ts pcommon.Timestamp, val float64, linuxCgroupPathAttributeValue string, containerIDAttributeValue string) {
 	mb.metricKernelCgroupCPUThrottledTime.recordDataPoint(mb.startTime, ts, val, linuxCgroupPathAttributeValue, containerIDAttributeValue)
 }
 
@@ -1359,8 +1356,8 @@ func (mb *MetricsBuilder) RecordKernelTCPResetsDataPoint(ts pcommon.Timestamp, v
 }
 
 // RecordKernelTCPRetransmitsDataPoint adds a data point to kernel.tcp.retransmits metric.
-func (mb *MetricsBuilder) RecordKernelTCPRetransmitsDataPoint(ts pcommon.Timestamp, val int64, networkPeerAddressAttributeValue string, networkPeerPortAttributeValue int64, networkLocalPortAttributeValue int64) {
-	mb.metricKernelTCPRetransmits.recordDataPoint(mb.startTime, ts, val, networkPeerAddressAttributeValue, networkPeerPortAttributeValue, networkLocalPortAttributeValue)
+func (mb *MetricsBuilder) RecordKernelTCPRetransmitsDataPoint(ts pcommon.Timestamp, val int64, networkPeerAddressAttributeValue string, serverPortAttributeValue int64) {
+	mb.metricKernelTCPRetransmits.recordDataPoint(mb.startTime, ts, val, networkPeerAddressAttributeValue, serverPortAttributeValue)
 }
 
 // Reset resets metrics builder to its initial state. It should be used when external metrics source is restarted,

@@ -138,9 +138,9 @@ func TestMetricsBuilder(t *testing.T) {
 			}
 			defaultMetricsCount++
 			allMetricsCount++
-			mb.RecordKernelTCPRetransmitsDataPoint(ts, 1, "network.peer.address-val", 17, 18)
+			mb.RecordKernelTCPRetransmitsDataPoint(ts, 1, "network.peer.address-val", 11)
 			if tt.name == "reaggregate_set" {
-				mb.RecordKernelTCPRetransmitsDataPoint(ts, 3, "network.peer.address-val-2", 18, 19)
+				mb.RecordKernelTCPRetransmitsDataPoint(ts, 3, "network.peer.address-val-2", 12)
 			}
 
 			res := pcommon.NewResource()
@@ -239,14 +239,14 @@ func TestMetricsBuilder(t *testing.T) {
 						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
 						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
 						assert.Equal(t, "Time the cgroup's tasks were throttled by its CPU quota (cpu.stat throttled_time / throttled_usec).", mi.Description())
-						assert.Equal(t, "ns", mi.Unit())
+						assert.Equal(t, "s", mi.Unit())
 						assert.True(t, mi.Sum().IsMonotonic())
 						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
 						dp := mi.Sum().DataPoints().At(0)
 						assert.Equal(t, start, dp.StartTimestamp())
 						assert.Equal(t, ts, dp.Timestamp())
-						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
-						assert.Equal(t, int64(1), dp.IntValue())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+						assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
 						linuxCgroupPathAttrVal, ok := dp.Attributes().Get("linux.cgroup.path")
 						assert.True(t, ok)
 						assert.Equal(t, "linux.cgroup.path-val", linuxCgroupPathAttrVal.Str())
@@ -259,22 +259,22 @@ func TestMetricsBuilder(t *testing.T) {
 						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
 						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
 						assert.Equal(t, "Time the cgroup's tasks were throttled by its CPU quota (cpu.stat throttled_time / throttled_usec).", mi.Description())
-						assert.Equal(t, "ns", mi.Unit())
+						assert.Equal(t, "s", mi.Unit())
 						assert.True(t, mi.Sum().IsMonotonic())
 						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
 						dp := mi.Sum().DataPoints().At(0)
 						assert.Equal(t, start, dp.StartTimestamp())
 						assert.Equal(t, ts, dp.Timestamp())
-						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
 						switch aggMap["kernel.cgroup.cpu.throttled_time"] {
 						case "sum":
-							assert.Equal(t, int64(4), dp.IntValue())
+							assert.InDelta(t, float64(4), dp.DoubleValue(), 0.01)
 						case "avg":
-							assert.Equal(t, int64(2), dp.IntValue())
+							assert.InDelta(t, float64(2), dp.DoubleValue(), 0.01)
 						case "min":
-							assert.Equal(t, int64(1), dp.IntValue())
+							assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
 						case "max":
-							assert.Equal(t, int64(3), dp.IntValue())
+							assert.InDelta(t, float64(3), dp.DoubleValue(), 0.01)
 						}
 						_, ok := dp.Attributes().Get("linux.cgroup.path")
 						assert.False(t, ok)
@@ -650,12 +650,9 @@ func TestMetricsBuilder(t *testing.T) {
 						networkPeerAddressAttrVal, ok := dp.Attributes().Get("network.peer.address")
 						assert.True(t, ok)
 						assert.Equal(t, "network.peer.address-val", networkPeerAddressAttrVal.Str())
-						networkPeerPortAttrVal, ok := dp.Attributes().Get("network.peer.port")
+						serverPortAttrVal, ok := dp.Attributes().Get("server.port")
 						assert.True(t, ok)
-						assert.EqualValues(t, 17, networkPeerPortAttrVal.Int())
-						networkLocalPortAttrVal, ok := dp.Attributes().Get("network.local.port")
-						assert.True(t, ok)
-						assert.EqualValues(t, 18, networkLocalPortAttrVal.Int())
+						assert.EqualValues(t, 11, serverPortAttrVal.Int())
 					} else {
 						assert.False(t, validatedMetrics["kernel.tcp.retransmits"], "Found a duplicate in the metrics slice: kernel.tcp.retransmits")
 						validatedMetrics["kernel.tcp.retransmits"] = true
@@ -681,9 +678,7 @@ func TestMetricsBuilder(t *testing.T) {
 						}
 						_, ok := dp.Attributes().Get("network.peer.address")
 						assert.False(t, ok)
-						_, ok = dp.Attributes().Get("network.peer.port")
-						assert.False(t, ok)
-						_, ok = dp.Attributes().Get("network.local.port")
+						_, ok = dp.Attributes().Get("server.port")
 						assert.False(t, ok)
 					}
 				}

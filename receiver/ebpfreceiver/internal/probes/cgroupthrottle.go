@@ -113,7 +113,7 @@ func attachCgroupThrottle(env *attachEnv) (*Attachment, error) {
 					continue
 				}
 				id := procinfo.ContainerID(s.path)
-				mb.RecordKernelCgroupCPUThrottledTimeDataPoint(now, int64(s.stat.ThrottledNs), s.path, id)
+				mb.RecordKernelCgroupCPUThrottledTimeDataPoint(now, float64(s.stat.ThrottledNs)/1e9, s.path, id)
 				mb.RecordKernelCgroupCPUThrottledPeriodsDataPoint(now, int64(s.stat.NrThrottled), s.path, id)
 			}
 			return nil

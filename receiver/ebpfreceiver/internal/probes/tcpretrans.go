@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
@@ -53,6 +54,14 @@ func attachTCPRetransmit(env *attachEnv) (*Attachment, error) {
 			return nil, err
 		}
 	}
+	ephemeral, rangeErr := readEphemeralRange(filepath.Join(env.host.ProcRoot, "sys/net/ipv4/ip_local_port_range"))
+	if rangeErr != nil {
+		env.logger.Info("ephemeral port range unreadable: kernel.tcp.retransmits takes Linux's default to tell server ports", zap.Error(rangeErr))
+	}
+	type series struct {
+		peer string
+		port uint16
+	}
 	return &Attachment{
 		closers: closers,
 		CollectMetrics: func(now pcommon.Timestamp, mb *metadata.MetricsBuilder) error {
@@ -60,13 +69,19 @@ func attachTCPRetransmit(env *attachEnv) (*Attachment, error) {
 				key   tcpretransRetransKey
 				count uint64
 			)
+			// The kernel counts per connection end; the metric is per peer
+			// and server port (bounded cardinality), so ends are summed.
+			sums := map[series]uint64{}
 			iter := counts.Iterate()
 			for iter.Next(&key, &count) {
 				peer := addrFrom(key.Family, key.Peer)
-				mb.RecordKernelTCPRetransmitsDataPoint(now, int64(count), peer.String(), int64(key.PeerPort), int64(key.LocalPort))
+				sums[series{peer.String(), ephemeral.serverPort(key.LocalPort, key.PeerPort)}] += count
 			}
 			if err := iter.Err(); err != nil {
 				return fmt.Errorf("read retransmit counters: %w", err)
+			}
+			for s, n := range sums {
+				mb.RecordKernelTCPRetransmitsDataPoint(now, int64(n), s.peer, int64(s.port))
 			}
 			return nil
 		},
