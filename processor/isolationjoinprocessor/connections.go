@@ -316,27 +316,28 @@ func (p *joinProcessor) oneCandidate(events []*kevent.Event, refs []join.ConnRef
 	return kept
 }
 
-// acceptClaimWait is how long a server span of an unnamed process waits,
-// at least, for the establishment record of the socket it was served on:
-// the receiver claims an accepted socket's owner by a walk every
-// poll_interval (default 1s) unless its I/O hooks are on.
+// acceptClaimWait is how long the spans of an unnamed process wait, at
+// least, for the establishment records of accepted sockets — the one a
+// server span was served on, the collector's own that delivered the batch
+// over OTLP/HTTP: the receiver claims an accepted socket's owner by a walk
+// every poll_interval (default 1s) unless its I/O hooks are on.
 const acceptClaimWait = int64(time.Second)
 
 // acceptWait is how far past its end a batch waits for accepted sockets'
 // late establishment records: the longest delay seen, and at least
-// acceptClaimWait when the batch has server spans whose process only the
+// acceptClaimWait when the batch has spans whose process only the
 // connection table can name; bounded by max_delay. Called with p.mu held.
-func (p *joinProcessor) acceptWait(anonServer bool) int64 {
+func (p *joinProcessor) acceptWait(anonymous bool) int64 {
 	wait := p.acceptLag
-	if anonServer && p.conns.Len() > 0 {
+	if anonymous && p.conns.Len() > 0 {
 		wait = max(wait, acceptClaimWait)
 	}
 	return min(wait, int64(p.cfg.MaxDelay))
 }
 
-// anonymousServerSpans reports whether td has a SERVER span under a
-// resource that names no process (the SDKs' default resources).
-func anonymousServerSpans(td ptrace.Traces) bool {
+// anonymousSpans reports whether td has spans under a resource that names
+// no process (the SDKs' default resources).
+func anonymousSpans(td ptrace.Traces) bool {
 	rss := td.ResourceSpans()
 	for i := 0; i < rss.Len(); i++ {
 		rs := rss.At(i)
@@ -350,14 +351,8 @@ func anonymousServerSpans(td ptrace.Traces) bool {
 		if _, ok := res.Get("k8s.pod.uid"); ok {
 			continue
 		}
-		sss := rs.ScopeSpans()
-		for j := 0; j < sss.Len(); j++ {
-			spans := sss.At(j).Spans()
-			for k := 0; k < spans.Len(); k++ {
-				if spans.At(k).Kind() == ptrace.SpanKindServer {
-					return true
-				}
-			}
+		if _, ok := res.Get("host.name"); !ok && rs.ScopeSpans().Len() > 0 {
+			return true
 		}
 	}
 	return false

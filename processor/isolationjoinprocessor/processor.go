@@ -384,9 +384,9 @@ func (p *joinProcessor) processTracesTo(ctx context.Context, td ptrace.Traces, n
 	}
 	readyAt := latestEnd(td) + int64(p.cfg.Slack)
 	hosts := p.batchHosts(td)
-	anonServer := anonymousServerSpans(td)
+	anonymous := anonymousSpans(td)
 	p.mu.Lock()
-	readyAt += p.acceptWait(anonServer)
+	readyAt += p.acceptWait(anonymous)
 	if !p.holding || p.cfg.MaxDelay == 0 || p.covered(hosts, readyAt) {
 		p.joinTraces(ctx, td, "", p.now())
 		p.tel.ProcessorIsolationJoinLatency.Record(ctx, 0)
