@@ -125,6 +125,18 @@ func TestConnectionRecords(t *testing.T) {
 					histogramCount(metricsSink, "kernel.tcp.srtt") >= 2 &&
 					sumPoint(metricsSink, "kernel.tcp.connections", map[string]string{"tcp.state.from": "CLOSE", "tcp.state.to": "SYN_SENT"}) >= 2
 			}, 5*time.Second, 50*time.Millisecond, "connection metrics")
+			// Durations in seconds, the kernel's log2 buckets scaled: the
+			// first bound is 1µs (srtt) and 1ms (lifetime); a veth RTT and
+			// these connections' lives are far below a second.
+			for name, first := range map[string]float64{"kernel.tcp.srtt": 1e-6, "kernel.tcp.connection.duration": 1e-3} {
+				eachMetric(metricsSink, name, func(m pmetric.Metric) {
+					assert.Equal(t, "s", m.Unit(), name)
+					dp := m.Histogram().DataPoints().At(0)
+					assert.InDelta(t, first, dp.ExplicitBounds().At(0), first/1e6, name)
+					mean := dp.Sum() / float64(dp.Count())
+					assert.True(t, dp.Count() > 0 && mean >= 0 && mean < 1, "%s: mean %v s", name, mean)
+				})
+			}
 		})
 	}
 }

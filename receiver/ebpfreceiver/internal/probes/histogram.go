@@ -56,17 +56,21 @@ func readLog2Histogram(m *ebpf.Map) (*Log2Histogram, error) {
 
 // HistogramMetric describes a histogram metric a probe emits.
 type HistogramMetric struct {
-	Name, Description, Unit string
+	Name, Description string
+	// Scale converts the kernel's unit (µs, ms) to seconds, the unit every
+	// duration metric is emitted in.
+	Scale float64
 }
 
-// appendHistogram appends h as a cumulative explicit-bucket histogram with
-// bounds 1, 2, 4, … 2^(histBuckets-2): bucket i of the kernel holds values
-// in (2^(i-1), 2^i], exactly the OpenTelemetry bucket with that upper bound.
+// appendHistogram appends h as a cumulative explicit-bucket histogram in
+// seconds with bounds Scale × 1, 2, 4, … 2^(histBuckets-2): bucket i of the
+// kernel holds values in (2^(i-1), 2^i] of its unit, exactly the
+// OpenTelemetry bucket with that upper bound.
 func appendHistogram(ms pmetric.MetricSlice, desc HistogramMetric, start, now pcommon.Timestamp, h *Log2Histogram) {
 	m := ms.AppendEmpty()
 	m.SetName(desc.Name)
 	m.SetDescription(desc.Description)
-	m.SetUnit(desc.Unit)
+	m.SetUnit("s")
 	hist := m.SetEmptyHistogram()
 	hist.SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
 	dp := hist.DataPoints().AppendEmpty()
@@ -74,10 +78,10 @@ func appendHistogram(ms pmetric.MetricSlice, desc HistogramMetric, start, now pc
 	dp.SetTimestamp(now)
 	bounds := make([]float64, histBuckets-1)
 	for i := range bounds {
-		bounds[i] = float64(uint64(1) << i)
+		bounds[i] = float64(uint64(1)<<i) * desc.Scale
 	}
 	dp.ExplicitBounds().FromRaw(bounds)
 	dp.BucketCounts().FromRaw(h.Buckets[:])
 	dp.SetCount(h.Count())
-	dp.SetSum(float64(h.Sum))
+	dp.SetSum(float64(h.Sum) * desc.Scale)
 }

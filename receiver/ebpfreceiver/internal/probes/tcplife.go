@@ -22,12 +22,12 @@ var (
 	histTCPSrtt = HistogramMetric{
 		Name:        "kernel.tcp.srtt",
 		Description: "Smoothed round-trip time of each TCP connection when it closed, from a log2 histogram kept in the kernel.",
-		Unit:        "us",
+		Scale:       1e-6, // the kernel counts µs
 	}
 	histTCPDuration = HistogramMetric{
 		Name:        "kernel.tcp.connection.duration",
 		Description: "Lifetime of each TCP connection from SYN to close, from a log2 histogram kept in the kernel.",
-		Unit:        "ms",
+		Scale:       1e-3, // the kernel counts ms
 	}
 )
 
