@@ -310,6 +310,11 @@ func (c *Classifier) VerdictIO(events []*kevent.Event, from, to int64, buf []Att
 		switch {
 		case e.Detail != nil && e.Detail.IntervalNs > 0:
 			// prorated: not measured
+		case e.Name == contract.EventCgroupThrottle && e.PID > 0:
+			// A thread of the span's process sat throttled: measured for
+			// that thread, inferred for the span (its own thread is not
+			// known; it may have been waiting for IO meanwhile). Weighed
+			// like a prorated share.
 		case e.DurationNs > 0:
 			// Waits of several threads at the same time delay the span's
 			// request once: measured time is the union of the intervals.

@@ -19,3 +19,17 @@ func TestOverlappingThreadThrottlingCountsOnce(t *testing.T) {
 	assert.InDelta(t, 85.0, v.Evidence.ThrottledMs, 1e-9, "[10ms, 95ms], not 80ms + 75ms")
 	assert.Contains(t, v.Cause, "(85ms)")
 }
+
+// A process's thread throttled for a few ms during a short span: evidence
+// listed, no verdict — the span's own thread may not have been stalled
+// (like a prorated share, it must reach MinProratedTime).
+func TestShortThreadThrottlingIsNoVerdict(t *testing.T) {
+	c := New(nil, DefaultThresholds)
+	short := &kevent.Event{Name: contract.EventCgroupThrottle, Layer: contract.LayerL3, PID: 7, Time: 7 * msec, DurationNs: 4 * msec}
+	v := c.Verdict([]*kevent.Event{short}, 0, 8*msec)
+	assert.Equal(t, contract.LayerApp, v.Layer, v.Cause)
+	assert.Contains(t, v.Cause, "cgroup cpu throttled 4ms")
+	long := &kevent.Event{Name: contract.EventCgroupThrottle, Layer: contract.LayerL3, PID: 7, Time: 30 * msec, DurationNs: 14 * msec}
+	v = c.Verdict([]*kevent.Event{long}, 0, 30*msec)
+	assert.Equal(t, contract.LayerL3, v.Layer, v.Cause)
+}
