@@ -41,9 +41,10 @@ type exchange struct {
 // processor while a Go HTTP client with the default pooled transport calls
 // a server by a host name that resolves to a virtual address, DNAT'ed to
 // the server in another namespace (what kube-proxy does for a Service),
-// with loss on the responses. The spans carry only what Go otelhttp
-// writes: the client span a host name and url.full, the server span the
-// socket's peer; the server's resource has no process.pid. The client span
+// with loss on the responses. The spans carry only what stock
+// instrumentation writes: the client span a host name and url.full (Go
+// otelhttp) or the socket's peer, the VIP (Node.js, the Java agent); the
+// server span the socket's peer; the server's resource has no process.pid. The client span
 // must get the server socket's retransmits, found through the connection
 // table across the DNAT.
 func TestKernelStockSpansThroughServiceVIP(t *testing.T) {
@@ -154,7 +155,14 @@ func stockThroughVIP(t *testing.T, poolFirst bool) {
 		c.SetSpanID(pcommon.SpanID{0x12, byte(i), 1})
 		c.SetStartTimestamp(pcommon.NewTimestampFromTime(x.cliStart))
 		c.SetEndTimestamp(pcommon.NewTimestampFromTime(x.cliEnd))
-		putAll(c.Attributes(), kv{"http.request.method": "GET", "server.address": host, "url.full": "http://" + host + "/data", "http.response.status_code": 200})
+		if i%2 == 0 {
+			// Go otelhttp: the URL's host name, no port (the default).
+			putAll(c.Attributes(), kv{"http.request.method": "GET", "server.address": host, "url.full": "http://" + host + "/data", "http.response.status_code": 200})
+		} else {
+			// Node.js / Java agent: the socket's peer, here the VIP.
+			putAll(c.Attributes(), kv{"http.request.method": "GET", "server.address": host, "server.port": 80,
+				"network.peer.address": vip, "network.peer.port": 80, "http.response.status_code": 200})
+		}
 
 		s := serverSpans.AppendEmpty()
 		s.SetName("GET /data")
