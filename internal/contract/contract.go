@@ -130,6 +130,10 @@ const (
 	AttrIntervalNs          = "interval.duration_ns"
 	AttrLogKeyword          = "kernel.log.keyword"
 	AttrLogFacility         = "kernel.log.facility"
+	// The device, driver or node-level subsystem a kernel.log line is
+	// about (vda, eth0, virtio0, a PCI address, cpu, kvm): only such a line
+	// is node-wide evidence; one naming a process carries process.pid.
+	AttrLogDevice = "kernel.log.device"
 )
 
 // Isolation layers (DESIGN §1), plus the two verdicts that are not a layer.

@@ -87,3 +87,31 @@ func TestJoinedTwiceNoDuplicateSpanEvents(t *testing.T) {
 	assert.Equal(t, 1, s.Events().Len(), "the retransmit twice on one span")
 	assert.Equal(t, int64(1), attr(s, attrRetransmits))
 }
+
+// Issue 14 row 5: a kernel log line that names neither a device nor a
+// process (a line a user could have shaped) is not node-wide evidence;
+// one naming a device is.
+func TestKernelLogNodeWideOnlyWithADevice(t *testing.T) {
+	for _, tc := range []struct {
+		device    string
+		wantLayer string
+	}{{"", contract.LayerApp}, {"vda", contract.LayerL0}} {
+		t.Run("device="+tc.device, func(t *testing.T) {
+			p, _, clock := newTestProcessor(t, createDefaultConfig())
+			clock.Advance(time.Minute)
+			attrs := kv{contract.AttrIsolationLayer: contract.LayerL0, contract.AttrLogKeyword: "EPT violation"}
+			if tc.device != "" {
+				attrs[contract.AttrLogDevice] = tc.device
+			}
+			_, err := p.processLogs(context.Background(), eventLogs(
+				kernelEvent{name: contract.EventKernelLog, at: 200 * time.Millisecond, attrs: attrs},
+				steal(2*time.Second, ""),
+			))
+			require.NoError(t, err)
+			span := testSpan{kind: ptrace.SpanKindServer, dur: 500 * time.Millisecond, resource: kv{"process.pid": pid}}
+			td, err := p.processTraces(context.Background(), spanTraces(span))
+			require.NoError(t, err)
+			assert.Equal(t, tc.wantLayer, attr(allSpans(td)[0], contract.AttrIsolationLayer))
+		})
+	}
+}

@@ -24,6 +24,7 @@ import (
 
 	"github.com/crosshair-otel/crosshair/internal/contract"
 	"github.com/crosshair-otel/crosshair/internal/testenv"
+	"github.com/crosshair-otel/crosshair/receiver/ebpfreceiver/internal/probes"
 	"github.com/crosshair-otel/crosshair/receiver/ebpfreceiver/internal/procinfo"
 )
 
@@ -505,19 +506,25 @@ func TestOOMKill(t *testing.T) {
 }
 
 func TestKernelLogKeyword(t *testing.T) {
-	testenv.RequireRoot(t)
+	testenv.RequireRoot(t, "ip")
 	sink, msink := new(consumertest.LogsSink), new(consumertest.MetricsSink)
-	startReceiver(t, hostConfig("kernel_log"), sink, msink)
-	marker := fmt.Sprintf("crosshair-test-%d", time.Now().UnixNano())
-	// The newline matters: a record without one stays open for continuation
-	// (not yet readable from /dev/kmsg) until the next message arrives.
-	line := "virtio_net virtio0 eth0: TX timeout on queue: 0 " + marker
-	require.NoError(t, os.WriteFile("/dev/kmsg", []byte(line+"\n"), 0o200))
+	cfg := hostConfig("kernel_log")
+	// A line the kernel itself writes about a device (user-space writes to
+	// /dev/kmsg are no evidence): a bridge port of the test's namespace.
+	cfg.KernelLog.Keywords = []probes.Keyword{{Pattern: `entered blocking state`, Layer: "L2"}}
+	startReceiver(t, cfg, sink, msink)
+	ns := testenv.NewNetns(t, "chx-kmsgkw")
+	ns.Exec(t, "ip", "link", "add", "chxbrkw", "type", "bridge")
+	ns.Exec(t, "ip", "link", "add", "chxkwa", "type", "veth", "peer", "name", "chxkwb")
+	ns.Exec(t, "ip", "link", "set", "chxkwa", "master", "chxbrkw")
+	ns.Exec(t, "ip", "link", "set", "chxbrkw", "up")
+	ns.Exec(t, "ip", "link", "set", "chxkwa", "up")
 	require.Eventually(t, func() bool {
 		return len(recordsWhere(sink, contract.EventKernelLog, func(lr plog.LogRecord) bool {
-			return strings.Contains(lr.Body().Str(), marker) && str(lr.Attributes(), contract.AttrIsolationLayer) == contract.LayerL2
-		})) == 1
-	}, 5*time.Second, 50*time.Millisecond, "kernel.log for %q", line)
+			return strings.Contains(lr.Body().Str(), "chxkwa") && str(lr.Attributes(), contract.AttrIsolationLayer) == contract.LayerL2 &&
+				str(lr.Attributes(), contract.AttrLogDevice) == "chxbrkw"
+		})) >= 1
+	}, 5*time.Second, 50*time.Millisecond, "kernel.log for the bridge line")
 	require.Eventually(t, func() bool {
 		v, ok := sumValue(msink, "kernel.log.matches", func(dp pmetric.NumberDataPoint) bool {
 			return str(dp.Attributes(), contract.AttrIsolationLayer) == contract.LayerL2

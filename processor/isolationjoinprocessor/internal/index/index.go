@@ -402,13 +402,24 @@ func (x *Index) each(e *kevent.Event, add bool) {
 			remove(x.iowaits, e.Host, e)
 		}
 	}
-	if !e.Local.IsValid() && !e.Peer.IsValid() && !e.HasProcess() {
+	if nodeWide(e) {
 		if add {
 			insert(x.nodes, e.Host, e)
 		} else {
 			remove(x.nodes, e.Host, e)
 		}
 	}
+}
+
+// nodeWide reports an event with neither socket nor process that concerns
+// the node: a kernel log line only when it names a device or node-level
+// subsystem (any user controls some kernel lines; see the receiver's
+// kmsgtrust.go).
+func nodeWide(e *kevent.Event) bool {
+	if e.Local.IsValid() || e.Peer.IsValid() || e.HasProcess() {
+		return false
+	}
+	return e.Name != contract.EventKernelLog || (e.Detail != nil && e.Detail.LogDevice != "")
 }
 
 // window is the part of l with from ≤ time ≤ to.

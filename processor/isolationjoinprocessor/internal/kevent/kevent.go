@@ -69,6 +69,10 @@ type Detail struct {
 	Side string
 	// LifetimeNs is a closed connection's lifetime (tcp.duration_ms).
 	LifetimeNs int64
+	// LogDevice is the device, driver or node-level subsystem a kernel.log
+	// line is about (kernel.log.device): without it (and without a
+	// process) the line is nobody's evidence, not the node's.
+	LogDevice string
 	// Aggregate: a node- or cgroup-wide sum (cpu.stat throttling,
 	// /proc/stat steal) of a loss its node also reports per thread
 	// (contract.AttrPerThreadEvidence): evidence only for a span whose
@@ -84,7 +88,7 @@ const AttrBlockBackingDevice = "block.backing_device"
 func (e *Event) Bytes() int64 {
 	n := int64(unsafe.Sizeof(*e)) + int64(len(e.Name)+len(e.Layer)+len(e.Host)+len(e.ContainerID)+len(e.CgroupPath)+len(e.PodUID)+len(e.Exe))
 	if d := e.Detail; d != nil {
-		n += int64(unsafe.Sizeof(*d)) + int64(len(d.DropReason)+len(d.Interface)+len(d.SyscallName)+len(d.SyscallPhase)+len(d.BlockDevice)+len(d.BlockOp)+len(d.BackingDevice)+len(d.Side))
+		n += int64(unsafe.Sizeof(*d)) + int64(len(d.DropReason)+len(d.Interface)+len(d.SyscallName)+len(d.SyscallPhase)+len(d.BlockDevice)+len(d.BlockOp)+len(d.BackingDevice)+len(d.Side)+len(d.LogDevice))
 	}
 	return n
 }
@@ -233,6 +237,7 @@ const (
 	rRetransmitWaitNs
 	rDurationMs
 	rPerThread
+	rLogDevice
 	numRecordSlots
 )
 
@@ -268,6 +273,8 @@ func recordSlot(key string) int {
 		return rInterface
 	case contract.AttrSchedDelayNs:
 		return rSchedDelayNs
+	case contract.AttrLogDevice:
+		return rLogDevice
 	case contract.AttrCgroupThrottledNs:
 		return rThrottledNs
 	case contract.AttrCgroupThrottledPeriods:
@@ -309,7 +316,7 @@ func recordSlot(key string) int {
 // record holds the first value of each key (what Map.Get would return).
 type record struct {
 	v     [numRecordSlots]pcommon.Value
-	found uint32
+	found uint64
 }
 
 func (r *record) read(a pcommon.Map) {
@@ -402,6 +409,9 @@ func FromRecord(host string, lr plog.LogRecord) (Event, bool) {
 	d.BlockDevice = a.str(rBlockDevice)
 	d.BlockOp = a.str(rBlockOp)
 	d.BackingDevice = a.str(rBackingDevice)
+	if n == contract.EventKernelLog {
+		d.LogDevice = a.str(rLogDevice)
+	}
 	if r := a.v[rPerThread]; a.found&(1<<rPerThread) != 0 {
 		d.Aggregate = (r.Type() == pcommon.ValueTypeBool && r.Bool()) || (r.Type() == pcommon.ValueTypeStr && r.Str() == "true")
 	}

@@ -207,19 +207,22 @@ func (k *kernelLog) poll(now time.Time, logs plog.LogRecordSlice) error {
 			return nil
 		}
 		rec, ok := ParseKmsg(k.buf[:n])
-		if !ok {
-			continue
+		if !ok || !KernelWritten(rec) {
+			continue // a user-space write to /dev/kmsg is no kernel evidence
 		}
-		layer, kw, ok := k.table.Match(rec.Message)
-		if !ok {
+		text := TrustedText(rec.Message)
+		layer, kw, ok := k.table.Match(text)
+		if !ok || text == "" {
 			continue
 		}
 		k.matches[layer]++
-		appendKernelLog(logs, now, k.clock, rec, layer, kw)
+		appendKernelLog(logs, now, k.clock, rec, layer, kw, LinePID(text), LineDevice(text))
 	}
 }
 
-func appendKernelLog(logs plog.LogRecordSlice, now time.Time, clock interface{ Wall(uint64) time.Time }, rec KmsgRecord, layer, kw string) {
+// appendKernelLog writes one kernel.log record; pid and dev say whom the
+// line concerns (0 and "": nobody the join can place, see kmsgtrust.go).
+func appendKernelLog(logs plog.LogRecordSlice, now time.Time, clock interface{ Wall(uint64) time.Time }, rec KmsgRecord, layer, kw string, pid int64, dev string) {
 	lr := logs.AppendEmpty()
 	ts := now
 	if clock != nil {
@@ -244,5 +247,11 @@ func appendKernelLog(logs plog.LogRecordSlice, now time.Time, clock interface{ W
 	a.PutStr(contract.AttrIsolationLayer, layer)
 	a.PutStr(contract.AttrLogKeyword, kw)
 	a.PutInt(contract.AttrLogFacility, int64(rec.Priority>>3))
+	if pid > 0 {
+		a.PutInt(contract.AttrProcessPID, pid)
+	}
+	if dev != "" {
+		a.PutStr(contract.AttrLogDevice, dev)
+	}
 	lr.Body().SetStr(rec.Message)
 }
