@@ -43,13 +43,65 @@ type Result struct {
 	FaultHop       int
 	Positives      int
 	TP, FP, FN     int
+	Explained      int // negatives tagged expected whose request measurably waited on the mechanism
 	FaultHopP99    time.Duration
 	Evidence       string // what the TPs must carry, for the table's legend
 	EvidenceOK     int    // true positives that carry the scenario's evidence
 	Reports        int    // reports on traces with a positive span
 	ReportsHopOK   int
 	ReportsLayerOK int
-	Notes          []string
+	// Joins counts isolation.join over both phases' spans ("(none)" when a
+	// span has none); every demo span comes from a process on this node.
+	Joins map[string]int
+	Notes []string
+}
+
+// JoinedShare is the share of the scenario's spans whose isolation.join is
+// not unmatched (nor missing).
+func (r *Result) JoinedShare() float64 {
+	total, joined := 0, 0
+	for k, n := range r.Joins {
+		total += n
+		if k != "unmatched" && k != noJoin {
+			joined += n
+		}
+	}
+	if total == 0 {
+		return 0
+	}
+	return float64(joined) / float64(total)
+}
+
+// JoinCounts renders Joins as "5tuple=120 peer=30 ...", most frequent first.
+func (r *Result) JoinCounts() string {
+	keys := make([]string, 0, len(r.Joins))
+	for k := range r.Joins {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if r.Joins[keys[i]] != r.Joins[keys[j]] {
+			return r.Joins[keys[i]] > r.Joins[keys[j]]
+		}
+		return keys[i] < keys[j]
+	})
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s=%d", k, r.Joins[k])
+	}
+	return strings.Join(parts, " ")
+}
+
+// noJoin stands for a span without isolation.join.
+const noJoin = "(none)"
+
+func countJoins(into map[string]int, spans []*Span) {
+	for _, s := range spans {
+		j, _ := s.Attrs["isolation.join"].(string)
+		if j == "" {
+			j = noJoin
+		}
+		into[j]++
+	}
 }
 
 func (r *Result) Precision() float64 {
@@ -116,10 +168,15 @@ func PhaseSpans(all []Span, w Window) []*Span {
 // Score computes precision and recall of isolation.layer == expected over
 // the fault phase: the hop's spans slower than the no-fault p99 are the
 // positives, every other span is a negative.
-func Score(name, expected string, hop Hop, all []Span, noFault, fault Window, reports map[string]Report, evidence func(*Span) bool) *Result {
-	r := &Result{Scenario: name, Expected: expected, Hop: hop}
+//
+// A negative tagged with the expected layer is not a false positive when
+// explained (nil: never) says its own request really waited on the fault's
+// mechanism (the service's own measurement): it counts as Explained.
+func Score(name, expected string, hop Hop, all []Span, noFault, fault Window, reports map[string]Report, evidence, explained func(*Span) bool) *Result {
+	r := &Result{Scenario: name, Expected: expected, Hop: hop, Joins: map[string]int{}}
 	base := PhaseSpans(all, noFault)
 	r.BaselineSpans = len(base)
+	countJoins(r.Joins, base)
 	var baseHop []time.Duration
 	for _, s := range base {
 		if tagged(s) {
@@ -136,6 +193,7 @@ func Score(name, expected string, hop Hop, all []Span, noFault, fault Window, re
 	}
 	faulted := PhaseSpans(all, fault)
 	r.FaultSpans = len(faulted)
+	countJoins(r.Joins, faulted)
 	var faultHop []time.Duration
 	positiveTraces := map[string]bool{}
 	for _, s := range faulted {
@@ -152,6 +210,8 @@ func Score(name, expected string, hop Hop, all []Span, noFault, fault Window, re
 			}
 		case pos:
 			r.FN++
+		case pred && explained != nil && explained(s):
+			r.Explained++
 		case pred:
 			r.FP++
 		}
@@ -237,18 +297,22 @@ func HopDurations(all []Span, w Window, hop Hop) []time.Duration {
 // Table renders the results.
 func Table(results []*Result) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%-10s %-8s %-15s %9s %6s %6s %5s %5s %5s %9s %9s %7s %9s %12s\n",
-		"scenario", "expect", "hop", "base p99", "spans", "pos", "TP", "FP", "FN", "evidence", "precision", "recall", "base FP", "reports ok")
+	fmt.Fprintf(&b, "%-10s %-8s %-15s %9s %6s %6s %5s %5s %5s %5s %9s %9s %7s %9s %12s %7s\n",
+		"scenario", "expect", "hop", "base p99", "spans", "pos", "TP", "FP", "expl", "FN", "evidence", "precision", "recall", "base FP", "reports ok", "joined")
 	for _, r := range results {
 		hop := r.Hop.String()
 		if r.Hop.Service == "" {
 			hop = "-"
 		}
-		fmt.Fprintf(&b, "%-10s %-8s %-15s %9s %6d %6d %5d %5d %5d %9s %8.1f%% %6.1f%% %8.2f%% %5d/%d/%d\n",
-			r.Scenario, r.Expected, hop, r.BaselineP99.Round(10*time.Microsecond), r.FaultSpans+r.BaselineSpans, r.Positives, r.TP, r.FP, r.FN, fmt.Sprintf("%d/%d", r.EvidenceOK, r.TP),
-			100*r.Precision(), 100*r.Recall(), 100*r.BaselineFPRate(), r.ReportsHopOK, r.ReportsLayerOK, r.Reports)
+		fmt.Fprintf(&b, "%-10s %-8s %-15s %9s %6d %6d %5d %5d %5d %5d %9s %8.1f%% %6.1f%% %8.2f%% %12s %6.2f%%\n",
+			r.Scenario, r.Expected, hop, r.BaselineP99.Round(10*time.Microsecond), r.FaultSpans+r.BaselineSpans, r.Positives, r.TP, r.FP, r.Explained, r.FN, fmt.Sprintf("%d/%d", r.EvidenceOK, r.TP),
+			100*r.Precision(), 100*r.Recall(), 100*r.BaselineFPRate(), fmt.Sprintf("%d/%d/%d", r.ReportsHopOK, r.ReportsLayerOK, r.Reports), 100*r.JoinedShare())
 	}
-	b.WriteString("(evidence = true positives carrying the scenario's evidence / true positives; reports ok = reports on positive traces naming the right hop / the right layer / all such reports)\n")
+	b.WriteString("(expl = spans below the no-fault p99 tagged with the expected layer whose own request measurably waited on the fault's mechanism — fsync or off-CPU time, measured by the service — counted neither TP nor FP; evidence = true positives carrying the scenario's evidence / true positives; reports ok = reports on positive traces naming the right hop / the right layer / all such reports; joined = spans whose isolation.join is not unmatched)\n")
+	b.WriteString("isolation.join per scenario (both phases):\n")
+	for _, r := range results {
+		fmt.Fprintf(&b, "  %-10s %s\n", r.Scenario, r.JoinCounts())
+	}
 	for _, r := range results {
 		if r.Evidence != "" {
 			fmt.Fprintf(&b, "  %s evidence: %s\n", r.Scenario, r.Evidence)

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -55,7 +56,7 @@ func TestScore(t *testing.T) {
 	}
 	fault := Window{f0, f0.Add(time.Second)}
 	reports := map[string]Report{}
-	r := Score("cpu", "L3", Hop{Service: "payment", Kind: KindServer}, spans, noFault, fault, reports, func(s *Span) bool { return s.Num("kernel.cgroup.cpu.throttled_ms") > 0 })
+	r := Score("cpu", "L3", Hop{Service: "payment", Kind: KindServer}, spans, noFault, fault, reports, func(s *Span) bool { return s.Num("kernel.cgroup.cpu.throttled_ms") > 0 }, nil)
 	if r.BaselineP99 != 990*time.Microsecond {
 		t.Errorf("baseline p99 = %s, want 990µs", r.BaselineP99)
 	}
@@ -73,6 +74,60 @@ func TestScore(t *testing.T) {
 	}
 	if got := Table([]*Result{r}); !strings.Contains(got, "80.0%") {
 		t.Errorf("table lacks the precision:\n%s", got)
+	}
+}
+
+func TestJoinCounts(t *testing.T) {
+	mk := func(join string) Span {
+		a := map[string]any{}
+		if join != "" {
+			a["isolation.join"] = join
+		}
+		return Span{TraceID: "t" + join, Start: t0, End: t0.Add(time.Millisecond), Attrs: a}
+	}
+	var spans []Span
+	for i := 0; i < 97; i++ {
+		spans = append(spans, mk("peer"))
+	}
+	spans = append(spans, mk("5tuple"), mk("unmatched"), mk(""))
+	for i := range spans {
+		spans[i].TraceID = fmt.Sprint(i) // each its own root
+	}
+	r := Score("baseline", "app", Hop{}, spans, Window{t0, t0.Add(time.Second)}, Window{}, nil, nil, nil)
+	if got := r.JoinCounts(); got != "peer=97 (none)=1 5tuple=1 unmatched=1" {
+		t.Errorf("join counts = %q", got)
+	}
+	if got := r.JoinedShare(); got != 0.98 {
+		t.Errorf("joined share = %v, want 0.98 (unmatched and missing are not joined)", got)
+	}
+	if (&Result{}).JoinedShare() != 0 {
+		t.Error("no spans must not count as joined")
+	}
+}
+
+func TestExplainedIsNeitherTPNorFP(t *testing.T) {
+	noFault := Window{t0, t0.Add(time.Second)}
+	f0 := t0.Add(2 * time.Second)
+	fault := Window{f0, f0.Add(time.Second)}
+	truth := map[string]Truth{}
+	var spans []Span
+	// No fault: payment 1..100 ms·0.1, fsync 2ms each → slow fsync ≥ max(3ms, 4ms).
+	for i := 1; i <= 100; i++ {
+		tr := trace(fmt.Sprint("n", i), t0.Add(time.Duration(i)*time.Millisecond), time.Duration(i)*100*time.Microsecond, "app")
+		truth[tr[2].SpanID] = Truth{SpanID: tr[2].SpanID, FsyncNs: int64(2 * time.Millisecond)}
+		spans = append(spans, tr...)
+	}
+	// Fault: two fast payment spans tagged L2; one's fsync took 12ms (a
+	// real wait, explained), the other's 3ms (a false verdict).
+	for i, fsync := range []time.Duration{12 * time.Millisecond, 3 * time.Millisecond} {
+		tr := trace(fmt.Sprint("f", i), f0.Add(time.Duration(i)*time.Millisecond), 5*time.Millisecond, "L2")
+		truth[tr[2].SpanID] = Truth{SpanID: tr[2].SpanID, FsyncNs: int64(fsync)}
+		spans = append(spans, tr...)
+	}
+	explained := slowedBy(truth, PhaseSpans(spans, noFault), 3*time.Millisecond)
+	r := Score("disk", "L2", Hop{Service: "payment", Kind: KindServer}, spans, noFault, fault, nil, nil, explained)
+	if r.Positives != 0 || r.Explained != 1 || r.FP != 1 {
+		t.Errorf("positives/explained/FP = %d/%d/%d, want 0/1/1", r.Positives, r.Explained, r.FP)
 	}
 }
 

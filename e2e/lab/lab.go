@@ -356,7 +356,9 @@ func Cleanup() error {
 	}
 	for _, s := range Services {
 		if _, err := os.Stat("/sys/class/net/" + s.HostDev); err == nil {
-			if _, err := Run("ip", "link", "del", s.HostDev); err != nil && !strings.Contains(err.Error(), "Cannot find device") {
+			// Deleting the namespace removes this end too, asynchronously:
+			// it may vanish between the Stat and the del.
+			if _, err := Run("ip", "link", "del", s.HostDev); err != nil && !strings.Contains(err.Error(), "Cannot find device") && !strings.Contains(err.Error(), "No such device") {
 				errs = append(errs, err)
 			}
 		}

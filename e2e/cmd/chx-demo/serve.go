@@ -48,6 +48,7 @@ func serve(args []string) error {
 	cpuWork := fs.Duration("cpu-work", 0, "CPU time burnt per request")
 	fsyncFile := fs.String("fsync-file", "", "file that gets a 4 KiB write + fsync per request")
 	cgroups := fs.String("cgroups", "", "comma-separated cgroup directories to join at start")
+	truthPath := fs.String("truth", "", "file for the harness's per-request measurements (fsync and CPU-work wall time); never on spans")
 	keepAlive := fs.Bool("keepalive", false, "reuse downstream connections (default: one connection per request)")
 	_ = fs.Parse(args)
 	if *name == "" || *listen == "" || *otlp == "" {
@@ -95,9 +96,18 @@ func serve(args []string) error {
 	client := &http.Client{Transport: otelhttp.NewTransport(connAttrs{transport}), Timeout: 10 * time.Second}
 
 	mux := http.NewServeMux()
+	truth, err := openTruth(*truthPath)
+	if err != nil {
+		return err
+	}
+	defer truth.Close()
+
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		var rec truthRecord
 		if *cpuWork > 0 {
-			burn(*cpuWork)
+			t0 := time.Now()
+			rec.CPUSpent = int64(burn(*cpuWork))
+			rec.CPUWall = since(t0)
 		}
 		if ledger != nil {
 			// A small durable write per request: a ledger entry.
@@ -106,7 +116,10 @@ func serve(args []string) error {
 				return
 			}
 			off += int64(len(block))
-			if err := ledger.Sync(); err != nil {
+			t0 := time.Now()
+			err := ledger.Sync()
+			rec.FsyncNs = since(t0)
+			if err != nil {
 				http.Error(w, err.Error(), http.StatusInternalServerError)
 				return
 			}
@@ -125,6 +138,7 @@ func serve(args []string) error {
 				return
 			}
 		}
+		truth.record(r, rec)
 		_, _ = io.WriteString(w, *name+" ok\n")
 	})
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") })
@@ -146,7 +160,8 @@ func serve(args []string) error {
 
 // burn spends d of this thread's CPU time (not wall time: a throttled or
 // preempted thread takes longer, which is the point).
-func burn(d time.Duration) {
+// It returns the CPU time spent.
+func burn(d time.Duration) time.Duration {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	start := threadCPU()
@@ -157,6 +172,7 @@ func burn(d time.Duration) {
 			buf[0] = sum[0]
 		}
 	}
+	return threadCPU() - start
 }
 
 func threadCPU() time.Duration {

@@ -1,0 +1,72 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"go.opentelemetry.io/otel/trace"
+)
+
+// truthLog is the harness's oracle, never telemetry: per request, what the
+// service itself measured of the faults' mechanisms (its fsync's wall time,
+// the wall time of its CPU work). The harness reads it to tell a verdict
+// explained by real contention (a busy machine's own IO or CPU) from a
+// false one; nothing of it reaches a span.
+type truthLog struct {
+	mu sync.Mutex
+	f  *os.File
+	w  *bufio.Writer
+}
+
+// truthRecord is one request's line.
+type truthRecord struct {
+	TraceID  string `json:"trace_id"`
+	SpanID   string `json:"span_id"`
+	FsyncNs  int64  `json:"fsync_ns,omitempty"`
+	CPUWall  int64  `json:"cpu_wall_ns,omitempty"`
+	CPUSpent int64  `json:"cpu_ns,omitempty"`
+}
+
+func openTruth(path string) (*truthLog, error) {
+	if path == "" {
+		return nil, nil
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	// Buffered and flushed at exit: no write syscall per request.
+	return &truthLog{f: f, w: bufio.NewWriterSize(f, 1<<20)}, nil
+}
+
+// record appends rec for the request's server span.
+func (t *truthLog) record(r *http.Request, rec truthRecord) {
+	if t == nil {
+		return
+	}
+	sc := trace.SpanContextFromContext(r.Context())
+	rec.TraceID, rec.SpanID = sc.TraceID().String(), sc.SpanID().String()
+	b, _ := json.Marshal(rec)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	_, _ = t.w.Write(append(b, '\n'))
+}
+
+func (t *truthLog) Close() error {
+	if t == nil {
+		return nil
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if err := t.w.Flush(); err != nil {
+		t.f.Close()
+		return err
+	}
+	return t.f.Close()
+}
+
+func since(t time.Time) int64 { return int64(time.Since(t)) }
