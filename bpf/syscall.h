@@ -6,6 +6,7 @@
 #pragma once
 
 #include "host.h"
+#include "regs.h"
 
 #define PHASE_BODY 0
 #define PHASE_ENTRY 1

@@ -158,7 +158,7 @@ int BPF_PROG(handle_systp_sched_switch, bool preempt, struct task_struct *prev, 
 	regs = (struct pt_regs *)bpf_task_pt_regs(prev);
 	if (!regs)
 		return 0;
-	nr = BPF_CORE_READ(regs, orig_ax);
+	nr = REGS_SYSCALL_NR_CORE(regs);
 	if (nr < 0)
 		return 0; // not in a syscall
 	st = bpf_task_storage_get(&sc_state, prev, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);

@@ -145,14 +145,14 @@ static __always_inline bool sc_switch_out(struct sc_wait *st, struct task_struct
 		// left the pending one.
 		if (st && st->start) {
 			if (w->regs)
-				w->nr = w->regs->orig_ax;
+				w->nr = REGS_SYSCALL_NR(w->regs);
 			if (w->nr != (long)st->nr)
 				flush(st, prev);
 		}
 		return false;
 	}
 	if (w->regs)
-		w->nr = w->regs->orig_ax; // -1 outside a syscall (interrupt/exception frame)
+		w->nr = REGS_SYSCALL_NR(w->regs); // -1 outside a syscall (interrupt/exception frame)
 	if ((state & TASK_DEAD_BIT) || !is_watched(w->nr)) {
 		if (st && st->start)
 			flush(st, prev);
@@ -183,7 +183,7 @@ static __always_inline void sc_begin(struct sc_wait *st, struct task_struct *pre
 	st->seccomp_mode = prev->seccomp.mode;
 	__builtin_memset(&st->peer, 0, sizeof(st->peer));
 	if (w->nr == connect_nr && w->regs) // prev is current: its memory is readable here
-		read_peer((const void *)w->regs->si, w->regs->dx, &st->peer);
+		read_peer((const void *)REGS_SYSCALL_ARG2(w->regs), REGS_SYSCALL_ARG3(w->regs), &st->peer);
 }
 
 static __always_inline void sc_switch_in(struct sc_wait *st, struct task_struct *next, __u64 now)
