@@ -383,7 +383,10 @@ func (r *Report) HopLine() string {
 }
 
 // Text renders the report for a human.
+//
+// Every string a span supplied is escaped first (printable.go).
 func (r *Report) Text() string {
+	r = r.printableCopy()
 	var b strings.Builder
 	fmt.Fprintf(&b, "── diagnosis · trace %s · %s · %s (%.1fms)\n", r.TraceID, r.Time.Format(time.RFC3339Nano), r.Root, r.RootMs)
 	fmt.Fprintf(&b, "   why:      %s\n", r.Trigger)

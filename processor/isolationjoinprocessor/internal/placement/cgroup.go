@@ -32,8 +32,16 @@ var scopeRuntime = map[string]string{
 
 // ParseCgroup reads the runtime, container id and pod uid out of a cgroup
 // path (v1 or v2, systemd or cgroupfs driver).
+//
+// Below a user's delegated subtree (user.slice) any user names cgroups,
+// and may name one after another container: only the path above it is
+// read, and the outermost match wins (inside a container that was
+// delegated its cgroup, the runtime's cgroup is above the user's).
 func ParseCgroup(path string) Cgroup {
 	var c Cgroup
+	if i := strings.Index(path, "/user.slice"); i >= 0 {
+		path = path[:i]
+	}
 	if m := podRe.FindStringSubmatch(path); m != nil {
 		// The systemd driver writes the pod uid with underscores.
 		c.PodUID = strings.ReplaceAll(m[1], "_", "-")

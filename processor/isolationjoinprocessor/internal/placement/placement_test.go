@@ -23,6 +23,8 @@ func TestParseCgroup(t *testing.T) {
 	}{
 		{"/", Cgroup{}},
 		{"/user.slice/user-0.slice/session-1.scope", Cgroup{}},
+		// Issue 14 row 11: a user's delegated cgroup named after a container.
+		{"/user.slice/user-1000.slice/user@1000.service/app.slice/docker-" + id + ".scope", Cgroup{}},
 		{"/system.slice/docker-" + id + ".scope", Cgroup{Runtime: "docker", ContainerID: id}},
 		{"/docker/" + id, Cgroup{Runtime: "docker", ContainerID: id}},
 		{"/system.slice/crio-" + id + ".scope", Cgroup{Runtime: "crio", ContainerID: id}},

@@ -2,8 +2,8 @@ package probes
 
 import (
 	"regexp"
-	"strings"
 	"strconv"
+	"strings"
 )
 
 // What a kernel.log line may be evidence of. Any local user controls part

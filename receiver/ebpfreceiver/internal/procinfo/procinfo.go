@@ -296,25 +296,44 @@ func containsStr(s []string, v string) bool {
 var (
 	// docker-<id>.scope, cri-containerd-<id>.scope, crio-<id>.scope,
 	// libpod-<id>.scope (systemd driver).
-	scopeRe = regexp.MustCompile(`(?:docker|cri-containerd|crio|containerd|libpod)-([0-9a-f]{64})(?:\.scope)?$`)
+	scopeRe = regexp.MustCompile(`^(?:docker|cri-containerd|crio|containerd|libpod)-([0-9a-f]{64})(?:\.scope)?$`)
 	// /docker/<id>, /kubepods/.../<id>, /system.slice/containerd/<id> (cgroupfs driver).
 	plainRe = regexp.MustCompile(`^[0-9a-f]{64}$`)
 )
 
 // ContainerID extracts the 64-hex container id from a cgroup path, or "".
+// The outermost runtime-named cgroup wins, and nothing below a user's
+// delegated subtree (user.slice) counts: there, and inside a container
+// that was delegated its cgroup, any user may create a cgroup named
+// docker-<id>.scope after another container's id (ids are readable in
+// every /proc/<pid>/cgroup) and have its processes' events taken for that
+// container's. So rootless containers are known by pid and cgroup path,
+// not by container id.
 func ContainerID(path string) string {
 	segs := strings.Split(path, "/")
-	for i := len(segs) - 1; i >= 0; i-- {
-		s := segs[i]
+	for i, s := range segs {
+		if s == "user.slice" {
+			return ""
+		}
 		if m := scopeRe.FindStringSubmatch(s); m != nil {
 			return m[1]
 		}
-		if plainRe.MatchString(s) && (strings.Contains(path, "docker") || strings.Contains(path, "kubepods") ||
-			strings.Contains(path, "containerd") || strings.Contains(path, "crio")) {
+		if plainRe.MatchString(s) && runtimeParent(segs[:i]) {
 			return s
 		}
 	}
 	return ""
+}
+
+// runtimeParent reports whether a container runtime's cgroup is among
+// the parents (cgroupfs driver: /docker/<id>, /kubepods/.../<id>).
+func runtimeParent(parents []string) bool {
+	for _, p := range parents {
+		if strings.Contains(p, "docker") || strings.Contains(p, "kubepods") || strings.Contains(p, "containerd") || strings.Contains(p, "crio") {
+			return true
+		}
+	}
+	return false
 }
 
 // SeccompMode reads the Seccomp: line of /proc/<pid>/status (0 disabled,

@@ -3,6 +3,7 @@ package procinfo
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 const id = "3f4e2a1b9c8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f"
 
 func TestContainerID(t *testing.T) {
+	other := strings.Repeat("e", 64)
 	for path, want := range map[string]string{
 		"/system.slice/docker-" + id + ".scope": id,
 		"/docker/" + id:                         id,
@@ -25,6 +27,10 @@ func TestContainerID(t *testing.T) {
 		"/crosshair-test-x": "",
 		"/some/" + id:       "", // a hex name alone is not a container
 		"/":                 "",
+		// Issue 14 row 11: spoofing through delegated cgroups.
+		"/user.slice/user-1000.slice/user@1000.service/app.slice/docker-" + id + ".scope": "",
+		"/system.slice/docker-" + id + ".scope/docker-" + other + ".scope":                id,
+		"/kubepods/burstable/pod1234/" + id + "/" + other:                                 id,
 	} {
 		assert.Equal(t, want, ContainerID(path), path)
 	}
