@@ -47,10 +47,11 @@ type ebpfReceiver struct {
 	procs *procinfo.Cache
 
 	// Set by Start, cleared by Shutdown.
-	probes *probes.Set
-	reader *ringbuf.Reader
-	done   chan struct{}
-	wg     sync.WaitGroup
+	probes  *probes.Set
+	reader  *ringbuf.Reader // nil without BPF (only file-based probes)
+	started bool
+	done    chan struct{}
+	wg      sync.WaitGroup
 }
 
 func newReceiver(set receiver.Settings, cfg *Config) (*ebpfReceiver, error) {
@@ -80,10 +81,13 @@ func (r *ebpfReceiver) Start(_ context.Context, host component.Host) error {
 	if err != nil {
 		return fmt.Errorf("ebpf receiver: %w", err)
 	}
-	reader, err := ringbuf.NewReader(set.Events)
-	if err != nil {
-		_ = set.Close()
-		return fmt.Errorf("ebpf receiver: open ring buffer: %w", err)
+	// No ring buffer without BPF: only the file-based probes run.
+	var reader *ringbuf.Reader
+	if set.Events != nil {
+		if reader, err = ringbuf.NewReader(set.Events); err != nil {
+			_ = set.Close()
+			return fmt.Errorf("ebpf receiver: open ring buffer: %w", err)
+		}
 	}
 	attached := int64(len(set.Attached()))
 	tb, err := metadata.NewTelemetryBuilder(r.settings.TelemetrySettings)
@@ -106,7 +110,9 @@ func (r *ebpfReceiver) Start(_ context.Context, host component.Host) error {
 		)
 	}
 	if err != nil {
-		_ = reader.Close()
+		if reader != nil {
+			_ = reader.Close()
+		}
 		_ = set.Close()
 		return fmt.Errorf("ebpf receiver: telemetry: %w", err)
 	}
@@ -131,8 +137,12 @@ func (r *ebpfReceiver) Start(_ context.Context, host component.Host) error {
 			fmt.Errorf("ebpf receiver degraded: %d of %d probes disabled: %s", len(skipped), len(skipped)+int(attached), strings.Join(skipped, "; "))))
 	}
 
-	r.wg.Add(2)
-	go r.readLoop(&event.Decoder{Clock: clock, Names: set.Names(), Filter: r.cfg.Filters.matcher(), Procs: procs})
+	r.started = true
+	if reader != nil {
+		r.wg.Add(1)
+		go r.readLoop(&event.Decoder{Clock: clock, Names: set.Names(), Filter: r.cfg.Filters.matcher(), Procs: procs})
+	}
+	r.wg.Add(1)
 	go r.pollLoop()
 	if r.nextMetrics != nil {
 		r.wg.Add(1)
@@ -340,15 +350,18 @@ func (r *ebpfReceiver) newRecordSlice(l plog.Logs) plog.LogRecordSlice {
 }
 
 func (r *ebpfReceiver) Shutdown(context.Context) error {
-	if r.reader == nil {
+	if !r.started {
 		return nil
 	}
 	// Closing the reader unblocks ReadInto; the loop flushes what it holds.
 	close(r.done)
-	err := r.reader.Close()
+	var err error
+	if r.reader != nil {
+		err = r.reader.Close()
+	}
 	r.wg.Wait()
 	err = errors.Join(err, r.probes.Close())
 	r.telemetry.Shutdown()
-	r.probes, r.reader, r.telemetry = nil, nil, nil
+	r.probes, r.reader, r.telemetry, r.started = nil, nil, nil, false
 	return err
 }

@@ -108,12 +108,12 @@ func (o *HostOptions) withDefaults() HostOptions {
 func hostProbes() []Probe {
 	return []Probe{
 		{Name: "sched_delay", Hooks: []string{"tp_btf/sched_wakeup", "tp_btf/sched_wakeup_new", "tp_btf/sched_switch"}, attach: attachSchedDelay},
-		{Name: "cgroup_throttle", Hooks: []string{"file:cpu.stat of every cgroup"}, attach: attachCgroupThrottle},
+		{Name: "cgroup_throttle", Hooks: []string{"file:cpu.stat of every cgroup"}, Files: true, attach: attachCgroupThrottle},
 		{Name: "block_io", Hooks: []string{"tp_btf/block_rq_insert", "tp_btf/block_rq_issue", "tp_btf/block_rq_complete", "tp_btf/block_rq_error"}, attach: attachBlockIO},
 		{Name: "syscall_slow", Hooks: []string{"tp_btf/sched_switch", "fallback: tracepoint/syscalls/sys_enter_<name>, sys_exit_<name>"}, attach: attachSyscallSlow},
 		{Name: "oom_kill", Hooks: []string{"tp_btf/mark_victim"}, attach: attachOOMKill},
-		{Name: "cpu_steal", Hooks: []string{"file:/proc/stat"}, attach: attachCPUSteal},
-		{Name: "kernel_log", Hooks: []string{"file:/dev/kmsg"}, attach: attachKernelLog},
+		{Name: "cpu_steal", Hooks: []string{"file:/proc/stat"}, Files: true, attach: attachCPUSteal},
+		{Name: "kernel_log", Hooks: []string{"file:/dev/kmsg"}, Files: true, attach: attachKernelLog},
 	}
 }
 

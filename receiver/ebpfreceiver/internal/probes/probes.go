@@ -33,6 +33,9 @@ type Probe struct {
 	Name string
 	// Hooks names the kernel hooks, for log lines and docs.
 	Hooks []string
+	// Files is set for a probe that only reads files (no BPF): it runs
+	// without CAP_BPF and CAP_PERFMON.
+	Files bool
 	// attach loads the object with the shared maps and attaches its
 	// programs (or, for file-based sources, opens them).
 	attach func(env *attachEnv) (*Attachment, error)
@@ -98,7 +101,7 @@ func All() []Probe {
 		{Name: "tcp_reset", Hooks: []string{"tracepoint/tcp/tcp_send_reset", "tracepoint/tcp/tcp_receive_reset"}, attach: attachTCPReset},
 		{Name: "skb_drop", Hooks: []string{"tracepoint/skb/kfree_skb"}, attach: attachSKBDrop},
 		{Name: "net_tx_timeout", Hooks: []string{"tracepoint/net/net_dev_xmit_timeout"}, attach: attachNetTxTimeout},
-		{Name: "conntrack", Hooks: []string{DefaultConntrackStatPath}, attach: attachConntrack},
+		{Name: "conntrack", Hooks: []string{DefaultConntrackStatPath}, Files: true, attach: attachConntrack},
 	}, hostProbes()...)
 }
 
@@ -167,8 +170,11 @@ func Load(opts Options) (*Set, error) {
 	}
 
 	s := &Set{failed: map[string]error{}, attachments: map[string]*Attachment{}}
-	if err := s.createSharedMaps(opts.RingBufferBytes); err != nil {
-		return nil, err
+	// Without BPF (no CAP_BPF, CAP_PERFMON) the probes that read files
+	// still run; every other one is disabled with the reason.
+	bpfErr := s.createSharedMaps(opts.RingBufferBytes)
+	if bpfErr != nil {
+		bpfErr = explainBPFError(bpfErr)
 	}
 	replacements := map[string]*ebpf.Map{
 		mapEvents:     s.Events,
@@ -190,6 +196,11 @@ func Load(opts Options) (*Set, error) {
 	host := opts.Host.withDefaults()
 	for _, p := range All() {
 		if len(opts.Enabled) > 0 && !slices.Contains(opts.Enabled, p.Name) {
+			continue
+		}
+		if bpfErr != nil && !p.Files {
+			s.failed[p.Name] = bpfErr
+			opts.Logger.Warn("probe disabled", zap.String("probe", p.Name), zap.Strings("hooks", p.Hooks), zap.Error(bpfErr))
 			continue
 		}
 		a, err := p.attach(&attachEnv{
@@ -256,6 +267,9 @@ func (s *Set) Failed() map[string]error { return s.failed }
 // LostByType sums the per-CPU lost-reservation counters per event type.
 func (s *Set) LostByType() (map[uint32]uint64, error) {
 	out := map[uint32]uint64{}
+	if s.EventsLost == nil { // no BPF: nothing reserved, nothing lost
+		return out, nil
+	}
 	var (
 		key    uint32
 		values []uint64
