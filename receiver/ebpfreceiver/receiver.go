@@ -103,6 +103,17 @@ func (r *ebpfReceiver) Start(_ context.Context, host component.Host) error {
 				}
 				return nil
 			}),
+			tb.RegisterReceiverEbpfEventsMissedCallback(func(_ context.Context, o metric.Int64Observer) error {
+				for name, a := range set.Attachments() {
+					if a.Missed == nil {
+						continue
+					}
+					for reason, n := range a.Missed() {
+						o.Observe(n, metric.WithAttributes(attribute.String("probe", name), attribute.String("reason", reason)))
+					}
+				}
+				return nil
+			}),
 			tb.RegisterReceiverEbpfProbesAttachedCallback(func(_ context.Context, o metric.Int64Observer) error {
 				o.Observe(attached)
 				return nil
@@ -170,8 +181,12 @@ func (r *ebpfReceiver) pollLoop() {
 				if a.PollEvents == nil {
 					continue
 				}
+				before := records.Len()
 				if err := a.PollEvents(now, records); err != nil {
 					r.settings.Logger.Warn("poll probe", zap.String("probe", name), zap.Error(err))
+				}
+				if n := records.Len() - before; n > 0 {
+					r.telemetry.ReceiverEbpfEventsPolled.Add(context.Background(), int64(n), metric.WithAttributes(attribute.String("probe", name)))
 				}
 			}
 			r.sendLogs(logs, records.Len())
@@ -201,7 +216,8 @@ func (r *ebpfReceiver) metricsLoop(mb *metadata.MetricsBuilder) {
 			return
 		}
 		if err := r.nextMetrics.ConsumeMetrics(context.Background(), md); err != nil {
-			r.settings.Logger.Warn("next consumer refused kernel metrics", zap.Error(err))
+			r.telemetry.ReceiverEbpfEventsRefused.Add(context.Background(), int64(md.DataPointCount()), metric.WithAttributes(attribute.String("signal", "metrics")))
+			r.settings.Logger.Warn("next consumer refused kernel metrics; dropped", zap.Int("data_points", md.DataPointCount()), zap.Error(err))
 		}
 	}
 	for {
@@ -247,7 +263,8 @@ func (r *ebpfReceiver) sendLogs(logs plog.Logs, n int) {
 		return
 	}
 	if err := r.nextLogs.ConsumeLogs(context.Background(), logs); err != nil {
-		r.settings.Logger.Warn("next consumer refused kernel events", zap.Int("records", n), zap.Error(err))
+		r.telemetry.ReceiverEbpfEventsRefused.Add(context.Background(), int64(n), metric.WithAttributes(attribute.String("signal", "logs")))
+		r.settings.Logger.Warn("next consumer refused kernel events; dropped", zap.Int("records", n), zap.Error(err))
 	}
 }
 

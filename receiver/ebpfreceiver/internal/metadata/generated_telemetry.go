@@ -31,6 +31,9 @@ type TelemetryBuilder struct {
 	ReceiverEbpfDecodeErrors   metric.Int64Counter
 	ReceiverEbpfEventsDecoded  metric.Int64Counter
 	ReceiverEbpfEventsLost     metric.Int64ObservableCounter
+	ReceiverEbpfEventsMissed   metric.Int64ObservableCounter
+	ReceiverEbpfEventsPolled   metric.Int64Counter
+	ReceiverEbpfEventsRefused  metric.Int64Counter
 	ReceiverEbpfProbesAttached metric.Int64ObservableGauge
 }
 
@@ -51,6 +54,21 @@ func (builder *TelemetryBuilder) RegisterReceiverEbpfEventsLostCallback(cb metri
 		cb(ctx, &observerInt64{inst: builder.ReceiverEbpfEventsLost, obs: o})
 		return nil
 	}, builder.ReceiverEbpfEventsLost)
+	if err != nil {
+		return err
+	}
+	builder.mu.Lock()
+	defer builder.mu.Unlock()
+	builder.registrations = append(builder.registrations, reg)
+	return nil
+}
+
+// RegisterReceiverEbpfEventsMissedCallback sets callback for observable ReceiverEbpfEventsMissed metric.
+func (builder *TelemetryBuilder) RegisterReceiverEbpfEventsMissedCallback(cb metric.Int64Callback) error {
+	reg, err := builder.meter.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
+		cb(ctx, &observerInt64{inst: builder.ReceiverEbpfEventsMissed, obs: o})
+		return nil
+	}, builder.ReceiverEbpfEventsMissed)
 	if err != nil {
 		return err
 	}
@@ -119,6 +137,24 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		"otelcol_receiver_ebpf_events_lost",
 		metric.WithDescription("Kernel events dropped because the ring buffer was full (failed reservations, counted per CPU in the kernel), by event type. [Development]"),
 		metric.WithUnit("{event}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ReceiverEbpfEventsMissed, err = builder.meter.Int64ObservableCounter(
+		"otelcol_receiver_ebpf_events_missed",
+		metric.WithDescription("Kernel events a file-based probe could not observe, by probe and reason (kmsg_overwritten = kernel log records overwritten before they were read, counted from the sequence gap; cgroups_over_cap = cgroup cpu.stat reads skipped, one per cgroup and poll, because cgroup_throttle already tracks its maximum of 65536 cgroups). [Development]"),
+		metric.WithUnit("{event}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ReceiverEbpfEventsPolled, err = builder.meter.Int64Counter(
+		"otelcol_receiver_ebpf_events_polled",
+		metric.WithDescription("Kernel events read by the file-based probes (conntrack, cgroup cpu.stat, /proc/stat, /dev/kmsg) and turned into log records, by probe. [Development]"),
+		metric.WithUnit("{event}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ReceiverEbpfEventsRefused, err = builder.meter.Int64Counter(
+		"otelcol_receiver_ebpf_events_refused",
+		metric.WithDescription("Kernel-event log records and metric data points the next consumer refused (they are dropped), by signal (logs, metrics). [Development]"),
+		metric.WithUnit("{item}"),
 	)
 	errs = errors.Join(errs, err)
 	builder.ReceiverEbpfProbesAttached, err = builder.meter.Int64ObservableGauge(

@@ -68,6 +68,9 @@ type cgroupThrottle struct {
 	mu    sync.Mutex
 	last  map[string]throttleState // key: hierarchy root + path
 	since time.Time                // previous poll
+	// overCap counts cpu.stat reads skipped because max cgroups are
+	// tracked already: their throttling goes unseen.
+	overCap int64
 }
 
 type throttleState struct {
@@ -94,7 +97,11 @@ func CPUHierarchies(cgroupRoot string) []string {
 }
 
 func attachCgroupThrottle(env *attachEnv) (*Attachment, error) {
-	c := &cgroupThrottle{roots: CPUHierarchies(env.host.CgroupRoot), max: 65536, last: map[string]throttleState{}, perThread: env.host.perThreadThrottle}
+	maxCgroups := env.host.maxCgroups
+	if maxCgroups <= 0 {
+		maxCgroups = 65536
+	}
+	c := &cgroupThrottle{roots: CPUHierarchies(env.host.CgroupRoot), max: maxCgroups, last: map[string]throttleState{}, perThread: env.host.perThreadThrottle}
 	if len(c.roots) == 0 {
 		return nil, os.ErrNotExist
 	}
@@ -104,6 +111,11 @@ func attachCgroupThrottle(env *attachEnv) (*Attachment, error) {
 		PollEvents: func(now time.Time, logs plog.LogRecordSlice) error {
 			c.poll(now, &logs)
 			return nil
+		},
+		Missed: func() map[string]int64 {
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			return map[string]int64{"cgroups_over_cap": c.overCap}
 		},
 		CollectMetrics: func(now pcommon.Timestamp, mb *metadata.MetricsBuilder) error {
 			c.mu.Lock()
@@ -150,6 +162,7 @@ func (c *cgroupThrottle) poll(now time.Time, logs *plog.LogRecordSlice) {
 			key := root + ":" + path
 			prev, had := c.last[key]
 			if !had && len(c.last) >= c.max {
+				c.overCap++ // not tracked: its throttling is not seen
 				return nil
 			}
 			c.last[key] = throttleState{root: root, path: path, stat: stat, seen: now}

@@ -46,6 +46,8 @@ type HostOptions struct {
 	// and steal per thread: cgroup_throttle and cpu_steal then mark their
 	// aggregate records (contract.AttrPerThreadEvidence).
 	perThreadThrottle, perThreadSteal bool
+	// maxCgroups bounds the cgroups cgroup_throttle tracks (0: 65536).
+	maxCgroups int
 	// Set by sched_delay when its sched_switch program also tracks the
 	// syscall waits (syscall_slow enabled): syscall_slow reads this
 	// histogram map instead of loading a second sched_switch program.

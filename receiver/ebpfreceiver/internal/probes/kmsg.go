@@ -141,6 +141,10 @@ type kernelLog struct {
 	mu      sync.Mutex
 	matches map[string]int64
 	buf     []byte
+	// lastSeq is the sequence number of the last record read; a jump is
+	// records the kernel overwrote before they were read.
+	lastSeq     uint64
+	overwritten int64
 }
 
 func attachKernelLog(env *attachEnv) (*Attachment, error) {
@@ -161,6 +165,11 @@ func attachKernelLog(env *attachEnv) (*Attachment, error) {
 	return &Attachment{
 		closers:    []io.Closer{k},
 		PollEvents: k.poll,
+		Missed: func() map[string]int64 {
+			k.mu.Lock()
+			defer k.mu.Unlock()
+			return map[string]int64{"kmsg_overwritten": k.overwritten}
+		},
 		CollectMetrics: func(now pcommon.Timestamp, mb *metadata.MetricsBuilder) error {
 			k.mu.Lock()
 			defer k.mu.Unlock()
@@ -207,6 +216,12 @@ func (k *kernelLog) poll(now time.Time, logs plog.LogRecordSlice) error {
 			return nil
 		}
 		rec, ok := ParseKmsg(k.buf[:n])
+		if ok {
+			if k.lastSeq != 0 && rec.Seq > k.lastSeq+1 {
+				k.overwritten += int64(rec.Seq - k.lastSeq - 1)
+			}
+			k.lastSeq = rec.Seq
+		}
 		if !ok || !KernelWritten(rec) {
 			continue // a user-space write to /dev/kmsg is no kernel evidence
 		}

@@ -91,6 +91,9 @@ type Attachment struct {
 	// buffer, and returns how many items it found. Set.RunSnapshots calls
 	// it once, after the receiver started reading.
 	Snapshot func() (int, error)
+	// Missed, when set, reports the events a file-based probe could not
+	// observe so far, by reason (cumulative).
+	Missed func() map[string]int64
 }
 
 // All lists every probe the receiver knows, in attach order.
