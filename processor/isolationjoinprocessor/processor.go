@@ -706,7 +706,7 @@ func (p *joinProcessor) joinSpan(ri *resourceInfo, span ptrace.Span, n int, inco
 		ses.EnsureCapacity(prior + m)
 		for _, at := range v.Events[:m] {
 			if prior == 0 || !hasSpanEvent(ses, prior, at.Event) {
-				p.addSpanEvent(ses, at)
+				p.addSpanEvent(ses, at, keys.Peer)
 			}
 		}
 	}
@@ -840,17 +840,23 @@ func hasIOSyscall(events []*kevent.Event) bool {
 }
 
 // addSpanEvent records one joined kernel event on the span, stamped with
-// the kernel's time. Called with p.mu held.
-func (p *joinProcessor) addSpanEvent(ses ptrace.SpanEventSlice, at classify.Attributed) {
+// the kernel's time. spanPeer is the peer endpoint the span's own
+// attributes name (invalid when they name none). Called with p.mu held.
+func (p *joinProcessor) addSpanEvent(ses ptrace.SpanEventSlice, at classify.Attributed, spanPeer netip.AddrPort) {
 	e := at.Event
 	se := ses.AppendEmpty()
 	se.SetName(e.Name)
 	se.SetTimestamp(pcommon.Timestamp(e.Time))
+	// The socket's peer tells which end saw the event. When it is the
+	// peer the span already names, the span's own socket saw it: writing
+	// it again would repeat the span's attributes (two values per event,
+	// the most frequent allocation of the join's output).
+	withPeer := e.Peer.IsValid() && e.Peer != spanPeer
 	n := 1
 	if at.TimeNs > 0 {
 		n++
 	}
-	if e.Peer.IsValid() {
+	if withPeer {
 		n += 2
 	}
 	d := e.Detail
@@ -867,9 +873,8 @@ func (p *joinProcessor) addSpanEvent(ses ptrace.SpanEventSlice, at classify.Attr
 	if at.TimeNs > 0 {
 		a.PutDouble(attrEventTimeMs, float64(at.TimeNs)/1e6)
 	}
-	// The socket's peer tells which end saw it (the span has its own
-	// addresses); the local side and the pid would repeat the span's.
-	if e.Peer.IsValid() {
+	// The local side and the pid would repeat the span's too.
+	if withPeer {
 		a.PutStr(contract.AttrNetworkPeerAddress, p.addrString(e.Peer.Addr()))
 		a.PutInt(contract.AttrNetworkPeerPort, int64(e.Peer.Port()))
 	}
