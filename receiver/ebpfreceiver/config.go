@@ -68,8 +68,12 @@ type Config struct {
 	// block_io, syscall_slow, cpu_steal, kernel_log).
 	HostConfig `mapstructure:",squash"`
 
-	// MetricsBuilderConfig enables or disables each metric.
+	// MetricsBuilderConfig enables or disables each metric, and the
+	// resource attributes (host.name, k8s.node.name) stamped on every batch.
 	metadata.MetricsBuilderConfig `mapstructure:",squash"`
+	// Events enables or disables each event (log record) by name:
+	// `events: {kernel.sched.delay: {enabled: false}}`.
+	Events metadata.EventsConfig `mapstructure:"events"`
 
 	// prevent unkeyed literal initialization
 	_ struct{}
@@ -183,6 +187,7 @@ func createDefaultConfig() *Config {
 		SKBDropIgnoreReasons:   slices.Clone(DefaultSKBDropIgnoreReasons),
 		HostConfig:             defaultHostConfig(),
 		MetricsBuilderConfig:   metadata.NewDefaultMetricsBuilderConfig(),
+		Events:                 metadata.DefaultEventsConfig(),
 	}
 }
 

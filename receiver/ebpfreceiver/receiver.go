@@ -34,6 +34,8 @@ import (
 type ebpfReceiver struct {
 	cfg      *Config
 	settings receiver.Settings
+	// disabled names the events turned off in the config (events:).
+	disabled map[string]bool
 	// node is read once at Start and stamped on every batch's resource
 	// (host.name, and k8s.node.name on Kubernetes).
 	node nodeid.Local
@@ -66,6 +68,7 @@ func (r *ebpfReceiver) Start(_ context.Context, host component.Host) error {
 	procs := procinfo.Default()
 	r.procs = procs
 	r.node = nodeid.FromEnv()
+	r.disabled = disabledEvents(r.cfg.Events)
 	hostOpts := r.cfg.HostConfig.options()
 	hostOpts.Procs, hostOpts.Clock = procs, clock
 	set, err := probes.Load(probes.Options{
@@ -259,6 +262,9 @@ func (r *ebpfReceiver) appendHistograms(now pcommon.Timestamp, md pmetric.Metric
 
 // sendLogs hands a batch to the logs consumer, if there is one.
 func (r *ebpfReceiver) sendLogs(logs plog.Logs, n int) {
+	if len(r.disabled) > 0 && n > 0 {
+		n = dropDisabled(logs, r.disabled)
+	}
 	if n == 0 || r.nextLogs == nil {
 		return
 	}
@@ -360,7 +366,14 @@ func (r *ebpfReceiver) addProcessInfo(lr plog.LogRecord) {
 
 func (r *ebpfReceiver) newRecordSlice(l plog.Logs) plog.LogRecordSlice {
 	rl := l.ResourceLogs().AppendEmpty()
-	r.node.Stamp(rl.Resource().Attributes())
+	node := r.node
+	if !r.cfg.ResourceAttributes.HostName.Enabled {
+		node.HostName = ""
+	}
+	if !r.cfg.ResourceAttributes.K8sNodeName.Enabled {
+		node.K8sNodeName = ""
+	}
+	node.Stamp(rl.Resource().Attributes())
 	sl := rl.ScopeLogs().AppendEmpty()
 	sl.Scope().SetName(metadata.ScopeName)
 	return sl.LogRecords()

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"go.opentelemetry.io/collector/confmap"
+	"go.opentelemetry.io/collector/filter"
 )
 
 // KernelCgroupCPUThrottledPeriodsMetricAttributeKey specifies the key of an attribute for the kernel.cgroup.cpu.throttled_periods metric.
@@ -611,18 +612,167 @@ func DefaultMetricsConfig() MetricsConfig {
 	}
 }
 
+// EventConfig provides common config for a particular event.
+type EventConfig struct {
+	Enabled bool `mapstructure:"enabled"`
+
+	enabledSetByUser bool
+}
+
+func (ec *EventConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+	err := parser.Unmarshal(ec)
+	if err != nil {
+		return err
+	}
+	ec.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// EventsConfig provides config for ebpf events.
+type EventsConfig struct {
+	KernelBlockIo               EventConfig `mapstructure:"kernel.block.io"`
+	KernelCgroupThrottle        EventConfig `mapstructure:"kernel.cgroup.throttle"`
+	KernelConntrackInsertFailed EventConfig `mapstructure:"kernel.conntrack.insert_failed"`
+	KernelCPUSteal              EventConfig `mapstructure:"kernel.cpu.steal"`
+	KernelLog                   EventConfig `mapstructure:"kernel.log"`
+	KernelNetTxTimeout          EventConfig `mapstructure:"kernel.net.tx_timeout"`
+	KernelOomKill               EventConfig `mapstructure:"kernel.oom.kill"`
+	KernelSchedDelay            EventConfig `mapstructure:"kernel.sched.delay"`
+	KernelSkbDrop               EventConfig `mapstructure:"kernel.skb.drop"`
+	KernelSyscallSlow           EventConfig `mapstructure:"kernel.syscall.slow"`
+	KernelTCPConnection         EventConfig `mapstructure:"kernel.tcp.connection"`
+	KernelTCPEstablished        EventConfig `mapstructure:"kernel.tcp.established"`
+	KernelTCPReset              EventConfig `mapstructure:"kernel.tcp.reset"`
+	KernelTCPRetransmit         EventConfig `mapstructure:"kernel.tcp.retransmit"`
+}
+
+func DefaultEventsConfig() EventsConfig {
+	return EventsConfig{
+		KernelBlockIo: EventConfig{
+			Enabled: true,
+		},
+		KernelCgroupThrottle: EventConfig{
+			Enabled: true,
+		},
+		KernelConntrackInsertFailed: EventConfig{
+			Enabled: true,
+		},
+		KernelCPUSteal: EventConfig{
+			Enabled: true,
+		},
+		KernelLog: EventConfig{
+			Enabled: true,
+		},
+		KernelNetTxTimeout: EventConfig{
+			Enabled: true,
+		},
+		KernelOomKill: EventConfig{
+			Enabled: true,
+		},
+		KernelSchedDelay: EventConfig{
+			Enabled: true,
+		},
+		KernelSkbDrop: EventConfig{
+			Enabled: true,
+		},
+		KernelSyscallSlow: EventConfig{
+			Enabled: true,
+		},
+		KernelTCPConnection: EventConfig{
+			Enabled: true,
+		},
+		KernelTCPEstablished: EventConfig{
+			Enabled: true,
+		},
+		KernelTCPReset: EventConfig{
+			Enabled: true,
+		},
+		KernelTCPRetransmit: EventConfig{
+			Enabled: true,
+		},
+	}
+}
+
+// ResourceAttributeConfig provides common config for a particular resource attribute.
+type ResourceAttributeConfig struct {
+	Enabled bool `mapstructure:"enabled"`
+	// Experimental: MetricsInclude defines a list of filters for attribute values.
+	// If the list is not empty, only metrics with matching resource attribute values will be emitted.
+	MetricsInclude []filter.Config `mapstructure:"metrics_include"`
+	// Experimental: MetricsExclude defines a list of filters for attribute values.
+	// If the list is not empty, metrics with matching resource attribute values will not be emitted.
+	// MetricsInclude has higher priority than MetricsExclude.
+	MetricsExclude []filter.Config `mapstructure:"metrics_exclude"`
+	// Experimental: EventsInclude defines a list of filters for attribute values.
+	// If the list is not empty, only events with matching resource attribute values will be emitted.
+	EventsInclude []filter.Config `mapstructure:"events_include"`
+	// Experimental: EventsExclude defines a list of filters for attribute values.
+	// If the list is not empty, events with matching resource attribute values will not be emitted.
+	// EventsInclude has higher priority than EventsExclude.
+	EventsExclude []filter.Config `mapstructure:"events_exclude"`
+
+	enabledSetByUser bool
+}
+
+func (rac *ResourceAttributeConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+	err := parser.Unmarshal(rac)
+	if err != nil {
+		return err
+	}
+	rac.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// ResourceAttributesConfig provides config for ebpf resource attributes.
+type ResourceAttributesConfig struct {
+	HostName    ResourceAttributeConfig `mapstructure:"host.name"`
+	K8sNodeName ResourceAttributeConfig `mapstructure:"k8s.node.name"`
+}
+
+func DefaultResourceAttributesConfig() ResourceAttributesConfig {
+	return ResourceAttributesConfig{
+		HostName: ResourceAttributeConfig{
+			Enabled: true,
+		},
+		K8sNodeName: ResourceAttributeConfig{
+			Enabled: true,
+		},
+	}
+}
+
 // MetricsBuilderConfig is a configuration for ebpf metrics builder.
 type MetricsBuilderConfig struct {
-	Metrics MetricsConfig `mapstructure:"metrics"`
+	Metrics            MetricsConfig            `mapstructure:"metrics"`
+	ResourceAttributes ResourceAttributesConfig `mapstructure:"resource_attributes"`
 }
 
 func NewDefaultMetricsBuilderConfig() MetricsBuilderConfig {
 	return MetricsBuilderConfig{
-		Metrics: DefaultMetricsConfig(),
+		Metrics:            DefaultMetricsConfig(),
+		ResourceAttributes: DefaultResourceAttributesConfig(),
 	}
 }
 
 // Deprecated: Use NewDefaultMetricsBuilderConfig.
 func DefaultMetricsBuilderConfig() MetricsBuilderConfig {
 	return NewDefaultMetricsBuilderConfig()
+}
+
+// LogsBuilderConfig is a configuration for ebpf logs builder.
+type LogsBuilderConfig struct {
+	Events             EventsConfig             `mapstructure:"events"`
+	ResourceAttributes ResourceAttributesConfig `mapstructure:"resource_attributes"`
+}
+
+func DefaultLogsBuilderConfig() LogsBuilderConfig {
+	return LogsBuilderConfig{
+		Events:             DefaultEventsConfig(),
+		ResourceAttributes: DefaultResourceAttributesConfig(),
+	}
 }

@@ -83,6 +83,10 @@ func TestMetricsBuilderConfig(t *testing.T) {
 						EnabledAttributes:   []KernelTCPRetransmitsMetricAttributeKey{KernelTCPRetransmitsMetricAttributeKeyNetworkPeerAddress, KernelTCPRetransmitsMetricAttributeKeyServerPort},
 					},
 				},
+				ResourceAttributes: ResourceAttributesConfig{
+					HostName:    ResourceAttributeConfig{Enabled: true},
+					K8sNodeName: ResourceAttributeConfig{Enabled: true},
+				},
 			},
 		},
 		{
@@ -146,13 +150,17 @@ func TestMetricsBuilderConfig(t *testing.T) {
 						EnabledAttributes:   []KernelTCPRetransmitsMetricAttributeKey{KernelTCPRetransmitsMetricAttributeKeyNetworkPeerAddress, KernelTCPRetransmitsMetricAttributeKeyServerPort},
 					},
 				},
+				ResourceAttributes: ResourceAttributesConfig{
+					HostName:    ResourceAttributeConfig{Enabled: false},
+					K8sNodeName: ResourceAttributeConfig{Enabled: false},
+				},
 			},
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := loadMetricsBuilderConfig(t, tt.name)
-			diff := cmp.Diff(tt.want, cfg, cmpopts.IgnoreUnexported(KernelCgroupCPUThrottledPeriodsMetricConfig{}, KernelCgroupCPUThrottledTimeMetricConfig{}, KernelConntrackDropsMetricConfig{}, KernelConntrackInsertFailedMetricConfig{}, KernelCPUStealTimeMetricConfig{}, KernelLogMatchesMetricConfig{}, KernelNetTxTimeoutsMetricConfig{}, KernelOomKillsMetricConfig{}, KernelSkbDropsMetricConfig{}, KernelTCPConnectionsMetricConfig{}, KernelTCPResetsMetricConfig{}, KernelTCPRetransmitsMetricConfig{}))
+			diff := cmp.Diff(tt.want, cfg, cmpopts.IgnoreUnexported(KernelCgroupCPUThrottledPeriodsMetricConfig{}, KernelCgroupCPUThrottledTimeMetricConfig{}, KernelConntrackDropsMetricConfig{}, KernelConntrackInsertFailedMetricConfig{}, KernelCPUStealTimeMetricConfig{}, KernelLogMatchesMetricConfig{}, KernelNetTxTimeoutsMetricConfig{}, KernelOomKillsMetricConfig{}, KernelSkbDropsMetricConfig{}, KernelTCPConnectionsMetricConfig{}, KernelTCPResetsMetricConfig{}, KernelTCPRetransmitsMetricConfig{}, ResourceAttributeConfig{}))
 			require.Emptyf(t, diff, "Config mismatch (-expected +actual):\n%s", diff)
 		})
 	}
@@ -284,5 +292,60 @@ func loadMetricsBuilderConfig(t *testing.T, name string) MetricsBuilderConfig {
 	require.NoError(t, err)
 	cfg := NewDefaultMetricsBuilderConfig()
 	require.NoError(t, sub.Unmarshal(&cfg, confmap.WithIgnoreUnused()))
+	return cfg
+}
+
+func loadLogsBuilderConfig(t *testing.T, name string) LogsBuilderConfig {
+	cm, err := confmaptest.LoadConf(filepath.Join("testdata", "config.yaml"))
+	require.NoError(t, err)
+	sub, err := cm.Sub(name)
+	require.NoError(t, err)
+	cfg := DefaultLogsBuilderConfig()
+	require.NoError(t, sub.Unmarshal(&cfg, confmap.WithIgnoreUnused()))
+	return cfg
+}
+
+func TestResourceAttributesConfig(t *testing.T) {
+	tests := []struct {
+		name string
+		want ResourceAttributesConfig
+	}{
+		{
+			name: "default",
+			want: DefaultResourceAttributesConfig(),
+		},
+		{
+			name: "all_set",
+			want: ResourceAttributesConfig{
+				HostName:    ResourceAttributeConfig{Enabled: true},
+				K8sNodeName: ResourceAttributeConfig{Enabled: true},
+			},
+		},
+		{
+			name: "none_set",
+			want: ResourceAttributesConfig{
+				HostName:    ResourceAttributeConfig{Enabled: false},
+				K8sNodeName: ResourceAttributeConfig{Enabled: false},
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := loadResourceAttributesConfig(t, tt.name)
+			diff := cmp.Diff(tt.want, cfg, cmpopts.IgnoreUnexported(ResourceAttributeConfig{}))
+			require.Emptyf(t, diff, "Config mismatch (-expected +actual):\n%s", diff)
+		})
+	}
+}
+
+func loadResourceAttributesConfig(t *testing.T, name string) ResourceAttributesConfig {
+	cm, err := confmaptest.LoadConf(filepath.Join("testdata", "config.yaml"))
+	require.NoError(t, err)
+	sub, err := cm.Sub(name)
+	require.NoError(t, err)
+	sub, err = sub.Sub("resource_attributes")
+	require.NoError(t, err)
+	cfg := DefaultResourceAttributesConfig()
+	require.NoError(t, sub.Unmarshal(&cfg))
 	return cfg
 }

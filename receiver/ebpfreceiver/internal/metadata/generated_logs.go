@@ -3,18 +3,680 @@
 package metadata
 
 import (
+	"context"
 	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/filter"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/receiver"
+	"go.opentelemetry.io/otel/trace"
 )
+
+type eventKernelBlockIo struct {
+	data   plog.LogRecordSlice // data buffer for generated log records.
+	config EventConfig         // event config provided by user.
+}
+
+func (e *eventKernelBlockIo) recordEvent(ctx context.Context, timestamp pcommon.Timestamp, processPidAttributeValue int64, threadIDAttributeValue int64, processExecutableNameAttributeValue string, containerIDAttributeValue string, linuxCgroupPathAttributeValue string, blockDeviceAttributeValue string, blockOpAttributeValue string, blockLatencyNsAttributeValue int64, blockQueueNsAttributeValue int64, blockBytesAttributeValue int64, blockSectorAttributeValue int64, blockErrorAttributeValue string, blockBackingDeviceAttributeValue string, blockBackingDeviceDriverAttributeValue string, isolationLayerAttributeValue string) {
+	if !e.config.Enabled {
+		return
+	}
+	dp := e.data.AppendEmpty()
+	dp.SetEventName("kernel.block.io")
+	dp.SetTimestamp(timestamp)
+
+	if span := trace.SpanContextFromContext(ctx); span.IsValid() {
+		dp.SetTraceID(pcommon.TraceID(span.TraceID()))
+		dp.SetSpanID(pcommon.SpanID(span.SpanID()))
+	}
+	dp.Attributes().PutInt("process.pid", processPidAttributeValue)
+	dp.Attributes().PutInt("thread.id", threadIDAttributeValue)
+	dp.Attributes().PutStr("process.executable.name", processExecutableNameAttributeValue)
+	dp.Attributes().PutStr("container.id", containerIDAttributeValue)
+	dp.Attributes().PutStr("linux.cgroup.path", linuxCgroupPathAttributeValue)
+	dp.Attributes().PutStr("block.device", blockDeviceAttributeValue)
+	dp.Attributes().PutStr("block.op", blockOpAttributeValue)
+	dp.Attributes().PutInt("block.latency_ns", blockLatencyNsAttributeValue)
+	dp.Attributes().PutInt("block.queue_ns", blockQueueNsAttributeValue)
+	dp.Attributes().PutInt("block.bytes", blockBytesAttributeValue)
+	dp.Attributes().PutInt("block.sector", blockSectorAttributeValue)
+	dp.Attributes().PutStr("block.error", blockErrorAttributeValue)
+	dp.Attributes().PutStr("block.backing_device", blockBackingDeviceAttributeValue)
+	dp.Attributes().PutStr("block.backing_device.driver", blockBackingDeviceDriverAttributeValue)
+	dp.Attributes().PutStr("isolation.layer", isolationLayerAttributeValue)
+
+}
+
+// emit appends recorded event data to a events slice and prepares it for recording another set of log records.
+func (e *eventKernelBlockIo) emit(lrs plog.LogRecordSlice) {
+	if e.config.Enabled && e.data.Len() > 0 {
+		e.data.MoveAndAppendTo(lrs)
+	}
+}
+
+func newEventKernelBlockIo(cfg EventConfig) eventKernelBlockIo {
+	e := eventKernelBlockIo{config: cfg}
+	if cfg.Enabled {
+		e.data = plog.NewLogRecordSlice()
+	}
+	return e
+}
+
+type eventKernelCgroupThrottle struct {
+	data   plog.LogRecordSlice // data buffer for generated log records.
+	config EventConfig         // event config provided by user.
+}
+
+func (e *eventKernelCgroupThrottle) recordEvent(ctx context.Context, timestamp pcommon.Timestamp, processPidAttributeValue int64, threadIDAttributeValue int64, processExecutableNameAttributeValue string, containerIDAttributeValue string, linuxCgroupPathAttributeValue string, cgroupCPUThrottledNsAttributeValue int64, cgroupCPUThrottledPeriodsAttributeValue int64, intervalStartAttributeValue int64, intervalDurationNsAttributeValue int64, kernelPerThreadEvidenceAttributeValue bool, isolationLayerAttributeValue string) {
+	if !e.config.Enabled {
+		return
+	}
+	dp := e.data.AppendEmpty()
+	dp.SetEventName("kernel.cgroup.throttle")
+	dp.SetTimestamp(timestamp)
+
+	if span := trace.SpanContextFromContext(ctx); span.IsValid() {
+		dp.SetTraceID(pcommon.TraceID(span.TraceID()))
+		dp.SetSpanID(pcommon.SpanID(span.SpanID()))
+	}
+	dp.Attributes().PutInt("process.pid", processPidAttributeValue)
+	dp.Attributes().PutInt("thread.id", threadIDAttributeValue)
+	dp.Attributes().PutStr("process.executable.name", processExecutableNameAttributeValue)
+	dp.Attributes().PutStr("container.id", containerIDAttributeValue)
+	dp.Attributes().PutStr("linux.cgroup.path", linuxCgroupPathAttributeValue)
+	dp.Attributes().PutInt("cgroup.cpu.throttled_ns", cgroupCPUThrottledNsAttributeValue)
+	dp.Attributes().PutInt("cgroup.cpu.throttled_periods", cgroupCPUThrottledPeriodsAttributeValue)
+	dp.Attributes().PutInt("interval.start", intervalStartAttributeValue)
+	dp.Attributes().PutInt("interval.duration_ns", intervalDurationNsAttributeValue)
+	dp.Attributes().PutBool("kernel.per_thread_evidence", kernelPerThreadEvidenceAttributeValue)
+	dp.Attributes().PutStr("isolation.layer", isolationLayerAttributeValue)
+
+}
+
+// emit appends recorded event data to a events slice and prepares it for recording another set of log records.
+func (e *eventKernelCgroupThrottle) emit(lrs plog.LogRecordSlice) {
+	if e.config.Enabled && e.data.Len() > 0 {
+		e.data.MoveAndAppendTo(lrs)
+	}
+}
+
+func newEventKernelCgroupThrottle(cfg EventConfig) eventKernelCgroupThrottle {
+	e := eventKernelCgroupThrottle{config: cfg}
+	if cfg.Enabled {
+		e.data = plog.NewLogRecordSlice()
+	}
+	return e
+}
+
+type eventKernelConntrackInsertFailed struct {
+	data   plog.LogRecordSlice // data buffer for generated log records.
+	config EventConfig         // event config provided by user.
+}
+
+func (e *eventKernelConntrackInsertFailed) recordEvent(ctx context.Context, timestamp pcommon.Timestamp, conntrackInsertFailedAttributeValue int64, isolationLayerAttributeValue string) {
+	if !e.config.Enabled {
+		return
+	}
+	dp := e.data.AppendEmpty()
+	dp.SetEventName("kernel.conntrack.insert_failed")
+	dp.SetTimestamp(timestamp)
+
+	if span := trace.SpanContextFromContext(ctx); span.IsValid() {
+		dp.SetTraceID(pcommon.TraceID(span.TraceID()))
+		dp.SetSpanID(pcommon.SpanID(span.SpanID()))
+	}
+	dp.Attributes().PutInt("conntrack.insert_failed", conntrackInsertFailedAttributeValue)
+	dp.Attributes().PutStr("isolation.layer", isolationLayerAttributeValue)
+
+}
+
+// emit appends recorded event data to a events slice and prepares it for recording another set of log records.
+func (e *eventKernelConntrackInsertFailed) emit(lrs plog.LogRecordSlice) {
+	if e.config.Enabled && e.data.Len() > 0 {
+		e.data.MoveAndAppendTo(lrs)
+	}
+}
+
+func newEventKernelConntrackInsertFailed(cfg EventConfig) eventKernelConntrackInsertFailed {
+	e := eventKernelConntrackInsertFailed{config: cfg}
+	if cfg.Enabled {
+		e.data = plog.NewLogRecordSlice()
+	}
+	return e
+}
+
+type eventKernelCPUSteal struct {
+	data   plog.LogRecordSlice // data buffer for generated log records.
+	config EventConfig         // event config provided by user.
+}
+
+func (e *eventKernelCPUSteal) recordEvent(ctx context.Context, timestamp pcommon.Timestamp, processPidAttributeValue int64, cpuLogicalNumberAttributeValue int64, cpuStealNsAttributeValue int64, intervalStartAttributeValue int64, intervalDurationNsAttributeValue int64, kernelPerThreadEvidenceAttributeValue bool, isolationLayerAttributeValue string) {
+	if !e.config.Enabled {
+		return
+	}
+	dp := e.data.AppendEmpty()
+	dp.SetEventName("kernel.cpu.steal")
+	dp.SetTimestamp(timestamp)
+
+	if span := trace.SpanContextFromContext(ctx); span.IsValid() {
+		dp.SetTraceID(pcommon.TraceID(span.TraceID()))
+		dp.SetSpanID(pcommon.SpanID(span.SpanID()))
+	}
+	dp.Attributes().PutInt("process.pid", processPidAttributeValue)
+	dp.Attributes().PutInt("cpu.logical_number", cpuLogicalNumberAttributeValue)
+	dp.Attributes().PutInt("cpu.steal_ns", cpuStealNsAttributeValue)
+	dp.Attributes().PutInt("interval.start", intervalStartAttributeValue)
+	dp.Attributes().PutInt("interval.duration_ns", intervalDurationNsAttributeValue)
+	dp.Attributes().PutBool("kernel.per_thread_evidence", kernelPerThreadEvidenceAttributeValue)
+	dp.Attributes().PutStr("isolation.layer", isolationLayerAttributeValue)
+
+}
+
+// emit appends recorded event data to a events slice and prepares it for recording another set of log records.
+func (e *eventKernelCPUSteal) emit(lrs plog.LogRecordSlice) {
+	if e.config.Enabled && e.data.Len() > 0 {
+		e.data.MoveAndAppendTo(lrs)
+	}
+}
+
+func newEventKernelCPUSteal(cfg EventConfig) eventKernelCPUSteal {
+	e := eventKernelCPUSteal{config: cfg}
+	if cfg.Enabled {
+		e.data = plog.NewLogRecordSlice()
+	}
+	return e
+}
+
+type eventKernelLog struct {
+	data   plog.LogRecordSlice // data buffer for generated log records.
+	config EventConfig         // event config provided by user.
+}
+
+func (e *eventKernelLog) recordEvent(ctx context.Context, timestamp pcommon.Timestamp, kernelLogKeywordAttributeValue string, kernelLogFacilityAttributeValue int64, kernelLogDeviceAttributeValue string, processPidAttributeValue int64, isolationLayerAttributeValue string) {
+	if !e.config.Enabled {
+		return
+	}
+	dp := e.data.AppendEmpty()
+	dp.SetEventName("kernel.log")
+	dp.SetTimestamp(timestamp)
+
+	if span := trace.SpanContextFromContext(ctx); span.IsValid() {
+		dp.SetTraceID(pcommon.TraceID(span.TraceID()))
+		dp.SetSpanID(pcommon.SpanID(span.SpanID()))
+	}
+	dp.Attributes().PutStr("kernel.log.keyword", kernelLogKeywordAttributeValue)
+	dp.Attributes().PutInt("kernel.log.facility", kernelLogFacilityAttributeValue)
+	dp.Attributes().PutStr("kernel.log.device", kernelLogDeviceAttributeValue)
+	dp.Attributes().PutInt("process.pid", processPidAttributeValue)
+	dp.Attributes().PutStr("isolation.layer", isolationLayerAttributeValue)
+
+}
+
+// emit appends recorded event data to a events slice and prepares it for recording another set of log records.
+func (e *eventKernelLog) emit(lrs plog.LogRecordSlice) {
+	if e.config.Enabled && e.data.Len() > 0 {
+		e.data.MoveAndAppendTo(lrs)
+	}
+}
+
+func newEventKernelLog(cfg EventConfig) eventKernelLog {
+	e := eventKernelLog{config: cfg}
+	if cfg.Enabled {
+		e.data = plog.NewLogRecordSlice()
+	}
+	return e
+}
+
+type eventKernelNetTxTimeout struct {
+	data   plog.LogRecordSlice // data buffer for generated log records.
+	config EventConfig         // event config provided by user.
+}
+
+func (e *eventKernelNetTxTimeout) recordEvent(ctx context.Context, timestamp pcommon.Timestamp, networkInterfaceNameAttributeValue string, networkInterfaceDriverAttributeValue string, networkQueueIndexAttributeValue int64, isolationLayerAttributeValue string) {
+	if !e.config.Enabled {
+		return
+	}
+	dp := e.data.AppendEmpty()
+	dp.SetEventName("kernel.net.tx_timeout")
+	dp.SetTimestamp(timestamp)
+
+	if span := trace.SpanContextFromContext(ctx); span.IsValid() {
+		dp.SetTraceID(pcommon.TraceID(span.TraceID()))
+		dp.SetSpanID(pcommon.SpanID(span.SpanID()))
+	}
+	dp.Attributes().PutStr("network.interface.name", networkInterfaceNameAttributeValue)
+	dp.Attributes().PutStr("network.interface.driver", networkInterfaceDriverAttributeValue)
+	dp.Attributes().PutInt("network.queue.index", networkQueueIndexAttributeValue)
+	dp.Attributes().PutStr("isolation.layer", isolationLayerAttributeValue)
+
+}
+
+// emit appends recorded event data to a events slice and prepares it for recording another set of log records.
+func (e *eventKernelNetTxTimeout) emit(lrs plog.LogRecordSlice) {
+	if e.config.Enabled && e.data.Len() > 0 {
+		e.data.MoveAndAppendTo(lrs)
+	}
+}
+
+func newEventKernelNetTxTimeout(cfg EventConfig) eventKernelNetTxTimeout {
+	e := eventKernelNetTxTimeout{config: cfg}
+	if cfg.Enabled {
+		e.data = plog.NewLogRecordSlice()
+	}
+	return e
+}
+
+type eventKernelOomKill struct {
+	data   plog.LogRecordSlice // data buffer for generated log records.
+	config EventConfig         // event config provided by user.
+}
+
+func (e *eventKernelOomKill) recordEvent(ctx context.Context, timestamp pcommon.Timestamp, processPidAttributeValue int64, processExecutableNameAttributeValue string, containerIDAttributeValue string, linuxMemcgPathAttributeValue string, processMemoryTotalVMPagesAttributeValue int64, isolationLayerAttributeValue string) {
+	if !e.config.Enabled {
+		return
+	}
+	dp := e.data.AppendEmpty()
+	dp.SetEventName("kernel.oom.kill")
+	dp.SetTimestamp(timestamp)
+
+	if span := trace.SpanContextFromContext(ctx); span.IsValid() {
+		dp.SetTraceID(pcommon.TraceID(span.TraceID()))
+		dp.SetSpanID(pcommon.SpanID(span.SpanID()))
+	}
+	dp.Attributes().PutInt("process.pid", processPidAttributeValue)
+	dp.Attributes().PutStr("process.executable.name", processExecutableNameAttributeValue)
+	dp.Attributes().PutStr("container.id", containerIDAttributeValue)
+	dp.Attributes().PutStr("linux.memcg.path", linuxMemcgPathAttributeValue)
+	dp.Attributes().PutInt("process.memory.total_vm_pages", processMemoryTotalVMPagesAttributeValue)
+	dp.Attributes().PutStr("isolation.layer", isolationLayerAttributeValue)
+
+}
+
+// emit appends recorded event data to a events slice and prepares it for recording another set of log records.
+func (e *eventKernelOomKill) emit(lrs plog.LogRecordSlice) {
+	if e.config.Enabled && e.data.Len() > 0 {
+		e.data.MoveAndAppendTo(lrs)
+	}
+}
+
+func newEventKernelOomKill(cfg EventConfig) eventKernelOomKill {
+	e := eventKernelOomKill{config: cfg}
+	if cfg.Enabled {
+		e.data = plog.NewLogRecordSlice()
+	}
+	return e
+}
+
+type eventKernelSchedDelay struct {
+	data   plog.LogRecordSlice // data buffer for generated log records.
+	config EventConfig         // event config provided by user.
+}
+
+func (e *eventKernelSchedDelay) recordEvent(ctx context.Context, timestamp pcommon.Timestamp, processPidAttributeValue int64, threadIDAttributeValue int64, processExecutableNameAttributeValue string, containerIDAttributeValue string, linuxCgroupPathAttributeValue string, schedDelayNsAttributeValue int64, isolationLayerAttributeValue string) {
+	if !e.config.Enabled {
+		return
+	}
+	dp := e.data.AppendEmpty()
+	dp.SetEventName("kernel.sched.delay")
+	dp.SetTimestamp(timestamp)
+
+	if span := trace.SpanContextFromContext(ctx); span.IsValid() {
+		dp.SetTraceID(pcommon.TraceID(span.TraceID()))
+		dp.SetSpanID(pcommon.SpanID(span.SpanID()))
+	}
+	dp.Attributes().PutInt("process.pid", processPidAttributeValue)
+	dp.Attributes().PutInt("thread.id", threadIDAttributeValue)
+	dp.Attributes().PutStr("process.executable.name", processExecutableNameAttributeValue)
+	dp.Attributes().PutStr("container.id", containerIDAttributeValue)
+	dp.Attributes().PutStr("linux.cgroup.path", linuxCgroupPathAttributeValue)
+	dp.Attributes().PutInt("sched.delay_ns", schedDelayNsAttributeValue)
+	dp.Attributes().PutStr("isolation.layer", isolationLayerAttributeValue)
+
+}
+
+// emit appends recorded event data to a events slice and prepares it for recording another set of log records.
+func (e *eventKernelSchedDelay) emit(lrs plog.LogRecordSlice) {
+	if e.config.Enabled && e.data.Len() > 0 {
+		e.data.MoveAndAppendTo(lrs)
+	}
+}
+
+func newEventKernelSchedDelay(cfg EventConfig) eventKernelSchedDelay {
+	e := eventKernelSchedDelay{config: cfg}
+	if cfg.Enabled {
+		e.data = plog.NewLogRecordSlice()
+	}
+	return e
+}
+
+type eventKernelSkbDrop struct {
+	data   plog.LogRecordSlice // data buffer for generated log records.
+	config EventConfig         // event config provided by user.
+}
+
+func (e *eventKernelSkbDrop) recordEvent(ctx context.Context, timestamp pcommon.Timestamp, networkTransportAttributeValue string, networkTypeAttributeValue string, networkLocalAddressAttributeValue string, networkLocalPortAttributeValue int64, networkPeerAddressAttributeValue string, networkPeerPortAttributeValue int64, linuxNetnsInodeAttributeValue int64, skbDropReasonAttributeValue string, networkInterfaceNameAttributeValue string, networkInterfaceDriverAttributeValue string, isolationLayerAttributeValue string) {
+	if !e.config.Enabled {
+		return
+	}
+	dp := e.data.AppendEmpty()
+	dp.SetEventName("kernel.skb.drop")
+	dp.SetTimestamp(timestamp)
+
+	if span := trace.SpanContextFromContext(ctx); span.IsValid() {
+		dp.SetTraceID(pcommon.TraceID(span.TraceID()))
+		dp.SetSpanID(pcommon.SpanID(span.SpanID()))
+	}
+	dp.Attributes().PutStr("network.transport", networkTransportAttributeValue)
+	dp.Attributes().PutStr("network.type", networkTypeAttributeValue)
+	dp.Attributes().PutStr("network.local.address", networkLocalAddressAttributeValue)
+	dp.Attributes().PutInt("network.local.port", networkLocalPortAttributeValue)
+	dp.Attributes().PutStr("network.peer.address", networkPeerAddressAttributeValue)
+	dp.Attributes().PutInt("network.peer.port", networkPeerPortAttributeValue)
+	dp.Attributes().PutInt("linux.netns.inode", linuxNetnsInodeAttributeValue)
+	dp.Attributes().PutStr("skb.drop.reason", skbDropReasonAttributeValue)
+	dp.Attributes().PutStr("network.interface.name", networkInterfaceNameAttributeValue)
+	dp.Attributes().PutStr("network.interface.driver", networkInterfaceDriverAttributeValue)
+	dp.Attributes().PutStr("isolation.layer", isolationLayerAttributeValue)
+
+}
+
+// emit appends recorded event data to a events slice and prepares it for recording another set of log records.
+func (e *eventKernelSkbDrop) emit(lrs plog.LogRecordSlice) {
+	if e.config.Enabled && e.data.Len() > 0 {
+		e.data.MoveAndAppendTo(lrs)
+	}
+}
+
+func newEventKernelSkbDrop(cfg EventConfig) eventKernelSkbDrop {
+	e := eventKernelSkbDrop{config: cfg}
+	if cfg.Enabled {
+		e.data = plog.NewLogRecordSlice()
+	}
+	return e
+}
+
+type eventKernelSyscallSlow struct {
+	data   plog.LogRecordSlice // data buffer for generated log records.
+	config EventConfig         // event config provided by user.
+}
+
+func (e *eventKernelSyscallSlow) recordEvent(ctx context.Context, timestamp pcommon.Timestamp, processPidAttributeValue int64, threadIDAttributeValue int64, processExecutableNameAttributeValue string, containerIDAttributeValue string, linuxCgroupPathAttributeValue string, syscallNameAttributeValue string, syscallPhaseAttributeValue string, syscallLatencyNsAttributeValue int64, syscallOffCPUNsAttributeValue int64, syscallReturnAttributeValue int64, processSeccompModeAttributeValue int64, linuxCgroupIoLimitAttributeValue string, networkPeerAddressAttributeValue string, networkPeerPortAttributeValue int64, networkTypeAttributeValue string, networkTransportAttributeValue string, isolationLayerAttributeValue string) {
+	if !e.config.Enabled {
+		return
+	}
+	dp := e.data.AppendEmpty()
+	dp.SetEventName("kernel.syscall.slow")
+	dp.SetTimestamp(timestamp)
+
+	if span := trace.SpanContextFromContext(ctx); span.IsValid() {
+		dp.SetTraceID(pcommon.TraceID(span.TraceID()))
+		dp.SetSpanID(pcommon.SpanID(span.SpanID()))
+	}
+	dp.Attributes().PutInt("process.pid", processPidAttributeValue)
+	dp.Attributes().PutInt("thread.id", threadIDAttributeValue)
+	dp.Attributes().PutStr("process.executable.name", processExecutableNameAttributeValue)
+	dp.Attributes().PutStr("container.id", containerIDAttributeValue)
+	dp.Attributes().PutStr("linux.cgroup.path", linuxCgroupPathAttributeValue)
+	dp.Attributes().PutStr("syscall.name", syscallNameAttributeValue)
+	dp.Attributes().PutStr("syscall.phase", syscallPhaseAttributeValue)
+	dp.Attributes().PutInt("syscall.latency_ns", syscallLatencyNsAttributeValue)
+	dp.Attributes().PutInt("syscall.off_cpu_ns", syscallOffCPUNsAttributeValue)
+	dp.Attributes().PutInt("syscall.return", syscallReturnAttributeValue)
+	dp.Attributes().PutInt("process.seccomp.mode", processSeccompModeAttributeValue)
+	dp.Attributes().PutStr("linux.cgroup.io.limit", linuxCgroupIoLimitAttributeValue)
+	dp.Attributes().PutStr("network.peer.address", networkPeerAddressAttributeValue)
+	dp.Attributes().PutInt("network.peer.port", networkPeerPortAttributeValue)
+	dp.Attributes().PutStr("network.type", networkTypeAttributeValue)
+	dp.Attributes().PutStr("network.transport", networkTransportAttributeValue)
+	dp.Attributes().PutStr("isolation.layer", isolationLayerAttributeValue)
+
+}
+
+// emit appends recorded event data to a events slice and prepares it for recording another set of log records.
+func (e *eventKernelSyscallSlow) emit(lrs plog.LogRecordSlice) {
+	if e.config.Enabled && e.data.Len() > 0 {
+		e.data.MoveAndAppendTo(lrs)
+	}
+}
+
+func newEventKernelSyscallSlow(cfg EventConfig) eventKernelSyscallSlow {
+	e := eventKernelSyscallSlow{config: cfg}
+	if cfg.Enabled {
+		e.data = plog.NewLogRecordSlice()
+	}
+	return e
+}
+
+type eventKernelTCPConnection struct {
+	data   plog.LogRecordSlice // data buffer for generated log records.
+	config EventConfig         // event config provided by user.
+}
+
+func (e *eventKernelTCPConnection) recordEvent(ctx context.Context, timestamp pcommon.Timestamp, networkTransportAttributeValue string, networkTypeAttributeValue string, networkLocalAddressAttributeValue string, networkLocalPortAttributeValue int64, networkPeerAddressAttributeValue string, networkPeerPortAttributeValue int64, linuxNetnsInodeAttributeValue int64, processPidAttributeValue int64, threadIDAttributeValue int64, processExecutableNameAttributeValue string, containerIDAttributeValue string, linuxCgroupPathAttributeValue string, tcpSrttUsAttributeValue int64, tcpRetransmitsAttributeValue int64, tcpBytesSentAttributeValue string, tcpBytesReceivedAttributeValue string, tcpDurationMsAttributeValue int64, tcpStateAttributeValue string, tcpConnectFailedAttributeValue bool, isolationLayerAttributeValue string) {
+	if !e.config.Enabled {
+		return
+	}
+	dp := e.data.AppendEmpty()
+	dp.SetEventName("kernel.tcp.connection")
+	dp.SetTimestamp(timestamp)
+
+	if span := trace.SpanContextFromContext(ctx); span.IsValid() {
+		dp.SetTraceID(pcommon.TraceID(span.TraceID()))
+		dp.SetSpanID(pcommon.SpanID(span.SpanID()))
+	}
+	dp.Attributes().PutStr("network.transport", networkTransportAttributeValue)
+	dp.Attributes().PutStr("network.type", networkTypeAttributeValue)
+	dp.Attributes().PutStr("network.local.address", networkLocalAddressAttributeValue)
+	dp.Attributes().PutInt("network.local.port", networkLocalPortAttributeValue)
+	dp.Attributes().PutStr("network.peer.address", networkPeerAddressAttributeValue)
+	dp.Attributes().PutInt("network.peer.port", networkPeerPortAttributeValue)
+	dp.Attributes().PutInt("linux.netns.inode", linuxNetnsInodeAttributeValue)
+	dp.Attributes().PutInt("process.pid", processPidAttributeValue)
+	dp.Attributes().PutInt("thread.id", threadIDAttributeValue)
+	dp.Attributes().PutStr("process.executable.name", processExecutableNameAttributeValue)
+	dp.Attributes().PutStr("container.id", containerIDAttributeValue)
+	dp.Attributes().PutStr("linux.cgroup.path", linuxCgroupPathAttributeValue)
+	dp.Attributes().PutInt("tcp.srtt_us", tcpSrttUsAttributeValue)
+	dp.Attributes().PutInt("tcp.retransmits", tcpRetransmitsAttributeValue)
+	dp.Attributes().PutStr("tcp.bytes_sent", tcpBytesSentAttributeValue)
+	dp.Attributes().PutStr("tcp.bytes_received", tcpBytesReceivedAttributeValue)
+	dp.Attributes().PutInt("tcp.duration_ms", tcpDurationMsAttributeValue)
+	dp.Attributes().PutStr("tcp.state", tcpStateAttributeValue)
+	dp.Attributes().PutBool("tcp.connect.failed", tcpConnectFailedAttributeValue)
+	dp.Attributes().PutStr("isolation.layer", isolationLayerAttributeValue)
+
+}
+
+// emit appends recorded event data to a events slice and prepares it for recording another set of log records.
+func (e *eventKernelTCPConnection) emit(lrs plog.LogRecordSlice) {
+	if e.config.Enabled && e.data.Len() > 0 {
+		e.data.MoveAndAppendTo(lrs)
+	}
+}
+
+func newEventKernelTCPConnection(cfg EventConfig) eventKernelTCPConnection {
+	e := eventKernelTCPConnection{config: cfg}
+	if cfg.Enabled {
+		e.data = plog.NewLogRecordSlice()
+	}
+	return e
+}
+
+type eventKernelTCPEstablished struct {
+	data   plog.LogRecordSlice // data buffer for generated log records.
+	config EventConfig         // event config provided by user.
+}
+
+func (e *eventKernelTCPEstablished) recordEvent(ctx context.Context, timestamp pcommon.Timestamp, networkTransportAttributeValue string, networkTypeAttributeValue string, networkLocalAddressAttributeValue string, networkLocalPortAttributeValue int64, networkPeerAddressAttributeValue string, networkPeerPortAttributeValue int64, linuxNetnsInodeAttributeValue int64, processPidAttributeValue int64, threadIDAttributeValue int64, processExecutableNameAttributeValue string, containerIDAttributeValue string, linuxCgroupPathAttributeValue string, tcpStateAttributeValue string, tcpEstablishedSideAttributeValue string, isolationLayerAttributeValue string) {
+	if !e.config.Enabled {
+		return
+	}
+	dp := e.data.AppendEmpty()
+	dp.SetEventName("kernel.tcp.established")
+	dp.SetTimestamp(timestamp)
+
+	if span := trace.SpanContextFromContext(ctx); span.IsValid() {
+		dp.SetTraceID(pcommon.TraceID(span.TraceID()))
+		dp.SetSpanID(pcommon.SpanID(span.SpanID()))
+	}
+	dp.Attributes().PutStr("network.transport", networkTransportAttributeValue)
+	dp.Attributes().PutStr("network.type", networkTypeAttributeValue)
+	dp.Attributes().PutStr("network.local.address", networkLocalAddressAttributeValue)
+	dp.Attributes().PutInt("network.local.port", networkLocalPortAttributeValue)
+	dp.Attributes().PutStr("network.peer.address", networkPeerAddressAttributeValue)
+	dp.Attributes().PutInt("network.peer.port", networkPeerPortAttributeValue)
+	dp.Attributes().PutInt("linux.netns.inode", linuxNetnsInodeAttributeValue)
+	dp.Attributes().PutInt("process.pid", processPidAttributeValue)
+	dp.Attributes().PutInt("thread.id", threadIDAttributeValue)
+	dp.Attributes().PutStr("process.executable.name", processExecutableNameAttributeValue)
+	dp.Attributes().PutStr("container.id", containerIDAttributeValue)
+	dp.Attributes().PutStr("linux.cgroup.path", linuxCgroupPathAttributeValue)
+	dp.Attributes().PutStr("tcp.state", tcpStateAttributeValue)
+	dp.Attributes().PutStr("tcp.established.side", tcpEstablishedSideAttributeValue)
+	dp.Attributes().PutStr("isolation.layer", isolationLayerAttributeValue)
+
+}
+
+// emit appends recorded event data to a events slice and prepares it for recording another set of log records.
+func (e *eventKernelTCPEstablished) emit(lrs plog.LogRecordSlice) {
+	if e.config.Enabled && e.data.Len() > 0 {
+		e.data.MoveAndAppendTo(lrs)
+	}
+}
+
+func newEventKernelTCPEstablished(cfg EventConfig) eventKernelTCPEstablished {
+	e := eventKernelTCPEstablished{config: cfg}
+	if cfg.Enabled {
+		e.data = plog.NewLogRecordSlice()
+	}
+	return e
+}
+
+type eventKernelTCPReset struct {
+	data   plog.LogRecordSlice // data buffer for generated log records.
+	config EventConfig         // event config provided by user.
+}
+
+func (e *eventKernelTCPReset) recordEvent(ctx context.Context, timestamp pcommon.Timestamp, networkTransportAttributeValue string, networkTypeAttributeValue string, networkLocalAddressAttributeValue string, networkLocalPortAttributeValue int64, networkPeerAddressAttributeValue string, networkPeerPortAttributeValue int64, linuxNetnsInodeAttributeValue int64, processPidAttributeValue int64, threadIDAttributeValue int64, processExecutableNameAttributeValue string, containerIDAttributeValue string, linuxCgroupPathAttributeValue string, tcpStateAttributeValue string, tcpResetDirectionAttributeValue string, tcpResetReasonAttributeValue string, isolationLayerAttributeValue string) {
+	if !e.config.Enabled {
+		return
+	}
+	dp := e.data.AppendEmpty()
+	dp.SetEventName("kernel.tcp.reset")
+	dp.SetTimestamp(timestamp)
+
+	if span := trace.SpanContextFromContext(ctx); span.IsValid() {
+		dp.SetTraceID(pcommon.TraceID(span.TraceID()))
+		dp.SetSpanID(pcommon.SpanID(span.SpanID()))
+	}
+	dp.Attributes().PutStr("network.transport", networkTransportAttributeValue)
+	dp.Attributes().PutStr("network.type", networkTypeAttributeValue)
+	dp.Attributes().PutStr("network.local.address", networkLocalAddressAttributeValue)
+	dp.Attributes().PutInt("network.local.port", networkLocalPortAttributeValue)
+	dp.Attributes().PutStr("network.peer.address", networkPeerAddressAttributeValue)
+	dp.Attributes().PutInt("network.peer.port", networkPeerPortAttributeValue)
+	dp.Attributes().PutInt("linux.netns.inode", linuxNetnsInodeAttributeValue)
+	dp.Attributes().PutInt("process.pid", processPidAttributeValue)
+	dp.Attributes().PutInt("thread.id", threadIDAttributeValue)
+	dp.Attributes().PutStr("process.executable.name", processExecutableNameAttributeValue)
+	dp.Attributes().PutStr("container.id", containerIDAttributeValue)
+	dp.Attributes().PutStr("linux.cgroup.path", linuxCgroupPathAttributeValue)
+	dp.Attributes().PutStr("tcp.state", tcpStateAttributeValue)
+	dp.Attributes().PutStr("tcp.reset.direction", tcpResetDirectionAttributeValue)
+	dp.Attributes().PutStr("tcp.reset.reason", tcpResetReasonAttributeValue)
+	dp.Attributes().PutStr("isolation.layer", isolationLayerAttributeValue)
+
+}
+
+// emit appends recorded event data to a events slice and prepares it for recording another set of log records.
+func (e *eventKernelTCPReset) emit(lrs plog.LogRecordSlice) {
+	if e.config.Enabled && e.data.Len() > 0 {
+		e.data.MoveAndAppendTo(lrs)
+	}
+}
+
+func newEventKernelTCPReset(cfg EventConfig) eventKernelTCPReset {
+	e := eventKernelTCPReset{config: cfg}
+	if cfg.Enabled {
+		e.data = plog.NewLogRecordSlice()
+	}
+	return e
+}
+
+type eventKernelTCPRetransmit struct {
+	data   plog.LogRecordSlice // data buffer for generated log records.
+	config EventConfig         // event config provided by user.
+}
+
+func (e *eventKernelTCPRetransmit) recordEvent(ctx context.Context, timestamp pcommon.Timestamp, networkTransportAttributeValue string, networkTypeAttributeValue string, networkLocalAddressAttributeValue string, networkLocalPortAttributeValue int64, networkPeerAddressAttributeValue string, networkPeerPortAttributeValue int64, linuxNetnsInodeAttributeValue int64, processPidAttributeValue int64, threadIDAttributeValue int64, processExecutableNameAttributeValue string, containerIDAttributeValue string, linuxCgroupPathAttributeValue string, tcpStateAttributeValue string, tcpRetransmitKindAttributeValue string, tcpRetransmitWaitNsAttributeValue int64, isolationLayerAttributeValue string) {
+	if !e.config.Enabled {
+		return
+	}
+	dp := e.data.AppendEmpty()
+	dp.SetEventName("kernel.tcp.retransmit")
+	dp.SetTimestamp(timestamp)
+
+	if span := trace.SpanContextFromContext(ctx); span.IsValid() {
+		dp.SetTraceID(pcommon.TraceID(span.TraceID()))
+		dp.SetSpanID(pcommon.SpanID(span.SpanID()))
+	}
+	dp.Attributes().PutStr("network.transport", networkTransportAttributeValue)
+	dp.Attributes().PutStr("network.type", networkTypeAttributeValue)
+	dp.Attributes().PutStr("network.local.address", networkLocalAddressAttributeValue)
+	dp.Attributes().PutInt("network.local.port", networkLocalPortAttributeValue)
+	dp.Attributes().PutStr("network.peer.address", networkPeerAddressAttributeValue)
+	dp.Attributes().PutInt("network.peer.port", networkPeerPortAttributeValue)
+	dp.Attributes().PutInt("linux.netns.inode", linuxNetnsInodeAttributeValue)
+	dp.Attributes().PutInt("process.pid", processPidAttributeValue)
+	dp.Attributes().PutInt("thread.id", threadIDAttributeValue)
+	dp.Attributes().PutStr("process.executable.name", processExecutableNameAttributeValue)
+	dp.Attributes().PutStr("container.id", containerIDAttributeValue)
+	dp.Attributes().PutStr("linux.cgroup.path", linuxCgroupPathAttributeValue)
+	dp.Attributes().PutStr("tcp.state", tcpStateAttributeValue)
+	dp.Attributes().PutStr("tcp.retransmit.kind", tcpRetransmitKindAttributeValue)
+	dp.Attributes().PutInt("tcp.retransmit.wait_ns", tcpRetransmitWaitNsAttributeValue)
+	dp.Attributes().PutStr("isolation.layer", isolationLayerAttributeValue)
+
+}
+
+// emit appends recorded event data to a events slice and prepares it for recording another set of log records.
+func (e *eventKernelTCPRetransmit) emit(lrs plog.LogRecordSlice) {
+	if e.config.Enabled && e.data.Len() > 0 {
+		e.data.MoveAndAppendTo(lrs)
+	}
+}
+
+func newEventKernelTCPRetransmit(cfg EventConfig) eventKernelTCPRetransmit {
+	e := eventKernelTCPRetransmit{config: cfg}
+	if cfg.Enabled {
+		e.data = plog.NewLogRecordSlice()
+	}
+	return e
+}
 
 // LogsBuilder provides an interface for scrapers to report logs while taking care of all the transformations
 // required to produce log representation defined in metadata and user config.
 type LogsBuilder struct {
-	logsBuffer       plog.Logs
-	logRecordsBuffer plog.LogRecordSlice
-	buildInfo        component.BuildInfo // contains version information.
+	config                           LogsBuilderConfig // config of the logs builder.
+	logsBuffer                       plog.Logs
+	logRecordsBuffer                 plog.LogRecordSlice
+	buildInfo                        component.BuildInfo // contains version information.
+	resourceAttributeIncludeFilter   map[string]filter.Filter
+	resourceAttributeExcludeFilter   map[string]filter.Filter
+	eventKernelBlockIo               eventKernelBlockIo
+	eventKernelCgroupThrottle        eventKernelCgroupThrottle
+	eventKernelConntrackInsertFailed eventKernelConntrackInsertFailed
+	eventKernelCPUSteal              eventKernelCPUSteal
+	eventKernelLog                   eventKernelLog
+	eventKernelNetTxTimeout          eventKernelNetTxTimeout
+	eventKernelOomKill               eventKernelOomKill
+	eventKernelSchedDelay            eventKernelSchedDelay
+	eventKernelSkbDrop               eventKernelSkbDrop
+	eventKernelSyscallSlow           eventKernelSyscallSlow
+	eventKernelTCPConnection         eventKernelTCPConnection
+	eventKernelTCPEstablished        eventKernelTCPEstablished
+	eventKernelTCPReset              eventKernelTCPReset
+	eventKernelTCPRetransmit         eventKernelTCPRetransmit
 }
 
 // LogBuilderOption applies changes to default logs builder.
@@ -22,14 +684,48 @@ type LogBuilderOption interface {
 	apply(*LogsBuilder)
 }
 
-func NewLogsBuilder(settings receiver.Settings) *LogsBuilder {
+func NewLogsBuilder(lbc LogsBuilderConfig, settings receiver.Settings) *LogsBuilder {
 	lb := &LogsBuilder{
-		logsBuffer:       plog.NewLogs(),
-		logRecordsBuffer: plog.NewLogRecordSlice(),
-		buildInfo:        settings.BuildInfo,
+		config:                           lbc,
+		logsBuffer:                       plog.NewLogs(),
+		logRecordsBuffer:                 plog.NewLogRecordSlice(),
+		buildInfo:                        settings.BuildInfo,
+		eventKernelBlockIo:               newEventKernelBlockIo(lbc.Events.KernelBlockIo),
+		eventKernelCgroupThrottle:        newEventKernelCgroupThrottle(lbc.Events.KernelCgroupThrottle),
+		eventKernelConntrackInsertFailed: newEventKernelConntrackInsertFailed(lbc.Events.KernelConntrackInsertFailed),
+		eventKernelCPUSteal:              newEventKernelCPUSteal(lbc.Events.KernelCPUSteal),
+		eventKernelLog:                   newEventKernelLog(lbc.Events.KernelLog),
+		eventKernelNetTxTimeout:          newEventKernelNetTxTimeout(lbc.Events.KernelNetTxTimeout),
+		eventKernelOomKill:               newEventKernelOomKill(lbc.Events.KernelOomKill),
+		eventKernelSchedDelay:            newEventKernelSchedDelay(lbc.Events.KernelSchedDelay),
+		eventKernelSkbDrop:               newEventKernelSkbDrop(lbc.Events.KernelSkbDrop),
+		eventKernelSyscallSlow:           newEventKernelSyscallSlow(lbc.Events.KernelSyscallSlow),
+		eventKernelTCPConnection:         newEventKernelTCPConnection(lbc.Events.KernelTCPConnection),
+		eventKernelTCPEstablished:        newEventKernelTCPEstablished(lbc.Events.KernelTCPEstablished),
+		eventKernelTCPReset:              newEventKernelTCPReset(lbc.Events.KernelTCPReset),
+		eventKernelTCPRetransmit:         newEventKernelTCPRetransmit(lbc.Events.KernelTCPRetransmit),
+		resourceAttributeIncludeFilter:   make(map[string]filter.Filter),
+		resourceAttributeExcludeFilter:   make(map[string]filter.Filter),
+	}
+	if lbc.ResourceAttributes.HostName.EventsInclude != nil {
+		lb.resourceAttributeIncludeFilter["host.name"] = filter.CreateFilter(lbc.ResourceAttributes.HostName.EventsInclude)
+	}
+	if lbc.ResourceAttributes.HostName.EventsExclude != nil {
+		lb.resourceAttributeExcludeFilter["host.name"] = filter.CreateFilter(lbc.ResourceAttributes.HostName.EventsExclude)
+	}
+	if lbc.ResourceAttributes.K8sNodeName.EventsInclude != nil {
+		lb.resourceAttributeIncludeFilter["k8s.node.name"] = filter.CreateFilter(lbc.ResourceAttributes.K8sNodeName.EventsInclude)
+	}
+	if lbc.ResourceAttributes.K8sNodeName.EventsExclude != nil {
+		lb.resourceAttributeExcludeFilter["k8s.node.name"] = filter.CreateFilter(lbc.ResourceAttributes.K8sNodeName.EventsExclude)
 	}
 
 	return lb
+}
+
+// NewResourceBuilder returns a new resource builder that should be used to build a resource associated with for the emitted logs.
+func (lb *LogsBuilder) NewResourceBuilder() *ResourceBuilder {
+	return NewResourceBuilder(lb.config.ResourceAttributes)
 }
 
 // ResourceLogsOption applies changes to provided resource logs.
@@ -66,6 +762,20 @@ func (lb *LogsBuilder) EmitForResource(options ...ResourceLogsOption) {
 	ils := rl.ScopeLogs().AppendEmpty()
 	ils.Scope().SetName(ScopeName)
 	ils.Scope().SetVersion(lb.buildInfo.Version)
+	lb.eventKernelBlockIo.emit(ils.LogRecords())
+	lb.eventKernelCgroupThrottle.emit(ils.LogRecords())
+	lb.eventKernelConntrackInsertFailed.emit(ils.LogRecords())
+	lb.eventKernelCPUSteal.emit(ils.LogRecords())
+	lb.eventKernelLog.emit(ils.LogRecords())
+	lb.eventKernelNetTxTimeout.emit(ils.LogRecords())
+	lb.eventKernelOomKill.emit(ils.LogRecords())
+	lb.eventKernelSchedDelay.emit(ils.LogRecords())
+	lb.eventKernelSkbDrop.emit(ils.LogRecords())
+	lb.eventKernelSyscallSlow.emit(ils.LogRecords())
+	lb.eventKernelTCPConnection.emit(ils.LogRecords())
+	lb.eventKernelTCPEstablished.emit(ils.LogRecords())
+	lb.eventKernelTCPReset.emit(ils.LogRecords())
+	lb.eventKernelTCPRetransmit.emit(ils.LogRecords())
 
 	for _, op := range options {
 		op.apply(rl)
@@ -74,6 +784,17 @@ func (lb *LogsBuilder) EmitForResource(options ...ResourceLogsOption) {
 	if lb.logRecordsBuffer.Len() > 0 {
 		lb.logRecordsBuffer.MoveAndAppendTo(ils.LogRecords())
 		lb.logRecordsBuffer = plog.NewLogRecordSlice()
+	}
+
+	for attr, filter := range lb.resourceAttributeIncludeFilter {
+		if val, ok := rl.Resource().Attributes().Get(attr); ok && !filter.Matches(val.AsString()) {
+			return
+		}
+	}
+	for attr, filter := range lb.resourceAttributeExcludeFilter {
+		if val, ok := rl.Resource().Attributes().Get(attr); ok && filter.Matches(val.AsString()) {
+			return
+		}
 	}
 
 	if ils.LogRecords().Len() > 0 {
@@ -89,4 +810,74 @@ func (lb *LogsBuilder) Emit(options ...ResourceLogsOption) plog.Logs {
 	logs := lb.logsBuffer
 	lb.logsBuffer = plog.NewLogs()
 	return logs
+}
+
+// RecordKernelBlockIoEvent adds a log record of kernel.block.io event.
+func (lb *LogsBuilder) RecordKernelBlockIoEvent(ctx context.Context, timestamp pcommon.Timestamp, processPidAttributeValue int64, threadIDAttributeValue int64, processExecutableNameAttributeValue string, containerIDAttributeValue string, linuxCgroupPathAttributeValue string, blockDeviceAttributeValue string, blockOpAttributeValue string, blockLatencyNsAttributeValue int64, blockQueueNsAttributeValue int64, blockBytesAttributeValue int64, blockSectorAttributeValue int64, blockErrorAttributeValue string, blockBackingDeviceAttributeValue string, blockBackingDeviceDriverAttributeValue string, isolationLayerAttributeValue string) {
+	lb.eventKernelBlockIo.recordEvent(ctx, timestamp, processPidAttributeValue, threadIDAttributeValue, processExecutableNameAttributeValue, containerIDAttributeValue, linuxCgroupPathAttributeValue, blockDeviceAttributeValue, blockOpAttributeValue, blockLatencyNsAttributeValue, blockQueueNsAttributeValue, blockBytesAttributeValue, blockSectorAttributeValue, blockErrorAttributeValue, blockBackingDeviceAttributeValue, blockBackingDeviceDriverAttributeValue, isolationLayerAttributeValue)
+}
+
+// RecordKernelCgroupThrottleEvent adds a log record of kernel.cgroup.throttle event.
+func (lb *LogsBuilder) RecordKernelCgroupThrottleEvent(ctx context.Context, timestamp pcommon.Timestamp, processPidAttributeValue int64, threadIDAttributeValue int64, processExecutableNameAttributeValue string, containerIDAttributeValue string, linuxCgroupPathAttributeValue string, cgroupCPUThrottledNsAttributeValue int64, cgroupCPUThrottledPeriodsAttributeValue int64, intervalStartAttributeValue int64, intervalDurationNsAttributeValue int64, kernelPerThreadEvidenceAttributeValue bool, isolationLayerAttributeValue string) {
+	lb.eventKernelCgroupThrottle.recordEvent(ctx, timestamp, processPidAttributeValue, threadIDAttributeValue, processExecutableNameAttributeValue, containerIDAttributeValue, linuxCgroupPathAttributeValue, cgroupCPUThrottledNsAttributeValue, cgroupCPUThrottledPeriodsAttributeValue, intervalStartAttributeValue, intervalDurationNsAttributeValue, kernelPerThreadEvidenceAttributeValue, isolationLayerAttributeValue)
+}
+
+// RecordKernelConntrackInsertFailedEvent adds a log record of kernel.conntrack.insert_failed event.
+func (lb *LogsBuilder) RecordKernelConntrackInsertFailedEvent(ctx context.Context, timestamp pcommon.Timestamp, conntrackInsertFailedAttributeValue int64, isolationLayerAttributeValue string) {
+	lb.eventKernelConntrackInsertFailed.recordEvent(ctx, timestamp, conntrackInsertFailedAttributeValue, isolationLayerAttributeValue)
+}
+
+// RecordKernelCPUStealEvent adds a log record of kernel.cpu.steal event.
+func (lb *LogsBuilder) RecordKernelCPUStealEvent(ctx context.Context, timestamp pcommon.Timestamp, processPidAttributeValue int64, cpuLogicalNumberAttributeValue int64, cpuStealNsAttributeValue int64, intervalStartAttributeValue int64, intervalDurationNsAttributeValue int64, kernelPerThreadEvidenceAttributeValue bool, isolationLayerAttributeValue string) {
+	lb.eventKernelCPUSteal.recordEvent(ctx, timestamp, processPidAttributeValue, cpuLogicalNumberAttributeValue, cpuStealNsAttributeValue, intervalStartAttributeValue, intervalDurationNsAttributeValue, kernelPerThreadEvidenceAttributeValue, isolationLayerAttributeValue)
+}
+
+// RecordKernelLogEvent adds a log record of kernel.log event.
+func (lb *LogsBuilder) RecordKernelLogEvent(ctx context.Context, timestamp pcommon.Timestamp, kernelLogKeywordAttributeValue string, kernelLogFacilityAttributeValue int64, kernelLogDeviceAttributeValue string, processPidAttributeValue int64, isolationLayerAttributeValue string) {
+	lb.eventKernelLog.recordEvent(ctx, timestamp, kernelLogKeywordAttributeValue, kernelLogFacilityAttributeValue, kernelLogDeviceAttributeValue, processPidAttributeValue, isolationLayerAttributeValue)
+}
+
+// RecordKernelNetTxTimeoutEvent adds a log record of kernel.net.tx_timeout event.
+func (lb *LogsBuilder) RecordKernelNetTxTimeoutEvent(ctx context.Context, timestamp pcommon.Timestamp, networkInterfaceNameAttributeValue string, networkInterfaceDriverAttributeValue string, networkQueueIndexAttributeValue int64, isolationLayerAttributeValue string) {
+	lb.eventKernelNetTxTimeout.recordEvent(ctx, timestamp, networkInterfaceNameAttributeValue, networkInterfaceDriverAttributeValue, networkQueueIndexAttributeValue, isolationLayerAttributeValue)
+}
+
+// RecordKernelOomKillEvent adds a log record of kernel.oom.kill event.
+func (lb *LogsBuilder) RecordKernelOomKillEvent(ctx context.Context, timestamp pcommon.Timestamp, processPidAttributeValue int64, processExecutableNameAttributeValue string, containerIDAttributeValue string, linuxMemcgPathAttributeValue string, processMemoryTotalVMPagesAttributeValue int64, isolationLayerAttributeValue string) {
+	lb.eventKernelOomKill.recordEvent(ctx, timestamp, processPidAttributeValue, processExecutableNameAttributeValue, containerIDAttributeValue, linuxMemcgPathAttributeValue, processMemoryTotalVMPagesAttributeValue, isolationLayerAttributeValue)
+}
+
+// RecordKernelSchedDelayEvent adds a log record of kernel.sched.delay event.
+func (lb *LogsBuilder) RecordKernelSchedDelayEvent(ctx context.Context, timestamp pcommon.Timestamp, processPidAttributeValue int64, threadIDAttributeValue int64, processExecutableNameAttributeValue string, containerIDAttributeValue string, linuxCgroupPathAttributeValue string, schedDelayNsAttributeValue int64, isolationLayerAttributeValue string) {
+	lb.eventKernelSchedDelay.recordEvent(ctx, timestamp, processPidAttributeValue, threadIDAttributeValue, processExecutableNameAttributeValue, containerIDAttributeValue, linuxCgroupPathAttributeValue, schedDelayNsAttributeValue, isolationLayerAttributeValue)
+}
+
+// RecordKernelSkbDropEvent adds a log record of kernel.skb.drop event.
+func (lb *LogsBuilder) RecordKernelSkbDropEvent(ctx context.Context, timestamp pcommon.Timestamp, networkTransportAttributeValue string, networkTypeAttributeValue string, networkLocalAddressAttributeValue string, networkLocalPortAttributeValue int64, networkPeerAddressAttributeValue string, networkPeerPortAttributeValue int64, linuxNetnsInodeAttributeValue int64, skbDropReasonAttributeValue string, networkInterfaceNameAttributeValue string, networkInterfaceDriverAttributeValue string, isolationLayerAttributeValue string) {
+	lb.eventKernelSkbDrop.recordEvent(ctx, timestamp, networkTransportAttributeValue, networkTypeAttributeValue, networkLocalAddressAttributeValue, networkLocalPortAttributeValue, networkPeerAddressAttributeValue, networkPeerPortAttributeValue, linuxNetnsInodeAttributeValue, skbDropReasonAttributeValue, networkInterfaceNameAttributeValue, networkInterfaceDriverAttributeValue, isolationLayerAttributeValue)
+}
+
+// RecordKernelSyscallSlowEvent adds a log record of kernel.syscall.slow event.
+func (lb *LogsBuilder) RecordKernelSyscallSlowEvent(ctx context.Context, timestamp pcommon.Timestamp, processPidAttributeValue int64, threadIDAttributeValue int64, processExecutableNameAttributeValue string, containerIDAttributeValue string, linuxCgroupPathAttributeValue string, syscallNameAttributeValue string, syscallPhaseAttributeValue string, syscallLatencyNsAttributeValue int64, syscallOffCPUNsAttributeValue int64, syscallReturnAttributeValue int64, processSeccompModeAttributeValue int64, linuxCgroupIoLimitAttributeValue string, networkPeerAddressAttributeValue string, networkPeerPortAttributeValue int64, networkTypeAttributeValue string, networkTransportAttributeValue string, isolationLayerAttributeValue string) {
+	lb.eventKernelSyscallSlow.recordEvent(ctx, timestamp, processPidAttributeValue, threadIDAttributeValue, processExecutableNameAttributeValue, containerIDAttributeValue, linuxCgroupPathAttributeValue, syscallNameAttributeValue, syscallPhaseAttributeValue, syscallLatencyNsAttributeValue, syscallOffCPUNsAttributeValue, syscallReturnAttributeValue, processSeccompModeAttributeValue, linuxCgroupIoLimitAttributeValue, networkPeerAddressAttributeValue, networkPeerPortAttributeValue, networkTypeAttributeValue, networkTransportAttributeValue, isolationLayerAttributeValue)
+}
+
+// RecordKernelTCPConnectionEvent adds a log record of kernel.tcp.connection event.
+func (lb *LogsBuilder) RecordKernelTCPConnectionEvent(ctx context.Context, timestamp pcommon.Timestamp, networkTransportAttributeValue string, networkTypeAttributeValue string, networkLocalAddressAttributeValue string, networkLocalPortAttributeValue int64, networkPeerAddressAttributeValue string, networkPeerPortAttributeValue int64, linuxNetnsInodeAttributeValue int64, processPidAttributeValue int64, threadIDAttributeValue int64, processExecutableNameAttributeValue string, containerIDAttributeValue string, linuxCgroupPathAttributeValue string, tcpSrttUsAttributeValue int64, tcpRetransmitsAttributeValue int64, tcpBytesSentAttributeValue string, tcpBytesReceivedAttributeValue string, tcpDurationMsAttributeValue int64, tcpStateAttributeValue string, tcpConnectFailedAttributeValue bool, isolationLayerAttributeValue string) {
+	lb.eventKernelTCPConnection.recordEvent(ctx, timestamp, networkTransportAttributeValue, networkTypeAttributeValue, networkLocalAddressAttributeValue, networkLocalPortAttributeValue, networkPeerAddressAttributeValue, networkPeerPortAttributeValue, linuxNetnsInodeAttributeValue, processPidAttributeValue, threadIDAttributeValue, processExecutableNameAttributeValue, containerIDAttributeValue, linuxCgroupPathAttributeValue, tcpSrttUsAttributeValue, tcpRetransmitsAttributeValue, tcpBytesSentAttributeValue, tcpBytesReceivedAttributeValue, tcpDurationMsAttributeValue, tcpStateAttributeValue, tcpConnectFailedAttributeValue, isolationLayerAttributeValue)
+}
+
+// RecordKernelTCPEstablishedEvent adds a log record of kernel.tcp.established event.
+func (lb *LogsBuilder) RecordKernelTCPEstablishedEvent(ctx context.Context, timestamp pcommon.Timestamp, networkTransportAttributeValue string, networkTypeAttributeValue string, networkLocalAddressAttributeValue string, networkLocalPortAttributeValue int64, networkPeerAddressAttributeValue string, networkPeerPortAttributeValue int64, linuxNetnsInodeAttributeValue int64, processPidAttributeValue int64, threadIDAttributeValue int64, processExecutableNameAttributeValue string, containerIDAttributeValue string, linuxCgroupPathAttributeValue string, tcpStateAttributeValue string, tcpEstablishedSideAttributeValue string, isolationLayerAttributeValue string) {
+	lb.eventKernelTCPEstablished.recordEvent(ctx, timestamp, networkTransportAttributeValue, networkTypeAttributeValue, networkLocalAddressAttributeValue, networkLocalPortAttributeValue, networkPeerAddressAttributeValue, networkPeerPortAttributeValue, linuxNetnsInodeAttributeValue, processPidAttributeValue, threadIDAttributeValue, processExecutableNameAttributeValue, containerIDAttributeValue, linuxCgroupPathAttributeValue, tcpStateAttributeValue, tcpEstablishedSideAttributeValue, isolationLayerAttributeValue)
+}
+
+// RecordKernelTCPResetEvent adds a log record of kernel.tcp.reset event.
+func (lb *LogsBuilder) RecordKernelTCPResetEvent(ctx context.Context, timestamp pcommon.Timestamp, networkTransportAttributeValue string, networkTypeAttributeValue string, networkLocalAddressAttributeValue string, networkLocalPortAttributeValue int64, networkPeerAddressAttributeValue string, networkPeerPortAttributeValue int64, linuxNetnsInodeAttributeValue int64, processPidAttributeValue int64, threadIDAttributeValue int64, processExecutableNameAttributeValue string, containerIDAttributeValue string, linuxCgroupPathAttributeValue string, tcpStateAttributeValue string, tcpResetDirectionAttributeValue AttributeTCPResetDirection, tcpResetReasonAttributeValue string, isolationLayerAttributeValue string) {
+	lb.eventKernelTCPReset.recordEvent(ctx, timestamp, networkTransportAttributeValue, networkTypeAttributeValue, networkLocalAddressAttributeValue, networkLocalPortAttributeValue, networkPeerAddressAttributeValue, networkPeerPortAttributeValue, linuxNetnsInodeAttributeValue, processPidAttributeValue, threadIDAttributeValue, processExecutableNameAttributeValue, containerIDAttributeValue, linuxCgroupPathAttributeValue, tcpStateAttributeValue, tcpResetDirectionAttributeValue.String(), tcpResetReasonAttributeValue, isolationLayerAttributeValue)
+}
+
+// RecordKernelTCPRetransmitEvent adds a log record of kernel.tcp.retransmit event.
+func (lb *LogsBuilder) RecordKernelTCPRetransmitEvent(ctx context.Context, timestamp pcommon.Timestamp, networkTransportAttributeValue string, networkTypeAttributeValue string, networkLocalAddressAttributeValue string, networkLocalPortAttributeValue int64, networkPeerAddressAttributeValue string, networkPeerPortAttributeValue int64, linuxNetnsInodeAttributeValue int64, processPidAttributeValue int64, threadIDAttributeValue int64, processExecutableNameAttributeValue string, containerIDAttributeValue string, linuxCgroupPathAttributeValue string, tcpStateAttributeValue string, tcpRetransmitKindAttributeValue string, tcpRetransmitWaitNsAttributeValue int64, isolationLayerAttributeValue string) {
+	lb.eventKernelTCPRetransmit.recordEvent(ctx, timestamp, networkTransportAttributeValue, networkTypeAttributeValue, networkLocalAddressAttributeValue, networkLocalPortAttributeValue, networkPeerAddressAttributeValue, networkPeerPortAttributeValue, linuxNetnsInodeAttributeValue, processPidAttributeValue, threadIDAttributeValue, processExecutableNameAttributeValue, containerIDAttributeValue, linuxCgroupPathAttributeValue, tcpStateAttributeValue, tcpRetransmitKindAttributeValue, tcpRetransmitWaitNsAttributeValue, isolationLayerAttributeValue)
 }

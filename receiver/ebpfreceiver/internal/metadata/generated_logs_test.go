@@ -3,23 +3,36 @@
 package metadata
 
 import (
+	"context"
 	"github.com/stretchr/testify/assert"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/receiver/receivertest"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 	"testing"
 	"time"
 )
 
+type eventsTestDataSet int
+
+const (
+	eventTestDataSetDefault eventsTestDataSet = iota
+	eventTestDataSetAll
+	eventTestDataSetNone
+)
+
 func TestLogsBuilderAppendLogRecord(t *testing.T) {
 	observedZapCore, _ := observer.New(zap.WarnLevel)
 	settings := receivertest.NewNopSettings(receivertest.NopType)
 	settings.Logger = zap.New(observedZapCore)
-	lb := NewLogsBuilder(settings)
+	lb := NewLogsBuilder(loadLogsBuilderConfig(t, "all_set"), settings)
 
-	res := pcommon.NewResource()
+	rb := lb.NewResourceBuilder()
+	rb.SetHostName("host.name-val")
+	rb.SetK8sNodeName("k8s.node.name-val")
+	res := rb.Emit()
 
 	// append the first log record
 	lr := plog.NewLogRecord()
@@ -61,4 +74,683 @@ func TestLogsBuilderAppendLogRecord(t *testing.T) {
 
 	assert.Equal(t, pcommon.ValueTypeStr, sl.LogRecords().At(1).Body().Type())
 	assert.Equal(t, "the second log record", sl.LogRecords().At(1).Body().Str())
+}
+func TestLogsBuilder(t *testing.T) {
+	tests := []struct {
+		name        string
+		eventsSet   eventsTestDataSet
+		resAttrsSet eventsTestDataSet
+		expectEmpty bool
+	}{
+		{
+			name: "default",
+		},
+		{
+			name:        "all_set",
+			eventsSet:   eventTestDataSetAll,
+			resAttrsSet: eventTestDataSetAll,
+		},
+		{
+			name:        "none_set",
+			eventsSet:   eventTestDataSetNone,
+			resAttrsSet: eventTestDataSetNone,
+			expectEmpty: true,
+		},
+		{
+			name:        "filter_set_include",
+			resAttrsSet: eventTestDataSetAll,
+		},
+		{
+			name:        "filter_set_exclude",
+			resAttrsSet: eventTestDataSetAll,
+			expectEmpty: true,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			timestamp := pcommon.Timestamp(1_000_001_000)
+			traceID := [16]byte{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}
+			spanID := [8]byte{0, 1, 2, 3, 4, 5, 6, 7}
+			ctx := trace.ContextWithSpanContext(context.Background(), trace.NewSpanContext(trace.SpanContextConfig{
+				TraceID:    trace.TraceID(traceID),
+				SpanID:     trace.SpanID(spanID),
+				TraceFlags: trace.FlagsSampled,
+			}))
+			observedZapCore, observedLogs := observer.New(zap.WarnLevel)
+			settings := receivertest.NewNopSettings(receivertest.NopType)
+			settings.Logger = zap.New(observedZapCore)
+			lb := NewLogsBuilder(loadLogsBuilderConfig(t, tt.name), settings)
+
+			expectedWarnings := 0
+
+			assert.Equal(t, expectedWarnings, observedLogs.Len())
+
+			defaultEventsCount := 0
+			allEventsCount := 0
+			defaultEventsCount++
+			allEventsCount++
+			lb.RecordKernelBlockIoEvent(ctx, timestamp, 11, 9, "process.executable.name-val", "container.id-val", "linux.cgroup.path-val", "block.device-val", "block.op-val", 16, 14, 11, 12, "block.error-val", "block.backing_device-val", "block.backing_device.driver-val", "isolation.layer-val")
+			defaultEventsCount++
+			allEventsCount++
+			lb.RecordKernelCgroupThrottleEvent(ctx, timestamp, 11, 9, "process.executable.name-val", "container.id-val", "linux.cgroup.path-val", 23, 28, 14, 20, true, "isolation.layer-val")
+			defaultEventsCount++
+			allEventsCount++
+			lb.RecordKernelConntrackInsertFailedEvent(ctx, timestamp, 23, "isolation.layer-val")
+			defaultEventsCount++
+			allEventsCount++
+			lb.RecordKernelCPUStealEvent(ctx, timestamp, 11, 18, 12, 14, 20, true, "isolation.layer-val")
+			defaultEventsCount++
+			allEventsCount++
+			lb.RecordKernelLogEvent(ctx, timestamp, "kernel.log.keyword-val", 19, "kernel.log.device-val", 11, "isolation.layer-val")
+			defaultEventsCount++
+			allEventsCount++
+			lb.RecordKernelNetTxTimeoutEvent(ctx, timestamp, "network.interface.name-val", "network.interface.driver-val", 19, "isolation.layer-val")
+			defaultEventsCount++
+			allEventsCount++
+			lb.RecordKernelOomKillEvent(ctx, timestamp, 11, "process.executable.name-val", "container.id-val", "linux.memcg.path-val", 29, "isolation.layer-val")
+			defaultEventsCount++
+			allEventsCount++
+			lb.RecordKernelSchedDelayEvent(ctx, timestamp, 11, 9, "process.executable.name-val", "container.id-val", "linux.cgroup.path-val", 14, "isolation.layer-val")
+			defaultEventsCount++
+			allEventsCount++
+			lb.RecordKernelSkbDropEvent(ctx, timestamp, "network.transport-val", "network.type-val", "network.local.address-val", 18, "network.peer.address-val", 17, 17, "skb.drop.reason-val", "network.interface.name-val", "network.interface.driver-val", "isolation.layer-val")
+			defaultEventsCount++
+			allEventsCount++
+			lb.RecordKernelSyscallSlowEvent(ctx, timestamp, 11, 9, "process.executable.name-val", "container.id-val", "linux.cgroup.path-val", "syscall.name-val", "syscall.phase-val", 18, 18, 14, 20, "linux.cgroup.io.limit-val", "network.peer.address-val", 17, "network.type-val", "network.transport-val", "isolation.layer-val")
+			defaultEventsCount++
+			allEventsCount++
+			lb.RecordKernelTCPConnectionEvent(ctx, timestamp, "network.transport-val", "network.type-val", "network.local.address-val", 18, "network.peer.address-val", 17, 17, 11, 9, "process.executable.name-val", "container.id-val", "linux.cgroup.path-val", 11, 15, "tcp.bytes_sent-val", "tcp.bytes_received-val", 15, "tcp.state-val", true, "isolation.layer-val")
+			defaultEventsCount++
+			allEventsCount++
+			lb.RecordKernelTCPEstablishedEvent(ctx, timestamp, "network.transport-val", "network.type-val", "network.local.address-val", 18, "network.peer.address-val", 17, 17, 11, 9, "process.executable.name-val", "container.id-val", "linux.cgroup.path-val", "tcp.state-val", "tcp.established.side-val", "isolation.layer-val")
+			defaultEventsCount++
+			allEventsCount++
+			lb.RecordKernelTCPResetEvent(ctx, timestamp, "network.transport-val", "network.type-val", "network.local.address-val", 18, "network.peer.address-val", 17, 17, 11, 9, "process.executable.name-val", "container.id-val", "linux.cgroup.path-val", "tcp.state-val", AttributeTCPResetDirectionSent, "tcp.reset.reason-val", "isolation.layer-val")
+			defaultEventsCount++
+			allEventsCount++
+			lb.RecordKernelTCPRetransmitEvent(ctx, timestamp, "network.transport-val", "network.type-val", "network.local.address-val", 18, "network.peer.address-val", 17, 17, 11, 9, "process.executable.name-val", "container.id-val", "linux.cgroup.path-val", "tcp.state-val", "tcp.retransmit.kind-val", 22, "isolation.layer-val")
+
+			rb := lb.NewResourceBuilder()
+			rb.SetHostName("host.name-val")
+			rb.SetK8sNodeName("k8s.node.name-val")
+			res := rb.Emit()
+			logs := lb.Emit(WithLogsResource(res))
+
+			if tt.expectEmpty || ((tt.name == "default" || tt.name == "filter_set_include") && defaultEventsCount == 0) {
+				assert.Equal(t, 0, logs.ResourceLogs().Len())
+				return
+			}
+
+			assert.Equal(t, 1, logs.ResourceLogs().Len())
+			rl := logs.ResourceLogs().At(0)
+			assert.Equal(t, res, rl.Resource())
+			assert.Equal(t, 1, rl.ScopeLogs().Len())
+			lrs := rl.ScopeLogs().At(0).LogRecords()
+			if tt.eventsSet == eventTestDataSetDefault {
+				assert.Equal(t, defaultEventsCount, lrs.Len())
+			}
+			if tt.eventsSet == eventTestDataSetAll {
+				assert.Equal(t, allEventsCount, lrs.Len())
+			}
+			validatedEvents := make(map[string]bool)
+			for i := 0; i < lrs.Len(); i++ {
+				switch lrs.At(i).EventName() {
+				case "kernel.block.io":
+					assert.False(t, validatedEvents["kernel.block.io"], "Found a duplicate in the events slice: kernel.block.io")
+					validatedEvents["kernel.block.io"] = true
+					lr := lrs.At(i)
+					assert.Equal(t, timestamp, lr.Timestamp())
+					assert.Equal(t, pcommon.TraceID(traceID), lr.TraceID())
+					assert.Equal(t, pcommon.SpanID(spanID), lr.SpanID())
+					attrVal, ok := lr.Attributes().Get("process.pid")
+					assert.True(t, ok)
+					assert.EqualValues(t, 11, attrVal.Int())
+					attrVal, ok = lr.Attributes().Get("thread.id")
+					assert.True(t, ok)
+					assert.EqualValues(t, 9, attrVal.Int())
+					attrVal, ok = lr.Attributes().Get("process.executable.name")
+					assert.True(t, ok)
+					assert.Equal(t, "process.executable.name-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("container.id")
+					assert.True(t, ok)
+					assert.Equal(t, "container.id-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("linux.cgroup.path")
+					assert.True(t, ok)
+					assert.Equal(t, "linux.cgroup.path-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("block.device")
+					assert.True(t, ok)
+					assert.Equal(t, "block.device-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("block.op")
+					assert.True(t, ok)
+					assert.Equal(t, "block.op-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("block.latency_ns")
+					assert.True(t, ok)
+					assert.EqualValues(t, 16, attrVal.Int())
+					attrVal, ok = lr.Attributes().Get("block.queue_ns")
+					assert.True(t, ok)
+					assert.EqualValues(t, 14, attrVal.Int())
+					attrVal, ok = lr.Attributes().Get("block.bytes")
+					assert.True(t, ok)
+					assert.EqualValues(t, 11, attrVal.Int())
+					attrVal, ok = lr.Attributes().Get("block.sector")
+					assert.True(t, ok)
+					assert.EqualValues(t, 12, attrVal.Int())
+					attrVal, ok = lr.Attributes().Get("block.error")
+					assert.True(t, ok)
+					assert.Equal(t, "block.error-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("block.backing_device")
+					assert.True(t, ok)
+					assert.Equal(t, "block.backing_device-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("block.backing_device.driver")
+					assert.True(t, ok)
+					assert.Equal(t, "block.backing_device.driver-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("isolation.layer")
+					assert.True(t, ok)
+					assert.Equal(t, "isolation.layer-val", attrVal.Str())
+				case "kernel.cgroup.throttle":
+					assert.False(t, validatedEvents["kernel.cgroup.throttle"], "Found a duplicate in the events slice: kernel.cgroup.throttle")
+					validatedEvents["kernel.cgroup.throttle"] = true
+					lr := lrs.At(i)
+					assert.Equal(t, timestamp, lr.Timestamp())
+					assert.Equal(t, pcommon.TraceID(traceID), lr.TraceID())
+					assert.Equal(t, pcommon.SpanID(spanID), lr.SpanID())
+					attrVal, ok := lr.Attributes().Get("process.pid")
+					assert.True(t, ok)
+					assert.EqualValues(t, 11, attrVal.Int())
+					attrVal, ok = lr.Attributes().Get("thread.id")
+					assert.True(t, ok)
+					assert.EqualValues(t, 9, attrVal.Int())
+					attrVal, ok = lr.Attributes().Get("process.executable.name")
+					assert.True(t, ok)
+					assert.Equal(t, "process.executable.name-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("container.id")
+					assert.True(t, ok)
+					assert.Equal(t, "container.id-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("linux.cgroup.path")
+					assert.True(t, ok)
+					assert.Equal(t, "linux.cgroup.path-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("cgroup.cpu.throttled_ns")
+					assert.True(t, ok)
+					assert.EqualValues(t, 23, attrVal.Int())
+					attrVal, ok = lr.Attributes().Get("cgroup.cpu.throttled_periods")
+					assert.True(t, ok)
+					assert.EqualValues(t, 28, attrVal.Int())
+					attrVal, ok = lr.Attributes().Get("interval.start")
+					assert.True(t, ok)
+					assert.EqualValues(t, 14, attrVal.Int())
+					attrVal, ok = lr.Attributes().Get("interval.duration_ns")
+					assert.True(t, ok)
+					assert.EqualValues(t, 20, attrVal.Int())
+					attrVal, ok = lr.Attributes().Get("kernel.per_thread_evidence")
+					assert.True(t, ok)
+					assert.True(t, attrVal.Bool())
+					attrVal, ok = lr.Attributes().Get("isolation.layer")
+					assert.True(t, ok)
+					assert.Equal(t, "isolation.layer-val", attrVal.Str())
+				case "kernel.conntrack.insert_failed":
+					assert.False(t, validatedEvents["kernel.conntrack.insert_failed"], "Found a duplicate in the events slice: kernel.conntrack.insert_failed")
+					validatedEvents["kernel.conntrack.insert_failed"] = true
+					lr := lrs.At(i)
+					assert.Equal(t, timestamp, lr.Timestamp())
+					assert.Equal(t, pcommon.TraceID(traceID), lr.TraceID())
+					assert.Equal(t, pcommon.SpanID(spanID), lr.SpanID())
+					attrVal, ok := lr.Attributes().Get("conntrack.insert_failed")
+					assert.True(t, ok)
+					assert.EqualValues(t, 23, attrVal.Int())
+					attrVal, ok = lr.Attributes().Get("isolation.layer")
+					assert.True(t, ok)
+					assert.Equal(t, "isolation.layer-val", attrVal.Str())
+				case "kernel.cpu.steal":
+					assert.False(t, validatedEvents["kernel.cpu.steal"], "Found a duplicate in the events slice: kernel.cpu.steal")
+					validatedEvents["kernel.cpu.steal"] = true
+					lr := lrs.At(i)
+					assert.Equal(t, timestamp, lr.Timestamp())
+					assert.Equal(t, pcommon.TraceID(traceID), lr.TraceID())
+					assert.Equal(t, pcommon.SpanID(spanID), lr.SpanID())
+					attrVal, ok := lr.Attributes().Get("process.pid")
+					assert.True(t, ok)
+					assert.EqualValues(t, 11, attrVal.Int())
+					attrVal, ok = lr.Attributes().Get("cpu.logical_number")
+					assert.True(t, ok)
+					assert.EqualValues(t, 18, attrVal.Int())
+					attrVal, ok = lr.Attributes().Get("cpu.steal_ns")
+					assert.True(t, ok)
+					assert.EqualValues(t, 12, attrVal.Int())
+					attrVal, ok = lr.Attributes().Get("interval.start")
+					assert.True(t, ok)
+					assert.EqualValues(t, 14, attrVal.Int())
+					attrVal, ok = lr.Attributes().Get("interval.duration_ns")
+					assert.True(t, ok)
+					assert.EqualValues(t, 20, attrVal.Int())
+					attrVal, ok = lr.Attributes().Get("kernel.per_thread_evidence")
+					assert.True(t, ok)
+					assert.True(t, attrVal.Bool())
+					attrVal, ok = lr.Attributes().Get("isolation.layer")
+					assert.True(t, ok)
+					assert.Equal(t, "isolation.layer-val", attrVal.Str())
+				case "kernel.log":
+					assert.False(t, validatedEvents["kernel.log"], "Found a duplicate in the events slice: kernel.log")
+					validatedEvents["kernel.log"] = true
+					lr := lrs.At(i)
+					assert.Equal(t, timestamp, lr.Timestamp())
+					assert.Equal(t, pcommon.TraceID(traceID), lr.TraceID())
+					assert.Equal(t, pcommon.SpanID(spanID), lr.SpanID())
+					attrVal, ok := lr.Attributes().Get("kernel.log.keyword")
+					assert.True(t, ok)
+					assert.Equal(t, "kernel.log.keyword-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("kernel.log.facility")
+					assert.True(t, ok)
+					assert.EqualValues(t, 19, attrVal.Int())
+					attrVal, ok = lr.Attributes().Get("kernel.log.device")
+					assert.True(t, ok)
+					assert.Equal(t, "kernel.log.device-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("process.pid")
+					assert.True(t, ok)
+					assert.EqualValues(t, 11, attrVal.Int())
+					attrVal, ok = lr.Attributes().Get("isolation.layer")
+					assert.True(t, ok)
+					assert.Equal(t, "isolation.layer-val", attrVal.Str())
+				case "kernel.net.tx_timeout":
+					assert.False(t, validatedEvents["kernel.net.tx_timeout"], "Found a duplicate in the events slice: kernel.net.tx_timeout")
+					validatedEvents["kernel.net.tx_timeout"] = true
+					lr := lrs.At(i)
+					assert.Equal(t, timestamp, lr.Timestamp())
+					assert.Equal(t, pcommon.TraceID(traceID), lr.TraceID())
+					assert.Equal(t, pcommon.SpanID(spanID), lr.SpanID())
+					attrVal, ok := lr.Attributes().Get("network.interface.name")
+					assert.True(t, ok)
+					assert.Equal(t, "network.interface.name-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("network.interface.driver")
+					assert.True(t, ok)
+					assert.Equal(t, "network.interface.driver-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("network.queue.index")
+					assert.True(t, ok)
+					assert.EqualValues(t, 19, attrVal.Int())
+					attrVal, ok = lr.Attributes().Get("isolation.layer")
+					assert.True(t, ok)
+					assert.Equal(t, "isolation.layer-val", attrVal.Str())
+				case "kernel.oom.kill":
+					assert.False(t, validatedEvents["kernel.oom.kill"], "Found a duplicate in the events slice: kernel.oom.kill")
+					validatedEvents["kernel.oom.kill"] = true
+					lr := lrs.At(i)
+					assert.Equal(t, timestamp, lr.Timestamp())
+					assert.Equal(t, pcommon.TraceID(traceID), lr.TraceID())
+					assert.Equal(t, pcommon.SpanID(spanID), lr.SpanID())
+					attrVal, ok := lr.Attributes().Get("process.pid")
+					assert.True(t, ok)
+					assert.EqualValues(t, 11, attrVal.Int())
+					attrVal, ok = lr.Attributes().Get("process.executable.name")
+					assert.True(t, ok)
+					assert.Equal(t, "process.executable.name-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("container.id")
+					assert.True(t, ok)
+					assert.Equal(t, "container.id-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("linux.memcg.path")
+					assert.True(t, ok)
+					assert.Equal(t, "linux.memcg.path-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("process.memory.total_vm_pages")
+					assert.True(t, ok)
+					assert.EqualValues(t, 29, attrVal.Int())
+					attrVal, ok = lr.Attributes().Get("isolation.layer")
+					assert.True(t, ok)
+					assert.Equal(t, "isolation.layer-val", attrVal.Str())
+				case "kernel.sched.delay":
+					assert.False(t, validatedEvents["kernel.sched.delay"], "Found a duplicate in the events slice: kernel.sched.delay")
+					validatedEvents["kernel.sched.delay"] = true
+					lr := lrs.At(i)
+					assert.Equal(t, timestamp, lr.Timestamp())
+					assert.Equal(t, pcommon.TraceID(traceID), lr.TraceID())
+					assert.Equal(t, pcommon.SpanID(spanID), lr.SpanID())
+					attrVal, ok := lr.Attributes().Get("process.pid")
+					assert.True(t, ok)
+					assert.EqualValues(t, 11, attrVal.Int())
+					attrVal, ok = lr.Attributes().Get("thread.id")
+					assert.True(t, ok)
+					assert.EqualValues(t, 9, attrVal.Int())
+					attrVal, ok = lr.Attributes().Get("process.executable.name")
+					assert.True(t, ok)
+					assert.Equal(t, "process.executable.name-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("container.id")
+					assert.True(t, ok)
+					assert.Equal(t, "container.id-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("linux.cgroup.path")
+					assert.True(t, ok)
+					assert.Equal(t, "linux.cgroup.path-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("sched.delay_ns")
+					assert.True(t, ok)
+					assert.EqualValues(t, 14, attrVal.Int())
+					attrVal, ok = lr.Attributes().Get("isolation.layer")
+					assert.True(t, ok)
+					assert.Equal(t, "isolation.layer-val", attrVal.Str())
+				case "kernel.skb.drop":
+					assert.False(t, validatedEvents["kernel.skb.drop"], "Found a duplicate in the events slice: kernel.skb.drop")
+					validatedEvents["kernel.skb.drop"] = true
+					lr := lrs.At(i)
+					assert.Equal(t, timestamp, lr.Timestamp())
+					assert.Equal(t, pcommon.TraceID(traceID), lr.TraceID())
+					assert.Equal(t, pcommon.SpanID(spanID), lr.SpanID())
+					attrVal, ok := lr.Attributes().Get("network.transport")
+					assert.True(t, ok)
+					assert.Equal(t, "network.transport-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("network.type")
+					assert.True(t, ok)
+					assert.Equal(t, "network.type-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("network.local.address")
+					assert.True(t, ok)
+					assert.Equal(t, "network.local.address-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("network.local.port")
+					assert.True(t, ok)
+					assert.EqualValues(t, 18, attrVal.Int())
+					attrVal, ok = lr.Attributes().Get("network.peer.address")
+					assert.True(t, ok)
+					assert.Equal(t, "network.peer.address-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("network.peer.port")
+					assert.True(t, ok)
+					assert.EqualValues(t, 17, attrVal.Int())
+					attrVal, ok = lr.Attributes().Get("linux.netns.inode")
+					assert.True(t, ok)
+					assert.EqualValues(t, 17, attrVal.Int())
+					attrVal, ok = lr.Attributes().Get("skb.drop.reason")
+					assert.True(t, ok)
+					assert.Equal(t, "skb.drop.reason-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("network.interface.name")
+					assert.True(t, ok)
+					assert.Equal(t, "network.interface.name-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("network.interface.driver")
+					assert.True(t, ok)
+					assert.Equal(t, "network.interface.driver-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("isolation.layer")
+					assert.True(t, ok)
+					assert.Equal(t, "isolation.layer-val", attrVal.Str())
+				case "kernel.syscall.slow":
+					assert.False(t, validatedEvents["kernel.syscall.slow"], "Found a duplicate in the events slice: kernel.syscall.slow")
+					validatedEvents["kernel.syscall.slow"] = true
+					lr := lrs.At(i)
+					assert.Equal(t, timestamp, lr.Timestamp())
+					assert.Equal(t, pcommon.TraceID(traceID), lr.TraceID())
+					assert.Equal(t, pcommon.SpanID(spanID), lr.SpanID())
+					attrVal, ok := lr.Attributes().Get("process.pid")
+					assert.True(t, ok)
+					assert.EqualValues(t, 11, attrVal.Int())
+					attrVal, ok = lr.Attributes().Get("thread.id")
+					assert.True(t, ok)
+					assert.EqualValues(t, 9, attrVal.Int())
+					attrVal, ok = lr.Attributes().Get("process.executable.name")
+					assert.True(t, ok)
+					assert.Equal(t, "process.executable.name-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("container.id")
+					assert.True(t, ok)
+					assert.Equal(t, "container.id-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("linux.cgroup.path")
+					assert.True(t, ok)
+					assert.Equal(t, "linux.cgroup.path-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("syscall.name")
+					assert.True(t, ok)
+					assert.Equal(t, "syscall.name-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("syscall.phase")
+					assert.True(t, ok)
+					assert.Equal(t, "syscall.phase-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("syscall.latency_ns")
+					assert.True(t, ok)
+					assert.EqualValues(t, 18, attrVal.Int())
+					attrVal, ok = lr.Attributes().Get("syscall.off_cpu_ns")
+					assert.True(t, ok)
+					assert.EqualValues(t, 18, attrVal.Int())
+					attrVal, ok = lr.Attributes().Get("syscall.return")
+					assert.True(t, ok)
+					assert.EqualValues(t, 14, attrVal.Int())
+					attrVal, ok = lr.Attributes().Get("process.seccomp.mode")
+					assert.True(t, ok)
+					assert.EqualValues(t, 20, attrVal.Int())
+					attrVal, ok = lr.Attributes().Get("linux.cgroup.io.limit")
+					assert.True(t, ok)
+					assert.Equal(t, "linux.cgroup.io.limit-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("network.peer.address")
+					assert.True(t, ok)
+					assert.Equal(t, "network.peer.address-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("network.peer.port")
+					assert.True(t, ok)
+					assert.EqualValues(t, 17, attrVal.Int())
+					attrVal, ok = lr.Attributes().Get("network.type")
+					assert.True(t, ok)
+					assert.Equal(t, "network.type-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("network.transport")
+					assert.True(t, ok)
+					assert.Equal(t, "network.transport-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("isolation.layer")
+					assert.True(t, ok)
+					assert.Equal(t, "isolation.layer-val", attrVal.Str())
+				case "kernel.tcp.connection":
+					assert.False(t, validatedEvents["kernel.tcp.connection"], "Found a duplicate in the events slice: kernel.tcp.connection")
+					validatedEvents["kernel.tcp.connection"] = true
+					lr := lrs.At(i)
+					assert.Equal(t, timestamp, lr.Timestamp())
+					assert.Equal(t, pcommon.TraceID(traceID), lr.TraceID())
+					assert.Equal(t, pcommon.SpanID(spanID), lr.SpanID())
+					attrVal, ok := lr.Attributes().Get("network.transport")
+					assert.True(t, ok)
+					assert.Equal(t, "network.transport-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("network.type")
+					assert.True(t, ok)
+					assert.Equal(t, "network.type-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("network.local.address")
+					assert.True(t, ok)
+					assert.Equal(t, "network.local.address-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("network.local.port")
+					assert.True(t, ok)
+					assert.EqualValues(t, 18, attrVal.Int())
+					attrVal, ok = lr.Attributes().Get("network.peer.address")
+					assert.True(t, ok)
+					assert.Equal(t, "network.peer.address-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("network.peer.port")
+					assert.True(t, ok)
+					assert.EqualValues(t, 17, attrVal.Int())
+					attrVal, ok = lr.Attributes().Get("linux.netns.inode")
+					assert.True(t, ok)
+					assert.EqualValues(t, 17, attrVal.Int())
+					attrVal, ok = lr.Attributes().Get("process.pid")
+					assert.True(t, ok)
+					assert.EqualValues(t, 11, attrVal.Int())
+					attrVal, ok = lr.Attributes().Get("thread.id")
+					assert.True(t, ok)
+					assert.EqualValues(t, 9, attrVal.Int())
+					attrVal, ok = lr.Attributes().Get("process.executable.name")
+					assert.True(t, ok)
+					assert.Equal(t, "process.executable.name-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("container.id")
+					assert.True(t, ok)
+					assert.Equal(t, "container.id-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("linux.cgroup.path")
+					assert.True(t, ok)
+					assert.Equal(t, "linux.cgroup.path-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("tcp.srtt_us")
+					assert.True(t, ok)
+					assert.EqualValues(t, 11, attrVal.Int())
+					attrVal, ok = lr.Attributes().Get("tcp.retransmits")
+					assert.True(t, ok)
+					assert.EqualValues(t, 15, attrVal.Int())
+					attrVal, ok = lr.Attributes().Get("tcp.bytes_sent")
+					assert.True(t, ok)
+					assert.Equal(t, "tcp.bytes_sent-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("tcp.bytes_received")
+					assert.True(t, ok)
+					assert.Equal(t, "tcp.bytes_received-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("tcp.duration_ms")
+					assert.True(t, ok)
+					assert.EqualValues(t, 15, attrVal.Int())
+					attrVal, ok = lr.Attributes().Get("tcp.state")
+					assert.True(t, ok)
+					assert.Equal(t, "tcp.state-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("tcp.connect.failed")
+					assert.True(t, ok)
+					assert.True(t, attrVal.Bool())
+					attrVal, ok = lr.Attributes().Get("isolation.layer")
+					assert.True(t, ok)
+					assert.Equal(t, "isolation.layer-val", attrVal.Str())
+				case "kernel.tcp.established":
+					assert.False(t, validatedEvents["kernel.tcp.established"], "Found a duplicate in the events slice: kernel.tcp.established")
+					validatedEvents["kernel.tcp.established"] = true
+					lr := lrs.At(i)
+					assert.Equal(t, timestamp, lr.Timestamp())
+					assert.Equal(t, pcommon.TraceID(traceID), lr.TraceID())
+					assert.Equal(t, pcommon.SpanID(spanID), lr.SpanID())
+					attrVal, ok := lr.Attributes().Get("network.transport")
+					assert.True(t, ok)
+					assert.Equal(t, "network.transport-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("network.type")
+					assert.True(t, ok)
+					assert.Equal(t, "network.type-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("network.local.address")
+					assert.True(t, ok)
+					assert.Equal(t, "network.local.address-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("network.local.port")
+					assert.True(t, ok)
+					assert.EqualValues(t, 18, attrVal.Int())
+					attrVal, ok = lr.Attributes().Get("network.peer.address")
+					assert.True(t, ok)
+					assert.Equal(t, "network.peer.address-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("network.peer.port")
+					assert.True(t, ok)
+					assert.EqualValues(t, 17, attrVal.Int())
+					attrVal, ok = lr.Attributes().Get("linux.netns.inode")
+					assert.True(t, ok)
+					assert.EqualValues(t, 17, attrVal.Int())
+					attrVal, ok = lr.Attributes().Get("process.pid")
+					assert.True(t, ok)
+					assert.EqualValues(t, 11, attrVal.Int())
+					attrVal, ok = lr.Attributes().Get("thread.id")
+					assert.True(t, ok)
+					assert.EqualValues(t, 9, attrVal.Int())
+					attrVal, ok = lr.Attributes().Get("process.executable.name")
+					assert.True(t, ok)
+					assert.Equal(t, "process.executable.name-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("container.id")
+					assert.True(t, ok)
+					assert.Equal(t, "container.id-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("linux.cgroup.path")
+					assert.True(t, ok)
+					assert.Equal(t, "linux.cgroup.path-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("tcp.state")
+					assert.True(t, ok)
+					assert.Equal(t, "tcp.state-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("tcp.established.side")
+					assert.True(t, ok)
+					assert.Equal(t, "tcp.established.side-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("isolation.layer")
+					assert.True(t, ok)
+					assert.Equal(t, "isolation.layer-val", attrVal.Str())
+				case "kernel.tcp.reset":
+					assert.False(t, validatedEvents["kernel.tcp.reset"], "Found a duplicate in the events slice: kernel.tcp.reset")
+					validatedEvents["kernel.tcp.reset"] = true
+					lr := lrs.At(i)
+					assert.Equal(t, timestamp, lr.Timestamp())
+					assert.Equal(t, pcommon.TraceID(traceID), lr.TraceID())
+					assert.Equal(t, pcommon.SpanID(spanID), lr.SpanID())
+					attrVal, ok := lr.Attributes().Get("network.transport")
+					assert.True(t, ok)
+					assert.Equal(t, "network.transport-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("network.type")
+					assert.True(t, ok)
+					assert.Equal(t, "network.type-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("network.local.address")
+					assert.True(t, ok)
+					assert.Equal(t, "network.local.address-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("network.local.port")
+					assert.True(t, ok)
+					assert.EqualValues(t, 18, attrVal.Int())
+					attrVal, ok = lr.Attributes().Get("network.peer.address")
+					assert.True(t, ok)
+					assert.Equal(t, "network.peer.address-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("network.peer.port")
+					assert.True(t, ok)
+					assert.EqualValues(t, 17, attrVal.Int())
+					attrVal, ok = lr.Attributes().Get("linux.netns.inode")
+					assert.True(t, ok)
+					assert.EqualValues(t, 17, attrVal.Int())
+					attrVal, ok = lr.Attributes().Get("process.pid")
+					assert.True(t, ok)
+					assert.EqualValues(t, 11, attrVal.Int())
+					attrVal, ok = lr.Attributes().Get("thread.id")
+					assert.True(t, ok)
+					assert.EqualValues(t, 9, attrVal.Int())
+					attrVal, ok = lr.Attributes().Get("process.executable.name")
+					assert.True(t, ok)
+					assert.Equal(t, "process.executable.name-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("container.id")
+					assert.True(t, ok)
+					assert.Equal(t, "container.id-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("linux.cgroup.path")
+					assert.True(t, ok)
+					assert.Equal(t, "linux.cgroup.path-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("tcp.state")
+					assert.True(t, ok)
+					assert.Equal(t, "tcp.state-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("tcp.reset.direction")
+					assert.True(t, ok)
+					assert.Equal(t, "sent", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("tcp.reset.reason")
+					assert.True(t, ok)
+					assert.Equal(t, "tcp.reset.reason-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("isolation.layer")
+					assert.True(t, ok)
+					assert.Equal(t, "isolation.layer-val", attrVal.Str())
+				case "kernel.tcp.retransmit":
+					assert.False(t, validatedEvents["kernel.tcp.retransmit"], "Found a duplicate in the events slice: kernel.tcp.retransmit")
+					validatedEvents["kernel.tcp.retransmit"] = true
+					lr := lrs.At(i)
+					assert.Equal(t, timestamp, lr.Timestamp())
+					assert.Equal(t, pcommon.TraceID(traceID), lr.TraceID())
+					assert.Equal(t, pcommon.SpanID(spanID), lr.SpanID())
+					attrVal, ok := lr.Attributes().Get("network.transport")
+					assert.True(t, ok)
+					assert.Equal(t, "network.transport-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("network.type")
+					assert.True(t, ok)
+					assert.Equal(t, "network.type-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("network.local.address")
+					assert.True(t, ok)
+					assert.Equal(t, "network.local.address-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("network.local.port")
+					assert.True(t, ok)
+					assert.EqualValues(t, 18, attrVal.Int())
+					attrVal, ok = lr.Attributes().Get("network.peer.address")
+					assert.True(t, ok)
+					assert.Equal(t, "network.peer.address-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("network.peer.port")
+					assert.True(t, ok)
+					assert.EqualValues(t, 17, attrVal.Int())
+					attrVal, ok = lr.Attributes().Get("linux.netns.inode")
+					assert.True(t, ok)
+					assert.EqualValues(t, 17, attrVal.Int())
+					attrVal, ok = lr.Attributes().Get("process.pid")
+					assert.True(t, ok)
+					assert.EqualValues(t, 11, attrVal.Int())
+					attrVal, ok = lr.Attributes().Get("thread.id")
+					assert.True(t, ok)
+					assert.EqualValues(t, 9, attrVal.Int())
+					attrVal, ok = lr.Attributes().Get("process.executable.name")
+					assert.True(t, ok)
+					assert.Equal(t, "process.executable.name-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("container.id")
+					assert.True(t, ok)
+					assert.Equal(t, "container.id-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("linux.cgroup.path")
+					assert.True(t, ok)
+					assert.Equal(t, "linux.cgroup.path-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("tcp.state")
+					assert.True(t, ok)
+					assert.Equal(t, "tcp.state-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("tcp.retransmit.kind")
+					assert.True(t, ok)
+					assert.Equal(t, "tcp.retransmit.kind-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("tcp.retransmit.wait_ns")
+					assert.True(t, ok)
+					assert.EqualValues(t, 22, attrVal.Int())
+					attrVal, ok = lr.Attributes().Get("isolation.layer")
+					assert.True(t, ok)
+					assert.Equal(t, "isolation.layer-val", attrVal.Str())
+				}
+			}
+		})
+	}
 }

@@ -48,6 +48,15 @@ func TestMetricsBuilder(t *testing.T) {
 			resAttrsSet: testDataSetNone,
 			expectEmpty: true,
 		},
+		{
+			name:        "filter_set_include",
+			resAttrsSet: testDataSetAll,
+		},
+		{
+			name:        "filter_set_exclude",
+			resAttrsSet: testDataSetAll,
+			expectEmpty: true,
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -143,7 +152,10 @@ func TestMetricsBuilder(t *testing.T) {
 				mb.RecordKernelTCPRetransmitsDataPoint(ts, 3, "network.peer.address-val-2", 12)
 			}
 
-			res := pcommon.NewResource()
+			rb := mb.NewResourceBuilder()
+			rb.SetHostName("host.name-val")
+			rb.SetK8sNodeName("k8s.node.name-val")
+			res := rb.Emit()
 			metrics := mb.Emit(WithResource(res))
 			if tt.name == "reaggregate_set" {
 				assert.Empty(t, mb.metricKernelCgroupCPUThrottledPeriods.aggDataPoints)
