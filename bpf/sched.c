@@ -222,11 +222,14 @@ int BPF_PROG(handle_sched_switch, bool preempt, struct task_struct *prev, struct
 			ts = bpf_task_storage_get(&runq_start, prev, 0, 0);
 		if (track_syscalls) {
 			struct sc_out w;
-			if (sc_switch_out(ts ? &ts->sc : 0, prev, prev_state, now, &w)) {
+			bool begin = sc_switch_out(ts ? &ts->sc : 0, prev, prev_state, now, &w);
+			if (begin || w.trap) {
 				if (!ts)
 					ts = bpf_task_storage_get(&runq_start, prev, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
-				if (ts)
+				if (ts && begin)
 					sc_begin(&ts->sc, prev, now, &w);
+				if (ts && w.trap)
+					trap_begin(&ts->sc, prev, now, &w);
 			}
 		}
 		if (prev_state == 0) { // TASK_RUNNING: preempted, still runnable

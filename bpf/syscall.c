@@ -37,11 +37,14 @@ int BPF_PROG(handle_syscall_switch, bool preempt, struct task_struct *prev, stru
 
 	if (prev->pid) {
 		st = bpf_task_storage_get(&sc_wait, prev, 0, 0);
-		if (sc_switch_out(st, prev, prev_state, now, &w)) {
+		bool begin = sc_switch_out(st, prev, prev_state, now, &w);
+		if (begin || w.trap) {
 			if (!st)
 				st = bpf_task_storage_get(&sc_wait, prev, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
-			if (st)
+			if (st && begin)
 				sc_begin(st, prev, now, &w);
+			if (st && w.trap)
+				trap_begin(st, prev, now, &w);
 		}
 	}
 	if (next->pid) {

@@ -10,6 +10,9 @@
 
 #define PHASE_BODY 0
 #define PHASE_ENTRY 1
+// A window of a ptrace-traced thread's syscall traps (a gVisor ptrace-platform
+// stub, whose tracer, the Sentry, runs each syscall on its behalf).
+#define PHASE_SANDBOX 2
 #define SECCOMP_MODE_FILTER 2
 
 // syscall_event.flags
@@ -35,6 +38,8 @@ struct syscall_event {
 	__u32 flags;          // SC_*
 	struct sc_peer peer;  // connect only: the address connected to
 	__u64 off_cpu_ns;     // time off CPU within latency_ns
+	__u64 window_start;   // PHASE_SANDBOX: first trap of the window (boot ns); else 0
+	__u64 traps;          // PHASE_SANDBOX: traps summed in latency_ns; else 0
 };
 
 struct sc_key {

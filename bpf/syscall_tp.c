@@ -84,6 +84,8 @@ static __always_inline void record(__u32 nr, __u32 phase, __u64 lat, __s64 ret, 
 	e->flags = phase == PHASE_BODY ? SC_HAS_RET : 0;
 	e->peer = *peer;
 	e->off_cpu_ns = lat;
+	e->window_start = 0;
+	e->traps = 0;
 	bpf_ringbuf_submit(e, 0);
 }
 

@@ -25,6 +25,14 @@ const volatile __u64 max_cpu_gap_ns = 2000000;
 // from paying a histogram update per switch.
 const volatile __u64 min_wait_ns = 1000000;
 const volatile __u32 connect_nr = 42; // __NR_connect (set from user space)
+// Sandbox traps (a ptrace-traced thread stopped at a syscall while its
+// tracer runs it: gVisor's ptrace platform). A stop up to max_trap_ns is the
+// interception's round trip; a longer one is the application's own blocking
+// wait that the tracer serves (an idle epoll, a sleep) and is not summed.
+// Traps are summed per thread over windows of trap_window_ns; a window
+// whose sum reaches min_wait_ns becomes a record (PHASE_SANDBOX).
+const volatile __u64 max_trap_ns = 1000000;
+const volatile __u64 trap_window_ns = 100000000;
 // Bitmap of the watched syscall numbers (set from user space).
 const volatile __u64 watched[8] = {};
 
@@ -41,6 +49,14 @@ struct sc_wait {
 	__u32 seccomp_mode;
 	__u32 _pad;
 	struct sc_peer peer;
+	// Sandbox traps of the current window.
+	__u64 trap_out;   // switch-out into a traced syscall stop; 0 = none
+	__u64 trap_first; // start of the window's first trap; 0 = none
+	__u64 trap_last;  // end of its last trap
+	__u64 trap_sum;
+	__u64 trap_count;
+	__u32 trap_nr;     // the last trapped syscall
+	__u32 trap_tracer; // the tracer's tgid (the Sentry)
 };
 
 
@@ -123,6 +139,53 @@ static __always_inline void flush(struct sc_wait *st, struct task_struct *t)
 	bpf_ringbuf_submit(e, 0);
 }
 
+// The trap window of st is over: a record of the traced thread, in the
+// name of its tracer's process (the sandbox: with gVisor the Sentry owns
+// the sockets, so it is the process spans resolve to), thread id the stub's.
+static __always_inline void trap_flush(struct sc_wait *st, struct task_struct *t)
+{
+	struct syscall_event *e;
+
+	if (st->trap_sum >= min_wait_ns && (e = reserve_event(sizeof(*e), EVENT_SYSCALL_SLOW))) {
+		fill_header_task(&e->hdr, EVENT_SYSCALL_SLOW, t);
+		if (st->trap_tracer)
+			e->hdr.pid = st->trap_tracer;
+		e->hdr.ts_ns = st->trap_last;
+		e->latency_ns = st->trap_sum;
+		e->ret = 0;
+		task_cg_key(t, bpf_core_enum_value(enum cgroup_subsys_id, cpu_cgrp_id), &e->cg);
+		e->nr = st->trap_nr;
+		e->phase = PHASE_SANDBOX;
+		e->seccomp_mode = t->seccomp.mode;
+		e->flags = 0;
+		__builtin_memset(&e->peer, 0, sizeof(e->peer));
+		e->off_cpu_ns = st->trap_sum;
+		e->window_start = st->trap_first;
+		e->traps = st->trap_count;
+		bpf_ringbuf_submit(e, 0);
+	}
+	st->trap_first = 0;
+	st->trap_sum = 0;
+	st->trap_count = 0;
+}
+
+// A traced thread comes back from a stop that began at st->trap_out.
+static __always_inline void trap_end(struct sc_wait *st, struct task_struct *t, __u64 now)
+{
+	__u64 out = st->trap_out, d = now - out;
+
+	st->trap_out = 0;
+	if (d <= max_trap_ns) {
+		if (!st->trap_first)
+			st->trap_first = out;
+		st->trap_sum += d;
+		st->trap_count++;
+		st->trap_last = now;
+	}
+	if (st->trap_first && now - st->trap_first >= trap_window_ns)
+		trap_flush(st, t);
+}
+
 // The switch-out half: st is prev's state (NULL when it has none yet).
 // Returns true when a new wait begins: the caller then passes prev's state
 // (created if need be) to sc_begin with the same w.
@@ -131,13 +194,24 @@ struct sc_out {
 	long nr;
 	__u64 io;
 	__u32 phase;
+	bool trap; // prev stops traced at a syscall: the caller calls trap_begin
 };
+
+// prev stops in a ptrace syscall stop (not the exit stop; a signal stop has
+// no syscall number): the tracer runs or inspects the syscall meanwhile.
+static __always_inline void trap_begin(struct sc_wait *st, struct task_struct *prev, __u64 now, const struct sc_out *w)
+{
+	st->trap_out = now;
+	st->trap_nr = w->nr;
+	st->trap_tracer = prev->parent->tgid; // a traced task's parent is its tracer
+}
 
 static __always_inline bool sc_switch_out(struct sc_wait *st, struct task_struct *prev, unsigned int state, __u64 now, struct sc_out *w)
 {
 	__u64 ran;
 
 	w->nr = -1;
+	w->trap = false;
 	w->regs = (struct pt_regs *)bpf_task_pt_regs(prev);
 	if (state == 0) {
 		// Preempted, still runnable: run-queue time, not the syscall's
@@ -153,6 +227,8 @@ static __always_inline bool sc_switch_out(struct sc_wait *st, struct task_struct
 	}
 	if (w->regs)
 		w->nr = REGS_SYSCALL_NR(w->regs); // -1 outside a syscall (interrupt/exception frame)
+	w->trap = (state & TASK_TRACED_BIT) && w->nr >= 0 && w->nr < 512 && prev->ptrace &&
+		  prev->ptrace_message != PTRACE_EVENTMSG_SYSCALL_EXIT;
 	if ((state & TASK_DEAD_BIT) || !is_watched(w->nr)) {
 		if (st && st->start)
 			flush(st, prev);
@@ -188,6 +264,8 @@ static __always_inline void sc_begin(struct sc_wait *st, struct task_struct *pre
 
 static __always_inline void sc_switch_in(struct sc_wait *st, struct task_struct *next, __u64 now)
 {
+	if (st->trap_out)
+		trap_end(st, next, now);
 	if (!st->out_since)
 		return;
 	st->off_ns += now - st->out_since;

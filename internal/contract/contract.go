@@ -117,6 +117,12 @@ const (
 	// Time off CPU within a slow syscall's wait (syscall.latency_ns is the
 	// wait's wall time: first switch-out to last switch-in).
 	AttrSyscallOffCPUNs = "syscall.off_cpu_ns"
+	// On a kernel.syscall.slow record of syscall.phase "sandbox" (a window
+	// of a sandboxed thread's syscall traps, gVisor's ptrace platform): how
+	// many traps syscall.latency_ns sums; interval.start/duration_ns bound
+	// the window, process.pid is the tracer's (the Sentry's) process and
+	// thread.id the traced stub thread.
+	AttrSyscallSandboxTraps = "syscall.sandbox.traps"
 	// On node- or cgroup-wide CPU records (cpu.stat throttling, /proc/stat
 	// steal): true when the same node also sends per-thread records of that
 	// loss (kernel.cgroup.throttle / kernel.cpu.steal with process.pid), so

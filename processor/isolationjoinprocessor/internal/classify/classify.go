@@ -40,6 +40,9 @@ func (r *Rule) matches(e *kevent.Event) bool {
 var DefaultRules = []Rule{
 	// The seccomp-notify / ptrace slow path runs before the syscall: a sandbox.
 	{Event: contract.EventSyscallSlow, Match: map[string]string{contract.AttrSyscallPhase: "entry"}, Layer: contract.LayerL4},
+	// A sandbox's syscall traps (gVisor's ptrace platform: the Sentry runs
+	// every syscall of the stub thread it traces).
+	{Event: contract.EventSyscallSlow, Match: map[string]string{contract.AttrSyscallPhase: "sandbox"}, Layer: contract.LayerL4},
 	// A thread parked in an idle wait (a lock, a poll loop, a sleep) is the
 	// application waiting for itself, whatever isolates it: not evidence.
 	// Receivers tag these app themselves; this covers records that do not.
@@ -628,9 +631,12 @@ func describe(b *strings.Builder, events []Attributed, layer string) {
 			b.WriteString("run-queue delay ")
 			ms(b, g.t)
 		case contract.EventSyscallSlow:
-			if g.phase == "entry" {
+			switch g.phase {
+			case "entry":
 				b.WriteString("syscall entry wait ")
-			} else {
+			case "sandbox":
+				b.WriteString("sandbox syscall traps ")
+			default:
 				b.WriteString("slow syscalls ")
 			}
 			ms(b, g.t)

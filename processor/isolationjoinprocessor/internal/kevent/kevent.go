@@ -415,7 +415,9 @@ func FromRecord(host string, lr plog.LogRecord) (Event, bool) {
 	if r := a.v[rPerThread]; a.found&(1<<rPerThread) != 0 {
 		d.Aggregate = (r.Type() == pcommon.ValueTypeBool && r.Bool()) || (r.Type() == pcommon.ValueTypeStr && r.Str() == "true")
 	}
-	if n == contract.EventCgroupThrottle || n == contract.EventCPUSteal {
+	// Summing records: throttling, steal, and a sandbox's syscall traps
+	// (kernel.syscall.slow of phase "sandbox").
+	if n == contract.EventCgroupThrottle || n == contract.EventCPUSteal || (n == contract.EventSyscallSlow && d.SyscallPhase == "sandbox") {
 		if is, in := a.int(rIntervalStart), a.int(rIntervalNs); is > 0 && in > 0 {
 			d.IntervalStart, d.IntervalNs = is, in
 		}

@@ -201,8 +201,11 @@ func (d *Decoder) decodeBlockIO(raw []byte, h Header, dst plog.LogRecordSlice) e
 
 // PhaseName names a syscall phase.
 func PhaseName(p uint32) string {
-	if p == PhaseEntry {
+	switch p {
+	case PhaseEntry:
 		return "entry"
+	case PhaseSandbox:
+		return "sandbox"
 	}
 	return "body"
 }
@@ -235,6 +238,15 @@ func (d *Decoder) decodeSyscallSlow(raw []byte, h Header, dst plog.LogRecordSlic
 	attrs.PutInt(contract.AttrSyscallLatencyNs, int64(lat))
 	attrs.PutInt(contract.AttrSeccompMode, int64(mode))
 	attrs.PutInt(contract.AttrSyscallOffCPUNs, int64(le.Uint64(raw[syscallOffCPUNs:])))
+	if phase == PhaseSandbox {
+		// A window of traps summed: the join prorates it over the window.
+		start := le.Uint64(raw[syscallWindow:])
+		if start > 0 && start <= h.BootNs {
+			attrs.PutInt(contract.AttrIntervalStart, d.Clock.Wall(start).UnixNano())
+			attrs.PutInt(contract.AttrIntervalNs, int64(h.BootNs-start))
+		}
+		attrs.PutInt(contract.AttrSyscallSandboxTraps, clampInt(le.Uint64(raw[syscallTraps:])))
+	}
 	if le.Uint32(raw[syscallFlags:])&syscallHasRet != 0 {
 		// Only the syscall-tracepoint fallback sees the return value.
 		attrs.PutInt(contract.AttrSyscallReturn, int64(le.Uint64(raw[syscallRet:])))
@@ -259,7 +271,11 @@ func (d *Decoder) decodeSyscallSlow(raw []byte, h Header, dst plog.LogRecordSlic
 		}
 	}
 	attrs.PutStr(contract.AttrIsolationLayer, SyscallLayer(name, phase, h.Comm, ioLimit))
-	lr.Body().SetStr(name + " " + PhaseName(phase) + " took " + durationString(lat))
+	if phase == PhaseSandbox {
+		lr.Body().SetStr("sandbox syscall traps took " + durationString(lat) + " (last " + name + ")")
+	} else {
+		lr.Body().SetStr(name + " " + PhaseName(phase) + " took " + durationString(lat))
+	}
 	return nil
 }
 
@@ -292,7 +308,7 @@ func syscallPeer(raw []byte) (netip.AddrPort, bool) {
 // container cgroup — being in a container is placement, not a cause.
 func SyscallLayer(name string, phase uint32, comm, ioLimit string) string {
 	switch {
-	case phase == PhaseEntry:
+	case phase == PhaseEntry || phase == PhaseSandbox:
 		return contract.LayerL4
 	case isSandboxRuntime(comm):
 		return contract.LayerL4

@@ -158,6 +158,7 @@ func TestSyscallLayer(t *testing.T) {
 		{"entry wait is the sandbox slow path", "connect", PhaseEntry, "client", "", contract.LayerL4},
 		{"entry wait of futex too", "futex", PhaseEntry, "app", "", contract.LayerL4},
 		{"body in runsc", "futex", PhaseBody, "runsc", "", contract.LayerL4},
+		{"gVisor stub's syscall traps", "read", PhaseSandbox, "exe", "", contract.LayerL4},
 		{"body in wasmtime", "read", PhaseBody, "wasmtime", "", contract.LayerL4},
 		{"body in kata agent", "write", PhaseBody, "kata-agent", "", contract.LayerL4},
 		{"comm exe is not a sandbox", "futex", PhaseBody, "exe", "", contract.LayerApp},

@@ -22,7 +22,7 @@ const (
 	blockOp        = HeaderSize + 32
 	blockError     = HeaderSize + 36
 
-	SyscallSize      = HeaderSize + 80
+	SyscallSize      = HeaderSize + 96
 	syscallLatencyNs = HeaderSize
 	syscallRet       = HeaderSize + 8
 	syscallCgroup    = HeaderSize + 16
@@ -34,6 +34,10 @@ const (
 	syscallPeerFam   = HeaderSize + 64
 	syscallPeerPort  = HeaderSize + 66
 	syscallOffCPUNs  = HeaderSize + 72
+	syscallWindow    = HeaderSize + 80 // PHASE_SANDBOX: the window's first trap, boot ns
+	syscallTraps     = HeaderSize + 88 // PHASE_SANDBOX: traps summed
+	// SyscallWindowAt is checked against the C layout.
+	SyscallWindowAt = syscallWindow
 	// SyscallFlagsAt and SyscallOffCPUAt are checked against the C layout.
 	SyscallFlagsAt  = syscallFlags
 	SyscallOffCPUAt = syscallOffCPUNs
@@ -50,4 +54,7 @@ const (
 const (
 	PhaseBody  = 0
 	PhaseEntry = 1
+	// PhaseSandbox: a window of a ptrace-traced thread's syscall traps
+	// (gVisor's ptrace platform), summed.
+	PhaseSandbox = 2
 )

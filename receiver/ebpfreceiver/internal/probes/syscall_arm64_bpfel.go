@@ -51,6 +51,13 @@ type syscallScWait struct {
 		Port   uint16
 		Pad    uint32
 	}
+	TrapOut    uint64
+	TrapFirst  uint64
+	TrapLast   uint64
+	TrapSum    uint64
+	TrapCount  uint64
+	TrapNr     uint32
+	TrapTracer uint32
 }
 
 type syscallSockOwner struct {
@@ -93,7 +100,9 @@ type syscallSyscallEvent struct {
 		Port   uint16
 		Pad    uint32
 	}
-	OffCpuNs uint64
+	OffCpuNs    uint64
+	WindowStart uint64
+	Traps       uint64
 }
 
 // Names of all BPF objects in the ELF.
@@ -108,9 +117,11 @@ const (
 	syscallProgHandleSyscallSwitch = "handle_syscall_switch"
 	syscallVarConnectNr            = "connect_nr"
 	syscallVarMaxCpuGapNs          = "max_cpu_gap_ns"
+	syscallVarMaxTrapNs            = "max_trap_ns"
 	syscallVarMinEntryLatencyNs    = "min_entry_latency_ns"
 	syscallVarMinLatencyNs         = "min_latency_ns"
 	syscallVarMinWaitNs            = "min_wait_ns"
+	syscallVarTrapWindowNs         = "trap_window_ns"
 	syscallVarUnusedScKey          = "unused_sc_key"
 	syscallVarUnusedSyscallEvent   = "unused_syscall_event"
 	syscallVarWatched              = "watched"
@@ -178,9 +189,11 @@ type syscallMapSpecs struct {
 type syscallVariableSpecs struct {
 	ConnectNr          *ebpf.VariableSpec `ebpf:"connect_nr"`
 	MaxCpuGapNs        *ebpf.VariableSpec `ebpf:"max_cpu_gap_ns"`
+	MaxTrapNs          *ebpf.VariableSpec `ebpf:"max_trap_ns"`
 	MinEntryLatencyNs  *ebpf.VariableSpec `ebpf:"min_entry_latency_ns"`
 	MinLatencyNs       *ebpf.VariableSpec `ebpf:"min_latency_ns"`
 	MinWaitNs          *ebpf.VariableSpec `ebpf:"min_wait_ns"`
+	TrapWindowNs       *ebpf.VariableSpec `ebpf:"trap_window_ns"`
 	UnusedScKey        *ebpf.VariableSpec `ebpf:"unused_sc_key"`
 	UnusedSyscallEvent *ebpf.VariableSpec `ebpf:"unused_syscall_event"`
 	Watched            *ebpf.VariableSpec `ebpf:"watched"`
@@ -229,9 +242,11 @@ func (m *syscallMaps) Close() error {
 type syscallVariables struct {
 	ConnectNr          *ebpf.Variable `ebpf:"connect_nr"`
 	MaxCpuGapNs        *ebpf.Variable `ebpf:"max_cpu_gap_ns"`
+	MaxTrapNs          *ebpf.Variable `ebpf:"max_trap_ns"`
 	MinEntryLatencyNs  *ebpf.Variable `ebpf:"min_entry_latency_ns"`
 	MinLatencyNs       *ebpf.Variable `ebpf:"min_latency_ns"`
 	MinWaitNs          *ebpf.Variable `ebpf:"min_wait_ns"`
+	TrapWindowNs       *ebpf.Variable `ebpf:"trap_window_ns"`
 	UnusedScKey        *ebpf.Variable `ebpf:"unused_sc_key"`
 	UnusedSyscallEvent *ebpf.Variable `ebpf:"unused_syscall_event"`
 	Watched            *ebpf.Variable `ebpf:"watched"`

@@ -93,7 +93,9 @@ type syscalltpSyscallEvent struct {
 		Port   uint16
 		Pad    uint32
 	}
-	OffCpuNs uint64
+	OffCpuNs    uint64
+	WindowStart uint64
+	Traps       uint64
 }
 
 // Names of all BPF objects in the ELF.
