@@ -400,7 +400,7 @@ type eventKernelSyscallSlow struct {
 	config EventConfig         // event config provided by user.
 }
 
-func (e *eventKernelSyscallSlow) recordEvent(ctx context.Context, timestamp pcommon.Timestamp, processPidAttributeValue int64, threadIDAttributeValue int64, processExecutableNameAttributeValue string, containerIDAttributeValue string, linuxCgroupPathAttributeValue string, syscallNameAttributeValue string, syscallPhaseAttributeValue string, syscallLatencyNsAttributeValue int64, syscallOffCPUNsAttributeValue int64, syscallReturnAttributeValue int64, processSeccompModeAttributeValue int64, linuxCgroupIoLimitAttributeValue string, networkPeerAddressAttributeValue string, networkPeerPortAttributeValue int64, networkTypeAttributeValue string, networkTransportAttributeValue string, isolationLayerAttributeValue string) {
+func (e *eventKernelSyscallSlow) recordEvent(ctx context.Context, timestamp pcommon.Timestamp, processPidAttributeValue int64, threadIDAttributeValue int64, processExecutableNameAttributeValue string, containerIDAttributeValue string, linuxCgroupPathAttributeValue string, syscallNameAttributeValue string, syscallPhaseAttributeValue string, syscallLatencyNsAttributeValue int64, syscallOffCPUNsAttributeValue int64, syscallReturnAttributeValue int64, processSeccompModeAttributeValue int64, linuxCgroupIoLimitAttributeValue string, networkPeerAddressAttributeValue string, networkPeerPortAttributeValue int64, networkTypeAttributeValue string, networkTransportAttributeValue string, syscallSandboxTrapsAttributeValue int64, intervalStartAttributeValue int64, intervalDurationNsAttributeValue int64, isolationLayerAttributeValue string) {
 	if !e.config.Enabled {
 		return
 	}
@@ -428,6 +428,9 @@ func (e *eventKernelSyscallSlow) recordEvent(ctx context.Context, timestamp pcom
 	dp.Attributes().PutInt("network.peer.port", networkPeerPortAttributeValue)
 	dp.Attributes().PutStr("network.type", networkTypeAttributeValue)
 	dp.Attributes().PutStr("network.transport", networkTransportAttributeValue)
+	dp.Attributes().PutInt("syscall.sandbox.traps", syscallSandboxTrapsAttributeValue)
+	dp.Attributes().PutInt("interval.start", intervalStartAttributeValue)
+	dp.Attributes().PutInt("interval.duration_ns", intervalDurationNsAttributeValue)
 	dp.Attributes().PutStr("isolation.layer", isolationLayerAttributeValue)
 
 }
@@ -858,8 +861,8 @@ func (lb *LogsBuilder) RecordKernelSkbDropEvent(ctx context.Context, timestamp p
 }
 
 // RecordKernelSyscallSlowEvent adds a log record of kernel.syscall.slow event.
-func (lb *LogsBuilder) RecordKernelSyscallSlowEvent(ctx context.Context, timestamp pcommon.Timestamp, processPidAttributeValue int64, threadIDAttributeValue int64, processExecutableNameAttributeValue string, containerIDAttributeValue string, linuxCgroupPathAttributeValue string, syscallNameAttributeValue string, syscallPhaseAttributeValue string, syscallLatencyNsAttributeValue int64, syscallOffCPUNsAttributeValue int64, syscallReturnAttributeValue int64, processSeccompModeAttributeValue int64, linuxCgroupIoLimitAttributeValue string, networkPeerAddressAttributeValue string, networkPeerPortAttributeValue int64, networkTypeAttributeValue string, networkTransportAttributeValue string, isolationLayerAttributeValue string) {
-	lb.eventKernelSyscallSlow.recordEvent(ctx, timestamp, processPidAttributeValue, threadIDAttributeValue, processExecutableNameAttributeValue, containerIDAttributeValue, linuxCgroupPathAttributeValue, syscallNameAttributeValue, syscallPhaseAttributeValue, syscallLatencyNsAttributeValue, syscallOffCPUNsAttributeValue, syscallReturnAttributeValue, processSeccompModeAttributeValue, linuxCgroupIoLimitAttributeValue, networkPeerAddressAttributeValue, networkPeerPortAttributeValue, networkTypeAttributeValue, networkTransportAttributeValue, isolationLayerAttributeValue)
+func (lb *LogsBuilder) RecordKernelSyscallSlowEvent(ctx context.Context, timestamp pcommon.Timestamp, processPidAttributeValue int64, threadIDAttributeValue int64, processExecutableNameAttributeValue string, containerIDAttributeValue string, linuxCgroupPathAttributeValue string, syscallNameAttributeValue string, syscallPhaseAttributeValue string, syscallLatencyNsAttributeValue int64, syscallOffCPUNsAttributeValue int64, syscallReturnAttributeValue int64, processSeccompModeAttributeValue int64, linuxCgroupIoLimitAttributeValue string, networkPeerAddressAttributeValue string, networkPeerPortAttributeValue int64, networkTypeAttributeValue string, networkTransportAttributeValue string, syscallSandboxTrapsAttributeValue int64, intervalStartAttributeValue int64, intervalDurationNsAttributeValue int64, isolationLayerAttributeValue string) {
+	lb.eventKernelSyscallSlow.recordEvent(ctx, timestamp, processPidAttributeValue, threadIDAttributeValue, processExecutableNameAttributeValue, containerIDAttributeValue, linuxCgroupPathAttributeValue, syscallNameAttributeValue, syscallPhaseAttributeValue, syscallLatencyNsAttributeValue, syscallOffCPUNsAttributeValue, syscallReturnAttributeValue, processSeccompModeAttributeValue, linuxCgroupIoLimitAttributeValue, networkPeerAddressAttributeValue, networkPeerPortAttributeValue, networkTypeAttributeValue, networkTransportAttributeValue, syscallSandboxTrapsAttributeValue, intervalStartAttributeValue, intervalDurationNsAttributeValue, isolationLayerAttributeValue)
 }
 
 // RecordKernelTCPConnectionEvent adds a log record of kernel.tcp.connection event.

@@ -156,7 +156,7 @@ func TestLogsBuilder(t *testing.T) {
 			lb.RecordKernelSkbDropEvent(ctx, timestamp, "network.transport-val", "network.type-val", "network.local.address-val", 18, "network.peer.address-val", 17, 17, "skb.drop.reason-val", "network.interface.name-val", "network.interface.driver-val", "isolation.layer-val")
 			defaultEventsCount++
 			allEventsCount++
-			lb.RecordKernelSyscallSlowEvent(ctx, timestamp, 11, 9, "process.executable.name-val", "container.id-val", "linux.cgroup.path-val", "syscall.name-val", "syscall.phase-val", 18, 18, 14, 20, "linux.cgroup.io.limit-val", "network.peer.address-val", 17, "network.type-val", "network.transport-val", "isolation.layer-val")
+			lb.RecordKernelSyscallSlowEvent(ctx, timestamp, 11, 9, "process.executable.name-val", "container.id-val", "linux.cgroup.path-val", "syscall.name-val", "syscall.phase-val", 18, 18, 14, 20, "linux.cgroup.io.limit-val", "network.peer.address-val", 17, "network.type-val", "network.transport-val", 21, 14, 20, "isolation.layer-val")
 			defaultEventsCount++
 			allEventsCount++
 			lb.RecordKernelTCPConnectionEvent(ctx, timestamp, "network.transport-val", "network.type-val", "network.local.address-val", 18, "network.peer.address-val", 17, 17, 11, 9, "process.executable.name-val", "container.id-val", "linux.cgroup.path-val", 11, 15, "tcp.bytes_sent-val", "tcp.bytes_received-val", 15, "tcp.state-val", true, "isolation.layer-val")
@@ -517,6 +517,15 @@ func TestLogsBuilder(t *testing.T) {
 					attrVal, ok = lr.Attributes().Get("network.transport")
 					assert.True(t, ok)
 					assert.Equal(t, "network.transport-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("syscall.sandbox.traps")
+					assert.True(t, ok)
+					assert.EqualValues(t, 21, attrVal.Int())
+					attrVal, ok = lr.Attributes().Get("interval.start")
+					assert.True(t, ok)
+					assert.EqualValues(t, 14, attrVal.Int())
+					attrVal, ok = lr.Attributes().Get("interval.duration_ns")
+					assert.True(t, ok)
+					assert.EqualValues(t, 20, attrVal.Int())
 					attrVal, ok = lr.Attributes().Get("isolation.layer")
 					assert.True(t, ok)
 					assert.Equal(t, "isolation.layer-val", attrVal.Str())
