@@ -62,9 +62,9 @@ var probeNeeds = map[string]probeNeed{
 	"conntrack": {mounts: map[string]string{"/proc": "/host/proc"}},
 	// cpu.stat of every cgroup, including cgroups delegated to other users.
 	"cgroup_throttle": {caps: []corev1.Capability{"DAC_READ_SEARCH"}, mounts: map[string]string{cgroups: cgroups}},
-	// /proc/stat is node-wide in any pid namespace; steal per process reads
-	// other processes' /proc/<pid>/schedstat.
-	"cpu_steal":  {caps: []corev1.Capability{"SYS_PTRACE"}, hostPID: true},
+	// /proc/stat is node-wide in any pid namespace; steal per process is
+	// measured by sched_delay's sched_switch program, not read from /proc.
+	"cpu_steal":  {},
 	"kernel_log": {caps: []corev1.Capability{"SYSLOG"}, mounts: map[string]string{kmsg: kmsg}},
 }
 
