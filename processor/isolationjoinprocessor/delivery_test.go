@@ -170,3 +170,23 @@ func newSinkFor(p *joinProcessor) *consumertest.TracesSink {
 	p.setNextTraces(sink)
 	return sink
 }
+
+// Issue 14 row 6: a batch joined at once (its window already covered)
+// returns the downstream error to its caller.
+func TestJoinedAtOnceReturnsDownstreamError(t *testing.T) {
+	f := NewFactory()
+	cfg := f.CreateDefaultConfig().(*Config)
+	cfg.MaxClockSkew = time.Hour // the test's events are stamped at t0, not now
+	set := processortest.NewNopSettings(metadata.Type)
+	lp, err := f.CreateLogs(context.Background(), set, cfg, consumertest.NewNop())
+	require.NoError(t, err)
+	tp, err := f.CreateTraces(context.Background(), set, cfg, consumertest.NewErr(errors.New("exporter down")))
+	require.NoError(t, err)
+	host := componenttest.NewNopHost()
+	require.NoError(t, lp.Start(context.Background(), host))
+	require.NoError(t, tp.Start(context.Background(), host))
+	t.Cleanup(func() { _ = tp.Shutdown(context.Background()); _ = lp.Shutdown(context.Background()) })
+	require.NoError(t, lp.ConsumeLogs(context.Background(), eventLogs(steal(time.Second, ""))))
+	err = tp.ConsumeTraces(context.Background(), spanTraces(clientSpan(cliIP, cliPort, srvIP, srvPort)))
+	require.ErrorContains(t, err, "exporter down")
+}

@@ -2,13 +2,16 @@ package isolationjoinprocessor
 
 import (
 	"context"
+	"errors"
 	"math"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/consumer/consumererror"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
 	"github.com/crosshair-otel/crosshair/internal/contract"
 )
@@ -27,6 +30,7 @@ var eventKeys = []string{
 	contract.AttrTCPSrttUs, contract.AttrTCPRetransmits, contract.AttrSKBDropReason, contract.AttrSchedDelayNs,
 	contract.AttrCgroupThrottledNs, contract.AttrCgroupThrottledPeriods, contract.AttrCPUStealNs, contract.AttrBlockLatencyNs,
 	contract.AttrSyscallLatencyNs, contract.AttrSyscallPhase, contract.AttrSeccompMode, contract.AttrIsolationLayer,
+	contract.AttrIntervalStart, contract.AttrIntervalNs, contract.AttrLogDevice,
 }
 
 var eventNames = []string{
@@ -55,16 +59,45 @@ func putFuzz(m pcommon.Map, key string, sel uint8, s string, n int64, f float64)
 	}
 }
 
-func fuzzProcessor(t *testing.T) (*joinProcessor, func() int) {
+// fuzzProcessor is a holding processor whose downstream refuses its first
+// sel%4 calls (retried), or, for sel%8 ≥ 4, refuses them for good (dropped
+// and counted). finish releases everything and returns the spans that
+// left plus those counted as dropped, after checking the bounds.
+func fuzzProcessor(t *testing.T, sel uint8) (*joinProcessor, func() int) {
 	cfg := createDefaultConfig()
 	cfg.MaxPendingSpans = 3 // exercise the bound
-	p, sink, clock := newTestProcessor(t, cfg)
+	cfg.MaxEvents = 64
+	cfg.MaxEventsBytes = 16 << 10
+	var err error = errors.New("exporter busy")
+	if sel%8 >= 4 {
+		err = consumererror.NewPermanent(errors.New("bad data"))
+	}
+	sink := &flakySink{failures: int(sel % 4), err: err}
+	p, tt, clock := newTelemetryProcessor(t, cfg, sink)
 	hold(p)
 	return p, func() int {
-		clock.Advance(time.Second)
+		p.mu.Lock()
+		// Memory bounded by configuration, in events, bytes and nodes.
+		require.LessOrEqual(t, p.idx.Len(), cfg.MaxEvents)
+		require.LessOrEqual(t, p.idx.Bytes(), cfg.MaxEventsBytes)
+		require.LessOrEqual(t, p.idx.Hosts(), cfg.MaxEvents)
+		require.LessOrEqual(t, p.pendingSpans, cfg.MaxPendingSpans)
+		p.mu.Unlock()
+		// Time bounded: max_delay later nothing is held, whatever the
+		// timestamps, intervals and clocks of the input.
+		clock.Advance(cfg.MaxDelay)
 		p.sweep()
+		p.mu.Lock()
+		require.Zero(t, p.pendingSpans, "spans held past max_delay")
+		p.mu.Unlock()
 		require.NoError(t, p.Shutdown(context.Background()))
-		return sink.SpanCount()
+		dropped := int64(0)
+		if m, err := tt.GetMetric("otelcol_processor_isolation_join_spans_dropped"); err == nil {
+			for _, dp := range m.Data.(metricdata.Sum[int64]).DataPoints {
+				dropped += dp.Value
+			}
+		}
+		return sink.SpanCount() + int(dropped)
 	}
 }
 
@@ -74,10 +107,17 @@ func FuzzConsumeTraces(f *testing.F) {
 	f.Add(uint8(2), "db.example", int64(70000), math.Inf(1), int64(math.MaxInt64), int64(0), uint8(0), uint32(0x1234))
 	f.Add(uint8(3), "[2001:db8::1%eth0]", int64(1<<40), 1e300, int64(1), int64(-1), uint8(5), uint32(0xabcdef))
 	f.Fuzz(func(t *testing.T, sel uint8, s string, n int64, fl float64, start, end int64, kind uint8, mask uint32) {
-		p, finish := fuzzProcessor(t)
+		p, finish := fuzzProcessor(t, sel)
+		// Kernel events from this node and from the node the fuzzer names,
+		// at fuzzed times (ahead of the clock too), one summing a fuzzed
+		// interval.
 		_, err := p.processLogs(context.Background(), eventLogs(
 			retransmit(50*time.Millisecond, cliIP, cliPort, srvIP, srvPort, nil),
-			kernelEvent{name: contract.EventCgroupThrottle, at: 10 * time.Millisecond, attrs: kv{contract.AttrProcessPID: pid, contract.AttrCgroupThrottledNs: 5}},
+			kernelEvent{name: contract.EventCgroupThrottle, at: time.Duration(start), host: s, attrs: kv{
+				contract.AttrProcessPID: pid, contract.AttrCgroupThrottledNs: 5,
+				contract.AttrIntervalStart: t0.UnixNano(), contract.AttrIntervalNs: n,
+			}},
+			kernelEvent{name: contract.EventCPUSteal, at: time.Duration(end), attrs: kv{contract.AttrCPUStealNs: 1}},
 		))
 		require.NoError(t, err)
 		in, returned := 0, 0
@@ -116,9 +156,16 @@ func FuzzConsumeLogs(f *testing.F) {
 	f.Add(uint8(2), "entry", int64(math.MaxInt64), math.Inf(-1), int64(math.MaxInt64), uint32(0x1), uint8(8))
 	f.Add(uint8(3), "/kubepods/pod0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0/"+hex64, int64(2), 0.0, int64(0), uint32(0xfff000), uint8(10))
 	f.Fuzz(func(t *testing.T, sel uint8, s string, n int64, fl float64, at int64, mask uint32, name uint8) {
-		p, finish := fuzzProcessor(t)
-		ld := eventLogs(kernelEvent{name: eventNames[int(name)%len(eventNames)], at: time.Duration(at)})
+		p, finish := fuzzProcessor(t, sel)
+		ld := eventLogs(kernelEvent{name: eventNames[int(name)%len(eventNames)], at: time.Duration(at), host: s})
 		lr := ld.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords().At(0)
+		// A mixed batch: application records around the kernel event.
+		others := ld.ResourceLogs().AppendEmpty().ScopeLogs().AppendEmpty().LogRecords()
+		for range int(mask % 64) {
+			o := others.AppendEmpty()
+			o.SetTimestamp(pcommon.Timestamp(uint64(at)))
+			o.Body().SetStr(s)
+		}
 		for i, key := range eventKeys {
 			if mask&(1<<i) != 0 {
 				putFuzz(lr.Attributes(), key, sel+uint8(i), s, n, fl)
