@@ -84,6 +84,7 @@ type joinProcessor struct {
 	pendingSpans int
 	nextTraces   consumer.Traces
 	scratch      []*kevent.Event
+	batchBuf     []*kevent.Event       // the indexable events of one logs batch, reused
 	attributed   []classify.Attributed // scratch of the verdicts
 	addrs        map[netip.Addr]string // formatted peer addresses of span events
 	tree         spanTree              // the batch's parent/child links, reused
@@ -329,6 +330,7 @@ func (p *joinProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog.Log
 	var connsEvicted int64
 	p.mu.Lock()
 	before := p.idx.Watermark()
+	batch := p.batchBuf[:0]
 	for i := range evs {
 		e := &evs[i]
 		idx, ce := p.track(e)
@@ -337,9 +339,14 @@ func (p *joinProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog.Log
 			p.idx.Observe(e.Host, e.Time)
 			continue
 		}
-		evicted += int64(p.idx.Add(e))
-		indexed++
+		batch = append(batch, e)
 	}
+	// One batch: late events are merged per key once, not shifted in one
+	// by one (a node agent's late batch must not stall the traces side).
+	evicted += int64(p.idx.AddBatch(batch))
+	indexed += int64(len(batch))
+	clear(batch)
+	p.batchBuf = batch[:0]
 	advanced := p.idx.Watermark() > before && len(p.pending) > 0
 	p.connGauge.Store(int64(p.conns.Len()))
 	p.mu.Unlock()

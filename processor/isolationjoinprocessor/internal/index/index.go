@@ -8,7 +8,9 @@ package index
 
 import (
 	"bytes"
+	"cmp"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
@@ -136,6 +138,9 @@ type Index struct {
 	iowaits    map[string]List // slow IO syscall bodies (fsync…), by host
 	hosts      map[string]hostState
 
+	batching bool                // inside AddBatch: late inserts wait for settle
+	dirty    map[dirtyKey]func() // lists with late entries in the current batch
+
 	watermark int64 // the newest event time of any host
 	hostSweep int64 // watermark at the last sweep of hosts
 	evicted   int64
@@ -243,8 +248,32 @@ func (x *Index) Observe(host string, t int64) {
 }
 
 // Add indexes e under every key it carries and returns how many events
-// it evicted to stay under MaxEvents.
+// it evicted to stay under MaxEvents and the byte bound.
 func (x *Index) Add(e *kevent.Event) (evicted int) {
+	x.ingest(e)
+	return x.trim()
+}
+
+// AddBatch indexes events (one logs batch) and returns how many it
+// evicted. Late events (older than their key's newest) are merged once
+// per key for the whole batch: the cost does not depend on arrival order.
+func (x *Index) AddBatch(events []*kevent.Event) (evicted int) {
+	if x.dirty == nil {
+		x.dirty = map[dirtyKey]func(){}
+	}
+	x.batching = true
+	for _, e := range events {
+		x.ingest(e)
+	}
+	x.batching = false
+	for k, settle := range x.dirty {
+		settle()
+		delete(x.dirty, k)
+	}
+	return x.trim()
+}
+
+func (x *Index) ingest(e *kevent.Event) {
 	x.Observe(e.Host, e.Time)
 	// A node the hosts bound left out keeps no rounds either.
 	if st, ok := x.hosts[e.Host]; ok && e.Detail != nil && e.Detail.IntervalNs > 0 {
@@ -265,6 +294,10 @@ func (x *Index) Add(e *kevent.Event) (evicted int) {
 	x.each(e, true)
 	x.fifo = append(x.fifo, e)
 	x.bytes += e.Bytes()
+}
+
+// trim expires and evicts down to the bounds.
+func (x *Index) trim() (evicted int) {
 	// Expire first: an event that aged out of retention is not an eviction.
 	x.expire()
 	for x.Len() > x.maxEvents || (x.maxBytes > 0 && x.bytes > x.maxBytes && x.Len() > 0) {
@@ -314,12 +347,23 @@ func (x *Index) removeOldest() {
 	x.each(e, false)
 }
 
-func insert[K comparable](m map[K]List, key K, e *kevent.Event) {
+func insert[K comparable](x *Index, id int, m map[K]List, key K, e *kevent.Event) {
 	l := m[key]
 	en := entry{e.Time, e}
-	// Events arrive nearly in time order: appending is the common case;
-	// a late one is placed by binary search.
+	// Events arrive nearly in time order: appending is the common case.
 	if n := len(l); n == 0 || l[n-1].time <= e.Time {
+		m[key] = append(l, en)
+		return
+	}
+	if x.batching {
+		// A late one in a batch: appended now, the key's tail sorted and
+		// merged once at the batch's end (settle), so a batch of k late
+		// events costs O(n + k log k), not k shifts of the list.
+		dk := dirtyKey{id, key}
+		if _, ok := x.dirty[dk]; !ok {
+			n := len(l)
+			x.dirty[dk] = func() { settle(m, key, n) }
+		}
 		m[key] = append(l, en)
 		return
 	}
@@ -328,6 +372,32 @@ func insert[K comparable](m map[K]List, key K, e *kevent.Event) {
 	copy(l[i+1:], l[i:])
 	l[i] = en
 	m[key] = l
+}
+
+// dirtyKey names a list with late entries in the current batch: which
+// map (its id) and which key.
+type dirtyKey struct {
+	m int
+	k any
+}
+
+// settle sorts the part of key's list appended since it had n sorted
+// entries and merges it into them (stable: the earlier-indexed of equal
+// times first, as a single insert places them).
+func settle[K comparable](m map[K]List, key K, n int) {
+	l := m[key]
+	tail := slices.Clone(l[n:])
+	slices.SortStableFunc(tail, func(a, b entry) int { return cmp.Compare(a.time, b.time) })
+	i, j := n-1, len(tail)-1
+	for w := len(l) - 1; j >= 0; w-- {
+		if i >= 0 && l[i].time > tail[j].time {
+			l[w] = l[i]
+			i--
+		} else {
+			l[w] = tail[j]
+			j--
+		}
+	}
 }
 
 func remove[K comparable](m map[K]List, key K, e *kevent.Event) {
@@ -354,21 +424,21 @@ func remove[K comparable](m map[K]List, key K, e *kevent.Event) {
 func (x *Index) each(e *kevent.Event, add bool) {
 	if e.HasTuple() {
 		if add {
-			insert(x.tuples, Conn(e.Local, e.Peer), e)
+			insert(x, 0, x.tuples, Conn(e.Local, e.Peer), e)
 		} else {
 			remove(x.tuples, Conn(e.Local, e.Peer), e)
 		}
 	}
 	if e.Peer.IsValid() {
 		if add {
-			insert(x.peers, keyOf(e.Peer), e)
+			insert(x, 1, x.peers, keyOf(e.Peer), e)
 		} else {
 			remove(x.peers, keyOf(e.Peer), e)
 		}
 	}
 	if e.PID > 0 {
 		if add {
-			insert(x.pids, hostPID{e.Host, e.PID}, e)
+			insert(x, 2, x.pids, hostPID{e.Host, e.PID}, e)
 		} else {
 			remove(x.pids, hostPID{e.Host, e.PID}, e)
 		}
@@ -376,12 +446,13 @@ func (x *Index) each(e *kevent.Event, add bool) {
 	for _, sk := range [...]struct {
 		m   map[string]List
 		key string
-	}{{x.containers, e.ContainerID}, {x.cgroups, e.CgroupPath}, {x.pods, e.PodUID}} {
+		id  int
+	}{{x.containers, e.ContainerID, 3}, {x.cgroups, e.CgroupPath, 4}, {x.pods, e.PodUID, 5}} {
 		if sk.key == "" {
 			continue
 		}
 		if add {
-			insert(sk.m, sk.key, e)
+			insert(x, sk.id, sk.m, sk.key, e)
 		} else {
 			remove(sk.m, sk.key, e)
 		}
@@ -389,7 +460,7 @@ func (x *Index) each(e *kevent.Event, add bool) {
 	if e.Name == contract.EventBlockIO {
 		if dev := blockDevice(e); dev != "" {
 			if add {
-				insert(x.devices, devKey{e.Host, dev}, e)
+				insert(x, 7, x.devices, devKey{e.Host, dev}, e)
 			} else {
 				remove(x.devices, devKey{e.Host, dev}, e)
 			}
@@ -397,14 +468,14 @@ func (x *Index) each(e *kevent.Event, add bool) {
 	}
 	if ioWait(e) {
 		if add {
-			insert(x.iowaits, e.Host, e)
+			insert(x, 8, x.iowaits, e.Host, e)
 		} else {
 			remove(x.iowaits, e.Host, e)
 		}
 	}
 	if nodeWide(e) {
 		if add {
-			insert(x.nodes, e.Host, e)
+			insert(x, 6, x.nodes, e.Host, e)
 		} else {
 			remove(x.nodes, e.Host, e)
 		}
