@@ -197,8 +197,21 @@ struct sc_out {
 	bool trap; // prev stops traced at a syscall: the caller calls trap_begin
 };
 
-// prev stops in a ptrace syscall stop (not the exit stop; a signal stop has
-// no syscall number): the tracer runs or inspects the syscall meanwhile.
+// Whether t's tracer emulates its syscalls (PTRACE_SYSEMU: gVisor's ptrace
+// platform, User-mode Linux): the syscall then runs in the tracer during the
+// stop. The flag stays set while the tracee is stopped (the tracer resumes
+// it with PTRACE_SYSEMU each time). Generic-entry kernels (x86_64; s390,
+// loongarch, riscv) keep it in thread_info.syscall_work; elsewhere false.
+static __always_inline bool sysemu(struct task_struct *t)
+{
+	if (!bpf_core_field_exists(t->thread_info.syscall_work) ||
+	    !bpf_core_enum_value_exists(enum syscall_work_bit, SYSCALL_WORK_BIT_SYSCALL_EMU))
+		return false;
+	return (t->thread_info.syscall_work >> bpf_core_enum_value(enum syscall_work_bit, SYSCALL_WORK_BIT_SYSCALL_EMU)) & 1;
+}
+
+// prev stops in a ptrace syscall-emulation stop (a signal stop has no
+// syscall number): the tracer runs the syscall meanwhile.
 static __always_inline void trap_begin(struct sc_wait *st, struct task_struct *prev, __u64 now, const struct sc_out *w)
 {
 	st->trap_out = now;
@@ -227,9 +240,10 @@ static __always_inline bool sc_switch_out(struct sc_wait *st, struct task_struct
 	}
 	if (w->regs)
 		w->nr = REGS_SYSCALL_NR(w->regs); // -1 outside a syscall (interrupt/exception frame)
-	w->trap = (state & TASK_TRACED_BIT) && w->nr >= 0 && w->nr < 512 && prev->ptrace &&
-		  prev->ptrace_message != PTRACE_EVENTMSG_SYSCALL_EXIT;
-	if ((state & TASK_DEAD_BIT) || !is_watched(w->nr)) {
+	w->trap = (state & TASK_TRACED_BIT) && w->nr >= 0 && w->nr < 512 && sysemu(prev);
+	// An emulated syscall's stop is the syscall itself (trap accounting
+	// above), not a supervisor's wait before it: no entry wait.
+	if ((state & TASK_DEAD_BIT) || w->trap || !is_watched(w->nr)) {
 		if (st && st->start)
 			flush(st, prev);
 		return false;
