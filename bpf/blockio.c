@@ -82,7 +82,8 @@ int BPF_PROG(handle_block_rq_insert, struct request *rq)
 	i.issue_ns = 0;
 	i.insert_ns = bpf_ktime_get_boot_ns();
 	owner_from_current(&i);
-	bpf_map_update_elem(&in_flight, &key, &i, BPF_ANY);
+	if (bpf_map_update_elem(&in_flight, &key, &i, BPF_ANY))
+		count_lost(EVENT_BLOCK_IO_UNTRACKED); // table full: its latency goes unmeasured
 	return 0;
 }
 
@@ -103,6 +104,8 @@ int BPF_PROG(handle_block_rq_issue, struct request *rq)
 	i = bpf_map_lookup_elem(&in_flight, &key);
 	if (i)
 		i->issue_ns = n.issue_ns;
+	else
+		count_lost(EVENT_BLOCK_IO_UNTRACKED); // neither inserted nor present: table full
 	return 0;
 }
 

@@ -31,6 +31,7 @@ enum event_type {
 	EVENT_TCP_ESTABLISHED = 10,
 	EVENT_CPU_THROTTLED = 11, // a thread's wait while its CFS group was throttled (sched.c)
 	EVENT_CPU_STEAL = 12,     // per-process steal: only counted in events_lost (sched.c)
+	EVENT_BLOCK_IO_UNTRACKED = 13, // a block request the full in_flight table could not hold: only counted in events_lost (blockio.c)
 };
 
 // 48 bytes, every field naturally aligned; no implicit padding.
@@ -72,6 +73,15 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } events_lost SEC(".maps");
+
+// Count a loss of the given type in events_lost (a ring buffer that was
+// full, or a probe's own table that was).
+static __always_inline void count_lost(__u32 type)
+{
+	__u64 *lost = bpf_map_lookup_elem(&events_lost, &type);
+	if (lost)
+		__sync_fetch_and_add(lost, 1);
+}
 
 // Reserve a record of the given size on the shared ring buffer, counting the
 // reservation in events_lost when the buffer is full.

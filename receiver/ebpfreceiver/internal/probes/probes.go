@@ -345,6 +345,7 @@ var probeOfType = map[uint32]string{
 	10: "tcp_connection",
 	11: "sched_delay", // per-thread throttling
 	12: "sched_delay", // per-process steal (counted in events_lost only)
+	13: "block_io",    // requests the full in-flight table could not track (events_lost only)
 }
 
 // ProbeOf names the probe behind an event type ("unknown" for others).
