@@ -39,17 +39,25 @@ type treeNode struct {
 	hasChild   bool
 }
 
-// build indexes the batch; a batch of one span needs nothing.
+// build indexes the batch. A batch of one span, or one where no span
+// names a parent (an exporter's batch of client calls, a load generator's),
+// has no links: it needs no index (innermost then keeps every event).
 func (t *spanTree) build(rss ptrace.ResourceSpansSlice, hostname string) {
 	t.nodes = t.nodes[:0]
-	total := 0
+	total, children := 0, 0
 	for i := 0; i < rss.Len(); i++ {
 		sss := rss.At(i).ScopeSpans()
 		for j := 0; j < sss.Len(); j++ {
-			total += sss.At(j).Spans().Len()
+			spans := sss.At(j).Spans()
+			total += spans.Len()
+			for k := 0; k < spans.Len() && children == 0; k++ {
+				if !spans.At(k).ParentSpanID().IsEmpty() {
+					children++
+				}
+			}
 		}
 	}
-	if total < 2 {
+	if total < 2 || children == 0 {
 		return
 	}
 	if t.ids == nil {
