@@ -24,6 +24,8 @@ type pipeline struct {
 	MemLimitMiB int
 	// SinkAddr is the OTLP/gRPC sink; empty means debug exporter only.
 	SinkAddr string
+	// PprofAddr > "" adds the pprof extension listening there (-profile).
+	PprofAddr string
 }
 
 // config renders the collector YAML for p, listening on otlpPort and
@@ -51,6 +53,9 @@ func (p pipeline) config(otlpPort, metricsPort int) string {
 		b.WriteString("    retry_on_failure:\n      enabled: true\n      initial_interval: 100ms\n      max_interval: 1s\n      max_elapsed_time: 0s\n")
 		b.WriteString("    sending_queue:\n      enabled: true\n      queue_size: 100000\n")
 	}
+	if p.PprofAddr != "" {
+		fmt.Fprintf(&b, "extensions:\n  pprof:\n    endpoint: %s\n", p.PprofAddr)
+	}
 	var procs []string
 	if p.MemLimitMiB > 0 {
 		procs = append(procs, "memory_limiter")
@@ -59,7 +64,11 @@ func (p pipeline) config(otlpPort, metricsPort int) string {
 		procs = append(procs, "isolation_join")
 	}
 	procs = append(procs, "batch")
-	b.WriteString("service:\n  telemetry:\n    logs:\n      level: warn\n")
+	b.WriteString("service:\n")
+	if p.PprofAddr != "" {
+		b.WriteString("  extensions: [pprof]\n")
+	}
+	b.WriteString("  telemetry:\n    logs:\n      level: warn\n")
 	fmt.Fprintf(&b, "    metrics:\n      level: normal\n      readers:\n        - pull:\n            exporter:\n              prometheus:\n                host: 127.0.0.1\n                port: %d\n", metricsPort)
 	b.WriteString("  pipelines:\n")
 	fmt.Fprintf(&b, "    traces:\n      receivers: [otlp]\n      processors: [%s]\n      exporters: [%s]\n", strings.Join(procs, ", "), traceExporter)

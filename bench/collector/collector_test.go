@@ -21,6 +21,7 @@ func TestPipelinesValidate(t *testing.T) {
 		{Name: "join", Join: true},
 		{Name: "sink", SinkAddr: "127.0.0.1:4317"},
 		{Name: "memlimit", Join: true, MemLimitMiB: 200, SinkAddr: "127.0.0.1:4317"},
+		{Name: "profiled", Join: true, SinkAddr: "127.0.0.1:4317", PprofAddr: "127.0.0.1:16060"},
 	} {
 		t.Run(p.Name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "c.yaml")
