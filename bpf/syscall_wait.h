@@ -29,8 +29,9 @@ const volatile __u32 connect_nr = 42; // __NR_connect (set from user space)
 // tracer runs it: gVisor's ptrace platform). A stop up to max_trap_ns is the
 // interception's round trip; a longer one is the application's own blocking
 // wait that the tracer serves (an idle epoll, a sleep) and is not summed.
-// Traps are summed per thread over windows of trap_window_ns; a window
-// whose sum reaches min_wait_ns becomes a record (PHASE_SANDBOX).
+// Traps are summed per thread over a window that ends at the next long
+// stop or after trap_window_ns; a window whose sum reaches min_wait_ns
+// becomes a record (PHASE_SANDBOX).
 const volatile __u64 max_trap_ns = 1000000;
 const volatile __u64 trap_window_ns = 100000000;
 // Bitmap of the watched syscall numbers (set from user space).
@@ -182,7 +183,10 @@ static __always_inline void trap_end(struct sc_wait *st, struct task_struct *t, 
 		st->trap_count++;
 		st->trap_last = now;
 	}
-	if (st->trap_first && now - st->trap_first >= trap_window_ns)
+	// A long stop is the application blocked (waiting for its next request
+	// or a downstream reply): the burst of work before it is a window of its
+	// own, so windows follow the requests' active parts.
+	if (st->trap_first && (d > max_trap_ns || now - st->trap_first >= trap_window_ns))
 		trap_flush(st, t);
 }
 

@@ -311,6 +311,10 @@ func (c *Classifier) VerdictIO(events []*kevent.Event, from, to int64, buf []Att
 		v.Events = append(v.Events, Attributed{Event: e, Layer: layer, TimeNs: t})
 		perLayer[li] += t
 		switch {
+		case e.Name == contract.EventSyscallSlow && e.Detail != nil && e.Detail.SyscallPhase == "sandbox":
+			// A sandbox's syscall traps: each measured in the kernel, the
+			// window (a burst of the process's work) only bounds where.
+			measured[li] += t
 		case e.Detail != nil && e.Detail.IntervalNs > 0:
 			// prorated: not measured
 		case e.Name == contract.EventCgroupThrottle && e.PID > 0:
