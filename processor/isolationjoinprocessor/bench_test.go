@@ -149,6 +149,9 @@ func newBenchJoin(b *testing.B, events int, sink *exporterSink) (*joinProcessor,
 	b.Helper()
 	cfg := createDefaultConfig()
 	cfg.MaxEvents = max(events, 1)
+	// The benchmark measures lookups in an index of exactly `events` events:
+	// the byte cap (128 MiB by default, ~540k bench events) must not evict.
+	cfg.MaxEventsBytes = max(cfg.MaxEventsBytes, int64(events)*1024)
 	p, err := newJoinProcessor(processortest.NewNopSettings(metadata.Type), cfg)
 	require.NoError(b, err)
 	b.Cleanup(func() { _ = p.Shutdown(context.Background()) })
