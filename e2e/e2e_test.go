@@ -245,6 +245,11 @@ func TestE2E(t *testing.T) {
 	if err := lab.Setup(); err != nil {
 		t.Fatalf("lab setup: %v", err)
 	}
+	for _, c := range []struct{ client, server lab.Service }{{lab.Frontend, lab.Order}, {lab.Order, lab.Payment}} {
+		if addr, err := lab.Resolve(c.client.Netns, c.server.Host); err != nil || addr != c.server.VIP {
+			t.Fatalf("%s resolves %q to %q (%v), want the virtual address %s", c.client.Netns, c.server.Host, addr, err, c.server.VIP)
+		}
+	}
 	if err := h.startCollector(); err != nil {
 		t.Fatalf("collector: %v", err)
 	}
@@ -447,12 +452,14 @@ func (h *harness) runScenario(sc scenario) (noFault, fault Window, notes []strin
 	defer func() { cancel(); wg.Wait() }()
 
 	time.Sleep(warmup)
+	requestsBefore := h.requests.Load()
 	if sc.noFault != nil {
 		sc.noFault(h)
 	}
 	noFault.From = time.Now()
 	time.Sleep(noFaultPhase)
 	noFault.To = time.Now()
+	notes = append(notes, h.poolNote(requestsBefore))
 	if sc.inject == nil {
 		return
 	}
@@ -469,13 +476,29 @@ func (h *harness) runScenario(sc scenario) (noFault, fault Window, notes []strin
 		}
 	}
 	if sc.notes != nil {
-		notes = sc.notes(h, noFault, fault)
+		notes = append(notes, sc.notes(h, noFault, fault)...)
 	}
 	// Let the last traces finish before the services stop.
 	cancel()
 	wg.Wait()
 	time.Sleep(time.Second)
 	return
+}
+
+// poolNote says how many connections carried the no-fault phase's
+// requests on each hop: the clients' pooled keep-alive connections.
+func (h *harness) poolNote(requestsBefore int64) string {
+	var parts []string
+	for _, c := range []struct{ client, server lab.Service }{{lab.Frontend, lab.Order}, {lab.Order, lab.Payment}} {
+		n, err := lab.Connections(c.client.Netns, c.server.VIPEndpoint())
+		if err != nil {
+			parts = append(parts, fmt.Sprintf("%s→%s: %v", c.client.Name, c.server.Name, err))
+			continue
+		}
+		parts = append(parts, fmt.Sprintf("%s→%s %d", c.client.Name, c.server.Name, n))
+	}
+	return fmt.Sprintf("connections established to the Service addresses at the end of the no-fault phase (%d requests): %s",
+		h.requests.Load()-requestsBefore, strings.Join(parts, ", "))
 }
 
 // load runs closed-loop clients against the frontend.
@@ -546,9 +569,10 @@ func (h *harness) start(name string, cmd *exec.Cmd) error {
 }
 
 func (h *harness) startService(s lab.Service, sandboxed bool) error {
+	// By host name, through the Service's virtual address (lab/services.go).
 	downstream := map[string]string{
-		"frontend": "http://" + lab.FrontendOrderB + ":8081/order",
-		"order":    "http://" + lab.OrderPaymentB + ":8082/pay",
+		"frontend": lab.Order.URL("/order"),
+		"order":    lab.Payment.URL("/pay"),
 	}[s.Name]
 	args := []string{"serve", "-name", s.Name, "-listen", s.Listen, "-otlp", fmt.Sprintf("%s:%d", s.HostAddr, lab.OTLPPort)}
 	if downstream != "" {
@@ -562,7 +586,9 @@ func (h *harness) startService(s lab.Service, sandboxed bool) error {
 	}
 	argv := append([]string{"netns", "exec", s.Netns, h.bin}, args...)
 	if sandboxed {
-		argv = append([]string{"netns", "exec", s.Netns, h.bin, "sandbox", "-syscall", "connect", "-wait", "50ms", "--", h.bin}, args...)
+		// The supervisor holds each write on a connection to the payment
+		// Service: on pooled connections that is every request order sends.
+		argv = append([]string{"netns", "exec", s.Netns, h.bin, "sandbox", "-syscall", "write", "-peer", lab.Payment.VIPEndpoint(), "-wait", "50ms", "--", h.bin}, args...)
 	}
 	// launch joins the service's cgroups, then execs `ip netns exec`.
 	argv = append([]string{"launch", "-cgroups", strings.Join(lab.CgroupDirs(s.Name), ","), "--", "ip"}, argv...)

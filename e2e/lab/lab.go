@@ -1,6 +1,7 @@
 // Package lab builds and removes the real kernel fixtures of the end-to-end
 // scenarios: one network namespace per service joined by veth pairs
-// (198.19.0.0/16), one cgroup per service in the cpu, blkio and memory v1
+// (198.19.0.0/16), services reached by host name through a DNAT'ed virtual
+// address (services.go), one cgroup per service in the cpu, blkio and memory v1
 // hierarchies, nftables drop tables, a loop device for the disk scenario.
 // Everything is named chx-e2e-* / crosshair-e2e-* so Cleanup finds it after a
 // killed run.
@@ -35,14 +36,16 @@ type Service struct {
 	HostDev  string // veth end in the root namespace
 	HostAddr string // address of HostDev (the collector as this service sees it)
 	NsAddr   string // address of the service's end of the host link
-	Listen   string // address:port the service serves on
+	Listen   string // address:port the service serves on (the DNAT target)
+	Host     string // host name clients call it by ("" for the frontend, called by address)
+	VIP      string // virtual address Host resolves to (10.96.0.0/16, port ServicePort)
 }
 
 // Services of the demo chain frontend → order → payment.
 var (
 	Frontend = Service{Name: "frontend", Netns: Prefix + "frontend", HostDev: "chx-e2e-fe-h", HostAddr: "198.19.10.1", NsAddr: "198.19.10.2", Listen: "0.0.0.0:8080"}
-	Order    = Service{Name: "order", Netns: Prefix + "order", HostDev: "chx-e2e-or-h", HostAddr: "198.19.11.1", NsAddr: "198.19.11.2", Listen: "198.19.1.2:8081"}
-	Payment  = Service{Name: "payment", Netns: Prefix + "payment", HostDev: "chx-e2e-pa-h", HostAddr: "198.19.12.1", NsAddr: "198.19.12.2", Listen: "198.19.2.2:8082"}
+	Order    = Service{Name: "order", Netns: Prefix + "order", HostDev: "chx-e2e-or-h", HostAddr: "198.19.11.1", NsAddr: "198.19.11.2", Listen: "198.19.1.2:8081", Host: "order", VIP: "10.96.0.11"}
+	Payment  = Service{Name: "payment", Netns: Prefix + "payment", HostDev: "chx-e2e-pa-h", HostAddr: "198.19.12.1", NsAddr: "198.19.12.2", Listen: "198.19.2.2:8082", Host: "payment", VIP: "10.96.0.12"}
 	Services = []Service{Frontend, Order, Payment}
 )
 
@@ -137,6 +140,9 @@ func Setup() error {
 			return err
 		}
 	}
+	if err := setupServices(); err != nil {
+		return err
+	}
 	for _, g := range []string{"frontend", "order", "payment", "neighbour", "collector"} {
 		for _, d := range CgroupDirs(g) {
 			if err := os.MkdirAll(d, 0o755); err != nil {
@@ -172,10 +178,13 @@ func addrUp(ns, dev, cidr string) error {
 }
 
 // DropTable is the nftables table of the packet-loss scenario.
-const DropTable = "crosshair_e2e"
+const DropTable = Prefix + "loss"
 
 // AddDrop drops percent% of the non-SYN TCP segments of the order↔payment
-// connections on the receiving side of the veth, in both directions:
+// connections on the receiving side of the veth, in both directions (after
+// the client's DNAT: segments to payment carry its own port 8082, and the
+// replies still do in prerouting, before conntrack rewrites them back to
+// the virtual address at input):
 // order→payment segments in payment's namespace (prerouting on pa-or),
 // payment→order segments in order's namespace (prerouting on or-pa). A drop
 // on the receiving side makes the sender retransmit (DESIGN §6); SYNs are
@@ -305,8 +314,9 @@ func BackingStat() (dev string, writes, writeMs int64) {
 }
 
 // Cleanup removes everything a run (or a killed run) left: processes in
-// chx-e2e-* cgroups, the cgroups, namespaces (with their veths and nft
-// tables), the disk mount and loop devices. It keeps going on errors and
+// chx-e2e-* cgroups, the cgroups, namespaces (with their veths, routes and
+// nft tables), the hosts files under /etc/netns, the disk mount and loop
+// devices. It keeps going on errors and
 // returns them all.
 func Cleanup() error {
 	var errs []error
@@ -363,6 +373,7 @@ func Cleanup() error {
 			}
 		}
 	}
+	errs = append(errs, cleanupServices()...)
 	// Disk.
 	if mounted(DiskMount) {
 		if _, err := Run("umount", "-l", DiskMount); err != nil {

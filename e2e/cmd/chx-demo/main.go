@@ -1,7 +1,7 @@
 // Command chx-demo is the traced demo system of Crosshair's end-to-end
 // scenarios: one binary, several roles.
 //
-//	chx-demo serve     -name order -listen 198.19.1.2:8081 -downstream http://198.19.2.2:8082/pay -otlp 198.19.11.1:24318
+//	chx-demo serve     -name order -listen 198.19.1.2:8081 -downstream http://payment/pay -otlp 198.19.11.1:24318
 //	chx-demo sandbox   -syscall connect -wait 50ms -- chx-demo serve ...   (seccomp user-notify supervisor)
 //	chx-demo neighbour -dir /run/crosshair-e2e-disk/neighbour -direct 3 -fsync 3
 //	chx-demo setup     (namespaces, veths, cgroups of the scenarios)

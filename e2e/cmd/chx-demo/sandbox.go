@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"net/netip"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -45,11 +46,16 @@ var syscallNumbers = map[string]uint32{
 // sandbox runs a command under a seccomp filter whose slow path is a user
 // notification: every call of -syscall waits for this supervisor, which
 // holds it for -wait and then lets it continue — the sandbox slow path of a
-// seccomp-notify supervisor (DESIGN §1, L4).
+// seccomp-notify supervisor (DESIGN §1, L4). With -peer, the supervisor
+// mediates egress: it holds only calls on a socket connected to that
+// address:port (the first argument of write/sendto/connect... is the fd) and
+// lets every other call through at once, as a policy-checking supervisor
+// would pass calls it has no rule for.
 func sandbox(args []string) error {
 	fs := flag.NewFlagSet("sandbox", flag.ExitOnError)
 	name := fs.String("syscall", "connect", "syscall sent to the supervisor")
 	wait := fs.Duration("wait", 50*time.Millisecond, "how long the supervisor holds each call")
+	peer := fs.String("peer", "", "hold only calls on sockets whose peer is this address:port (empty: every call)")
 	_ = fs.Parse(args)
 	cmdArgs := fs.Args()
 	if len(cmdArgs) == 0 {
@@ -80,7 +86,15 @@ func sandbox(args []string) error {
 	if errno != 0 {
 		return fmt.Errorf("seccomp(SET_MODE_FILTER, NEW_LISTENER): %w", errno)
 	}
-	go supervise(int(fd), *wait)
+	var hold func(*seccompNotif) bool
+	if *peer != "" {
+		want, err := netip.ParseAddrPort(*peer)
+		if err != nil {
+			return fmt.Errorf("-peer: %w", err)
+		}
+		hold = func(n *seccompNotif) bool { return socketPeer(n.PID, int(n.Data.Args[0])) == want }
+	}
+	go supervise(int(fd), *wait, hold)
 
 	cmd := exec.Command(cmdArgs[0], cmdArgs[1:]...)
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
@@ -98,7 +112,9 @@ func sandbox(args []string) error {
 	return cmd.Wait()
 }
 
-func supervise(fd int, wait time.Duration) {
+// supervise answers the notifications: held calls continue after wait,
+// others (hold returns false) at once.
+func supervise(fd int, wait time.Duration, hold func(*seccompNotif) bool) {
 	for {
 		var n seccompNotif
 		if _, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), unix.SECCOMP_IOCTL_NOTIF_RECV, uintptr(unsafe.Pointer(&n))); errno != 0 {
@@ -107,10 +123,40 @@ func supervise(fd int, wait time.Duration) {
 			}
 			return // the last filtered task is gone
 		}
-		go func(id uint64) {
-			time.Sleep(wait)
+		go func(n seccompNotif) {
+			if hold == nil || hold(&n) {
+				time.Sleep(wait)
+			}
+			id := n.ID
 			resp := seccompNotifResp{ID: id, Flags: unix.SECCOMP_USER_NOTIF_FLAG_CONTINUE}
 			_, _, _ = unix.Syscall(unix.SYS_IOCTL, uintptr(fd), unix.SECCOMP_IOCTL_NOTIF_SEND, uintptr(unsafe.Pointer(&resp)))
-		}(n.ID)
+		}(n)
 	}
+}
+
+// socketPeer returns the peer of the socket behind fd in thread tid, or the
+// zero value when fd is not a connected inet socket. It copies the fd with
+// pidfd_getfd(2), which a supervisor with ptrace rights over the task may do.
+func socketPeer(tid uint32, fd int) netip.AddrPort {
+	pidfd, err := unix.PidfdOpen(int(tid), unix.PIDFD_THREAD)
+	if err != nil {
+		return netip.AddrPort{}
+	}
+	defer unix.Close(pidfd)
+	local, err := unix.PidfdGetfd(pidfd, fd, 0)
+	if err != nil {
+		return netip.AddrPort{}
+	}
+	defer unix.Close(local)
+	sa, err := unix.Getpeername(local)
+	if err != nil {
+		return netip.AddrPort{}
+	}
+	switch a := sa.(type) {
+	case *unix.SockaddrInet4:
+		return netip.AddrPortFrom(netip.AddrFrom4(a.Addr), uint16(a.Port))
+	case *unix.SockaddrInet6:
+		return netip.AddrPortFrom(netip.AddrFrom16(a.Addr).Unmap(), uint16(a.Port))
+	}
+	return netip.AddrPort{}
 }

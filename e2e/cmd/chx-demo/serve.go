@@ -43,13 +43,12 @@ func serve(args []string) error {
 	fs := flag.NewFlagSet("serve", flag.ExitOnError)
 	name := fs.String("name", "", "service.name")
 	listen := fs.String("listen", "", "address:port to serve on")
-	downstream := fs.String("downstream", "", "URL called once per request (empty: leaf service)")
+	downstream := fs.String("downstream", "", "URL called once per request, e.g. http://payment/pay (empty: leaf service)")
 	otlp := fs.String("otlp", "", "OTLP/HTTP endpoint host:port of the collector")
 	cpuWork := fs.Duration("cpu-work", 0, "CPU time burnt per request")
 	fsyncFile := fs.String("fsync-file", "", "file that gets a 4 KiB write + fsync per request")
 	cgroups := fs.String("cgroups", "", "comma-separated cgroup directories to join at start")
 	truthPath := fs.String("truth", "", "file for the harness's per-request measurements (fsync and CPU-work wall time); never on spans")
-	keepAlive := fs.Bool("keepalive", false, "reuse downstream connections (default: one connection per request)")
 	_ = fs.Parse(args)
 	if *name == "" || *listen == "" || *otlp == "" {
 		return fmt.Errorf("-name, -listen and -otlp are required")
@@ -65,9 +64,9 @@ func serve(args []string) error {
 	if err != nil {
 		return err
 	}
-	res, err := resource.New(ctx,
-		resource.WithAttributes(attribute.String("service.name", *name), attribute.String("service.namespace", "crosshair-e2e")),
-		resource.WithProcessPID(), resource.WithProcessExecutableName(), resource.WithHost())
+	// The SDK's default resource (service.name, telemetry.sdk.*) and nothing
+	// else: no process.pid, no host, as a stock Go service sends.
+	res, err := resource.Merge(resource.Default(), resource.NewSchemaless(attribute.String("service.name", *name)))
 	if err != nil {
 		return err
 	}
@@ -92,8 +91,9 @@ func serve(args []string) error {
 	block := make([]byte, 4096)
 	var off int64
 
-	transport := &http.Transport{DisableKeepAlives: !*keepAlive, MaxIdleConnsPerHost: 64}
-	client := &http.Client{Transport: otelhttp.NewTransport(connAttrs{transport}), Timeout: 10 * time.Second}
+	// Stock client: otelhttp over the default transport, whose keep-alive
+	// pool carries many requests on each connection.
+	client := &http.Client{Transport: otelhttp.NewTransport(http.DefaultTransport), Timeout: 10 * time.Second}
 
 	mux := http.NewServeMux()
 	truth, err := openTruth(*truthPath)
@@ -147,7 +147,7 @@ func serve(args []string) error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: otelhttp.NewHandler(localAddr(mux), *name, otelhttp.WithFilter(func(r *http.Request) bool { return r.URL.Path != "/healthz" }))}
+	srv := &http.Server{Handler: otelhttp.NewHandler(mux, *name, otelhttp.WithFilter(func(r *http.Request) bool { return r.URL.Path != "/healthz" }))}
 	go func() { <-ctx.Done(); _ = srv.Close() }()
 	fmt.Fprintf(os.Stderr, "%s: serving on %s (pid %d)\n", *name, *listen, os.Getpid())
 	if err := srv.Serve(ln); err != nil && err != http.ErrServerClosed {
