@@ -133,7 +133,7 @@ func (t *spanTree) innermost(n int, events []*kevent.Event) []*kevent.Event {
 	}
 	kept := events[:0]
 	for _, e := range events {
-		if !e.Local.IsValid() && !e.Peer.IsValid() && e.HasProcess() && t.coveredByDescendant(e.Time) {
+		if !e.Local.IsValid() && !e.Peer.IsValid() && e.HasProcess() && t.coveredByDescendant(n, e) {
 			continue
 		}
 		kept = append(kept, e)
@@ -142,11 +142,32 @@ func (t *spanTree) innermost(n int, events []*kevent.Event) []*kevent.Event {
 	return kept
 }
 
-func (t *spanTree) coveredByDescendant(at int64) bool {
-	for _, j := range t.desc {
-		if nd := &t.nodes[j]; nd.start <= at && at <= nd.end {
-			return true
+// coveredByDescendant reports whether a descendant of span n covers most of
+// e: a wait [Time − DurationNs, Time] is the descendant's when that one
+// overlaps it at least as much as n's own time outside its descendants
+// does (the record is stamped when the wait ended, which may be just after
+// the child span ended: the end instant alone would leave it on n); an
+// instant is the descendant's when the descendant contains it.
+func (t *spanTree) coveredByDescendant(n int, e *kevent.Event) bool {
+	at := e.Time
+	from := at - max(e.DurationNs, 0)
+	if from == at {
+		for _, j := range t.desc {
+			if nd := &t.nodes[j]; nd.start <= at && at <= nd.end {
+				return true
+			}
 		}
+		return false
 	}
-	return false
+	own := overlap(from, at, t.nodes[n].start, t.nodes[n].end)
+	best := int64(0)
+	for _, j := range t.desc {
+		best = max(best, overlap(from, at, t.nodes[j].start, t.nodes[j].end))
+	}
+	return best > 0 && 2*best >= own
+}
+
+// overlap is the length of [a0, a1] ∩ [b0, b1] (0 when disjoint).
+func overlap(a0, a1, b0, b1 int64) int64 {
+	return max(min(a1, b1)-max(a0, b0), 0)
 }

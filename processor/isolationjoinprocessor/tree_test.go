@@ -72,6 +72,24 @@ func TestProcessEvidenceGoesToTheInnermostSpan(t *testing.T) {
 			serverSched: 20.0, clientSched: nil,
 		},
 		{
+			// The record is stamped when the wait ended, here 2ms after
+			// the child (20–80ms) ended: 48 of its 50ms lie inside the
+			// child, whose wait it was.
+			name:       "wait mostly inside the child, stamped after it: the child's",
+			events:     []kernelEvent{sched(82*ms, pid, 50*ms)},
+			wantServer: contract.LayerApp, wantClient: contract.LayerL3,
+			serverSched: nil, clientSched: 48.0, // the part inside the span
+		},
+		{
+			// Ends inside the child (at 25ms) but 20 of its 25ms lie
+			// before the child began: the parent's own wait (the child
+			// still sees its own 5ms of it, below any threshold).
+			name:       "wait mostly before the child, ending inside it: the parent's",
+			events:     []kernelEvent{sched(25*ms, pid, 25*ms)},
+			wantServer: contract.LayerL3, wantClient: contract.LayerApp,
+			serverSched: 25.0, clientSched: 5.0,
+		},
+		{
 			name:       "child in another process: both keep their own process's evidence",
 			events:     []kernelEvent{sched(70*ms, pid, 40*ms)},
 			childPid:   pid + 1,
