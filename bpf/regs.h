@@ -22,13 +22,15 @@ struct pt_regs___chx_arm64 {
 // The syscall number; -1 outside a syscall.
 #define REGS_SYSCALL_NR(r) ((long)((struct pt_regs___chx_arm64 *)(r))->syscallno)
 #define REGS_SYSCALL_NR_CORE(r) ((long)BPF_CORE_READ((struct pt_regs___chx_arm64 *)(r), syscallno))
-// Arguments 2 and 3 (x1, x2; x0 is overwritten by the return value, its
-// entry value is orig_x0).
+// Arguments 1 to 3 (orig_x0, x1, x2: x0 is overwritten by the return
+// value, its entry value is orig_x0).
+#define REGS_SYSCALL_ARG1(r) (((struct pt_regs___chx_arm64 *)(r))->orig_x0)
 #define REGS_SYSCALL_ARG2(r) (((struct pt_regs___chx_arm64 *)(r))->regs[1])
 #define REGS_SYSCALL_ARG3(r) (((struct pt_regs___chx_arm64 *)(r))->regs[2])
 #elif defined(__TARGET_ARCH_x86)
 #define REGS_SYSCALL_NR(r) ((long)(r)->orig_ax)
 #define REGS_SYSCALL_NR_CORE(r) ((long)BPF_CORE_READ((r), orig_ax))
+#define REGS_SYSCALL_ARG1(r) ((r)->di)
 #define REGS_SYSCALL_ARG2(r) ((r)->si)
 #define REGS_SYSCALL_ARG3(r) ((r)->dx)
 #else

@@ -18,13 +18,14 @@
 // syscall_event.flags
 #define SC_HAS_RET 1 // ret is the syscall's return value (tracepoint fallback only)
 
-// The peer of a connect(): its sockaddr argument. family 0 = none (another
-// syscall, or an unreadable/non-IP sockaddr).
+// One end of the socket a syscall waited on: a connect()'s sockaddr
+// argument (the peer), or a socket read/write's TCP socket (both ends).
+// family 0 = none (another syscall, not an IP socket, unreadable).
 struct sc_peer {
 	__u8 addr[16];  // IPv4 in the first 4 bytes
 	__u16 family;   // AF_INET / AF_INET6
 	__u16 port;     // host order
-	__u32 _pad;
+	__u32 netns;    // the socket's network namespace inode (socket calls; 0 = unknown)
 };
 
 struct syscall_event {
@@ -36,10 +37,11 @@ struct syscall_event {
 	__u32 phase;          // PHASE_*
 	__u32 seccomp_mode;   // task->seccomp.mode at the event
 	__u32 flags;          // SC_*
-	struct sc_peer peer;  // connect only: the address connected to
+	struct sc_peer peer;  // connect: the address connected to; socket calls: the socket's peer
 	__u64 off_cpu_ns;     // time off CPU within latency_ns
 	__u64 window_start;   // PHASE_SANDBOX: first trap of the window (boot ns); else 0
 	__u64 traps;          // PHASE_SANDBOX: traps summed in latency_ns; else 0
+	struct sc_peer local; // socket calls only: the socket's own end
 };
 
 struct sc_key {
@@ -57,6 +59,51 @@ struct {
 
 const struct syscall_event *unused_syscall_event __attribute__((unused));
 const struct sc_key *unused_sc_key __attribute__((unused));
+
+#define S_IFMT_BITS 00170000
+#define S_IFSOCK_BITS 0140000
+
+// Resolve fd of task t (current: its file table is stable under us) to its
+// TCP socket's two ends, the walk fd → files → struct file → socket →
+// sock; nothing when fd is not an IP TCP socket.
+static __always_inline void read_sock_fd(struct task_struct *t, __u64 fd, struct sc_peer *local, struct sc_peer *peer)
+{
+	struct fdtable *fdt;
+	struct file **fds, *f = 0;
+	struct socket *so;
+	struct sock *sk;
+	__u16 family;
+	__u32 netns;
+
+	fdt = BPF_CORE_READ(t, files, fdt);
+	if (!fdt || fd >= BPF_CORE_READ(fdt, max_fds))
+		return;
+	fds = BPF_CORE_READ(fdt, fd);
+	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) || !f)
+		return;
+	// private_data is a struct socket only on a socket's file.
+	if ((BPF_CORE_READ(f, f_inode, i_mode) & S_IFMT_BITS) != S_IFSOCK_BITS)
+		return;
+	so = BPF_CORE_READ(f, private_data);
+	sk = so ? BPF_CORE_READ(so, sk) : 0;
+	if (!sk || BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+		return;
+	family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	if (family != AF_INET && family != AF_INET6)
+		return;
+	netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+	if (family == AF_INET) {
+		bpf_core_read(local->addr, 4, &sk->__sk_common.skc_rcv_saddr);
+		bpf_core_read(peer->addr, 4, &sk->__sk_common.skc_daddr);
+	} else {
+		bpf_core_read(local->addr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
+		bpf_core_read(peer->addr, 16, &sk->__sk_common.skc_v6_daddr);
+	}
+	local->family = peer->family = family;
+	local->port = BPF_CORE_READ(sk, __sk_common.skc_num);
+	peer->port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	local->netns = peer->netns = netns;
+}
 
 // Read a connect()'s sockaddr argument from user memory (the calling task
 // must be current).

@@ -86,6 +86,7 @@ static __always_inline void record(__u32 nr, __u32 phase, __u64 lat, __s64 ret, 
 	e->off_cpu_ns = lat;
 	e->window_start = 0;
 	e->traps = 0;
+	__builtin_memset(&e->local, 0, sizeof(e->local)); // the fallback does not resolve sockets
 	bpf_ringbuf_submit(e, 0);
 }
 

@@ -36,6 +36,10 @@ const volatile __u64 max_trap_ns = 1000000;
 const volatile __u64 trap_window_ns = 100000000;
 // Bitmap of the watched syscall numbers (set from user space).
 const volatile __u64 watched[8] = {};
+// Bitmap of the socket read/write calls whose first argument is the fd
+// (write, writev, sendto, sendmsg, read, readv, recvfrom, recvmsg): their
+// wait names the socket (set from user space).
+const volatile __u64 sock_calls[8] = {};
 
 // Per-thread state (kept in task local storage by the including object).
 struct sc_wait {
@@ -58,6 +62,7 @@ struct sc_wait {
 	__u64 trap_count;
 	__u32 trap_nr;     // the last trapped syscall
 	__u32 trap_tracer; // the tracer's tgid (the Sentry)
+	struct sc_peer local;
 };
 
 
@@ -66,6 +71,13 @@ static __always_inline bool is_watched(long nr)
 	if (nr < 0 || nr >= 512)
 		return false;
 	return (watched[(nr >> 6) & 7] >> (nr & 63)) & 1;
+}
+
+static __always_inline bool is_sock_call(long nr)
+{
+	if (nr < 0 || nr >= 512)
+		return false;
+	return (sock_calls[(nr >> 6) & 7] >> (nr & 63)) & 1;
 }
 
 // Whether t sits in a seccomp user notification: one of its filters has a
@@ -136,7 +148,10 @@ static __always_inline void flush(struct sc_wait *st, struct task_struct *t)
 	e->seccomp_mode = st->seccomp_mode;
 	e->flags = 0;
 	e->peer = st->peer;
+	e->local = st->local;
 	e->off_cpu_ns = st->off_ns;
+	e->window_start = 0;
+	e->traps = 0;
 	bpf_ringbuf_submit(e, 0);
 }
 
@@ -160,6 +175,7 @@ static __always_inline void trap_flush(struct sc_wait *st, struct task_struct *t
 		e->seccomp_mode = t->seccomp.mode;
 		e->flags = 0;
 		__builtin_memset(&e->peer, 0, sizeof(e->peer));
+		__builtin_memset(&e->local, 0, sizeof(e->local));
 		e->off_cpu_ns = st->trap_sum;
 		e->window_start = st->trap_first;
 		e->traps = st->trap_count;
@@ -276,8 +292,13 @@ static __always_inline void sc_begin(struct sc_wait *st, struct task_struct *pre
 	st->phase = w->phase;
 	st->seccomp_mode = prev->seccomp.mode;
 	__builtin_memset(&st->peer, 0, sizeof(st->peer));
-	if (w->nr == connect_nr && w->regs) // prev is current: its memory is readable here
+	__builtin_memset(&st->local, 0, sizeof(st->local));
+	if (!w->regs)
+		return;
+	if (w->nr == connect_nr) // prev is current: its memory is readable here
 		read_peer((const void *)REGS_SYSCALL_ARG2(w->regs), REGS_SYSCALL_ARG3(w->regs), &st->peer);
+	else if (is_sock_call(w->nr)) // a wait on a socket is that connection's, not its process's
+		read_sock_fd(prev, REGS_SYSCALL_ARG1(w->regs), &st->local, &st->peer);
 }
 
 static __always_inline void sc_switch_in(struct sc_wait *st, struct task_struct *next, __u64 now)

@@ -251,9 +251,11 @@ func (d *Decoder) decodeSyscallSlow(raw []byte, h Header, dst plog.LogRecordSlic
 		// Only the syscall-tracepoint fallback sees the return value.
 		attrs.PutInt(contract.AttrSyscallReturn, int64(le.Uint64(raw[syscallRet:])))
 	}
-	if peer, ok := syscallPeer(raw); ok {
-		// connect: the peer it was connecting to, so the join can tie the
-		// wait to the one client span with that peer.
+	if peer, ok := syscallEnd(raw, syscallPeerAddr); ok {
+		// connect: the peer it was connecting to; a socket read/write:
+		// the socket's two ends and namespace. The join ties the wait to
+		// the client span of that connection, not to every span of the
+		// process (a process serves concurrent requests).
 		attrs.PutStr(contract.AttrNetworkTransport, "tcp")
 		if peer.Addr().Is4() {
 			attrs.PutStr(contract.AttrNetworkType, "ipv4")
@@ -262,6 +264,13 @@ func (d *Decoder) decodeSyscallSlow(raw []byte, h Header, dst plog.LogRecordSlic
 		}
 		attrs.PutStr(contract.AttrNetworkPeerAddress, peer.Addr().String())
 		attrs.PutInt(contract.AttrNetworkPeerPort, int64(peer.Port()))
+		if local, ok := syscallEnd(raw, syscallLocalAddr); ok {
+			attrs.PutStr(contract.AttrNetworkLocalAddress, local.Addr().String())
+			attrs.PutInt(contract.AttrNetworkLocalPort, int64(local.Port()))
+		}
+		if ns := le.Uint32(raw[syscallPeerNetns:]); ns != 0 {
+			attrs.PutInt(contract.AttrNetnsInode, int64(ns))
+		}
 	}
 	d.identify(attrs, h.PID, decodeCgroupRef(raw[syscallCgroup:]))
 	ioLimit := ""
@@ -279,17 +288,18 @@ func (d *Decoder) decodeSyscallSlow(raw []byte, h Header, dst plog.LogRecordSlic
 	return nil
 }
 
-// syscallPeer is the sockaddr a connect was given (IPv4-mapped IPv6
-// addresses unmapped); false for other syscalls or non-IP sockaddrs.
-func syscallPeer(raw []byte) (netip.AddrPort, bool) {
+// syscallEnd is the struct sc_peer at off: a connect's sockaddr or one
+// end of a socket call's socket (IPv4-mapped IPv6 addresses unmapped);
+// false when the record has none.
+func syscallEnd(raw []byte, off int) (netip.AddrPort, bool) {
 	le := binary.LittleEndian
-	port := le.Uint16(raw[syscallPeerPort:])
+	port := le.Uint16(raw[off+18:])
 	var addr netip.Addr
-	switch le.Uint16(raw[syscallPeerFam:]) {
+	switch le.Uint16(raw[off+16:]) {
 	case afInet:
-		addr = netip.AddrFrom4([4]byte(raw[syscallPeerAddr : syscallPeerAddr+4]))
+		addr = netip.AddrFrom4([4]byte(raw[off : off+4]))
 	case afInet6:
-		addr = netip.AddrFrom16([16]byte(raw[syscallPeerAddr : syscallPeerAddr+16])).Unmap()
+		addr = netip.AddrFrom16([16]byte(raw[off : off+16])).Unmap()
 	default:
 		return netip.AddrPort{}, false
 	}

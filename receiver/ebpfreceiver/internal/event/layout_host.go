@@ -22,7 +22,7 @@ const (
 	blockOp        = HeaderSize + 32
 	blockError     = HeaderSize + 36
 
-	SyscallSize      = HeaderSize + 96
+	SyscallSize      = HeaderSize + 120
 	syscallLatencyNs = HeaderSize
 	syscallRet       = HeaderSize + 8
 	syscallCgroup    = HeaderSize + 16
@@ -30,14 +30,18 @@ const (
 	syscallPhase     = HeaderSize + 36
 	syscallSeccomp   = HeaderSize + 40
 	syscallFlags     = HeaderSize + 44 // SC_HAS_RET = 1
-	syscallPeerAddr  = HeaderSize + 48 // struct sc_peer {u8 addr[16]; u16 family; u16 port; u32 pad}
+	syscallPeerAddr  = HeaderSize + 48 // struct sc_peer {u8 addr[16]; u16 family; u16 port; u32 netns}
 	syscallPeerFam   = HeaderSize + 64
 	syscallPeerPort  = HeaderSize + 66
+	syscallPeerNetns = HeaderSize + 68
 	syscallOffCPUNs  = HeaderSize + 72
 	syscallWindow    = HeaderSize + 80 // PHASE_SANDBOX: the window's first trap, boot ns
 	syscallTraps     = HeaderSize + 88 // PHASE_SANDBOX: traps summed
 	// SyscallWindowAt is checked against the C layout.
-	SyscallWindowAt = syscallWindow
+	SyscallWindowAt  = syscallWindow
+	syscallLocalAddr = HeaderSize + 96 // struct sc_peer: a socket call's own end
+	// SyscallLocalAt is checked against the C layout.
+	SyscallLocalAt = syscallLocalAddr
 	// SyscallFlagsAt and SyscallOffCPUAt are checked against the C layout.
 	SyscallFlagsAt  = syscallFlags
 	SyscallOffCPUAt = syscallOffCPUNs

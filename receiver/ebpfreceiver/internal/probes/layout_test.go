@@ -82,6 +82,8 @@ func TestRecordLayoutsMatchDecoder(t *testing.T) {
 		{"syscall_event flags offset", unsafe.Offsetof(sc.Flags), event.SyscallFlagsAt},
 		{"syscall_event off_cpu offset", unsafe.Offsetof(sc.OffCpuNs), event.SyscallOffCPUAt},
 		{"syscall_event window offset", unsafe.Offsetof(sc.WindowStart), event.SyscallWindowAt},
+		{"syscall_event local offset", unsafe.Offsetof(sc.Local), event.SyscallLocalAt},
+		{"syscall_event peer netns offset", unsafe.Offsetof(sc.Peer) + unsafe.Offsetof(sc.Peer.Netns), event.HeaderSize + 68},
 		{"syscall_event same in the fallback", unsafe.Sizeof(sctp), unsafe.Sizeof(sc)},
 		{"oom_kill_event size", unsafe.Sizeof(oom), event.OOMKillSize},
 		{"oom_kill_event total_vm offset", unsafe.Offsetof(oom.TotalVmPages), event.HeaderSize + 16},

@@ -89,7 +89,7 @@ type schedSchedTask struct {
 			Addr   [16]uint8
 			Family uint16
 			Port   uint16
-			Pad    uint32
+			Netns  uint32
 		}
 		TrapOut    uint64
 		TrapFirst  uint64
@@ -98,6 +98,13 @@ type schedSchedTask struct {
 		TrapCount  uint64
 		TrapNr     uint32
 		TrapTracer uint32
+		Local      struct {
+			_      structs.HostLayout
+			Addr   [16]uint8
+			Family uint16
+			Port   uint16
+			Netns  uint32
+		}
 	}
 }
 
@@ -133,6 +140,7 @@ const (
 	schedVarMinLatencyNs            = "min_latency_ns"
 	schedVarMinThrottleNs           = "min_throttle_ns"
 	schedVarMinWaitNs               = "min_wait_ns"
+	schedVarSockCalls               = "sock_calls"
 	schedVarTrackSyscalls           = "track_syscalls"
 	schedVarTrapWindowNs            = "trap_window_ns"
 	schedVarUnusedCgKey             = "unused_cg_key"
@@ -217,6 +225,7 @@ type schedVariableSpecs struct {
 	MinLatencyNs            *ebpf.VariableSpec `ebpf:"min_latency_ns"`
 	MinThrottleNs           *ebpf.VariableSpec `ebpf:"min_throttle_ns"`
 	MinWaitNs               *ebpf.VariableSpec `ebpf:"min_wait_ns"`
+	SockCalls               *ebpf.VariableSpec `ebpf:"sock_calls"`
 	TrackSyscalls           *ebpf.VariableSpec `ebpf:"track_syscalls"`
 	TrapWindowNs            *ebpf.VariableSpec `ebpf:"trap_window_ns"`
 	UnusedCgKey             *ebpf.VariableSpec `ebpf:"unused_cg_key"`
@@ -283,6 +292,7 @@ type schedVariables struct {
 	MinLatencyNs            *ebpf.Variable `ebpf:"min_latency_ns"`
 	MinThrottleNs           *ebpf.Variable `ebpf:"min_throttle_ns"`
 	MinWaitNs               *ebpf.Variable `ebpf:"min_wait_ns"`
+	SockCalls               *ebpf.Variable `ebpf:"sock_calls"`
 	TrackSyscalls           *ebpf.Variable `ebpf:"track_syscalls"`
 	TrapWindowNs            *ebpf.Variable `ebpf:"trap_window_ns"`
 	UnusedCgKey             *ebpf.Variable `ebpf:"unused_cg_key"`

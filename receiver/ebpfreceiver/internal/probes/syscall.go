@@ -59,6 +59,11 @@ func watchedBitmap(names []string) ([8]uint64, error) {
 	return bits, nil
 }
 
+// socketCalls take a socket's fd as their first argument: a wait in one
+// of them names the socket (bpf/syscall_wait.h sock_calls), so the join
+// can tie it to that connection's span.
+var socketCalls = []string{"read", "write", "readv", "writev", "recvfrom", "sendto", "recvmsg", "sendmsg"}
+
 // setSyscallWaitVars configures the wait tracking of bpf/syscall_wait.h in
 // spec (syscall.c's object, or sched.c's when it tracks the waits).
 func setSyscallWaitVars(spec *ebpf.CollectionSpec, opts *HostOptions) error {
@@ -66,7 +71,12 @@ func setSyscallWaitVars(spec *ebpf.CollectionSpec, opts *HostOptions) error {
 	if err != nil {
 		return err
 	}
+	sock, err := watchedBitmap(socketCalls)
+	if err != nil {
+		return err
+	}
 	return errors.Join(
+		setVarValue(spec, "sock_calls", sock),
 		setVar(spec, "min_latency_ns", uint64(opts.SyscallThreshold)),
 		setVar(spec, "min_entry_latency_ns", uint64(opts.SyscallEntryThreshold)),
 		setVarValue(spec, "connect_nr", uint32(unix.SYS_CONNECT)),

@@ -49,7 +49,7 @@ type syscallScWait struct {
 		Addr   [16]uint8
 		Family uint16
 		Port   uint16
-		Pad    uint32
+		Netns  uint32
 	}
 	TrapOut    uint64
 	TrapFirst  uint64
@@ -58,6 +58,13 @@ type syscallScWait struct {
 	TrapCount  uint64
 	TrapNr     uint32
 	TrapTracer uint32
+	Local      struct {
+		_      structs.HostLayout
+		Addr   [16]uint8
+		Family uint16
+		Port   uint16
+		Netns  uint32
+	}
 }
 
 type syscallSockOwner struct {
@@ -98,11 +105,18 @@ type syscallSyscallEvent struct {
 		Addr   [16]uint8
 		Family uint16
 		Port   uint16
-		Pad    uint32
+		Netns  uint32
 	}
 	OffCpuNs    uint64
 	WindowStart uint64
 	Traps       uint64
+	Local       struct {
+		_      structs.HostLayout
+		Addr   [16]uint8
+		Family uint16
+		Port   uint16
+		Netns  uint32
+	}
 }
 
 // Names of all BPF objects in the ELF.
@@ -121,6 +135,7 @@ const (
 	syscallVarMinEntryLatencyNs    = "min_entry_latency_ns"
 	syscallVarMinLatencyNs         = "min_latency_ns"
 	syscallVarMinWaitNs            = "min_wait_ns"
+	syscallVarSockCalls            = "sock_calls"
 	syscallVarTrapWindowNs         = "trap_window_ns"
 	syscallVarUnusedScKey          = "unused_sc_key"
 	syscallVarUnusedSyscallEvent   = "unused_syscall_event"
@@ -193,6 +208,7 @@ type syscallVariableSpecs struct {
 	MinEntryLatencyNs  *ebpf.VariableSpec `ebpf:"min_entry_latency_ns"`
 	MinLatencyNs       *ebpf.VariableSpec `ebpf:"min_latency_ns"`
 	MinWaitNs          *ebpf.VariableSpec `ebpf:"min_wait_ns"`
+	SockCalls          *ebpf.VariableSpec `ebpf:"sock_calls"`
 	TrapWindowNs       *ebpf.VariableSpec `ebpf:"trap_window_ns"`
 	UnusedScKey        *ebpf.VariableSpec `ebpf:"unused_sc_key"`
 	UnusedSyscallEvent *ebpf.VariableSpec `ebpf:"unused_syscall_event"`
@@ -246,6 +262,7 @@ type syscallVariables struct {
 	MinEntryLatencyNs  *ebpf.Variable `ebpf:"min_entry_latency_ns"`
 	MinLatencyNs       *ebpf.Variable `ebpf:"min_latency_ns"`
 	MinWaitNs          *ebpf.Variable `ebpf:"min_wait_ns"`
+	SockCalls          *ebpf.Variable `ebpf:"sock_calls"`
 	TrapWindowNs       *ebpf.Variable `ebpf:"trap_window_ns"`
 	UnusedScKey        *ebpf.Variable `ebpf:"unused_sc_key"`
 	UnusedSyscallEvent *ebpf.Variable `ebpf:"unused_syscall_event"`

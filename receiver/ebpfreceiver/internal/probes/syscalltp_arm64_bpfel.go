@@ -49,7 +49,7 @@ type syscalltpScState struct {
 		Addr   [16]uint8
 		Family uint16
 		Port   uint16
-		Pad    uint32
+		Netns  uint32
 	}
 }
 
@@ -91,11 +91,18 @@ type syscalltpSyscallEvent struct {
 		Addr   [16]uint8
 		Family uint16
 		Port   uint16
-		Pad    uint32
+		Netns  uint32
 	}
 	OffCpuNs    uint64
 	WindowStart uint64
 	Traps       uint64
+	Local       struct {
+		_      structs.HostLayout
+		Addr   [16]uint8
+		Family uint16
+		Port   uint16
+		Netns  uint32
+	}
 }
 
 // Names of all BPF objects in the ELF.
