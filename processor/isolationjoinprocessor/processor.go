@@ -486,6 +486,7 @@ type resourceInfo struct {
 	// identity says how the process was found when the resource did not
 	// name it (identityOTLPSender, identityServerPeer); "" otherwise.
 	identity string
+	comm     string // the local process's comm, when the resource names a pid
 }
 
 func (p *joinProcessor) resource(res pcommon.Map) resourceInfo {
@@ -498,7 +499,30 @@ func (p *joinProcessor) resource(res pcommon.Map) resourceInfo {
 		return ri // another node's process: /proc here knows nothing of it
 	}
 	p.place(&ri)
+	if ri.inplace && ri.keys.PID > 0 && foreignPID(res, ri.comm) {
+		// The SDK's pid is from another pid namespace (a container's, or a
+		// gVisor sandbox's, where the service is pid 1): this node's process
+		// of that number is someone else. Identify it like a resource
+		// without a pid (OTLP sender, server socket).
+		ri = resourceInfo{keys: spankey.FromResource(res)}
+		ri.keys.Host, ri.keys.PID = p.hostname, 0
+	}
 	return ri
+}
+
+// foreignPID reports a resource whose process.executable.name is not the
+// name of the local process with its process.pid (comm: the first 15
+// bytes of the executable's name).
+func foreignPID(res pcommon.Map, comm string) bool {
+	v, ok := res.Get(contract.AttrProcessExecutable)
+	if !ok || v.Str() == "" || comm == "" {
+		return false
+	}
+	name := v.Str()
+	if len(name) > 15 {
+		name = name[:15]
+	}
+	return name != comm
 }
 
 // place adds what /proc says of the resource's process (on this node):
@@ -507,6 +531,7 @@ func (p *joinProcessor) place(ri *resourceInfo) {
 	switch {
 	case ri.keys.PID > 0:
 		if proc, ok := p.resolver.Process(ri.keys.PID); ok {
+			ri.comm = proc.Comm
 			ri.netns = proc.Netns
 			ri.stack, ri.inplace = proc.Stack, true
 			ri.keys.CgroupPath = proc.CgroupPath

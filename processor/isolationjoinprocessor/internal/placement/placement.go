@@ -197,7 +197,8 @@ type Process struct {
 	CPUCgroupPath string
 	V2CgroupPath  string
 	Netns         int64
-	Stack         Stack // the process's own levels (L4, L3), innermost first, then the node's
+	Stack         Stack  // the process's own levels (L4, L3), innermost first, then the node's
+	Comm          string // /proc/<pid>/comm: the executable's name, truncated to 15 bytes
 }
 
 // Process detects the stack of pid on top of node. It fails when the
@@ -231,6 +232,7 @@ func (f FS) Process(pid int64, node Stack) (Process, error) {
 			}
 		}
 	}
+	p.Comm, _ = f.read(base + "/comm")
 	if st, err := os.Stat(f.path(base + "/ns/net")); err == nil {
 		if ino, ok := inode(st); ok {
 			p.Netns = ino
