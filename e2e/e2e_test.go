@@ -22,7 +22,7 @@ import (
 	"github.com/crosshair-otel/crosshair/e2e/lab"
 )
 
-// Targets (DESIGN §7, issue 8).
+// Targets (docs/design.md §7, issue 8).
 const (
 	minPrecision  = 0.95
 	minRecall     = 0.90

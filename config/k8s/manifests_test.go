@@ -524,7 +524,7 @@ func podsOf(ms []manifest) []pod {
 	return pods
 }
 
-// nodeAgentCaps are the only capabilities a Crosshair pod may add (DESIGN §8).
+// nodeAgentCaps are the only capabilities a Crosshair pod may add (docs/design.md §8).
 var nodeAgentCaps = []corev1.Capability{"BPF", "PERFMON", "SYS_PTRACE", "DAC_READ_SEARCH", "SYSLOG"}
 
 // writableHostPaths lists the host paths a probe needs to write, with the

@@ -154,7 +154,7 @@ func Setup() error {
 }
 
 // addrUp gives dev an address, brings it up and turns segmentation offloads
-// off so that one dropped packet is one lost segment (DESIGN §6).
+// off so that one dropped packet is one lost segment (docs/design.md §6).
 func addrUp(ns, dev, cidr string) error {
 	run := func(name string, args ...string) error {
 		var err error
@@ -187,7 +187,7 @@ const DropTable = Prefix + "loss"
 // the virtual address at input):
 // order→payment segments in payment's namespace (prerouting on pa-or),
 // payment→order segments in order's namespace (prerouting on or-pa). A drop
-// on the receiving side makes the sender retransmit (DESIGN §6); SYNs are
+// on the receiving side makes the sender retransmit (docs/design.md §6); SYNs are
 // spared so connections still open.
 func AddDrop(percent int) error {
 	for _, side := range []struct{ ns, dev, match string }{

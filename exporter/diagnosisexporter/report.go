@@ -10,7 +10,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 )
 
-// Span attributes written by the isolation_join processor (DESIGN §4).
+// Span attributes written by the isolation_join processor (docs/design.md §4).
 const (
 	attrJoin  = "isolation.join"
 	attrLayer = "isolation.layer"

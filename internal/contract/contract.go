@@ -1,5 +1,5 @@
 // Package contract names the kernel-event log records that flow from the
-// ebpf receiver to the isolation_join processor (DESIGN §3). Both sides, and
+// ebpf receiver to the isolation_join processor (docs/design.md §3). Both sides, and
 // every test, use these constants so the interface has one spelling.
 package contract
 
@@ -104,7 +104,7 @@ const (
 
 	AttrIsolationLayer = "isolation.layer"
 
-	// Host-side facts beyond DESIGN §3's table (issue 7).
+	// Host-side facts beyond docs/design.md §3's table (issue 7).
 	AttrBlockQueueNs = "block.queue_ns"
 	AttrBlockBytes   = "block.bytes"
 	AttrBlockSector  = "block.sector"
@@ -142,7 +142,7 @@ const (
 	AttrLogDevice = "kernel.log.device"
 )
 
-// Isolation layers (DESIGN §1), plus the two verdicts that are not a layer.
+// Isolation layers (docs/design.md §1), plus the two verdicts that are not a layer.
 const (
 	LayerL0      = "L0"
 	LayerL1      = "L1"

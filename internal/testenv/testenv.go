@@ -170,7 +170,7 @@ func strip(cidr string) string {
 
 // DropInput adds an nftables table to ns that drops percent% of incoming
 // non-SYN TCP segments on port (as source or destination). Dropping on the
-// receiving side makes the sender retransmit (DESIGN §6). The table goes
+// receiving side makes the sender retransmit (docs/design.md §6). The table goes
 // with the namespace; it is also deleted explicitly at cleanup.
 func DropInput(t testing.TB, ns *Netns, port int, percent int) {
 	t.Helper()

@@ -11,7 +11,7 @@ import (
 	"github.com/crosshair-otel/crosshair/processor/isolationjoinprocessor/internal/kevent"
 )
 
-// Config configures the isolation_join processor (DESIGN §4). Every default
+// Config configures the isolation_join processor (docs/design.md §4). Every default
 // suits a busy node, so `isolation_join: {}` is a complete config.
 type Config struct {
 	// Slack widens each span's window on both sides: kernel events in
@@ -54,7 +54,7 @@ type Config struct {
 	MaxSpanEvents int `mapstructure:"max_span_events"`
 
 	// Rules are tried before the event's own isolation.layer and the
-	// built-in rule table (DESIGN §5): the first rule whose event name and
+	// built-in rule table (docs/design.md §5): the first rule whose event name and
 	// attribute matches all hold decides the event's layer.
 	Rules []RuleConfig `mapstructure:"rules"`
 

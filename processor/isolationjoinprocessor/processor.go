@@ -35,7 +35,7 @@ import (
 	"github.com/crosshair-otel/crosshair/processor/isolationjoinprocessor/internal/spankey"
 )
 
-// Span attributes written by the processor (DESIGN §4).
+// Span attributes written by the processor (docs/design.md §4).
 const (
 	attrJoin            = "isolation.join"
 	attrJoinIncomplete  = "isolation.join.incomplete"
@@ -677,7 +677,7 @@ func (p *joinProcessor) joinSpan(ri *resourceInfo, span ptrace.Span, n int, inco
 	if res.Quality != join.QualityUnmatched {
 		// A span whose process waited in fsync (or the like) while the
 		// node's virtio disk was slow waited for that disk: its IO
-		// syscall time is the disk's layer (DESIGN §5, virtio-blk queue
+		// syscall time is the disk's layer (docs/design.md §5, virtio-blk queue
 		// latency; a loop device counts as its backing disk).
 		ioLayer, disk := "", ""
 		if hasIOSyscall(res.Events) {
@@ -754,7 +754,7 @@ func putMs(a pcommon.Map, k string, ms float64) {
 	}
 }
 
-// peerOnThisNode applies the last rule of DESIGN §5: loss with no local drop
+// peerOnThisNode applies the last rule of docs/design.md §5: loss with no local drop
 // is the path's ("network") unless the peer is on this node, in which case
 // it is the peer's layer. The peer is on this node when an event of the
 // other end of the connection (its local side is the span's peer) came

@@ -232,7 +232,7 @@ func TestBlockIOLatencyAndThrottledWrites(t *testing.T) {
 	}
 
 	// blkio throttling holds the writes before they become requests: the
-	// evidence is the throttled process's slow write() (DESIGN §6).
+	// evidence is the throttled process's slow write() (docs/design.md §6).
 	cg := testenv.NewCgroupV1(t, "blkio", "blk", map[string]string{"blkio.throttle.write_iops_device": majMin + " 10"})
 	victim := testenv.StartInCgroup(t, "exec dd if=/dev/zero of="+dev+" bs=4k count=8 oflag=direct", cg)
 	pid := int64(victim.Process.Pid)

@@ -46,7 +46,7 @@ var syscallNumbers = map[string]uint32{
 // sandbox runs a command under a seccomp filter whose slow path is a user
 // notification: every call of -syscall waits for this supervisor, which
 // holds it for -wait and then lets it continue — the sandbox slow path of a
-// seccomp-notify supervisor (DESIGN §1, L4). With -peer, the supervisor
+// seccomp-notify supervisor (docs/design.md §1, L4). With -peer, the supervisor
 // mediates egress: it holds only calls on a socket connected to that
 // address:port (the first argument of write/sendto/connect... is the fd) and
 // lets every other call through at once, as a policy-checking supervisor

@@ -9,7 +9,7 @@ import "time"
 
 // Layers is the lane order of the trace page: the isolation stack from the
 // sandbox (L4) down to the hardware (L0), then the path beyond the node and
-// the application itself (DESIGN §1).
+// the application itself (docs/design.md §1).
 var Layers = []string{"L4", "L3", "L2", "L1", "L0", "network", "app"}
 
 // LayerTitle names each lane for people who do not know the L-numbers.

@@ -1,5 +1,5 @@
 // Package classify turns the kernel events joined to a span into a verdict
-// (DESIGN §5): each event is given a layer by the rule table and a share of
+// (docs/design.md §5): each event is given a layer by the rule table and a share of
 // the span's time; the layer with the most time wins.
 package classify
 
@@ -35,7 +35,7 @@ func (r *Rule) matches(e *kevent.Event) bool {
 	return true
 }
 
-// DefaultRules is the rule table of DESIGN §5, used for events whose record
+// DefaultRules is the rule table of docs/design.md §5, used for events whose record
 // carries no isolation.layer of its own. First match wins.
 var DefaultRules = []Rule{
 	// The seccomp-notify / ptrace slow path runs before the syscall: a sandbox.
@@ -136,7 +136,7 @@ func (c *Classifier) LayerOf(e *kevent.Event) string {
 	}
 	if VirtioBacked(e) && e.Layer != contract.LayerApp {
 		// A loop device's latency is its backing disk's queue: on a
-		// virtio disk, the paravirtual block path (DESIGN §5: virtio-blk
+		// virtio disk, the paravirtual block path (docs/design.md §5: virtio-blk
 		// queue latency), whatever the receiver saw at the loop device.
 		return contract.LayerL2
 	}

@@ -1,6 +1,6 @@
 // Package conntable keeps the TCP connections of the node(s) the kernel
 // events come from: which process (pid, netns, cgroup, container) owned
-// which 5-tuple from when to when (DESIGN §4, connection table). It is built
+// which 5-tuple from when to when (docs/design.md §4, connection table). It is built
 // from kernel.tcp.established records (connect, accept, or found open by
 // the receiver's snapshot at start), kernel.tcp.connection records (the
 // close) and the owner fields of other socket records.

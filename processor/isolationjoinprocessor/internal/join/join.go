@@ -1,4 +1,4 @@
-// Package join finds the kernel events that belong to a span (DESIGN §4)
+// Package join finds the kernel events that belong to a span (docs/design.md §4)
 // and says how well they matched: 5tuple, peer, process, node, unmatched.
 package join
 

@@ -1,4 +1,4 @@
-// Package kevent reads kernel-event log records (DESIGN §3) into a compact
+// Package kevent reads kernel-event log records (docs/design.md §3) into a compact
 // struct the index keeps instead of the pdata record: the index holds up to
 // max_events of them, so only the fields the join and the verdict use are
 // kept.

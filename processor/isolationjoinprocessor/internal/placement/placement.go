@@ -1,5 +1,5 @@
 // Package placement says where a process runs: the isolation stack under it
-// (DESIGN §1, §5 "runtime placement"), from the node (hypervisor, virtio
+// (docs/design.md §1, §5 "runtime placement"), from the node (hypervisor, virtio
 // devices, kernel) down to the process (cgroup → container runtime,
 // process tree and seccomp → sandbox).
 package placement

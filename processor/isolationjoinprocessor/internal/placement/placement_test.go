@@ -43,7 +43,7 @@ func TestParseCgroup(t *testing.T) {
 	}
 }
 
-// This machine is a Firecracker guest with virtio devices (DESIGN §6).
+// This machine is a Firecracker guest with virtio devices (docs/design.md §6).
 func TestNodeOnThisMachine(t *testing.T) {
 	if _, err := os.Stat("/sys/bus/virtio/devices"); err != nil {
 		testenv.SkipOrFail(t, "not the Firecracker development machine: %v", err)

@@ -1,4 +1,4 @@
-// Package spankey reads the join keys of a span (DESIGN §4): the socket's
+// Package spankey reads the join keys of a span (docs/design.md §4): the socket's
 // local and peer address:port under the old and new semantic conventions,
 // and the process the span ran in.
 package spankey
@@ -131,7 +131,7 @@ func slotOf(key string) int {
 
 type pair struct{ addr, port int }
 
-// The order of DESIGN §4: the first pair with an address gives the address,
+// The order of docs/design.md §4: the first pair with an address gives the address,
 // the first pair with a port gives the port (HTTP clients commonly set
 // network.peer.address with server.port).
 var (

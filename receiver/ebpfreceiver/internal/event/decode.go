@@ -308,7 +308,7 @@ func (d *Decoder) resetReason(v uint32) string {
 	return "REASON_" + strconv.FormatUint(uint64(v), 10)
 }
 
-// DropLayer classifies a packet drop (DESIGN §5): netfilter and the
+// DropLayer classifies a packet drop (docs/design.md §5): netfilter and the
 // container's virtual devices (veth, bridge) are L3, a paravirtual NIC is
 // L2; anything else is the node's network path.
 func DropLayer(reason, driver string) string {

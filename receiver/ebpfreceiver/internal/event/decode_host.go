@@ -141,7 +141,7 @@ func BlockDeviceLayer(dev string, latencyNs, queueNs uint64) string {
 // LoopDeviceLayer classifies IO latency on a loop device by the driver of
 // the disk under its backing file: a loop request completes when the
 // backing disk's IO does, so on a virtio disk it is virtio-blk queue
-// latency (L2, DESIGN §5); on any other (or unknown) disk the loop itself,
+// latency (L2, docs/design.md §5); on any other (or unknown) disk the loop itself,
 // a container/host storage stack (L3).
 func LoopDeviceLayer(backingDriver string) string {
 	if strings.HasPrefix(backingDriver, "virtio") {
@@ -210,7 +210,7 @@ func PhaseName(p uint32) string {
 	return "body"
 }
 
-// sandboxRuntimes are the executables of sandbox runtimes (DESIGN §1 L4):
+// sandboxRuntimes are the executables of sandbox runtimes (docs/design.md §1 L4):
 // a slow syscall body in one of them is the sandbox's slow path.
 var sandboxRuntimes = []string{"runsc", "runsc-gofer", "runsc-sandbox", "exe", "kata-agent", "containerd-shim-kata", "firecracker", "wasmtime", "wasmedge"}
 
@@ -306,7 +306,7 @@ func syscallEnd(raw []byte, off int) (netip.AddrPort, bool) {
 	return netip.AddrPortFrom(addr, port), true
 }
 
-// SyscallLayer classifies a slow syscall (DESIGN §5). A slow syscall is
+// SyscallLayer classifies a slow syscall (docs/design.md §5). A slow syscall is
 // layer evidence only when
 //   - it waited in entry (seccomp user-notify / ptrace slow path): L4;
 //   - its body ran in a sandbox runtime's process (runsc, Kata, WASM…): L4;
@@ -328,7 +328,7 @@ func SyscallLayer(name string, phase uint32, comm, ioLimit string) string {
 	return contract.LayerApp
 }
 
-// ioSyscalls are the write/fsync syscalls a cgroup IO limit holds (DESIGN
+// ioSyscalls are the write/fsync syscalls a cgroup IO limit holds (docs/design.md
 // §5). Reads are left out on purpose: a slow read is far more often a
 // socket or pipe waiting for data than a throttled disk, and tagging every
 // blocking read of a limited cgroup L3 is evidence that is not evidence.

@@ -56,7 +56,7 @@ func (d *Decoder) decodeRetransmit(raw []byte, h Header, dst plog.LogRecordSlice
 		attrs.PutInt(contract.AttrTCPRetransmitWaitNs, clampInt(wait))
 	}
 	// A retransmit on its own says the segment was lost somewhere; the
-	// join decides whether a local drop explains it (DESIGN §5).
+	// join decides whether a local drop explains it (docs/design.md §5).
 	attrs.PutStr(contract.AttrIsolationLayer, contract.LayerNetwork)
 	body := "tcp retransmit " + t.Local.String() + " -> " + t.Peer.String() + " state " + TCPStateName(t.State)
 	if kind != "" {

@@ -1,6 +1,6 @@
 // Package event decodes the records the BPF programs write to the ring
 // buffer (layouts in bpf/common.h and each probe's C file) into log records
-// that follow the kernel-event contract (DESIGN §3).
+// that follow the kernel-event contract (docs/design.md §3).
 package event
 
 // Type is the event type tag in every record's header (enum event_type in

@@ -68,7 +68,7 @@ const (
 // DefaultSyscalls are watched when the config names none. futex, in the
 // issue's first list, is left out: its slow bodies are idle waits (parked
 // workers, the collector's own goroutine scheduler), never layer evidence
-// (DESIGN §5), and on an idle node they were every event the receiver
+// (docs/design.md §5), and on an idle node they were every event the receiver
 // emitted (~31/s here) and most of its idle CPU. `syscalls: [..., futex]`
 // brings it back.
 var DefaultSyscalls = []string{"connect", "accept4", "sendto", "recvfrom", "read", "write", "fsync"}

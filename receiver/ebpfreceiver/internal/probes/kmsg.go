@@ -26,7 +26,7 @@ type Keyword struct {
 	Layer string `mapstructure:"layer"`
 }
 
-// DefaultKeywords is DESIGN §1's keyword table, as data.
+// DefaultKeywords is docs/design.md §1's keyword table, as data.
 var DefaultKeywords = []Keyword{
 	// L0 hardware assist / hardware.
 	{`EPT violation`, contract.LayerL0},

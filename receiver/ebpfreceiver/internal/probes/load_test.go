@@ -10,7 +10,7 @@ import (
 	"github.com/crosshair-otel/crosshair/internal/testenv"
 )
 
-// Every probe attaches on this machine's kernel (DESIGN §6: the development
+// Every probe attaches on this machine's kernel (docs/design.md §6: the development
 // and CI kernel has every hook these probes use).
 func TestLoadAttachesEveryProbe(t *testing.T) {
 	testenv.RequireRoot(t)
