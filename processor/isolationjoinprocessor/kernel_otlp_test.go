@@ -47,7 +47,7 @@ func TestKernelOTLPSenderIsTheSpansProcess(t *testing.T) {
 		t.Run(proto, func(t *testing.T) {
 			tt := componenttest.NewTelemetry()
 			t.Cleanup(func() { _ = tt.Shutdown(context.Background()) })
-			tp, lp, sink := startJoinWith(t, metadatatest.NewSettings(tt))
+			tp, lp, sink := startJoinWith(t, metadatatest.NewSettings(tt), 5*time.Second)
 			startReceiver(t, lp, "tcp_connection")
 
 			endpoint := freeLoopbackPort(t)

@@ -238,17 +238,18 @@ func nft(t *testing.T, ns *testenv.Netns, table, rules string) {
 // started; held spans go to the returned sink.
 func startJoin(t *testing.T) (processor.Traces, processor.Logs, *consumertest.TracesSink) {
 	t.Helper()
-	return startJoinWith(t, processortest.NewNopSettings(metadata.Type))
+	// Held until the records covering a span arrived, or 5s: a loaded
+	// machine can delay the receiver's records by more than a second.
+	return startJoinWith(t, processortest.NewNopSettings(metadata.Type), 5*time.Second)
 }
 
 // startJoinWith is startJoin with the processor's settings (telemetry).
-func startJoinWith(t *testing.T, set processor.Settings) (processor.Traces, processor.Logs, *consumertest.TracesSink) {
+// startJoinWith is startJoin with the telemetry settings and max_delay given.
+func startJoinWith(t *testing.T, set processor.Settings, maxDelay time.Duration) (processor.Traces, processor.Logs, *consumertest.TracesSink) {
 	t.Helper()
 	f := NewFactory()
 	cfg := f.CreateDefaultConfig().(*Config)
-	// Held until the records covering a span arrived, or 5s: a loaded
-	// machine can delay the receiver's records by more than a second.
-	cfg.MaxDelay = 5 * time.Second
+	cfg.MaxDelay = maxDelay
 	sink := new(consumertest.TracesSink)
 	tp, err := f.CreateTraces(context.Background(), set, cfg, sink)
 	require.NoError(t, err)

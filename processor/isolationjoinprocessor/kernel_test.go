@@ -8,7 +8,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component/componenttest"
-	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/processor/processortest"
@@ -42,21 +41,8 @@ func TestKernelRetransmitsTagTheSpan(t *testing.T) {
 			testenv.DropInput(t, srv, port, 20)
 
 			// One processor instance, two pipelines.
-			f := NewFactory()
-			cfg := f.CreateDefaultConfig().(*Config)
-			cfg.MaxDelay = 500 * time.Millisecond // no kernel event follows the exchange to move the watermark
-			set := processortest.NewNopSettings(metadata.Type)
-			traces := new(consumertest.TracesSink)
-			tp, err := f.CreateTraces(context.Background(), set, cfg, traces)
-			require.NoError(t, err)
-			lp, err := f.CreateLogs(context.Background(), set, cfg, consumertest.NewNop())
-			require.NoError(t, err)
-			require.NoError(t, tp.Start(context.Background(), componenttest.NewNopHost()))
-			require.NoError(t, lp.Start(context.Background(), componenttest.NewNopHost()))
-			t.Cleanup(func() {
-				_ = tp.Shutdown(context.Background())
-				_ = lp.Shutdown(context.Background())
-			})
+			// max_delay 500ms: no kernel event follows the exchange to move the watermark.
+			tp, lp, traces := startJoinWith(t, processortest.NewNopSettings(metadata.Type), 500*time.Millisecond)
 
 			rf := ebpfreceiver.NewFactory()
 			rcfg := rf.CreateDefaultConfig().(*ebpfreceiver.Config)

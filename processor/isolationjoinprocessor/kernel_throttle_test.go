@@ -8,7 +8,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component/componenttest"
-	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/processor/processortest"
@@ -29,21 +28,7 @@ func TestKernelThrottlingChargesOnlyTheThrottledProcess(t *testing.T) {
 	testenv.RequireRoot(t)
 	cg := testenv.NewCgroupV1(t, "cpu", "chx-jthrottle", map[string]string{"cpu.cfs_period_us": "100000", "cpu.cfs_quota_us": "20000"})
 
-	f := NewFactory()
-	cfg := f.CreateDefaultConfig().(*Config)
-	cfg.MaxDelay = 3 * time.Second
-	set := processortest.NewNopSettings(metadata.Type)
-	traces := new(consumertest.TracesSink)
-	tp, err := f.CreateTraces(context.Background(), set, cfg, traces)
-	require.NoError(t, err)
-	lp, err := f.CreateLogs(context.Background(), set, cfg, consumertest.NewNop())
-	require.NoError(t, err)
-	require.NoError(t, tp.Start(context.Background(), componenttest.NewNopHost()))
-	require.NoError(t, lp.Start(context.Background(), componenttest.NewNopHost()))
-	t.Cleanup(func() {
-		_ = tp.Shutdown(context.Background())
-		_ = lp.Shutdown(context.Background())
-	})
+	tp, lp, traces := startJoinWith(t, processortest.NewNopSettings(metadata.Type), 3*time.Second)
 
 	rf := ebpfreceiver.NewFactory()
 	rcfg := rf.CreateDefaultConfig().(*ebpfreceiver.Config)
