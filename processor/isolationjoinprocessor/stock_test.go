@@ -255,3 +255,28 @@ func TestConnectionTableTelemetry(t *testing.T) {
 		{Value: 1, Attributes: attribute.NewSet(attribute.String("identity", identityServerPeer))},
 	}, metricdatatest.IgnoreTimestamp())
 }
+
+// TestStockDropBehindTheServiceInTheClientsNamespace: the client (host
+// name only, OTLP/gRPC sender) reaches the pod through the Service VIP;
+// its request is dropped by netfilter in its own namespace after the DNAT,
+// so the drop names the pod's real address (cliIP:40001 → podIP:srvPort),
+// not the VIP its socket sees. The server socket's key, reversed, reaches
+// it: the retransmit it caused is the drop's (L3), not the network's.
+func TestStockDropBehindTheServiceInTheClientsNamespace(t *testing.T) {
+	span := testSpan{kind: ptrace.SpanKindClient, dur: 300 * time.Millisecond, resource: kv{"service.name": "frontend"}, attrs: kv{
+		"server.address": "backend.svc", "url.full": "http://backend.svc/api", "http.request.method": "GET",
+	}}
+	evs := append(viaService(40001),
+		established(-20*time.Second, contract.EstablishedConnect, "127.0.0.1", 41000, "127.0.0.1", otlpPort, appPID),
+		established(-20*time.Second, contract.EstablishedAccept, "127.0.0.1", otlpPort, "127.0.0.1", 41000, os.Getpid()),
+		lossOn(250*time.Millisecond, 210*time.Millisecond, cliIP, 40001, vipIP, 80, appPID),
+		kernelEvent{name: contract.EventSKBDrop, at: 40 * time.Millisecond, attrs: kv{
+			contract.AttrNetworkLocalAddress: cliIP, contract.AttrNetworkLocalPort: 40001,
+			contract.AttrNetworkPeerAddress: podIP, contract.AttrNetworkPeerPort: srvPort,
+			contract.AttrSKBDropReason: "NETFILTER_DROP",
+		}})
+	got := joinOne(t, grpcSender("127.0.0.1", 41000), evs, span)
+	assert.Equal(t, contract.LayerL3, attr(got, contract.AttrIsolationLayer), attr(got, attrCause))
+	assert.Equal(t, int64(1), attr(got, attrSKBDrops))
+	assert.Contains(t, attr(got, attrCause), "NETFILTER_DROP")
+}

@@ -233,8 +233,13 @@ func JoinPrepared(x *index.Index, r *Resource, s Span, dst []*kevent.Event) Resu
 		w := x.ByConn(cr.Local, cr.Peer, s.From, s.To)
 		for i := 0; i < w.Len(); i++ {
 			e := w.At(i)
-			if e.Local == cr.Local && e.Peer == cr.Peer && (cr.Netns == 0 || e.Netns == 0 || cr.Netns == e.Netns) &&
-				(s.ConnQuality != QualityPeer || s.duringSpan(e)) {
+			// The reverse orientation is the same connection seen from
+			// the other end's namespace: behind a DNAT, the client's
+			// namespace sees the server's real address (a drop there of
+			// a request on its way to the pod), which only the server
+			// socket's key, reversed, reaches.
+			same := e.Local == cr.Local && e.Peer == cr.Peer && (cr.Netns == 0 || e.Netns == 0 || cr.Netns == e.Netns)
+			if (same || (e.Local == cr.Peer && e.Peer == cr.Local)) && (s.ConnQuality != QualityPeer || s.duringSpan(e)) {
 				c.add(s.ConnQuality, e)
 			}
 		}
