@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"time"
 )
@@ -56,7 +57,11 @@ func (c *Chromium) DOM(ctx context.Context, url string) (string, error) {
 }
 
 // Screenshot loads url in a window of w×h pixels and writes a PNG to path.
+// Chromium does not create the directory (it fails silently), so it is made here.
 func (c *Chromium) Screenshot(ctx context.Context, url, path string, w, h int) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("screenshot directory: %w", err)
+	}
 	if _, err := c.run(ctx, url, "--hide-scrollbars", fmt.Sprintf("--window-size=%d,%d", w, h), "--screenshot="+path); err != nil {
 		return err
 	}
