@@ -94,14 +94,8 @@ func (s *cpuSteal) poll(now time.Time, logs *plog.LogRecordSlice) error {
 			continue
 		}
 		delta := d - p
-		lr := logs.AppendEmpty()
-		lr.SetTimestamp(pcommon.NewTimestampFromTime(now))
-		lr.SetObservedTimestamp(pcommon.NewTimestampFromTime(now))
-		lr.SetEventName(contract.EventCPUSteal)
-		lr.SetSeverityNumber(plog.SeverityNumberWarn)
-		lr.SetSeverityText(plog.SeverityNumberWarn.String())
+		lr := appendStealRecord(*logs, now)
 		a := lr.Attributes()
-		a.PutStr(contract.AttrEventName, contract.EventCPUSteal)
 		a.PutInt(contract.AttrCPU, int64(cpu))
 		a.PutInt(contract.AttrCPUStealNs, delta.Nanoseconds())
 		a.PutInt(contract.AttrIntervalStart, since.UnixNano())
@@ -114,4 +108,18 @@ func (s *cpuSteal) poll(now time.Time, logs *plog.LogRecordSlice) error {
 		lr.Body().SetStr("cpu" + strconv.Itoa(cpu) + " steal " + delta.String() + " in " + now.Sub(since).Round(time.Millisecond).String())
 	}
 	return nil
+}
+
+// appendStealRecord appends a kernel.cpu.steal record stamped now (the end
+// of its interval), for the node-wide (per CPU) and the per-process records
+// alike.
+func appendStealRecord(logs plog.LogRecordSlice, now time.Time) plog.LogRecord {
+	lr := logs.AppendEmpty()
+	lr.SetTimestamp(pcommon.NewTimestampFromTime(now))
+	lr.SetObservedTimestamp(pcommon.NewTimestampFromTime(now))
+	lr.SetEventName(contract.EventCPUSteal)
+	lr.SetSeverityNumber(plog.SeverityNumberWarn)
+	lr.SetSeverityText(plog.SeverityNumberWarn.String())
+	lr.Attributes().PutStr(contract.AttrEventName, contract.EventCPUSteal)
+	return lr
 }

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/cilium/ebpf"
-	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 
 	"github.com/crosshair-otel/crosshair/internal/contract"
@@ -83,14 +82,8 @@ func (s *processSteal) poll(now time.Time, logs plog.LogRecordSlice) error {
 }
 
 func (s *processSteal) appendRecord(logs plog.LogRecordSlice, now, since time.Time, pid uint32, d time.Duration) {
-	lr := logs.AppendEmpty()
-	lr.SetTimestamp(pcommon.NewTimestampFromTime(now))
-	lr.SetObservedTimestamp(pcommon.NewTimestampFromTime(now))
-	lr.SetEventName(contract.EventCPUSteal)
-	lr.SetSeverityNumber(plog.SeverityNumberWarn)
-	lr.SetSeverityText(plog.SeverityNumberWarn.String())
+	lr := appendStealRecord(logs, now)
 	a := lr.Attributes()
-	a.PutStr(contract.AttrEventName, contract.EventCPUSteal)
 	a.PutInt(contract.AttrProcessPID, int64(pid))
 	comm := s.procs.Comm(pid)
 	if comm != "" {
