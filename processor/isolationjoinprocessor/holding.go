@@ -1,0 +1,178 @@
+// Holding: spans wait until the kernel events of their window have arrived (docs/design.md §5), bounded by max_delay and max_pending_spans; release hands them on.
+package isolationjoinprocessor
+
+import (
+	"context"
+	"slices"
+	"time"
+
+	"go.opentelemetry.io/collector/consumer"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+
+	"github.com/crosshair-otel/crosshair/internal/nodeid"
+)
+
+// heldBatch is one ConsumeTraces call waiting for its kernel events. It is
+// held and released whole, so the spans of a trace that arrived together
+// leave together and in order.
+type heldBatch struct {
+	ctx     context.Context
+	td      ptrace.Traces
+	next    consumer.Traces // the pipeline it came in by
+	hosts   []string        // the nodes of its spans: each one's watermark must cover readyAt
+	arrived time.Time
+	readyAt int64 // watermark at which every span's window is covered
+	spans   int
+}
+
+func (p *joinProcessor) tick() time.Duration {
+	return min(max(p.cfg.MaxDelay/10, 10*time.Millisecond), 100*time.Millisecond)
+}
+
+func (p *joinProcessor) releaseLoop(stop, done chan struct{}) {
+	defer close(done)
+	t := time.NewTicker(p.tick())
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+		case <-p.wake:
+		}
+		p.sweep()
+	}
+}
+
+// sweep releases every held batch that is ready.
+func (p *joinProcessor) sweep() {
+	p.mu.Lock()
+	out := p.takeReady()
+	p.mu.Unlock()
+	p.deliver(p.runContext(), out)
+}
+
+type released struct {
+	ctx  context.Context
+	td   ptrace.Traces
+	next consumer.Traces
+}
+
+// takeReady joins and removes the batches whose windows the watermark
+// covers or whose max_delay passed. Called with p.mu held.
+func (p *joinProcessor) takeReady() []released {
+	if len(p.pending) == 0 {
+		return nil
+	}
+	now := p.now()
+	var out []released
+	kept := p.pending[:0]
+	for _, b := range p.pending {
+		switch {
+		case p.covered(b.hosts, b.readyAt):
+			out = append(out, p.release(b, now, ""))
+		case now.Sub(b.arrived) >= p.cfg.MaxDelay:
+			out = append(out, p.release(b, now, releasedByTimeout))
+		default:
+			kept = append(kept, b)
+		}
+	}
+	clear(p.pending[len(kept):])
+	p.pending = kept
+	p.pendingGauge.Store(int64(p.pendingSpans))
+	return out
+}
+
+// takeAll joins and removes every held batch (shutdown). Called with p.mu held.
+func (p *joinProcessor) takeAll() []released {
+	now := p.now()
+	out := make([]released, 0, len(p.pending))
+	for _, b := range p.pending {
+		reason := ""
+		if !p.covered(b.hosts, b.readyAt) {
+			reason = releasedByTimeout
+		}
+		out = append(out, p.release(b, now, reason))
+	}
+	p.pending = nil
+	p.pendingGauge.Store(0)
+	return out
+}
+
+// release joins a held batch with what has arrived. reason is "" when the
+// watermark covers it, else why it leaves early. Called with p.mu held.
+func (p *joinProcessor) release(b *heldBatch, now time.Time, reason string) released {
+	p.pendingSpans -= b.spans
+	switch reason {
+	case releasedByBound:
+		p.markUnjoined(b.ctx, b.td)
+	default:
+		incomplete := ""
+		if reason == releasedByTimeout {
+			incomplete = incompleteMaxDelay
+		}
+		p.joinTraces(b.ctx, b.td, incomplete, b.arrived)
+	}
+	if reason != "" {
+		p.tel.ProcessorIsolationJoinSpansReleasedEarly.Add(b.ctx, int64(b.spans), metric.WithAttributes(attribute.String("reason", reason)))
+	}
+	p.tel.ProcessorIsolationJoinLatency.Record(b.ctx, float64(now.Sub(b.arrived))/float64(time.Millisecond))
+	p.undelivered.Add(int64(b.spans))
+	return released{ctx: b.ctx, td: b.td, next: b.next}
+}
+
+// covered reports whether the watermark of every node in hosts passed
+// readyAt plus that node's polling interval: a cgroup throttling record is
+// stamped at the end of the interval it sums, so the interval that covers
+// the span's end is waited for (max_delay still bounds the wait). Called
+// with p.mu held.
+func (p *joinProcessor) covered(hosts []string, readyAt int64) bool {
+	for _, h := range hosts {
+		if p.idx.WatermarkOf(h) < readyAt+p.idx.IntervalOf(h) {
+			return false
+		}
+	}
+	return true
+}
+
+// batchHosts is the distinct nodes of td's resources (k8s.node.name, else
+// host.name, else this node), the keys of their watermarks.
+func (p *joinProcessor) batchHosts(td ptrace.Traces) []string {
+	var hosts []string
+	rss := td.ResourceSpans()
+	for i := 0; i < rss.Len(); i++ {
+		h := nodeid.Of(rss.At(i).Resource().Attributes())
+		if h == "" {
+			h = p.hostname
+		}
+		if !slices.Contains(hosts, h) {
+			hosts = append(hosts, h)
+		}
+	}
+	return hosts
+}
+
+func latestEnd(td ptrace.Traces) int64 {
+	var end uint64
+	rss := td.ResourceSpans()
+	for i := 0; i < rss.Len(); i++ {
+		sss := rss.At(i).ScopeSpans()
+		for j := 0; j < sss.Len(); j++ {
+			spans := sss.At(j).Spans()
+			for k := 0; k < spans.Len(); k++ {
+				s := spans.At(k)
+				end = max(end, uint64(s.EndTimestamp()), uint64(s.StartTimestamp()))
+			}
+		}
+	}
+	return clampNs(end)
+}
+
+func clampNs(t uint64) int64 {
+	if t > 1<<62 {
+		return 1 << 62
+	}
+	return int64(t)
+}
