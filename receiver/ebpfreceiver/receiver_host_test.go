@@ -23,9 +23,9 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/crosshair-otel/crosshair/internal/contract"
+	"github.com/crosshair-otel/crosshair/internal/identity"
 	"github.com/crosshair-otel/crosshair/internal/testenv"
 	"github.com/crosshair-otel/crosshair/receiver/ebpfreceiver/internal/probes"
-	"github.com/crosshair-otel/crosshair/receiver/ebpfreceiver/internal/procinfo"
 )
 
 // hostConfig enables only the named probes, with short intervals.
@@ -136,7 +136,7 @@ func TestCgroupThrottleAndSchedDelay(t *testing.T) {
 	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
 	require.NoError(t, err)
 	cpuLine := ""
-	for _, e := range procinfo.ParseCgroupFile(raw) {
+	for _, e := range identity.ParseCgroupFile(raw) {
 		if slices.Contains(e.Controllers, "cpu") {
 			cpuLine = e.Path
 		}

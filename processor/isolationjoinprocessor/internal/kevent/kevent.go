@@ -15,7 +15,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog"
 
 	"github.com/crosshair-otel/crosshair/internal/contract"
-	"github.com/crosshair-otel/crosshair/processor/isolationjoinprocessor/internal/placement"
+	"github.com/crosshair-otel/crosshair/internal/identity"
 )
 
 // Event is one kernel event as the join sees it.
@@ -369,7 +369,7 @@ func FromRecord(host string, lr plog.LogRecord) (Event, bool) {
 	e.ContainerID = a.str(rContainerID)
 	e.CgroupPath = a.str(rCgroupPath)
 	if e.CgroupPath != "" {
-		cg := placement.ParseCgroup(e.CgroupPath)
+		cg := identity.ParseCgroup(e.CgroupPath)
 		e.PodUID = cg.PodUID
 		if e.ContainerID == "" {
 			e.ContainerID = cg.ContainerID

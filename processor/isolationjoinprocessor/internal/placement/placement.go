@@ -12,8 +12,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
+
+	"github.com/crosshair-otel/crosshair/internal/identity"
 )
 
 // Level is one layer of a runtime stack.
@@ -177,20 +178,9 @@ func (f FS) cpuHypervisorFlag() (bool, error) {
 	return false, nil
 }
 
-// sandboxes are the executables that put a second kernel or a syscall
-// filter between a process and the node's kernel.
-var sandboxes = []struct{ prefix, name string }{
-	{"runsc", "gvisor"},
-	{"containerd-shim-kata", "kata"},
-	{"kata-runtime", "kata"},
-	{"firecracker", "firecracker"},
-	{"wasmtime", "wasmtime"},
-	{"wasmedge", "wasmedge"},
-}
-
 // Process is what is known about one process.
 type Process struct {
-	Cgroup     Cgroup
+	Cgroup     identity.Cgroup
 	CgroupPath string // the v2 path, or the first v1 path naming a container
 	// CPUCgroupPath is the v1 cpu controller's path and V2CgroupPath the
 	// unified one: cgroup throttling is reported per cpu cgroup.
@@ -206,30 +196,23 @@ type Process struct {
 func (f FS) Process(pid int64, node Stack) (Process, error) {
 	var p Process
 	base := fmt.Sprintf("/proc/%d", pid)
-	cg, err := f.read(base + "/cgroup")
+	entries, err := identity.ReadCgroupFile(f.path("/proc"), pid)
 	if err != nil {
 		return p, fmt.Errorf("process %d: %w", pid, err)
 	}
-	for _, line := range strings.Split(cg, "\n") {
-		// hierarchy-id:controllers:path
-		parts := strings.SplitN(line, ":", 3)
-		if len(parts) != 3 {
-			continue
-		}
-		c := ParseCgroup(parts[2])
+	for _, e := range entries {
+		c := identity.ParseCgroup(e.Path)
 		if c.Runtime != "" && p.Cgroup.Runtime == "" {
-			p.Cgroup, p.CgroupPath = c, parts[2]
+			p.Cgroup, p.CgroupPath = c, e.Path
 		}
-		if parts[0] == "0" && parts[1] == "" {
-			p.V2CgroupPath = parts[2]
+		if e.Unified() {
+			p.V2CgroupPath = e.Path
 			if p.CgroupPath == "" {
-				p.CgroupPath = parts[2]
+				p.CgroupPath = e.Path
 			}
 		}
-		for _, ctl := range strings.Split(parts[1], ",") {
-			if ctl == "cpu" {
-				p.CPUCgroupPath = parts[2]
-			}
+		if e.Has("cpu") {
+			p.CPUCgroupPath = e.Path
 		}
 	}
 	p.Comm, _ = f.read(base + "/comm")
@@ -239,9 +222,9 @@ func (f FS) Process(pid int64, node Stack) (Process, error) {
 		}
 	}
 	var levels Stack
-	if sb := f.sandbox(pid); sb != "" {
+	if sb := identity.SandboxAncestry(f.path("/proc"), pid); sb != "" {
 		levels = append(levels, Level{"L4", sb})
-	} else if status, err := f.read(base + "/status"); err == nil && seccompFilter(status) {
+	} else if mode, err := identity.ReadSeccompMode(f.path("/proc"), pid); err == nil && mode == identity.SeccompFilter {
 		levels = append(levels, Level{"L4", "seccomp"})
 	}
 	if p.Cgroup.Runtime != "" {
@@ -249,50 +232,4 @@ func (f FS) Process(pid int64, node Stack) (Process, error) {
 	}
 	p.Stack = append(levels, node...)
 	return p, nil
-}
-
-// seccompFilter reports mode 2 (a filter) in /proc/<pid>/status.
-func seccompFilter(status string) bool {
-	for _, line := range strings.Split(status, "\n") {
-		if v, ok := strings.CutPrefix(line, "Seccomp:"); ok {
-			return strings.TrimSpace(v) == "2"
-		}
-	}
-	return false
-}
-
-// sandbox walks the process and its ancestors looking for a sandbox
-// runtime (a gVisor sentry, a Kata shim, a VMM, a WASM runtime).
-func (f FS) sandbox(pid int64) string {
-	for depth := 0; pid > 1 && depth < 32; depth++ {
-		base := fmt.Sprintf("/proc/%d", pid)
-		comm, _ := f.read(base + "/comm")
-		exe, _ := os.Readlink(f.path(base + "/exe"))
-		for _, sb := range sandboxes {
-			if strings.HasPrefix(comm, sb.prefix) || strings.HasPrefix(filepath.Base(exe), sb.prefix) {
-				return sb.name
-			}
-		}
-		stat, err := f.read(base + "/stat")
-		if err != nil {
-			return ""
-		}
-		pid = ppid(stat)
-	}
-	return ""
-}
-
-// ppid reads field 4 of /proc/<pid>/stat; comm (field 2) may hold spaces
-// and parentheses, so parse after the last ')'.
-func ppid(stat string) int64 {
-	i := strings.LastIndexByte(stat, ')')
-	if i < 0 {
-		return 0
-	}
-	fields := strings.Fields(stat[i+1:])
-	if len(fields) < 2 {
-		return 0
-	}
-	n, _ := strconv.ParseInt(fields[1], 10, 64)
-	return n
 }

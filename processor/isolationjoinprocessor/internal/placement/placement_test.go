@@ -11,37 +11,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/crosshair-otel/crosshair/internal/identity"
 	"github.com/crosshair-otel/crosshair/internal/testenv"
 )
-
-const id = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
-
-func TestParseCgroup(t *testing.T) {
-	tests := []struct {
-		path string
-		want Cgroup
-	}{
-		{"/", Cgroup{}},
-		{"/user.slice/user-0.slice/session-1.scope", Cgroup{}},
-		// Issue 14 row 11: a user's delegated cgroup named after a container.
-		{"/user.slice/user-1000.slice/user@1000.service/app.slice/docker-" + id + ".scope", Cgroup{}},
-		{"/system.slice/docker-" + id + ".scope", Cgroup{Runtime: "docker", ContainerID: id}},
-		{"/docker/" + id, Cgroup{Runtime: "docker", ContainerID: id}},
-		{"/system.slice/crio-" + id + ".scope", Cgroup{Runtime: "crio", ContainerID: id}},
-		{
-			"/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod0f1e2d3c_4b5a_6978_8796_a5b4c3d2e1f0.slice/cri-containerd-" + id + ".scope",
-			Cgroup{Runtime: "containerd", ContainerID: id, PodUID: "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"},
-		},
-		{
-			"/kubepods/besteffort/pod0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0/" + id,
-			Cgroup{Runtime: "kubepods", ContainerID: id, PodUID: "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"},
-		},
-		{"/kubepods/burstable", Cgroup{Runtime: "kubepods"}},
-	}
-	for _, tt := range tests {
-		assert.Equal(t, tt.want, ParseCgroup(tt.path), tt.path)
-	}
-}
 
 // This machine is a Firecracker guest with virtio devices (docs/design.md §6).
 func TestNodeOnThisMachine(t *testing.T) {
@@ -123,7 +95,7 @@ func TestProcessInADockerCgroup(t *testing.T) {
 	require.NoError(t, err)
 	p, err := fs.Process(int64(pid), node)
 	require.NoError(t, err)
-	assert.Equal(t, Cgroup{Runtime: "docker", ContainerID: cid}, p.Cgroup)
+	assert.Equal(t, identity.Cgroup{Runtime: "docker", ContainerID: cid}, p.Cgroup)
 	assert.Equal(t, "L3", p.Stack.Innermost())
 	assert.Equal(t, append(Stack{{"L3", "docker"}}, node...), p.Stack)
 }
@@ -153,11 +125,6 @@ func TestProcessUnderASandboxRuntime(t *testing.T) {
 	p, err := fs.Process(child, nil)
 	require.NoError(t, err)
 	assert.Equal(t, Stack{{"L4", "gvisor"}}, p.Stack)
-}
-
-func TestSeccompFilter(t *testing.T) {
-	assert.True(t, seccompFilter("Name:\tx\nSeccomp:\t2\nSeccomp_filters:\t1\n"))
-	assert.False(t, seccompFilter("Name:\tx\nSeccomp:\t0\n"))
 }
 
 func TestProcessCgroupPaths(t *testing.T) {

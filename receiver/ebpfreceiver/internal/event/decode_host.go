@@ -10,6 +10,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog"
 
 	"github.com/crosshair-otel/crosshair/internal/contract"
+	"github.com/crosshair-otel/crosshair/internal/identity"
 	"github.com/crosshair-otel/crosshair/receiver/ebpfreceiver/internal/procinfo"
 )
 
@@ -37,7 +38,7 @@ func (d *Decoder) identify(attrs pcommon.Map, pid uint32, cg CgroupRef) string {
 	}
 	if info.CgroupPath == "" && cg.ID > 1 {
 		info.CgroupPath = d.Procs.CgroupPath(cg.ID, cg.Hier)
-		info.ContainerID = procinfo.ContainerID(info.CgroupPath)
+		info.ContainerID = identity.ContainerID(info.CgroupPath)
 	}
 	if info.CgroupPath != "" {
 		attrs.PutStr(contract.AttrCgroupPath, info.CgroupPath)
@@ -210,10 +211,6 @@ func PhaseName(p uint32) string {
 	return "body"
 }
 
-// sandboxRuntimes are the executables of sandbox runtimes (docs/design.md §1 L4):
-// a slow syscall body in one of them is the sandbox's slow path.
-var sandboxRuntimes = []string{"runsc", "runsc-gofer", "runsc-sandbox", "exe", "kata-agent", "containerd-shim-kata", "firecracker", "wasmtime", "wasmedge"}
-
 func (d *Decoder) decodeSyscallSlow(raw []byte, h Header, dst plog.LogRecordSlice) error {
 	if len(raw) < SyscallSize {
 		return &ErrShort{Type: h.Type, Got: len(raw), Want: SyscallSize}
@@ -320,7 +317,7 @@ func SyscallLayer(name string, phase uint32, comm, ioLimit string) string {
 	switch {
 	case phase == PhaseEntry || phase == PhaseSandbox:
 		return contract.LayerL4
-	case isSandboxRuntime(comm):
+	case identity.SandboxRuntime(comm):
 		return contract.LayerL4
 	case ioLimit != "" && ioSyscalls[name]:
 		return contract.LayerL3
@@ -334,15 +331,6 @@ func SyscallLayer(name string, phase uint32, comm, ioLimit string) string {
 // blocking read of a limited cgroup L3 is evidence that is not evidence.
 var ioSyscalls = map[string]bool{"write": true, "pwrite64": true, "writev": true, "pwritev": true, "pwritev2": true,
 	"fsync": true, "fdatasync": true, "sync_file_range": true, "syncfs": true}
-
-func isSandboxRuntime(comm string) bool {
-	for _, r := range sandboxRuntimes {
-		if comm == r && r != "exe" {
-			return true
-		}
-	}
-	return false
-}
 
 func (d *Decoder) decodeOOMKill(raw []byte, h Header, dst plog.LogRecordSlice) error {
 	if len(raw) < OOMKillSize {
@@ -360,7 +348,7 @@ func (d *Decoder) decodeOOMKill(raw []byte, h Header, dst plog.LogRecordSlice) e
 	if path != "" {
 		attrs.PutStr(contract.AttrMemcgPath, path)
 		attrs.PutStr(contract.AttrCgroupPath, path)
-		if id := procinfo.ContainerID(path); id != "" {
+		if id := identity.ContainerID(path); id != "" {
 			attrs.PutStr(contract.AttrContainerID, id)
 		}
 	} else {

@@ -15,8 +15,8 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog"
 
 	"github.com/crosshair-otel/crosshair/internal/contract"
+	"github.com/crosshair-otel/crosshair/internal/identity"
 	"github.com/crosshair-otel/crosshair/receiver/ebpfreceiver/internal/metadata"
-	"github.com/crosshair-otel/crosshair/receiver/ebpfreceiver/internal/procinfo"
 )
 
 // CPUStat is the throttling part of a cgroup's cpu.stat.
@@ -124,7 +124,7 @@ func attachCgroupThrottle(env *attachEnv) (*Attachment, error) {
 				if s.stat.NrThrottled == 0 && s.stat.ThrottledNs == 0 {
 					continue
 				}
-				id := procinfo.ContainerID(s.path)
+				id := identity.ContainerID(s.path)
 				mb.RecordKernelCgroupCPUThrottledTimeDataPoint(now, float64(s.stat.ThrottledNs)/1e9, s.path, id)
 				mb.RecordKernelCgroupCPUThrottledPeriodsDataPoint(now, int64(s.stat.NrThrottled), s.path, id)
 			}
@@ -195,7 +195,7 @@ func appendThrottle(logs plog.LogRecordSlice, now, since time.Time, path string,
 	a := lr.Attributes()
 	a.PutStr(contract.AttrEventName, contract.EventCgroupThrottle)
 	a.PutStr(contract.AttrCgroupPath, path)
-	if id := procinfo.ContainerID(path); id != "" {
+	if id := identity.ContainerID(path); id != "" {
 		a.PutStr(contract.AttrContainerID, id)
 	}
 	a.PutInt(contract.AttrCgroupThrottledNs, int64(ns))

@@ -12,6 +12,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/pmetric"
 
 	"github.com/crosshair-otel/crosshair/internal/contract"
+	"github.com/crosshair-otel/crosshair/internal/identity"
 	"github.com/crosshair-otel/crosshair/receiver/ebpfreceiver/internal/event"
 	"github.com/crosshair-otel/crosshair/receiver/ebpfreceiver/internal/procinfo"
 )
@@ -216,7 +217,7 @@ func putCgroup(attrs pcommon.Map, procs *procinfo.Cache, id uint64, hier uint32)
 		return "", ""
 	}
 	attrs.PutStr(contract.AttrCgroupPath, path)
-	if container = procinfo.ContainerID(path); container != "" {
+	if container = identity.ContainerID(path); container != "" {
 		attrs.PutStr(contract.AttrContainerID, container)
 	}
 	return path, container

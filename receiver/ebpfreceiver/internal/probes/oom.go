@@ -6,8 +6,8 @@ import (
 	"github.com/cilium/ebpf/link"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 
+	"github.com/crosshair-otel/crosshair/internal/identity"
 	"github.com/crosshair-otel/crosshair/receiver/ebpfreceiver/internal/metadata"
-	"github.com/crosshair-otel/crosshair/receiver/ebpfreceiver/internal/procinfo"
 )
 
 func attachOOMKill(env *attachEnv) (*Attachment, error) {
@@ -33,7 +33,7 @@ func attachOOMKill(env *attachEnv) (*Attachment, error) {
 			iter := objs.OomKills.Iterate()
 			for iter.Next(&key, &count) {
 				path := opts.Procs.CgroupPath(key.Id, key.Hier)
-				mb.RecordKernelOomKillsDataPoint(now, int64(count), path, procinfo.ContainerID(path))
+				mb.RecordKernelOomKillsDataPoint(now, int64(count), path, identity.ContainerID(path))
 			}
 			if err := iter.Err(); err != nil {
 				return fmt.Errorf("read OOM kill counters: %w", err)

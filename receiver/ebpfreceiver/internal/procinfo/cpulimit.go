@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/crosshair-otel/crosshair/internal/identity"
 )
 
 // CPULimit returns the CFS bandwidth limit of pid's cgroup, "" when none:
@@ -30,13 +32,13 @@ func (c *Cache) CPULimit(pid uint32) string {
 }
 
 func (c *Cache) readCPULimit(pid uint32) string {
-	raw, err := os.ReadFile(filepath.Join(c.procRoot, strconv.FormatUint(uint64(pid), 10), "cgroup"))
+	entries, err := identity.ReadCgroupFile(c.procRoot, int64(pid))
 	if err != nil {
 		return ""
 	}
-	for _, e := range ParseCgroupFile(raw) {
+	for _, e := range entries {
 		switch {
-		case containsStr(e.Controllers, "cpu") && e.Path != "/":
+		case e.Has("cpu") && e.Path != "/":
 			for _, mount := range []string{strings.Join(e.Controllers, ","), "cpu", "cpu,cpuacct"} {
 				dir := filepath.Join(c.cgroupRoot, mount, e.Path)
 				q, err := os.ReadFile(filepath.Join(dir, "cpu.cfs_quota_us"))
@@ -50,7 +52,7 @@ func (c *Cache) readCPULimit(pid uint32) string {
 				p, _ := os.ReadFile(filepath.Join(dir, "cpu.cfs_period_us"))
 				return "cpu.cfs_quota_us=" + quota + " cpu.cfs_period_us=" + strings.TrimSpace(string(p))
 			}
-		case e.HierarchyID == 0 && len(e.Controllers) == 0 && e.Path != "/":
+		case e.Unified() && e.Path != "/":
 			v, err := os.ReadFile(filepath.Join(c.v2Root, e.Path, "cpu.max"))
 			if f := strings.Fields(string(v)); err == nil && len(f) > 0 && f[0] != "max" {
 				return "cpu.max=" + strings.Join(f, " ")

@@ -10,12 +10,13 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/crosshair-otel/crosshair/internal/identity"
 )
 
 // Info is what the receiver attaches to a record with a pid.
@@ -110,14 +111,14 @@ func (c *Cache) Lookup(pid uint32) Info {
 		return e.info
 	}
 	c.mu.Unlock()
-	raw, err := os.ReadFile(filepath.Join(c.procRoot, strconv.FormatUint(uint64(pid), 10), "cgroup"))
+	entries, err := identity.ReadCgroupFile(c.procRoot, int64(pid))
 	var info Info
 	if err == nil {
-		info.CgroupPath = PickPath(ParseCgroupFile(raw))
-		info.ContainerID = ContainerID(info.CgroupPath)
+		info.CgroupPath = identity.PickPath(entries)
+		info.ContainerID = identity.ContainerID(info.CgroupPath)
 		if info.ContainerID == "" {
-			for _, e := range ParseCgroupFile(raw) {
-				if id := ContainerID(e.Path); id != "" {
+			for _, e := range entries {
+				if id := identity.ContainerID(e.Path); id != "" {
 					info.ContainerID = id
 					break
 				}
@@ -227,115 +228,6 @@ func readSubsysNames(path string) []string {
 	return names
 }
 
-// Entry is one line of /proc/<pid>/cgroup.
-type Entry struct {
-	HierarchyID int
-	Controllers []string // empty for the v2 line
-	Path        string
-}
-
-// ParseCgroupFile parses /proc/<pid>/cgroup.
-func ParseCgroupFile(raw []byte) []Entry {
-	var out []Entry
-	for _, line := range strings.Split(string(raw), "\n") {
-		parts := strings.SplitN(line, ":", 3)
-		if len(parts) != 3 {
-			continue
-		}
-		id, err := strconv.Atoi(parts[0])
-		if err != nil {
-			continue
-		}
-		e := Entry{HierarchyID: id, Path: parts[2]}
-		if parts[1] != "" {
-			e.Controllers = strings.Split(parts[1], ",")
-		}
-		out = append(out, e)
-	}
-	return out
-}
-
-// PickPath chooses the path that names the process's container: the v2
-// path when not the root, else the cpu controller's v1 path, else the first
-// non-root path.
-func PickPath(entries []Entry) string {
-	var v2, cpu, first string
-	for _, e := range entries {
-		switch {
-		case e.HierarchyID == 0 && len(e.Controllers) == 0:
-			v2 = e.Path
-		case containsStr(e.Controllers, "cpu"):
-			cpu = e.Path
-		}
-		if first == "" && e.Path != "/" && e.Path != "" {
-			first = e.Path
-		}
-	}
-	switch {
-	case v2 != "" && v2 != "/":
-		return v2
-	case cpu != "" && cpu != "/":
-		return cpu
-	case first != "":
-		return first
-	case v2 != "":
-		return v2
-	}
-	return cpu
-}
-
-func containsStr(s []string, v string) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
-}
-
-var (
-	// docker-<id>.scope, cri-containerd-<id>.scope, crio-<id>.scope,
-	// libpod-<id>.scope (systemd driver).
-	scopeRe = regexp.MustCompile(`^(?:docker|cri-containerd|crio|containerd|libpod)-([0-9a-f]{64})(?:\.scope)?$`)
-	// /docker/<id>, /kubepods/.../<id>, /system.slice/containerd/<id> (cgroupfs driver).
-	plainRe = regexp.MustCompile(`^[0-9a-f]{64}$`)
-)
-
-// ContainerID extracts the 64-hex container id from a cgroup path, or "".
-// The outermost runtime-named cgroup wins, and nothing below a user's
-// delegated subtree (user.slice) counts: there, and inside a container
-// that was delegated its cgroup, any user may create a cgroup named
-// docker-<id>.scope after another container's id (ids are readable in
-// every /proc/<pid>/cgroup) and have its processes' events taken for that
-// container's. So rootless containers are known by pid and cgroup path,
-// not by container id.
-func ContainerID(path string) string {
-	segs := strings.Split(path, "/")
-	for i, s := range segs {
-		if s == "user.slice" {
-			return ""
-		}
-		if m := scopeRe.FindStringSubmatch(s); m != nil {
-			return m[1]
-		}
-		if plainRe.MatchString(s) && runtimeParent(segs[:i]) {
-			return s
-		}
-	}
-	return ""
-}
-
-// runtimeParent reports whether a container runtime's cgroup is among
-// the parents (cgroupfs driver: /docker/<id>, /kubepods/.../<id>).
-func runtimeParent(parents []string) bool {
-	for _, p := range parents {
-		if strings.Contains(p, "docker") || strings.Contains(p, "kubepods") || strings.Contains(p, "containerd") || strings.Contains(p, "crio") {
-			return true
-		}
-	}
-	return false
-}
-
 // SeccompMode reads the Seccomp: line of /proc/<pid>/status (0 disabled,
 // 1 strict, 2 filter); -1 when unknown. Cached like Lookup: a busy process
 // emits many slow-syscall events, and reading status for each one was the
@@ -349,11 +241,10 @@ func (c *Cache) SeccompMode(pid uint32) int {
 		return e.mode
 	}
 	c.mu.Unlock()
-	raw, err := os.ReadFile(filepath.Join(c.procRoot, strconv.FormatUint(uint64(pid), 10), "status"))
+	mode, err := identity.ReadSeccompMode(c.procRoot, int64(pid))
 	if err != nil {
 		return -1
 	}
-	mode := ParseSeccompMode(raw)
 	c.mu.Lock()
 	if len(c.seccomp) >= c.max {
 		clear(c.seccomp)
@@ -361,20 +252,6 @@ func (c *Cache) SeccompMode(pid uint32) int {
 	c.seccomp[pid] = seccompEntry{mode: mode, at: now}
 	c.mu.Unlock()
 	return mode
-}
-
-// ParseSeccompMode reads the Seccomp: line of a /proc/<pid>/status text.
-func ParseSeccompMode(status []byte) int {
-	for _, line := range strings.Split(string(status), "\n") {
-		if v, ok := strings.CutPrefix(line, "Seccomp:"); ok {
-			n, err := strconv.Atoi(strings.TrimSpace(v))
-			if err != nil {
-				return -1
-			}
-			return n
-		}
-	}
-	return -1
 }
 
 var devNames sync.Map // "M:m" → name
@@ -432,14 +309,14 @@ func (c *Cache) IOLimit(pid uint32) string {
 
 // readIOLimit reads the limits IOLimit reports, uncached.
 func (c *Cache) readIOLimit(pid uint32) string {
-	raw, err := os.ReadFile(filepath.Join(c.procRoot, strconv.FormatUint(uint64(pid), 10), "cgroup"))
+	entries, err := identity.ReadCgroupFile(c.procRoot, int64(pid))
 	if err != nil {
 		return ""
 	}
 	var limits []string
-	for _, e := range ParseCgroupFile(raw) {
+	for _, e := range entries {
 		switch {
-		case containsStr(e.Controllers, "blkio") && e.Path != "/":
+		case e.Has("blkio") && e.Path != "/":
 			dir := filepath.Join(c.cgroupRoot, "blkio", e.Path)
 			for _, f := range []string{"read_bps_device", "write_bps_device", "read_iops_device", "write_iops_device"} {
 				v, err := os.ReadFile(filepath.Join(dir, "blkio.throttle."+f))
@@ -447,7 +324,7 @@ func (c *Cache) readIOLimit(pid uint32) string {
 					limits = append(limits, f+"="+strings.Join(strings.Fields(string(v)), " "))
 				}
 			}
-		case e.HierarchyID == 0 && len(e.Controllers) == 0 && e.Path != "/":
+		case e.Unified() && e.Path != "/":
 			v, err := os.ReadFile(filepath.Join(c.v2Root, e.Path, "io.max"))
 			if err == nil && strings.TrimSpace(string(v)) != "" {
 				limits = append(limits, "io.max="+strings.Join(strings.Fields(string(v)), " "))

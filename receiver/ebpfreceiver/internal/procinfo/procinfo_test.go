@@ -3,7 +3,6 @@ package procinfo
 import (
 	"os"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -13,44 +12,6 @@ import (
 )
 
 const id = "3f4e2a1b9c8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f"
-
-func TestContainerID(t *testing.T) {
-	other := strings.Repeat("e", 64)
-	for path, want := range map[string]string{
-		"/system.slice/docker-" + id + ".scope": id,
-		"/docker/" + id:                         id,
-		"/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod1.slice/cri-containerd-" + id + ".scope": id,
-		"/kubepods.slice/kubepods-pod1.slice/crio-" + id + ".scope":                                              id,
-		"/kubepods/burstable/pod1234/" + id:                                                                      id,
-		"/system.slice/containerd.service/kubepods-pod1/" + id:                                                   id,
-		"/user.slice/user-0.slice/session-1.scope":                                                               "",
-		"/crosshair-test-x": "",
-		"/some/" + id:       "", // a hex name alone is not a container
-		"/":                 "",
-		// Issue 14 row 11: spoofing through delegated cgroups.
-		"/user.slice/user-1000.slice/user@1000.service/app.slice/docker-" + id + ".scope": "",
-		"/system.slice/docker-" + id + ".scope/docker-" + other + ".scope":                id,
-		"/kubepods/burstable/pod1234/" + id + "/" + other:                                 id,
-	} {
-		assert.Equal(t, want, ContainerID(path), path)
-	}
-}
-
-func TestPickPath(t *testing.T) {
-	hybrid := ParseCgroupFile([]byte("12:pids:/\n3:cpu:/docker/" + id + "\n2:memory:/docker/" + id + "\n1:name=systemd:/x\n0::/\n"))
-	assert.Equal(t, "/docker/"+id, PickPath(hybrid))
-	v2 := ParseCgroupFile([]byte("0::/system.slice/docker-" + id + ".scope\n"))
-	assert.Equal(t, "/system.slice/docker-"+id+".scope", PickPath(v2))
-	root := ParseCgroupFile([]byte("0::/\n"))
-	assert.Equal(t, "/", PickPath(root))
-	assert.Empty(t, PickPath(nil))
-}
-
-func TestParseSeccompMode(t *testing.T) {
-	assert.Equal(t, 2, ParseSeccompMode([]byte("Name:\tx\nSeccomp:\t2\nSeccomp_filters:\t1\n")))
-	assert.Equal(t, 0, ParseSeccompMode([]byte("Seccomp:\t0\n")))
-	assert.Equal(t, -1, ParseSeccompMode([]byte("Name:\tx\n")))
-}
 
 // A fixture tree stands for /proc and a pure cgroup v2 /sys/fs/cgroup.
 func TestCacheOverFixtureTree(t *testing.T) {
