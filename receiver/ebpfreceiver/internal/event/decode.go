@@ -7,13 +7,13 @@ import (
 	"fmt"
 	"net/netip"
 	"strconv"
-	"strings"
 	"time"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 
 	"github.com/crosshair-otel/crosshair/internal/contract"
+	"github.com/crosshair-otel/crosshair/internal/layers"
 	"github.com/crosshair-otel/crosshair/receiver/ebpfreceiver/internal/procinfo"
 )
 
@@ -210,7 +210,7 @@ func (d *Decoder) decodeConnection(raw []byte, h Header, dst plog.LogRecordSlice
 	attrs.PutInt(contract.AttrTCPRetransmits, int64(le.Uint32(raw[tcpConnRetrans:])))
 	// A closed connection is evidence of nothing by itself; its
 	// retransmits point past the node unless a local drop explains them.
-	attrs.PutStr(contract.AttrIsolationLayer, contract.LayerNetwork)
+	attrs.PutStr(contract.AttrIsolationLayer, layers.Of(&layers.Facts{Event: contract.EventTCPConnection}))
 	if failed {
 		lr.Body().SetStr("tcp connect failed " + t.Local.String() + " -> " + t.Peer.String())
 	} else {
@@ -245,7 +245,7 @@ func (d *Decoder) decodeReset(raw []byte, h Header, dst plog.LogRecordSlice) err
 	}
 	// A reset is the peer's (or this side's) deliberate answer, not a
 	// layer's fault: the join names the endpoint.
-	attrs.PutStr(contract.AttrIsolationLayer, contract.LayerNetwork)
+	attrs.PutStr(contract.AttrIsolationLayer, layers.Of(&layers.Facts{Event: contract.EventTCPReset}))
 	lr.Body().SetStr("tcp reset " + dir + " " + t.Local.String() + " -> " + t.Peer.String())
 	return nil
 }
@@ -268,7 +268,7 @@ func (d *Decoder) decodeDrop(raw []byte, h Header, dst plog.LogRecordSlice) erro
 	if driver != "" {
 		attrs.PutStr(contract.AttrNetworkInterfaceDriver, driver)
 	}
-	attrs.PutStr(contract.AttrIsolationLayer, DropLayer(reason, driver))
+	attrs.PutStr(contract.AttrIsolationLayer, layers.Of(&layers.Facts{Event: contract.EventSKBDrop, DropReason: reason, InterfaceDriver: driver}))
 	lr.Body().SetStr("skb drop " + reason + " on " + dev + " " + t.Local.String() + " <- " + t.Peer.String())
 	return nil
 }
@@ -285,7 +285,7 @@ func (d *Decoder) decodeTxTimeout(raw []byte, h Header, dst plog.LogRecordSlice)
 	attrs.PutStr(contract.AttrNetworkInterface, dev)
 	attrs.PutStr(contract.AttrNetworkInterfaceDriver, driver)
 	attrs.PutInt(contract.AttrNetworkQueueIndex, int64(queue))
-	attrs.PutStr(contract.AttrIsolationLayer, TxTimeoutLayer(driver))
+	attrs.PutStr(contract.AttrIsolationLayer, layers.Of(&layers.Facts{Event: contract.EventNetTxTimeout, InterfaceDriver: driver}))
 	lr.Body().SetStr(driver + " " + dev + ": transmit queue " + strconv.Itoa(int(queue)) + " timed out")
 	return nil
 }
@@ -306,30 +306,6 @@ func (d *Decoder) resetReason(v uint32) string {
 		}
 	}
 	return "REASON_" + strconv.FormatUint(uint64(v), 10)
-}
-
-// DropLayer classifies a packet drop (docs/design.md §5): netfilter and the
-// container's virtual devices (veth, bridge) are L3, a paravirtual NIC is
-// L2; anything else is the node's network path.
-func DropLayer(reason, driver string) string {
-	switch {
-	case strings.HasPrefix(reason, "NETFILTER") || strings.HasPrefix(reason, "IPTABLES") ||
-		driver == "veth" || driver == "bridge":
-		return contract.LayerL3
-	case strings.HasPrefix(driver, "virtio"):
-		return contract.LayerL2
-	default:
-		return contract.LayerNetwork
-	}
-}
-
-// TxTimeoutLayer classifies a transmit-queue timeout: a virtio NIC's queue
-// is drained by the host (L2); any other driver is a NIC of this machine (L0).
-func TxTimeoutLayer(driver string) string {
-	if strings.HasPrefix(driver, "virtio") {
-		return contract.LayerL2
-	}
-	return contract.LayerL0
 }
 
 const tcpSynSent = 2

@@ -6,6 +6,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog"
 
 	"github.com/crosshair-otel/crosshair/internal/contract"
+	"github.com/crosshair-otel/crosshair/internal/layers"
 )
 
 // Values of tcp_established_event.side (enum established_side in
@@ -49,7 +50,7 @@ func (d *Decoder) decodeEstablished(raw []byte, h Header, dst plog.LogRecordSlic
 	attrs.PutStr(contract.AttrTCPState, TCPStateName(t.State))
 	attrs.PutStr(contract.AttrTCPEstablishedSide, side)
 	// Not evidence of a fault: a fact for the connection table.
-	attrs.PutStr(contract.AttrIsolationLayer, contract.LayerNetwork)
+	attrs.PutStr(contract.AttrIsolationLayer, layers.Of(&layers.Facts{Event: contract.EventTCPEstablished}))
 	lr.Body().SetStr("tcp established (" + side + ") " + t.Local.String() + " -> " + t.Peer.String())
 	return nil
 }

@@ -4,13 +4,13 @@ import (
 	"encoding/binary"
 	"net/netip"
 	"strconv"
-	"strings"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 
 	"github.com/crosshair-otel/crosshair/internal/contract"
 	"github.com/crosshair-otel/crosshair/internal/identity"
+	"github.com/crosshair-otel/crosshair/internal/layers"
 	"github.com/crosshair-otel/crosshair/receiver/ebpfreceiver/internal/procinfo"
 )
 
@@ -49,12 +49,6 @@ func (d *Decoder) identify(attrs pcommon.Map, pid uint32, cg CgroupRef) string {
 	return info.CgroupPath
 }
 
-// inContainer says whether a cgroup path is below the root: the process
-// runs behind the container boundary (L3) rather than on the host.
-func inContainer(path string) bool {
-	return path != "" && path != "/" && !strings.HasPrefix(path, "/user.slice") && !strings.HasPrefix(path, "/init.scope")
-}
-
 func (d *Decoder) decodeSchedDelay(raw []byte, h Header, dst plog.LogRecordSlice) error {
 	if len(raw) < SchedDelaySize {
 		return &ErrShort{Type: h.Type, Got: len(raw), Want: SchedDelaySize}
@@ -64,16 +58,14 @@ func (d *Decoder) decodeSchedDelay(raw []byte, h Header, dst plog.LogRecordSlice
 	attrs := lr.Attributes()
 	attrs.PutInt(contract.AttrSchedDelayNs, int64(delay))
 	path := d.identify(attrs, h.PID, decodeCgroupRef(raw[schedDelayCgroup:]))
-	// Run-queue delay of a task in a container cgroup with a CPU limit:
-	// the container's quota (L3; the throttled waits themselves are
-	// kernel.cgroup.throttle records of the thread). Without a limit, or on
-	// the host cgroup, it is plain CPU contention of the node, not an
-	// isolation layer's doing.
-	layer := contract.LayerApp
-	if inContainer(path) && d.Procs != nil && h.PID != 0 && d.Procs.CPULimit(h.PID) != "" {
-		layer = contract.LayerL3
+	// Run-queue delay of a task in a container cgroup with a CPU limit is
+	// the container's quota (the layers table); the limit is read from
+	// /proc only for a task in a container.
+	f := layers.Facts{Event: contract.EventSchedDelay, CgroupPath: path}
+	if layers.ContainerCgroup(path) && d.Procs != nil && h.PID != 0 {
+		f.CPULimit = d.Procs.CPULimit(h.PID)
 	}
-	attrs.PutStr(contract.AttrIsolationLayer, layer)
+	attrs.PutStr(contract.AttrIsolationLayer, layers.Of(&f))
 	lr.Body().SetStr("run-queue delay " + durationString(delay) + " for " + h.Comm)
 	return nil
 }
@@ -91,7 +83,7 @@ func (d *Decoder) decodeCPUThrottled(raw []byte, h Header, dst plog.LogRecordSli
 	attrs := lr.Attributes()
 	attrs.PutInt(contract.AttrCgroupThrottledNs, int64(ns))
 	path := d.identify(attrs, h.PID, decodeCgroupRef(raw[cpuThrottledCgroup:]))
-	attrs.PutStr(contract.AttrIsolationLayer, contract.LayerL3)
+	attrs.PutStr(contract.AttrIsolationLayer, layers.Of(&layers.Facts{Event: contract.EventCgroupThrottle}))
 	lr.Body().SetStr("thread " + h.Comm + " cpu throttled " + durationString(ns) + " in cgroup " + path)
 	return nil
 }
@@ -121,36 +113,6 @@ func BlockOpName(op uint32) string {
 	return "op_" + strconv.Itoa(int(op))
 }
 
-// BlockDeviceLayer classifies IO latency on a device by its kind: a
-// virtio disk's request time beyond its guest queue is the host's backing
-// store (L1) and a long guest-side queue the paravirtual queue (L2); loop
-// and device-mapper volumes are container/host storage stacks (L3); other
-// disks are physical (L0).
-func BlockDeviceLayer(dev string, latencyNs, queueNs uint64) string {
-	switch {
-	case strings.HasPrefix(dev, "vd"):
-		if queueNs > latencyNs {
-			return contract.LayerL2
-		}
-		return contract.LayerL1
-	case strings.HasPrefix(dev, "loop"), strings.HasPrefix(dev, "dm-"):
-		return contract.LayerL3
-	}
-	return contract.LayerL0
-}
-
-// LoopDeviceLayer classifies IO latency on a loop device by the driver of
-// the disk under its backing file: a loop request completes when the
-// backing disk's IO does, so on a virtio disk it is virtio-blk queue
-// latency (L2, docs/design.md §5); on any other (or unknown) disk the loop itself,
-// a container/host storage stack (L3).
-func LoopDeviceLayer(backingDriver string) string {
-	if strings.HasPrefix(backingDriver, "virtio") {
-		return contract.LayerL2
-	}
-	return contract.LayerL3
-}
-
 func (d *Decoder) decodeBlockIO(raw []byte, h Header, dst plog.LogRecordSlice) error {
 	if len(raw) < BlockIOSize {
 		return &ErrShort{Type: h.Type, Got: len(raw), Want: BlockIOSize}
@@ -178,24 +140,23 @@ func (d *Decoder) decodeBlockIO(raw []byte, h Header, dst plog.LogRecordSlice) e
 	attrs.PutInt(contract.AttrBlockBytes, int64(le.Uint32(raw[blockBytes:])))
 	attrs.PutInt(contract.AttrBlockSector, int64(le.Uint64(raw[blockSector:])))
 	d.identify(attrs, h.PID, CgroupRef{ID: h.CgroupID})
+	f := layers.Facts{Event: contract.EventBlockIO, BlockDevice: name, BlockLatencyNs: int64(lat), BlockQueueNs: int64(queue), BlockError: int64(errno)}
 	if errno != 0 {
 		attrs.PutInt(contract.AttrBlockError, int64(errno))
-		// A failed request is the device's: hardware (L0).
-		attrs.PutStr(contract.AttrIsolationLayer, contract.LayerL0)
+		attrs.PutStr(contract.AttrIsolationLayer, layers.Of(&f))
 		lr.Body().SetStr("block " + op + " error " + strconv.Itoa(int(errno)) + " on " + name)
 		return nil
 	}
-	layer := BlockDeviceLayer(name, lat, queue)
 	body := "block " + op + " on " + name
 	if b, ok := procinfo.LoopBacking(name); ok {
 		attrs.PutStr(contract.AttrBlockBackingDevice, b.Device)
 		if b.Driver != "" {
 			attrs.PutStr(contract.AttrBlockBackingDriver, b.Driver)
 		}
-		layer = LoopDeviceLayer(b.Driver)
+		f.BlockBackingDevice, f.BlockBackingDriver = b.Device, b.Driver
 		body += " (on " + b.Device + ")"
 	}
-	attrs.PutStr(contract.AttrIsolationLayer, layer)
+	attrs.PutStr(contract.AttrIsolationLayer, layers.Of(&f))
 	lr.Body().SetStr(body + " took " + durationString(lat))
 	return nil
 }
@@ -271,12 +232,13 @@ func (d *Decoder) decodeSyscallSlow(raw []byte, h Header, dst plog.LogRecordSlic
 	}
 	d.identify(attrs, h.PID, decodeCgroupRef(raw[syscallCgroup:]))
 	ioLimit := ""
-	if phase == PhaseBody && d.Procs != nil && h.PID != 0 && ioSyscalls[name] {
+	if phase == PhaseBody && d.Procs != nil && h.PID != 0 && layers.LimitedIO(name) {
 		if ioLimit = d.Procs.IOLimit(h.PID); ioLimit != "" {
 			attrs.PutStr(contract.AttrCgroupIOLimit, ioLimit)
 		}
 	}
-	attrs.PutStr(contract.AttrIsolationLayer, SyscallLayer(name, phase, h.Comm, ioLimit))
+	attrs.PutStr(contract.AttrIsolationLayer, layers.Of(&layers.Facts{Event: contract.EventSyscallSlow,
+		SyscallName: name, SyscallPhase: PhaseName(phase), Exe: h.Comm, IOLimit: ioLimit}))
 	if phase == PhaseSandbox {
 		lr.Body().SetStr("sandbox syscall traps took " + durationString(lat) + " (last " + name + ")")
 	} else {
@@ -302,35 +264,6 @@ func syscallEnd(raw []byte, off int) (netip.AddrPort, bool) {
 	}
 	return netip.AddrPortFrom(addr, port), true
 }
-
-// SyscallLayer classifies a slow syscall (docs/design.md §5). A slow syscall is
-// layer evidence only when
-//   - it waited in entry (seccomp user-notify / ptrace slow path): L4;
-//   - its body ran in a sandbox runtime's process (runsc, Kata, WASM…): L4;
-//   - it is an IO syscall (write/fsync family) whose cgroup has an IO limit
-//     (blkio throttle / io.max holds the IO before it becomes a request): L3.
-//
-// Every other slow body is the process's own time (an idle futex or epoll
-// wait, a blocking read of a socket, a sleep): "app", even inside a
-// container cgroup — being in a container is placement, not a cause.
-func SyscallLayer(name string, phase uint32, comm, ioLimit string) string {
-	switch {
-	case phase == PhaseEntry || phase == PhaseSandbox:
-		return contract.LayerL4
-	case identity.SandboxRuntime(comm):
-		return contract.LayerL4
-	case ioLimit != "" && ioSyscalls[name]:
-		return contract.LayerL3
-	}
-	return contract.LayerApp
-}
-
-// ioSyscalls are the write/fsync syscalls a cgroup IO limit holds (docs/design.md
-// §5). Reads are left out on purpose: a slow read is far more often a
-// socket or pipe waiting for data than a throttled disk, and tagging every
-// blocking read of a limited cgroup L3 is evidence that is not evidence.
-var ioSyscalls = map[string]bool{"write": true, "pwrite64": true, "writev": true, "pwritev": true, "pwritev2": true,
-	"fsync": true, "fdatasync": true, "sync_file_range": true, "syncfs": true}
 
 func (d *Decoder) decodeOOMKill(raw []byte, h Header, dst plog.LogRecordSlice) error {
 	if len(raw) < OOMKillSize {
@@ -358,7 +291,7 @@ func (d *Decoder) decodeOOMKill(raw []byte, h Header, dst plog.LogRecordSlice) e
 		}
 	}
 	attrs.PutInt(contract.AttrProcessTotalVMPages, int64(le.Uint64(raw[oomTotalVM:])))
-	attrs.PutStr(contract.AttrIsolationLayer, contract.LayerL3)
+	attrs.PutStr(contract.AttrIsolationLayer, layers.Of(&layers.Facts{Event: contract.EventOOMKill}))
 	lr.Body().SetStr("OOM kill of " + h.Comm + " (pid " + strconv.Itoa(int(h.PID)) + ") in memcg " + path)
 	return nil
 }

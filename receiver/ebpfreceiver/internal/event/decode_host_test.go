@@ -123,14 +123,7 @@ func TestDecodeHostIdentityFromLiveProcess(t *testing.T) {
 	assert.Equal(t, "body", phase.Str())
 }
 
-func TestBlockClassification(t *testing.T) {
-	assert.Equal(t, contract.LayerL1, BlockDeviceLayer("vda", 10e6, 1e3))
-	assert.Equal(t, contract.LayerL2, BlockDeviceLayer("vdb", 1e6, 5e6))
-	assert.Equal(t, contract.LayerL3, BlockDeviceLayer("loop3", 1e6, 0))
-	assert.Equal(t, contract.LayerL0, BlockDeviceLayer("nvme0n1", 1e6, 0))
-	assert.Equal(t, contract.LayerL2, LoopDeviceLayer("virtio_blk"), "loop over a virtio disk: virtio-blk queue latency")
-	assert.Equal(t, contract.LayerL3, LoopDeviceLayer("nvme"))
-	assert.Equal(t, contract.LayerL3, LoopDeviceLayer(""), "backing disk driver unknown")
+func TestBlockOpAndSyscallNames(t *testing.T) {
 	assert.Equal(t, "write_zeroes", BlockOpName(9))
 	assert.Equal(t, "op_77", BlockOpName(77))
 	assert.Equal(t, "syscall_9999", SyscallName(9999))
@@ -142,41 +135,6 @@ func TestDecodeHostRejectsShortRecords(t *testing.T) {
 		_, err := (&Decoder{Clock: fixedClock{}}).Decode(raw[:len(raw)-1], dst)
 		require.Error(t, err, "type %d", typ)
 		assert.Equal(t, 0, dst.Len())
-	}
-}
-
-func TestSyscallLayer(t *testing.T) {
-	const limit = "write_bps_device=7:0 1048576"
-	tests := []struct {
-		name    string
-		syscall string
-		phase   uint32
-		comm    string
-		ioLimit string
-		want    string
-	}{
-		{"entry wait is the sandbox slow path", "connect", PhaseEntry, "client", "", contract.LayerL4},
-		{"entry wait of futex too", "futex", PhaseEntry, "app", "", contract.LayerL4},
-		{"body in runsc", "futex", PhaseBody, "runsc", "", contract.LayerL4},
-		{"gVisor stub's syscall traps", "read", PhaseSandbox, "exe", "", contract.LayerL4},
-		{"body in wasmtime", "read", PhaseBody, "wasmtime", "", contract.LayerL4},
-		{"body in kata agent", "write", PhaseBody, "kata-agent", "", contract.LayerL4},
-		{"comm exe is not a sandbox", "futex", PhaseBody, "exe", "", contract.LayerApp},
-		{"write in IO-limited cgroup", "write", PhaseBody, "dd", limit, contract.LayerL3},
-		{"fsync in IO-limited cgroup", "fsync", PhaseBody, "dd", limit, contract.LayerL3},
-		{"fdatasync in IO-limited cgroup", "fdatasync", PhaseBody, "pg", limit, contract.LayerL3},
-		{"write without IO limit", "write", PhaseBody, "dd", "", contract.LayerApp},
-		{"idle futex wait", "futex", PhaseBody, "otelcol", "", contract.LayerApp},
-		{"idle futex wait in IO-limited cgroup", "futex", PhaseBody, "otelcol", limit, contract.LayerApp},
-		{"epoll wait in IO-limited cgroup", "epoll_wait", PhaseBody, "nginx", limit, contract.LayerApp},
-		{"blocking socket read in IO-limited cgroup", "read", PhaseBody, "client", limit, contract.LayerApp},
-		{"slow connect body", "connect", PhaseBody, "client", "", contract.LayerApp},
-		{"nanosleep", "nanosleep", PhaseBody, "sleep", "", contract.LayerApp},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			assert.Equal(t, tt.want, SyscallLayer(tt.syscall, tt.phase, tt.comm, tt.ioLimit))
-		})
 	}
 }
 

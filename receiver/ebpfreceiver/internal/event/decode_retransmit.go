@@ -8,6 +8,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog"
 
 	"github.com/crosshair-otel/crosshair/internal/contract"
+	"github.com/crosshair-otel/crosshair/internal/layers"
 )
 
 // Values of tcp_retransmit_event.kind (enum retransmit_kind in
@@ -57,7 +58,7 @@ func (d *Decoder) decodeRetransmit(raw []byte, h Header, dst plog.LogRecordSlice
 	}
 	// A retransmit on its own says the segment was lost somewhere; the
 	// join decides whether a local drop explains it (docs/design.md §5).
-	attrs.PutStr(contract.AttrIsolationLayer, contract.LayerNetwork)
+	attrs.PutStr(contract.AttrIsolationLayer, layers.Of(&layers.Facts{Event: contract.EventTCPRetransmit}))
 	body := "tcp retransmit " + t.Local.String() + " -> " + t.Peer.String() + " state " + TCPStateName(t.State)
 	if kind != "" {
 		body += " (" + kind + ")"

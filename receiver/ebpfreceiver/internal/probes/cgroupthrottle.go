@@ -16,6 +16,7 @@ import (
 
 	"github.com/crosshair-otel/crosshair/internal/contract"
 	"github.com/crosshair-otel/crosshair/internal/identity"
+	"github.com/crosshair-otel/crosshair/internal/layers"
 	"github.com/crosshair-otel/crosshair/receiver/ebpfreceiver/internal/metadata"
 )
 
@@ -202,7 +203,7 @@ func appendThrottle(logs plog.LogRecordSlice, now, since time.Time, path string,
 	a.PutInt(contract.AttrCgroupThrottledPeriods, int64(periods))
 	a.PutInt(contract.AttrIntervalStart, since.UnixNano())
 	a.PutInt(contract.AttrIntervalNs, now.Sub(since).Nanoseconds())
-	a.PutStr(contract.AttrIsolationLayer, contract.LayerL3)
+	a.PutStr(contract.AttrIsolationLayer, layers.Of(&layers.Facts{Event: contract.EventCgroupThrottle}))
 	if perThread {
 		a.PutBool(contract.AttrPerThreadEvidence, true)
 	}

@@ -16,6 +16,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog"
 
 	"github.com/crosshair-otel/crosshair/internal/contract"
+	"github.com/crosshair-otel/crosshair/internal/layers"
 	"github.com/crosshair-otel/crosshair/receiver/ebpfreceiver/internal/metadata"
 )
 
@@ -136,7 +137,7 @@ func attachConntrack(env *attachEnv) (*Attachment, error) {
 			a := lr.Attributes()
 			a.PutStr(contract.AttrEventName, contract.EventConntrackInsertFailed)
 			a.PutInt(contract.AttrConntrackInsertFailed, int64(delta))
-			a.PutStr(contract.AttrIsolationLayer, contract.LayerL3)
+			a.PutStr(contract.AttrIsolationLayer, layers.Of(&layers.Facts{Event: contract.EventConntrackInsertFailed}))
 			lr.Body().SetStr(fmt.Sprintf("conntrack: %d insertions failed (total %d)", delta, st.InsertFailed))
 			return nil
 		},

@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog"
 
 	"github.com/crosshair-otel/crosshair/internal/contract"
+	"github.com/crosshair-otel/crosshair/internal/layers"
 	"github.com/crosshair-otel/crosshair/receiver/ebpfreceiver/internal/metadata"
 )
 
@@ -101,7 +102,7 @@ func (s *cpuSteal) poll(now time.Time, logs *plog.LogRecordSlice) error {
 		a.PutInt(contract.AttrIntervalStart, since.UnixNano())
 		a.PutInt(contract.AttrIntervalNs, now.Sub(since).Nanoseconds())
 		// The hypervisor ran something else on this vCPU's physical CPU.
-		a.PutStr(contract.AttrIsolationLayer, contract.LayerL1)
+		a.PutStr(contract.AttrIsolationLayer, layers.Of(&layers.Facts{Event: contract.EventCPUSteal}))
 		if s.perThread {
 			a.PutBool(contract.AttrPerThreadEvidence, true)
 		}

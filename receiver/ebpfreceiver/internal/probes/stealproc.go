@@ -12,6 +12,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog"
 
 	"github.com/crosshair-otel/crosshair/internal/contract"
+	"github.com/crosshair-otel/crosshair/internal/layers"
 	"github.com/crosshair-otel/crosshair/receiver/ebpfreceiver/internal/procinfo"
 )
 
@@ -101,6 +102,6 @@ func (s *processSteal) appendRecord(logs plog.LogRecordSlice, now, since time.Ti
 	a.PutInt(contract.AttrIntervalNs, now.Sub(since).Nanoseconds())
 	// The hypervisor ran something else while this process's threads were
 	// on the vCPU.
-	a.PutStr(contract.AttrIsolationLayer, contract.LayerL1)
+	a.PutStr(contract.AttrIsolationLayer, layers.Of(&layers.Facts{Event: contract.EventCPUSteal}))
 	lr.Body().SetStr("process " + comm + " (" + strconv.FormatUint(uint64(pid), 10) + ") lost " + d.String() + " to steal in " + now.Sub(since).Round(time.Millisecond).String())
 }
