@@ -122,7 +122,7 @@ func (p *joinProcessor) noisyNeighbour(v *classify.Verdict, keys *spankey.Keys, 
 // hasIOSyscall reports a slow IO syscall body among events.
 func hasIOSyscall(events []*kevent.Event) bool {
 	for _, e := range events {
-		if classify.IOSyscall(e) {
+		if e.DiskWait() {
 			return true
 		}
 	}

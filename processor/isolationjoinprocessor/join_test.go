@@ -168,9 +168,10 @@ func TestJoin(t *testing.T) {
 			name: "process by container.id",
 			events: []kernelEvent{{name: contract.EventSchedDelay, at: 90 * ms, attrs: kv{
 				contract.AttrContainerID: "abc123", contract.AttrSchedDelayNs: int64(30 * ms),
+				// What the receiver writes for a container with a CPU limit.
+				contract.AttrIsolationLayer: contract.LayerL3,
 			}}},
 			span: testSpan{kind: ptrace.SpanKindServer, resource: kv{"container.id": "abc123"}},
-			// No layer on the record: the rule table says L3.
 			want: map[string]any{attrJoin: "process", contract.AttrIsolationLayer: "L3", attrSchedDelayMs: 30.0},
 		},
 		{

@@ -24,11 +24,14 @@ func TestLayerOfPrecedence(t *testing.T) {
 	conn := &kevent.Event{Name: contract.EventTCPConnection}
 
 	c := New(nil, DefaultThresholds)
-	assert.Equal(t, contract.LayerL3, c.LayerOf(sched), "default table")
+	// The layers table, as the receiver applies it: without the CPU limit
+	// (which the record does not carry) a run-queue delay is the node's
+	// contention, and a slow body without an IO limit the process's own.
+	assert.Equal(t, contract.LayerApp, c.LayerOf(sched), "default table")
 	assert.Equal(t, contract.LayerL1, c.LayerOf(schedL1), "the record's own layer beats the table")
 	assert.Equal(t, contract.LayerL4, c.LayerOf(entry))
-	assert.Equal(t, contract.LayerL3, c.LayerOf(body))
-	assert.Empty(t, c.LayerOf(conn), "connection statistics are evidence for no layer")
+	assert.Equal(t, contract.LayerApp, c.LayerOf(body))
+	assert.Equal(t, contract.LayerNetwork, c.LayerOf(conn), "connection statistics: network (they weigh no time)")
 
 	c = New([]Rule{
 		{Event: contract.EventSchedDelay, Layer: contract.LayerL2},
@@ -136,7 +139,7 @@ func TestEvidenceMustExplainTheSpan(t *testing.T) {
 			name: "app events do not move a real verdict", start: 0, end: 300 * msec,
 			events: []*kevent.Event{
 				futex(250*msec, 250*msec, contract.LayerApp),
-				{Name: contract.EventSchedDelay, Time: 200 * msec, DurationNs: 100 * msec},
+				{Name: contract.EventSchedDelay, Time: 200 * msec, DurationNs: 100 * msec, Layer: contract.LayerL3},
 			},
 			layer: contract.LayerL3, cause: "L3: run-queue delay 100ms (100ms)", attributed: 1,
 		},
@@ -162,13 +165,13 @@ func TestEvidenceMustExplainTheSpan(t *testing.T) {
 		},
 		{
 			name: "a duration counts only its overlap with the span", start: 100 * msec, end: 200 * msec,
-			events: []*kevent.Event{{Name: contract.EventSyscallSlow, Time: 110 * msec, DurationNs: 100 * msec, Detail: &kevent.Detail{SyscallName: "fsync"}}},
+			events: []*kevent.Event{{Name: contract.EventSyscallSlow, Time: 110 * msec, DurationNs: 100 * msec, Layer: contract.LayerL3, Detail: &kevent.Detail{SyscallName: "fsync"}}},
 			// 10ms of a 100ms span: under min_share.
 			layer: contract.LayerApp, cause: "explains too little of the span (10ms of 100ms)", syscallMs: 10, attributed: 1,
 		},
 		{
 			name: "a share at min_share is a verdict", start: 0, end: 100 * msec,
-			events: []*kevent.Event{{Name: contract.EventSyscallSlow, Time: 50 * msec, DurationNs: 20 * msec, Detail: &kevent.Detail{SyscallName: "fsync"}}},
+			events: []*kevent.Event{{Name: contract.EventSyscallSlow, Time: 50 * msec, DurationNs: 20 * msec, Layer: contract.LayerL3, Detail: &kevent.Detail{SyscallName: "fsync"}}},
 			layer:  contract.LayerL3, syscallMs: 20, attributed: 1,
 		},
 		{
@@ -225,7 +228,7 @@ func TestVirtioBackedBlockIOIsL2(t *testing.T) {
 	}{
 		{"loop on vda, receiver said L3", blk("vda", contract.LayerL3), contract.LayerL2},
 		{"loop on vdb, no layer", blk("vdb", ""), contract.LayerL2},
-		{"loop on sda", blk("sda", ""), contract.LayerL1},
+		{"loop on sda, no layer: a loop device (the table)", blk("sda", ""), contract.LayerL3},
 		{"no backing device, L3", blk("", contract.LayerL3), contract.LayerL3},
 		{"app stays app", blk("vda", contract.LayerApp), contract.LayerApp},
 	}
@@ -291,8 +294,8 @@ func TestVerdictIO(t *testing.T) {
 		Detail: &kevent.Detail{SyscallName: "fsync", SyscallPhase: "body"}}
 	write := &kevent.Event{Name: contract.EventSyscallSlow, Time: 70 * msec, DurationNs: 60 * msec, Layer: contract.LayerApp,
 		Detail: &kevent.Detail{SyscallName: "write", SyscallPhase: "body"}}
-	assert.True(t, IOSyscall(fsync))
-	assert.False(t, IOSyscall(write), "a plain write may be a socket's")
+	assert.True(t, fsync.DiskWait())
+	assert.False(t, write.DiskWait(), "a plain write may be a socket's")
 
 	c := New(nil, DefaultThresholds)
 	assert.Equal(t, contract.LayerApp, c.Verdict([]*kevent.Event{fsync}, 0, 80*msec).Layer, "no slow disk: the receiver's app")
@@ -311,7 +314,7 @@ func TestConcurrentWaitsCountOnce(t *testing.T) {
 	// time, inside a cgroup throttled around the span (prorated 4ms): the
 	// request was delayed at most 2.4ms, measured; not a verdict.
 	sched := func(end int64) *kevent.Event {
-		return &kevent.Event{Name: contract.EventSchedDelay, Time: end, DurationNs: 2400 * 1000}
+		return &kevent.Event{Name: contract.EventSchedDelay, Time: end, DurationNs: 2400 * 1000, Layer: contract.LayerL3}
 	}
 	th := &kevent.Event{Name: contract.EventCgroupThrottle, Time: 1000 * msec, DurationNs: 800 * msec,
 		Detail: &kevent.Detail{IntervalStart: 0, IntervalNs: 1000 * msec, ThrottledPeriods: 10}}

@@ -218,7 +218,7 @@ func (x *Index) each(e *kevent.Event, add bool) {
 			}
 		}
 	}
-	if ioWait(e) {
+	if e.DiskWait() {
 		if add {
 			insert(x, 8, x.iowaits, e.Host, e)
 		} else {
@@ -243,16 +243,4 @@ func nodeWide(e *kevent.Event) bool {
 		return false
 	}
 	return e.Name != contract.EventKernelLog || (e.Detail != nil && e.Detail.LogDevice != "")
-}
-
-// ioWait mirrors classify.IOSyscall (index cannot import classify).
-func ioWait(e *kevent.Event) bool {
-	if e.Name != contract.EventSyscallSlow || e.Detail == nil || e.Detail.SyscallPhase == "entry" {
-		return false
-	}
-	switch e.Detail.SyscallName {
-	case "fsync", "fdatasync", "sync_file_range", "syncfs", "sync", "msync", "pwrite64", "pwritev", "pwritev2":
-		return true
-	}
-	return false
 }

@@ -3,8 +3,8 @@ package index
 
 import (
 	"net/netip"
-	"strings"
 
+	"github.com/crosshair-otel/crosshair/internal/layers"
 	"github.com/crosshair-otel/crosshair/processor/isolationjoinprocessor/internal/kevent"
 )
 
@@ -89,7 +89,7 @@ func (x *Index) ByDevice(host, dev string, from, to int64) Entries {
 }
 
 // IOWaits is the window of host's slow IO syscall bodies (the flush
-// family and positional writes: see ioWait), whoever made them.
+// family and positional writes: kevent.Event.DiskWait), whoever made them.
 func (x *Index) IOWaits(host string, from, to int64) Entries {
 	return window(x.iowaits[host], from, to)
 }
@@ -101,7 +101,7 @@ func (x *Index) IOWaits(host string, from, to int64) Entries {
 func (x *Index) VirtioDisk(host string, from, to, reach int64, minLatency int64) string {
 	best, bestN := "", int64(0)
 	for k, l := range x.devices {
-		if k.host != host || !strings.HasPrefix(k.dev, "vd") {
+		if k.host != host || !layers.VirtioDisk(k.dev) {
 			continue
 		}
 		w := window(l, from, to+max(reach, 0))
