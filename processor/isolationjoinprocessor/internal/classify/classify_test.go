@@ -9,8 +9,10 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/crosshair-otel/crosshair/internal/contract"
+	"github.com/crosshair-otel/crosshair/internal/layers"
 	"github.com/crosshair-otel/crosshair/processor/isolationjoinprocessor/internal/kevent"
 )
 
@@ -363,5 +365,23 @@ func TestRetransmitChargedItsMeasuredWait(t *testing.T) {
 		if a.Event.Name == contract.EventTCPRetransmit {
 			assert.Equal(t, 30*msec, a.TimeNs)
 		}
+	}
+}
+
+// A configured rule may test every key the config accepts (kevent.MatchKeys).
+func TestRulesMatchEveryMatchKey(t *testing.T) {
+	e := &kevent.Event{Name: contract.EventSyscallSlow, Exe: "app", Layer: contract.LayerApp, Detail: &kevent.Detail{
+		SyscallPhase: "body", SyscallName: "read", DropReason: "QDISC_DROP", Interface: "eth0",
+		BlockDevice: "vda", BlockOp: "write", SeccompMode: 2,
+	}}
+	var f layers.Facts
+	e.Facts(&f)
+	for _, k := range kevent.MatchKeys {
+		v := f.Str(k)
+		require.NotEmpty(t, v, k)
+		c := New([]Rule{{Event: contract.EventSyscallSlow, Match: map[string]string{k: v}, Layer: contract.LayerL0}}, DefaultThresholds)
+		assert.Equal(t, contract.LayerL0, c.LayerOf(e), k)
+		c = New([]Rule{{Event: contract.EventSyscallSlow, Match: map[string]string{k: v + "x"}, Layer: contract.LayerL0}}, DefaultThresholds)
+		assert.NotEqual(t, contract.LayerL0, c.LayerOf(e), k)
 	}
 }

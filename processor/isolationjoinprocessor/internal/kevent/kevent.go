@@ -6,7 +6,6 @@ package kevent
 
 import (
 	"net/netip"
-	"strconv"
 	"strings"
 	"unsafe"
 
@@ -99,40 +98,11 @@ func (e *Event) D() Detail {
 	return *e.Detail
 }
 
-// MatchKeys are the attribute keys a configured rule may test (Attr answers them).
+// MatchKeys are the attribute keys a configured rule may test (Facts fills them).
 var MatchKeys = []string{
 	contract.AttrSyscallPhase, contract.AttrSyscallName, contract.AttrSKBDropReason,
 	contract.AttrNetworkInterface, contract.AttrBlockDevice, contract.AttrBlockOp,
 	contract.AttrProcessExecutable, contract.AttrSeccompMode, contract.AttrIsolationLayer,
-}
-
-// Attr returns the value of one of MatchKeys as a string.
-func (e *Event) Attr(key string) string {
-	d := e.D()
-	switch key {
-	case contract.AttrSyscallPhase:
-		return d.SyscallPhase
-	case contract.AttrSyscallName:
-		return d.SyscallName
-	case contract.AttrSKBDropReason:
-		return d.DropReason
-	case contract.AttrNetworkInterface:
-		return d.Interface
-	case contract.AttrBlockDevice:
-		return d.BlockDevice
-	case contract.AttrBlockOp:
-		return d.BlockOp
-	case contract.AttrProcessExecutable:
-		return e.Exe
-	case contract.AttrSeccompMode:
-		if d.SeccompMode == 0 {
-			return ""
-		}
-		return strconv.FormatInt(d.SeccompMode, 10)
-	case contract.AttrIsolationLayer:
-		return e.Layer
-	}
-	return ""
 }
 
 // HasTuple reports whether the event names both ends of a socket.
