@@ -12,6 +12,7 @@ import (
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.uber.org/zap"
 )
 
@@ -148,7 +149,7 @@ func (e *diagnosisExporter) consumeTraces(_ context.Context, td ptrace.Traces) e
 	for i := 0; i < rss.Len(); i++ {
 		rs := rss.At(i)
 		service := "unknown_service"
-		if v, ok := rs.Resource().Attributes().Get("service.name"); ok {
+		if v, ok := rs.Resource().Attributes().Get(string(semconv.ServiceNameKey)); ok {
 			service = v.AsString()
 		}
 		sss := rs.ScopeSpans()

@@ -8,6 +8,7 @@ import (
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 )
 
 // EventName is the event name of a diagnosis log record.
@@ -48,7 +49,7 @@ const (
 // resource's service.name.
 func (r *Report) AppendLogRecord(logs plog.Logs, observed time.Time) {
 	rl := logs.ResourceLogs().AppendEmpty()
-	rl.Resource().Attributes().PutStr("service.name", r.SlowHop.Service)
+	rl.Resource().Attributes().PutStr(string(semconv.ServiceNameKey), r.SlowHop.Service)
 	sl := rl.ScopeLogs().AppendEmpty()
 	sl.Scope().SetName("github.com/crosshair-otel/crosshair/exporter/diagnosisexporter")
 	lr := sl.LogRecords().AppendEmpty()

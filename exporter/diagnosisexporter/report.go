@@ -8,6 +8,9 @@ import (
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
+	semconv112 "go.opentelemetry.io/otel/semconv/v1.12.0"
+	semconv120 "go.opentelemetry.io/otel/semconv/v1.20.0"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 )
 
 // Span attributes written by the isolation_join processor (docs/design.md §4).
@@ -318,13 +321,21 @@ func selfTime(s *spanRec, spans []spanRec, kids []int) time.Duration {
 	return 0
 }
 
+// The span attributes that name the other end of a hop, the current
+// semantic conventions first, then the names older SDKs still send.
+var (
+	serverAddressKeys = []string{string(semconv.ServerAddressKey), string(semconv.NetworkPeerAddressKey), string(semconv120.NetPeerNameKey), string(semconv120.NetSockPeerAddrKey), string(semconv112.NetPeerIPKey)}
+	serverPortKeys    = []string{string(semconv.ServerPortKey), string(semconv.NetworkPeerPortKey), string(semconv120.NetPeerPortKey), string(semconv120.NetSockPeerPortKey)}
+	clientAddressKeys = []string{string(semconv.ClientAddressKey), string(semconv.NetworkPeerAddressKey), string(semconv120.NetSockPeerAddrKey)}
+)
+
 // peerOf names the other end of the hop: for a client span the service of
 // its server-side child (or the address it called), for a server span the
 // service of its caller.
 func peerOf(h *spanRec, spans []spanRec, byID map[pcommon.SpanID]int, kids []int) (string, string) {
-	addr := firstAttr(h, "server.address", "network.peer.address", "net.peer.name", "net.sock.peer.addr", "net.peer.ip")
+	addr := firstAttr(h, serverAddressKeys...)
 	if addr != "" {
-		if port := firstAttr(h, "server.port", "network.peer.port", "net.peer.port", "net.sock.peer.port"); port != "" {
+		if port := firstAttr(h, serverPortKeys...); port != "" {
 			addr += ":" + port
 		}
 	}
@@ -338,9 +349,9 @@ func peerOf(h *spanRec, spans []spanRec, byID map[pcommon.SpanID]int, kids []int
 		return addr, addr
 	case ptrace.SpanKindServer, ptrace.SpanKindConsumer:
 		if p, ok := byID[h.parentID]; ok && spans[p].service != h.service {
-			return spans[p].service, firstAttr(h, "client.address", "network.peer.address", "net.sock.peer.addr")
+			return spans[p].service, firstAttr(h, clientAddressKeys...)
 		}
-		return firstAttr(h, "client.address", "network.peer.address", "net.sock.peer.addr"), ""
+		return firstAttr(h, clientAddressKeys...), ""
 	}
 	return "", addr
 }

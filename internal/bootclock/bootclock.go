@@ -10,8 +10,7 @@ import (
 )
 
 // Clock holds the offset between CLOCK_REALTIME and CLOCK_BOOTTIME measured
-// once. Wall-clock jumps (NTP steps) after the measurement are not followed;
-// callers that run for long re-measure with Resync.
+// once. Wall-clock jumps (NTP steps) after the measurement are not followed.
 type Clock struct {
 	offset int64 // realtime ns − boottime ns
 }
@@ -20,28 +19,18 @@ type Clock struct {
 // a second boottime read, and the midpoint is used so the error is at most
 // half the (sub-microsecond) read gap.
 func New() (*Clock, error) {
-	c := &Clock{}
-	if err := c.Resync(); err != nil {
-		return nil, err
-	}
-	return c, nil
-}
-
-// Resync re-measures the offset.
-func (c *Clock) Resync() error {
 	var b1, rt, b2 unix.Timespec
 	if err := unix.ClockGettime(unix.CLOCK_BOOTTIME, &b1); err != nil {
-		return fmt.Errorf("read CLOCK_BOOTTIME: %w", err)
+		return nil, fmt.Errorf("read CLOCK_BOOTTIME: %w", err)
 	}
 	if err := unix.ClockGettime(unix.CLOCK_REALTIME, &rt); err != nil {
-		return fmt.Errorf("read CLOCK_REALTIME: %w", err)
+		return nil, fmt.Errorf("read CLOCK_REALTIME: %w", err)
 	}
 	if err := unix.ClockGettime(unix.CLOCK_BOOTTIME, &b2); err != nil {
-		return fmt.Errorf("read CLOCK_BOOTTIME: %w", err)
+		return nil, fmt.Errorf("read CLOCK_BOOTTIME: %w", err)
 	}
 	mid := (b1.Nano() + b2.Nano()) / 2
-	c.offset = rt.Nano() - mid
-	return nil
+	return &Clock{offset: rt.Nano() - mid}, nil
 }
 
 // Wall converts a CLOCK_BOOTTIME nanosecond value to wall-clock time.

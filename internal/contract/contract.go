@@ -3,6 +3,10 @@
 // every test, use these constants so the interface has one spelling.
 package contract
 
+import (
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+)
+
 // Event names (the log record's EventName; also written as the event.name
 // attribute for backends that predate the EventName field).
 const (
@@ -44,18 +48,18 @@ const (
 const (
 	AttrEventName = "event.name"
 
-	AttrNetworkTransport    = "network.transport"
-	AttrNetworkType         = "network.type"
-	AttrNetworkLocalAddress = "network.local.address"
-	AttrNetworkLocalPort    = "network.local.port"
-	AttrNetworkPeerAddress  = "network.peer.address"
-	AttrNetworkPeerPort     = "network.peer.port"
+	AttrNetworkTransport    = string(semconv.NetworkTransportKey)
+	AttrNetworkType         = string(semconv.NetworkTypeKey)
+	AttrNetworkLocalAddress = string(semconv.NetworkLocalAddressKey)
+	AttrNetworkLocalPort    = string(semconv.NetworkLocalPortKey)
+	AttrNetworkPeerAddress  = string(semconv.NetworkPeerAddressKey)
+	AttrNetworkPeerPort     = string(semconv.NetworkPeerPortKey)
 	AttrNetnsInode          = "linux.netns.inode"
 
-	AttrProcessPID        = "process.pid"
-	AttrThreadID          = "thread.id"
-	AttrProcessExecutable = "process.executable.name"
-	AttrContainerID       = "container.id"
+	AttrProcessPID        = string(semconv.ProcessPIDKey)
+	AttrThreadID          = string(semconv.ThreadIDKey)
+	AttrProcessExecutable = string(semconv.ProcessExecutableNameKey)
+	AttrContainerID       = string(semconv.ContainerIDKey)
 	AttrCgroupPath        = "linux.cgroup.path"
 	AttrCgroupID          = "linux.cgroup.id"
 
@@ -66,7 +70,7 @@ const (
 	AttrTCPDurationMs    = "tcp.duration_ms"
 	AttrTCPState         = "tcp.state"
 	AttrSKBDropReason    = "skb.drop.reason"
-	AttrNetworkInterface = "network.interface.name"
+	AttrNetworkInterface = string(semconv.NetworkInterfaceNameKey)
 	// The driver behind network.interface.name ("virtio_net", or the link
 	// kind of a virtual device: "veth", "bridge").
 	AttrNetworkInterfaceDriver = "network.interface.driver"

@@ -13,6 +13,7 @@ import (
 	"os"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 )
 
 const (
@@ -20,9 +21,9 @@ const (
 	EnvVar = "K8S_NODE_NAME"
 	// AttrK8sNodeName is the semantic-convention resource attribute of a
 	// Kubernetes node's name.
-	AttrK8sNodeName = "k8s.node.name"
+	AttrK8sNodeName = string(semconv.K8SNodeNameKey)
 	// AttrHostName is the semantic-convention resource attribute of a host's name.
-	AttrHostName = "host.name"
+	AttrHostName = string(semconv.HostNameKey)
 )
 
 // Local is this collector's node.

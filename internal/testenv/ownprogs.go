@@ -12,7 +12,7 @@ import (
 )
 
 // OwnPrograms returns the ids of the BPF programs this process holds a file
-// descriptor of (from /proc/self/fdinfo). Unlike LoadedPrograms it does not
+// descriptor of (from /proc/self/fdinfo). It does not
 // see programs other processes load on the same kernel meanwhile.
 func OwnPrograms(t testing.TB) []ebpf.ProgramID {
 	t.Helper()

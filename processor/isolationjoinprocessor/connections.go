@@ -10,8 +10,10 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 
 	"github.com/crosshair-otel/crosshair/internal/contract"
+	"github.com/crosshair-otel/crosshair/internal/nodeid"
 	"github.com/crosshair-otel/crosshair/processor/isolationjoinprocessor/internal/conntable"
 	"github.com/crosshair-otel/crosshair/processor/isolationjoinprocessor/internal/join"
 	"github.com/crosshair-otel/crosshair/processor/isolationjoinprocessor/internal/kevent"
@@ -348,10 +350,10 @@ func anonymousSpans(td ptrace.Traces) bool {
 		if _, ok := res.Get(contract.AttrContainerID); ok {
 			continue
 		}
-		if _, ok := res.Get("k8s.pod.uid"); ok {
+		if _, ok := res.Get(string(semconv.K8SPodUIDKey)); ok {
 			continue
 		}
-		if _, ok := res.Get("host.name"); !ok && rs.ScopeSpans().Len() > 0 {
+		if _, ok := res.Get(nodeid.AttrHostName); !ok && rs.ScopeSpans().Len() > 0 {
 			return true
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
+	"github.com/crosshair-otel/crosshair/internal/contract"
 	"github.com/crosshair-otel/crosshair/internal/nodeid"
 	"github.com/crosshair-otel/crosshair/processor/isolationjoinprocessor/internal/kevent"
 )
@@ -66,7 +67,7 @@ func (t *spanTree) build(rss ptrace.ResourceSpansSlice, hostname string) {
 	for i := 0; i < rss.Len(); i++ {
 		rs := rss.At(i)
 		res := rs.Resource().Attributes()
-		pr := procRef{host: nodeid.Of(res), pid: kevent.Int(res, "process.pid"), res: -1}
+		pr := procRef{host: nodeid.Of(res), pid: kevent.Int(res, contract.AttrProcessPID), res: -1}
 		if pr.host == "" {
 			pr.host = hostname
 		}

@@ -98,6 +98,3 @@ func (x *Index) Len() int { return len(x.fifo) - x.head }
 
 // Evicted counts events removed because of MaxEvents.
 func (x *Index) Evicted() int64 { return x.evicted }
-
-// Expired counts events removed because they aged out of Retention.
-func (x *Index) Expired() int64 { return x.expired }

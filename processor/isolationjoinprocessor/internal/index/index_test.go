@@ -51,12 +51,12 @@ func TestKeys(t *testing.T) {
 	x.Add(&kevent.Event{Time: 2, Host: "n1"}) // node-wide
 	assert.Equal(t, 1, x.ByPeer(peer, 0, 10).Len())
 	assert.Equal(t, 0, x.ByPeer(local, 0, 10).Len(), "peer index is by the event's peer")
-	assert.Equal(t, 1, x.ByPID("n1", 7, 0, 10).Len())
-	assert.Equal(t, 0, x.ByPID("n2", 7, 0, 10).Len(), "pids are per node")
-	assert.Equal(t, 1, x.ByContainer("c", 0, 10).Len())
-	assert.Equal(t, 1, x.ByCgroup("/p", 0, 10).Len())
-	assert.Equal(t, 1, x.ByPod("u", 0, 10).Len())
-	assert.Equal(t, 1, x.ByNode("n1", 0, 10).Len(), "only the event without socket or process is node-wide")
+	assert.Equal(t, 1, window(x.PIDList("n1", 7), 0, 10).Len())
+	assert.Equal(t, 0, window(x.PIDList("n2", 7), 0, 10).Len(), "pids are per node")
+	assert.Equal(t, 1, window(x.ContainerList("c"), 0, 10).Len())
+	assert.Equal(t, 1, window(x.CgroupList("/p"), 0, 10).Len())
+	assert.Equal(t, 1, window(x.PodList("u"), 0, 10).Len())
+	assert.Equal(t, 1, window(x.NodeList("n1"), 0, 10).Len(), "only the event without socket or process is node-wide")
 	assert.True(t, x.Covers("n1"))
 	assert.False(t, x.Covers("n2"))
 }
@@ -71,7 +71,7 @@ func TestCapEvictsOldestAndCounts(t *testing.T) {
 	assert.Equal(t, int64(2), x.Evicted())
 	assert.Equal(t, 3, x.Len())
 	assert.Equal(t, []int64{3, 4, 5}, times(x, 0, 10))
-	assert.Equal(t, 3, x.ByPID("", 1, 0, 10).Len(), "evicted from every key")
+	assert.Equal(t, 3, window(x.PIDList("", 1), 0, 10).Len(), "evicted from every key")
 }
 
 func TestRetentionExpiresAndEmptiesKeys(t *testing.T) {
@@ -80,7 +80,7 @@ func TestRetentionExpiresAndEmptiesKeys(t *testing.T) {
 	x.Add(&kevent.Event{Time: 5, PID: 9})
 	x.Add(&kevent.Event{Time: 20}) // watermark 20: everything before 10 expires
 	assert.Equal(t, 1, x.Len())
-	assert.Equal(t, int64(2), x.Expired())
+	assert.Equal(t, int64(2), x.expired)
 	assert.Zero(t, x.Evicted(), "expiry is not eviction")
 	assert.Empty(t, x.tuples)
 	assert.Empty(t, x.pids)

@@ -35,7 +35,7 @@ func TestAddBatchLateEventsInOrder(t *testing.T) {
 	for i := 1; i < len(l); i++ {
 		require.LessOrEqual(t, l[i-1].time, l[i].time, "position %d", i)
 	}
-	w := x.ByNode("n", 1_000_000, 1_000_010)
+	w := window(x.NodeList("n"), 1_000_000, 1_000_010)
 	assert.Equal(t, 6+2, w.Len(), "the window has both the in-order and the late events")
 	// Removal still finds late events (eviction walks the insertion order).
 	for x.Len() > 0 {

@@ -41,31 +41,6 @@ func (x *Index) ByPeer(peer netip.AddrPort, from, to int64) Entries {
 	return window(x.peers[keyOf(peer)], from, to)
 }
 
-// ByPID is the window of process pid on host.
-func (x *Index) ByPID(host string, pid int64, from, to int64) Entries {
-	return window(x.pids[hostPID{host, pid}], from, to)
-}
-
-// ByContainer is the window of a container.
-func (x *Index) ByContainer(id string, from, to int64) Entries {
-	return window(x.containers[id], from, to)
-}
-
-// ByCgroup is the window of a cgroup path.
-func (x *Index) ByCgroup(path string, from, to int64) Entries {
-	return window(x.cgroups[path], from, to)
-}
-
-// ByPod is the window of a pod.
-func (x *Index) ByPod(uid string, from, to int64) Entries {
-	return window(x.pods[uid], from, to)
-}
-
-// ByNode is the window of the node-wide events of host.
-func (x *Index) ByNode(host string, from, to int64) Entries {
-	return window(x.nodes[host], from, to)
-}
-
 // PIDList is every event of process pid on host: look it up once per
 // resource, then take each span's window of it.
 func (x *Index) PIDList(host string, pid int64) List { return x.pids[hostPID{host, pid}] }

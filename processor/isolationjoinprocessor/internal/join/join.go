@@ -126,12 +126,6 @@ func (c *collector) add(q string, e *kevent.Event) {
 	}
 }
 
-func (c *collector) addAll(q string, w index.Entries) {
-	for i := 0; i < w.Len(); i++ {
-		c.add(q, w.At(i))
-	}
-}
-
 // Resource is what the index holds for a resource's process and node:
 // looked up once, then shared by every span of the resource (SDKs send
 // many spans per resource). Valid while the index is not changed.

@@ -111,11 +111,6 @@ func (e *Event) HasTuple() bool { return e.Local.IsValid() && e.Peer.IsValid() }
 // HasProcess reports whether the event names who was affected.
 func (e *Event) HasProcess() bool { return e.PID > 0 || e.ContainerID != "" || e.CgroupPath != "" }
 
-// IsKernelEvent reports whether a log record follows the contract.
-func IsKernelEvent(lr plog.LogRecord) bool {
-	return strings.HasPrefix(name(lr), "kernel.")
-}
-
 func name(lr plog.LogRecord) string {
 	if n := lr.EventName(); n != "" {
 		return n

@@ -10,7 +10,11 @@ import (
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
+	semconv112 "go.opentelemetry.io/otel/semconv/v1.12.0"
+	semconv120 "go.opentelemetry.io/otel/semconv/v1.20.0"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 
+	"github.com/crosshair-otel/crosshair/internal/contract"
 	"github.com/crosshair-otel/crosshair/internal/nodeid"
 	"github.com/crosshair-otel/crosshair/processor/isolationjoinprocessor/internal/kevent"
 )
@@ -55,9 +59,9 @@ func (k *Keys) HasProcess() bool {
 func FromResource(res pcommon.Map) Keys {
 	return Keys{
 		Host:        nodeid.Of(res),
-		PID:         kevent.Int(res, "process.pid"),
-		ContainerID: kevent.Str(res, "container.id"),
-		PodUID:      kevent.Str(res, "k8s.pod.uid"),
+		PID:         kevent.Int(res, contract.AttrProcessPID),
+		ContainerID: kevent.Str(res, contract.AttrContainerID),
+		PodUID:      kevent.Str(res, string(semconv.K8SPodUIDKey)),
 	}
 }
 
@@ -89,41 +93,41 @@ const (
 
 func slotOf(key string) int {
 	switch key {
-	case "network.peer.address":
+	case string(semconv.NetworkPeerAddressKey):
 		return slotNetworkPeerAddress
-	case "net.sock.peer.addr":
+	case string(semconv120.NetSockPeerAddrKey):
 		return slotNetSockPeerAddr
-	case "net.peer.ip":
+	case string(semconv112.NetPeerIPKey):
 		return slotNetPeerIP
-	case "server.address":
+	case string(semconv.ServerAddressKey):
 		return slotServerAddress
-	case "client.address":
+	case string(semconv.ClientAddressKey):
 		return slotClientAddress
-	case "network.local.address":
+	case string(semconv.NetworkLocalAddressKey):
 		return slotNetworkLocalAddress
-	case "net.sock.host.addr":
+	case string(semconv120.NetSockHostAddrKey):
 		return slotNetSockHostAddr
-	case "net.host.ip":
+	case string(semconv112.NetHostIPKey):
 		return slotNetHostIP
-	case "network.peer.port":
+	case string(semconv.NetworkPeerPortKey):
 		return slotNetworkPeerPort
-	case "net.sock.peer.port":
+	case string(semconv120.NetSockPeerPortKey):
 		return slotNetSockPeerPort
-	case "net.peer.port":
+	case string(semconv120.NetPeerPortKey):
 		return slotNetPeerPort
-	case "server.port":
+	case string(semconv.ServerPortKey):
 		return slotServerPort
-	case "client.port":
+	case string(semconv.ClientPortKey):
 		return slotClientPort
-	case "network.local.port":
+	case string(semconv.NetworkLocalPortKey):
 		return slotNetworkLocalPort
-	case "net.sock.host.port":
+	case string(semconv120.NetSockHostPortKey):
 		return slotNetSockHostPort
-	case "net.host.port":
+	case string(semconv120.NetHostPortKey):
 		return slotNetHostPort
-	case "url.full":
+	case string(semconv.URLFullKey):
 		return slotURLFull
-	case "net.peer.name":
+	case string(semconv120.NetPeerNameKey):
 		return slotNetPeerName
 	}
 	return noSlot

@@ -82,14 +82,6 @@ func (e *ErrShort) Error() string {
 	return fmt.Sprintf("event type %d: record of %d bytes, want %d", e.Type, e.Got, e.Want)
 }
 
-// PeekType returns the record's event type without decoding it.
-func PeekType(raw []byte) (Type, error) {
-	if len(raw) < HeaderSize {
-		return 0, &ErrShort{Got: len(raw), Want: HeaderSize}
-	}
-	return Type(binary.LittleEndian.Uint32(raw[headerType:])), nil
-}
-
 // DecodeHeader reads the common header.
 func DecodeHeader(raw []byte) (Header, error) {
 	if len(raw) < HeaderSize {

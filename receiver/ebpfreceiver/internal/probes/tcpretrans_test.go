@@ -51,7 +51,7 @@ func TestRetransmitClassicFallback(t *testing.T) {
 			break
 		}
 		require.NoError(t, err)
-		if typ, err := event.PeekType(rec.RawSample); err == nil && typ == event.TypeTCPRetransmit {
+		if h, err := event.DecodeHeader(rec.RawSample); err == nil && h.Type == event.TypeTCPRetransmit {
 			_, err := dec.Decode(rec.RawSample, records)
 			require.NoError(t, err)
 		}
