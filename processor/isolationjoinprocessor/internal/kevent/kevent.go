@@ -6,7 +6,6 @@ package kevent
 
 import (
 	"net/netip"
-	"strings"
 	"unsafe"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
