@@ -116,9 +116,8 @@ func serve(args []string) error {
 				return
 			}
 			off += int64(len(block))
-			t0 := time.Now()
-			err := ledger.Sync()
-			rec.FsyncNs = since(t0)
+			wall, sched, err := measuredSync(ledger)
+			rec.FsyncNs, rec.FsyncSchedNs = int64(wall), int64(sched)
 			if err != nil {
 				http.Error(w, err.Error(), http.StatusInternalServerError)
 				return

@@ -3,8 +3,10 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
+	"runtime"
 	"sync"
 	"time"
 
@@ -24,11 +26,15 @@ type truthLog struct {
 
 // truthRecord is one request's line.
 type truthRecord struct {
-	TraceID  string `json:"trace_id"`
-	SpanID   string `json:"span_id"`
-	FsyncNs  int64  `json:"fsync_ns,omitempty"`
-	CPUWall  int64  `json:"cpu_wall_ns,omitempty"`
-	CPUSpent int64  `json:"cpu_ns,omitempty"`
+	TraceID string `json:"trace_id"`
+	SpanID  string `json:"span_id"`
+	FsyncNs int64  `json:"fsync_ns,omitempty"`
+	// FsyncSchedNs is the part of FsyncNs the thread was on a CPU or
+	// runnable waiting for one (schedstat): on a busy machine a finished
+	// fsync can wait for a CPU longer than for the disk.
+	FsyncSchedNs int64 `json:"fsync_sched_ns,omitempty"`
+	CPUWall      int64 `json:"cpu_wall_ns,omitempty"`
+	CPUSpent     int64 `json:"cpu_ns,omitempty"`
 }
 
 func openTruth(path string) (*truthLog, error) {
@@ -70,3 +76,36 @@ func (t *truthLog) Close() error {
 }
 
 func since(t time.Time) int64 { return int64(time.Since(t)) }
+
+// measuredSync fsyncs f and returns its wall time and, of that, the time
+// its thread was on a CPU or waiting in a run queue (-1 when schedstat is
+// unreadable), so the harness can tell a wait for the disk from a wait for
+// a CPU. The thread is locked so both schedstat reads are the fsync's
+// thread's.
+func measuredSync(f *os.File) (wall, sched time.Duration, err error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	before, errB := threadSchedstat()
+	t0 := time.Now()
+	err = f.Sync()
+	wall = time.Since(t0)
+	after, errA := threadSchedstat()
+	if errB != nil || errA != nil {
+		return wall, -1, err
+	}
+	return wall, after - before, err
+}
+
+// threadSchedstat is the calling thread's time on a CPU plus its time
+// runnable in a run queue (/proc/thread-self/schedstat, first two fields).
+func threadSchedstat() (time.Duration, error) {
+	b, err := os.ReadFile("/proc/thread-self/schedstat")
+	if err != nil {
+		return 0, err
+	}
+	var onCPU, waiting int64
+	if _, err := fmt.Sscan(string(b), &onCPU, &waiting); err != nil {
+		return 0, fmt.Errorf("parse schedstat %q: %w", b, err)
+	}
+	return time.Duration(onCPU + waiting), nil
+}
