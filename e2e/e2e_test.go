@@ -31,9 +31,10 @@ const (
 	minPositives  = 20
 	// Every demo span comes from a process on this node (issue 12).
 	minJoined = 0.99
-	// A request whose own fsync was blocked on the disk, or whose CPU work
-	// sat off-CPU, this long (see slowedBy) really spent that time in the
-	// layer: the collector's own bar for naming a layer (classify MinTime).
+	// A request whose own fsync spent this long in the storage stack, or
+	// whose CPU work sat off-CPU this long (or half its span, see
+	// slowedBy), really spent that time in the layer: the collector's own
+	// bar for naming a layer (classify MinTime).
 	explainFloor = 3 * time.Millisecond
 )
 

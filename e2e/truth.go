@@ -14,7 +14,7 @@ type Truth struct {
 	TraceID    string `json:"trace_id"`
 	SpanID     string `json:"span_id"`
 	FsyncNs    int64  `json:"fsync_ns"`
-	FsyncSched int64  `json:"fsync_sched_ns"` // of FsyncNs, on a CPU or in a run queue; -1 unknown
+	FsyncQueue int64  `json:"fsync_run_delay_ns"` // of FsyncNs, runnable in a run queue; -1 unknown
 	CPUWall    int64  `json:"cpu_wall_ns"`
 	CPUSpent   int64  `json:"cpu_ns"`
 }
@@ -22,15 +22,15 @@ type Truth struct {
 // Fsync is the wall time of the request's fsync.
 func (t Truth) Fsync() time.Duration { return time.Duration(t.FsyncNs) }
 
-// FsyncBlocked is how long the request's fsync was blocked (waiting for
-// the disk): its wall time less the time its thread ran or waited for a
-// CPU. On a busy machine a finished fsync can wait for a CPU as long as
-// it waited for the disk; that is not the disk's time.
-func (t Truth) FsyncBlocked() time.Duration {
-	if t.FsyncSched < 0 {
+// FsyncDisk is the request's fsync time in the storage stack: its wall
+// time less the time its thread waited in a run queue for a CPU. On a busy
+// machine a finished fsync can wait for a CPU as long as it waited for the
+// disk; that is not the disk's time.
+func (t Truth) FsyncDisk() time.Duration {
+	if t.FsyncQueue < 0 {
 		return t.Fsync()
 	}
-	return max(0, time.Duration(t.FsyncNs-t.FsyncSched))
+	return max(0, time.Duration(t.FsyncNs-t.FsyncQueue))
 }
 
 // OffCPU is how much longer the request's CPU work took than the CPU it
@@ -69,24 +69,27 @@ func ReadTruth(dir string) (map[string]Truth, error) {
 
 // slowedBy says whether a span's verdict is explained by its own request's
 // measurement (the service's, not the collector's): a span tagged L2 whose
-// fsync was blocked on the disk for at least floor, or tagged L3 whose CPU
-// work sat off-CPU (throttled or preempted) for at least floor. floor is
-// the collector's own bar for naming a layer (classify MinTime, 3ms): the
-// request really spent that long in the layer's mechanism, whether the
-// scenario's fault or a busy machine's own IO and CPU caused it, so the
-// verdict is true, not a false positive (issue 14 row 14). Other layers,
-// and spans of services that measure nothing, are never explained.
+// fsync spent long in the storage stack (its wall time less its wait for a
+// CPU), or tagged L3 whose CPU work sat off-CPU (throttled or preempted).
+// Long is at least floor — the collector's own bar for naming a layer
+// (classify MinTime, 3ms) — or, for a span shorter than twice that, at
+// least half the span: either way the request really spent that time in
+// the layer's mechanism, whether the scenario's fault or a busy machine's
+// own IO and CPU caused it, so the verdict is true, not a false positive
+// (issue 14 row 14). Other layers, and spans of services that measure
+// nothing, are never explained.
 func slowedBy(truth map[string]Truth, floor time.Duration) func(*Span) bool {
 	return func(s *Span) bool {
 		t, ok := truth[s.SpanID]
 		if !ok {
 			return false
 		}
+		long := min(floor, s.Duration()/2)
 		switch s.Layer() {
 		case "L2":
-			return t.FsyncNs > 0 && t.FsyncBlocked() >= floor
+			return t.FsyncNs > 0 && t.FsyncDisk() >= long
 		case "L3":
-			return t.CPUWall > 0 && t.OffCPU() >= floor
+			return t.CPUWall > 0 && t.OffCPU() >= long
 		}
 		return false
 	}

@@ -116,8 +116,8 @@ func serve(args []string) error {
 				return
 			}
 			off += int64(len(block))
-			wall, sched, err := measuredSync(ledger)
-			rec.FsyncNs, rec.FsyncSchedNs = int64(wall), int64(sched)
+			wall, runDelay, err := measuredSync(ledger)
+			rec.FsyncNs, rec.FsyncRunDelayNs = int64(wall), int64(runDelay)
 			if err != nil {
 				http.Error(w, err.Error(), http.StatusInternalServerError)
 				return

@@ -29,12 +29,12 @@ type truthRecord struct {
 	TraceID string `json:"trace_id"`
 	SpanID  string `json:"span_id"`
 	FsyncNs int64  `json:"fsync_ns,omitempty"`
-	// FsyncSchedNs is the part of FsyncNs the thread was on a CPU or
-	// runnable waiting for one (schedstat): on a busy machine a finished
-	// fsync can wait for a CPU longer than for the disk.
-	FsyncSchedNs int64 `json:"fsync_sched_ns,omitempty"`
-	CPUWall      int64 `json:"cpu_wall_ns,omitempty"`
-	CPUSpent     int64 `json:"cpu_ns,omitempty"`
+	// FsyncRunDelayNs is the part of FsyncNs the thread sat runnable in a
+	// run queue (schedstat): on a busy machine a finished fsync can wait
+	// for a CPU longer than it waited for the disk.
+	FsyncRunDelayNs int64 `json:"fsync_run_delay_ns,omitempty"`
+	CPUWall         int64 `json:"cpu_wall_ns,omitempty"`
+	CPUSpent        int64 `json:"cpu_ns,omitempty"`
 }
 
 func openTruth(path string) (*truthLog, error) {
@@ -78,27 +78,27 @@ func (t *truthLog) Close() error {
 func since(t time.Time) int64 { return int64(time.Since(t)) }
 
 // measuredSync fsyncs f and returns its wall time and, of that, the time
-// its thread was on a CPU or waiting in a run queue (-1 when schedstat is
+// its thread waited in a run queue for a CPU (-1 when schedstat is
 // unreadable), so the harness can tell a wait for the disk from a wait for
 // a CPU. The thread is locked so both schedstat reads are the fsync's
 // thread's.
-func measuredSync(f *os.File) (wall, sched time.Duration, err error) {
+func measuredSync(f *os.File) (wall, runDelay time.Duration, err error) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	before, errB := threadSchedstat()
+	before, errB := threadRunDelay()
 	t0 := time.Now()
 	err = f.Sync()
 	wall = time.Since(t0)
-	after, errA := threadSchedstat()
+	after, errA := threadRunDelay()
 	if errB != nil || errA != nil {
 		return wall, -1, err
 	}
 	return wall, after - before, err
 }
 
-// threadSchedstat is the calling thread's time on a CPU plus its time
-// runnable in a run queue (/proc/thread-self/schedstat, first two fields).
-func threadSchedstat() (time.Duration, error) {
+// threadRunDelay is the calling thread's total time runnable in a run
+// queue (/proc/thread-self/schedstat: time on a CPU, time waiting, slices).
+func threadRunDelay() (time.Duration, error) {
 	b, err := os.ReadFile("/proc/thread-self/schedstat")
 	if err != nil {
 		return 0, err
@@ -107,5 +107,5 @@ func threadSchedstat() (time.Duration, error) {
 	if _, err := fmt.Sscan(string(b), &onCPU, &waiting); err != nil {
 		return 0, fmt.Errorf("parse schedstat %q: %w", b, err)
 	}
-	return time.Duration(onCPU + waiting), nil
+	return time.Duration(waiting), nil
 }
