@@ -150,3 +150,10 @@ func TestPredicates(t *testing.T) {
 	assert.False(t, ContainerCgroup("/init.scope"))
 	assert.False(t, ContainerCgroup(""))
 }
+
+func TestPeerBoundary(t *testing.T) {
+	assert.True(t, PeerBoundary(contract.LayerL3), "a peer in a container")
+	assert.True(t, PeerBoundary(contract.LayerL4), "a peer in a sandbox")
+	assert.False(t, PeerBoundary(contract.LayerL1), "a peer on the node itself, under a hypervisor")
+	assert.False(t, PeerBoundary(contract.LayerL0))
+}

@@ -13,6 +13,7 @@ import (
 	"go.opentelemetry.io/otel/metric"
 
 	"github.com/crosshair-otel/crosshair/internal/contract"
+	"github.com/crosshair-otel/crosshair/internal/layers"
 	"github.com/crosshair-otel/crosshair/processor/isolationjoinprocessor/internal/classify"
 	"github.com/crosshair-otel/crosshair/processor/isolationjoinprocessor/internal/conntable"
 	"github.com/crosshair-otel/crosshair/processor/isolationjoinprocessor/internal/join"
@@ -153,7 +154,7 @@ func (p *joinProcessor) joinSpan(ri *resourceInfo, span ptrace.Span, n int, inco
 			// the queue was full while it ran.
 			slack := max(int64(p.cfg.Slack), 0)
 			if disk = p.idx.VirtioDisk(keys.Host, start-slack, end+slack, int64(time.Second), int64(p.cfg.Thresholds.MinBlockLatency)); disk != "" {
-				ioLayer = contract.LayerL2
+				ioLayer = layers.SlowVirtioDisk
 			}
 		}
 		v = p.classifier.VerdictIO(res.Events, start, end, p.attributed, ioLayer)

@@ -4,7 +4,7 @@ package isolationjoinprocessor
 import (
 	"net/netip"
 
-	"github.com/crosshair-otel/crosshair/internal/contract"
+	"github.com/crosshair-otel/crosshair/internal/layers"
 	"github.com/crosshair-otel/crosshair/processor/isolationjoinprocessor/internal/classify"
 	"github.com/crosshair-otel/crosshair/processor/isolationjoinprocessor/internal/conntable"
 	"github.com/crosshair-otel/crosshair/processor/isolationjoinprocessor/internal/index"
@@ -17,10 +17,8 @@ import (
 // it is the peer's layer. The peer is on this node when an event of the
 // other end of the connection (its local side is the span's peer) came
 // from this node with a pid /proc knows. Only a container or sandbox
-// boundary (L3, L4) around the peer is taken as its layer: for a peer
-// running directly on the node, loss between two local sockets is not the
-// hypervisor's or the virtio device's, so the verdict stays network and
-// the cause says where the peer is.
+// boundary around the peer is taken as its layer (layers.PeerBoundary);
+// otherwise the verdict stays network and the cause says where the peer is.
 func (p *joinProcessor) peerOnThisNode(v *classify.Verdict, keys spankey.Keys, events []*kevent.Event, otherEnds []*conntable.Conn) {
 	// The other ends the connection table found (across a DNAT too),
 	// then the events whose local side is the span's peer.
@@ -50,7 +48,7 @@ func (p *joinProcessor) peerLayer(v *classify.Verdict, ep netip.AddrPort, pid in
 		return false
 	}
 	where := proc.Stack.String()
-	if l := proc.Stack.Innermost(); l == contract.LayerL3 || l == contract.LayerL4 {
+	if l := proc.Stack.Innermost(); layers.PeerBoundary(l) {
 		v.Layer = l
 		v.Cause = l + " (peer " + ep.String() + " on this node, " + where + "): " + v.Cause
 		return true

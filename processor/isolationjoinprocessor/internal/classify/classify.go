@@ -89,6 +89,10 @@ type Classifier struct {
 	// decided.
 	table      layers.Table
 	configured int // how many rows of table are configured rules
+	// overEvents are the events a row over the record's own layer may
+	// match: any other event with a layer keeps it, without building
+	// its facts.
+	overEvents []string
 	th         Thresholds
 }
 
@@ -98,7 +102,14 @@ func New(overrides []Rule, th Thresholds) *Classifier {
 	for i := range overrides {
 		t = append(t, overrides[i].row())
 	}
-	return &Classifier{table: append(t, layers.Default...), configured: len(overrides), th: th}
+	t = append(t, layers.Default...)
+	var over []string
+	for i := range t {
+		if t[i].OverRecord && !slices.Contains(over, t[i].Event) {
+			over = append(over, t[i].Event)
+		}
+	}
+	return &Classifier{table: t, configured: len(overrides), overEvents: over, th: th}
 }
 
 // LayerOf is the layer e is evidence for; "" when it is evidence for none.
@@ -109,6 +120,9 @@ func (c *Classifier) LayerOf(e *kevent.Event) string {
 
 // resolve is e's layer, and whether a configured rule decided it.
 func (c *Classifier) resolve(e *kevent.Event) (layer string, configured bool) {
+	if e.Layer != "" && !slices.Contains(c.overEvents, e.Name) {
+		return e.Layer, false
+	}
 	var f layers.Facts
 	e.Facts(&f)
 	l, row := c.table.Resolve(&f)

@@ -79,11 +79,20 @@ func (c *Classifier) VerdictIO(events []*kevent.Event, from, to int64, buf []Att
 		buf = make([]Attributed, 0, max(len(events), 2*cap(buf)))
 	}
 	v.Events = buf[:0]
-	var t tally
-	t.spans, t.throttled, t.thrIdx = t.spanBuf[:0], t.thrBuf[:0], t.thrIdxBuf[:0]
+	var perLayer, measured [numLayers]int64
+	// Waits with a duration, counted as their union (waits of several
+	// threads at the same time delay the span's request once).
+	var spanBuf, thrBuf [16]ival
+	spans := spanBuf[:0]
+	// Per-thread throttled waits (kernel.cgroup.throttle with a duration,
+	// no interval): the threads of one process wait for the same unthrottle,
+	// so their overlapping waits stalled the span once.
+	throttled := thrBuf[:0]
+	var thrIdxBuf [16]int
+	thrIdx := thrIdxBuf[:0] // each throttled wait's position in v.Events
 	for _, e := range events {
 		layer := c.layerIn(e, ioLayer, loss.dropLayer)
-		tm := c.chargedTime(e, events, from, to)
+		t := c.chargedTime(e, events, from, to)
 		if e.Name == contract.EventTCPConnection && loss.retransmits == 0 {
 			v.Evidence.Retransmits += max(e.D().Retransmits, 0)
 		}
@@ -92,23 +101,38 @@ func (c *Classifier) VerdictIO(events []*kevent.Event, from, to int64, buf []Att
 			// rule calls the application's own): it weighs nothing.
 			continue
 		}
-		c.sum(&v.Evidence, e, tm)
-		t.add(&v, e, layer, tm, from, to)
+		c.sum(&v.Evidence, e, t)
+		li := layerIndex(layer)
+		if e.Name == contract.EventCgroupThrottle && t > 0 && (e.Detail == nil || e.Detail.IntervalNs == 0) && li >= 0 {
+			throttled = append(throttled, ival{li, max(e.Time-e.DurationNs, from), min(e.Time, to)})
+			thrIdx = append(thrIdx, len(v.Events)) // appended below: t > 0 and a layer
+		}
+		if (t == 0 && e.Name != contract.EventSKBDrop) || li < 0 {
+			continue
+		}
+		v.Events = append(v.Events, Attributed{Event: e, Layer: layer, TimeNs: t})
+		perLayer[li] += t
+		switch weighOf(e) {
+		case measuredTime:
+			measured[li] += t
+		case measuredWait:
+			spans = append(spans, ival{li, max(e.Time-e.DurationNs, from), min(e.Time, to)})
+		}
 	}
-	unionInto(&t.measured, t.spans)
-	if len(t.throttled) > 1 {
-		dedupeThrottled(&v, &t.perLayer, t.throttled, t.thrIdx)
+	unionInto(&measured, spans)
+	if len(throttled) > 1 {
+		dedupeThrottled(&v, &perLayer, throttled, thrIdx)
 	}
 	v.Evidence.Retransmits += loss.retransmits
 	// Fixed costs add up past the span (hundreds of fast retransmits on
 	// one connection): no layer can take more than the whole window.
-	for l, x := range t.perLayer {
-		t.perLayer[l] = min(x, to-from)
+	for l, x := range perLayer {
+		perLayer[l] = min(x, to-from)
 	}
 	if len(v.Events) > 1 {
 		slices.SortStableFunc(v.Events, func(a, b Attributed) int { return cmp.Compare(a.Event.Time, b.Event.Time) })
 	}
-	c.conclude(&v, &t.perLayer, &t.measured, len(events), from, to)
+	c.conclude(&v, &perLayer, &measured, len(events), from, to)
 	return v
 }
 
@@ -162,53 +186,33 @@ func (c *Classifier) layerIn(e *kevent.Event, ioLayer, dropLayer string) string 
 	return layer
 }
 
-// tally sums a span's weighed events per layer.
-type tally struct {
-	perLayer, measured [numLayers]int64
-	// spans are the measured waits with a duration, counted as their
-	// union (waits of several threads at the same time delay the span's
-	// request once).
-	spans []ival
-	// throttled are the per-thread throttled waits (kernel.cgroup.throttle
-	// with a duration, no interval): the threads of one process wait for
-	// the same unthrottle, so their overlapping waits stalled the span
-	// once; thrIdx is each one's position in v.Events.
-	throttled []ival
-	thrIdx    []int
+// weigh is how an event's time counts toward a layer's measured time.
+type weigh uint8
 
-	spanBuf, thrBuf [16]ival
-	thrIdxBuf       [16]int
-}
+const (
+	prorated     weigh = iota // inferred, not measured
+	measuredTime              // measured as charged
+	measuredWait              // a measured wait: counted in the union of the waits
+)
 
-// add weighs e (of layer, charged tm) into v.Events and t.
-func (t *tally) add(v *Verdict, e *kevent.Event, layer string, tm, from, to int64) {
-	li := layerIndex(layer)
-	if e.Name == contract.EventCgroupThrottle && tm > 0 && (e.Detail == nil || e.Detail.IntervalNs == 0) && li >= 0 {
-		t.throttled = append(t.throttled, ival{li, max(e.Time-e.DurationNs, from), min(e.Time, to)})
-		t.thrIdx = append(t.thrIdx, len(v.Events)) // appended below: tm > 0 and a layer
-	}
-	if (tm == 0 && e.Name != contract.EventSKBDrop) || li < 0 {
-		return
-	}
-	v.Events = append(v.Events, Attributed{Event: e, Layer: layer, TimeNs: tm})
-	t.perLayer[li] += tm
+func weighOf(e *kevent.Event) weigh {
 	switch {
 	case e.Name == contract.EventSyscallSlow && e.Detail != nil && e.Detail.SyscallPhase == "sandbox":
 		// A sandbox's syscall traps: each measured in the kernel, the
 		// window (a burst of the process's work) only bounds where.
-		t.measured[li] += tm
+		return measuredTime
 	case e.Detail != nil && e.Detail.IntervalNs > 0:
-		// prorated: not measured
+		return prorated
 	case e.Name == contract.EventCgroupThrottle && e.PID > 0:
 		// A thread of the span's process sat throttled: measured for
 		// that thread, inferred for the span (its own thread is not
 		// known; it may have been waiting for IO meanwhile). Weighed
 		// like a prorated share.
+		return prorated
 	case e.DurationNs > 0:
-		t.spans = append(t.spans, ival{li, max(e.Time-e.DurationNs, from), min(e.Time, to)})
-	default:
-		t.measured[li] += tm
+		return measuredWait
 	}
+	return measuredTime
 }
 
 // conclude picks the verdict's layer from the time per layer and writes
