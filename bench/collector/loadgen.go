@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"net"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -26,17 +27,26 @@ type loadResult struct {
 
 const spansPerRequest = 100
 
-// runLoadgen is the generator process: it sends rate spans/s (20
-// attributes each, network attributes on every span) to endpoint for
-// duration, then prints a loadResult as JSON.
+// runLoadgen is the generator process: it sends rate spans/s to endpoint
+// for duration, then prints a loadResult as JSON. The requests are what a
+// stock Go service sends (stockTraces); the service's own HTTP client
+// traffic goes over a real keep-alive pool to peer-port, so the
+// collector's connection table knows its connections.
 func runLoadgen(args []string) error {
 	fs := flag.NewFlagSet("loadgen", flag.ExitOnError)
 	endpoint := fs.String("endpoint", "127.0.0.1:4317", "OTLP/gRPC endpoint")
 	rate := fs.Int("rate", 10000, "spans per second")
 	duration := fs.Duration("duration", 10*time.Second, "how long to send")
-	peerPort := fs.Int("peer-port", 9, "network.peer.port on the spans")
+	peerPort := fs.Int("peer-port", 9, "port of the loopback server the spans' client requests go to")
 	workers := fs.Int("workers", 4, "concurrent exporters")
+	poolSize := fs.Int("pool", 4, "keep-alive connections to the peer (one per worker)")
 	_ = fs.Parse(args)
+
+	pool, err := dialPool(fmt.Sprintf("127.0.0.1:%d", *peerPort), *poolSize)
+	if err != nil {
+		return err
+	}
+	defer pool.close()
 
 	conn, err := grpc.NewClient(*endpoint, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
@@ -59,7 +69,10 @@ func runLoadgen(args []string) error {
 		go func() {
 			defer wg.Done()
 			for seq := range work {
-				req := ptraceotlp.NewExportRequestFromTraces(makeTraces(w, seq, *peerPort))
+				// The requests the spans describe: one write per batch
+				// on a pooled connection, so the sockets see traffic.
+				pool.use(w)
+				req := ptraceotlp.NewExportRequestFromTraces(stockTraces(w, seq, *peerPort))
 				sent.Add(spansPerRequest)
 				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 				_, err := client.Export(ctx, req)
@@ -92,16 +105,57 @@ func runLoadgen(args []string) error {
 	return json.NewEncoder(os.Stdout).Encode(res)
 }
 
-// makeTraces builds one request: spansPerRequest client spans of one trace
-// each, 20 attributes per span.
-func makeTraces(worker, seq, peerPort int) ptrace.Traces {
+// pool is a service's HTTP client pool: keep-alive connections opened
+// once (after the collector started, so the receiver sees them open and
+// names their owner) and reused for every request.
+type pool struct{ conns []net.Conn }
+
+func dialPool(addr string, n int) (*pool, error) {
+	p := &pool{}
+	for range max(n, 1) {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			p.close()
+			return nil, fmt.Errorf("pool: %w", err)
+		}
+		p.conns = append(p.conns, c)
+	}
+	return p, nil
+}
+
+// use writes a request's worth of bytes on connection w (mod the pool).
+func (p *pool) use(w int) {
+	_, _ = p.conns[w%len(p.conns)].Write([]byte("GET /checkout HTTP/1.1\r\nHost: payment\r\n\r\n"))
+}
+
+func (p *pool) close() {
+	for _, c := range p.conns {
+		c.Close()
+	}
+}
+
+// sdkVersion is the Go SDK release the resource claims (telemetry.sdk.version).
+const sdkVersion = "1.38.0"
+
+// stockTraces builds one request as a stock Go service exports it: the
+// SDK's default resource (service.name and telemetry.sdk.*; no host, no
+// process.pid: the collector finds the process through the OTLP sender's
+// socket) and spansPerRequest otelhttp client spans of one trace each
+// (server.address is a host name, server.port, url.full; no socket
+// address), brought to 20 attributes per span with application ones.
+func stockTraces(worker, seq, peerPort int) ptrace.Traces {
 	td := ptrace.NewTraces()
 	rs := td.ResourceSpans().AppendEmpty()
-	rs.Resource().Attributes().PutStr("service.name", "loadgen")
-	rs.Resource().Attributes().PutInt("process.pid", int64(os.Getpid()))
-	rs.Resource().Attributes().PutStr("host.name", "bench")
-	spans := rs.ScopeSpans().AppendEmpty().Spans()
+	ra := rs.Resource().Attributes()
+	ra.PutStr("service.name", "loadgen")
+	ra.PutStr("telemetry.sdk.language", "go")
+	ra.PutStr("telemetry.sdk.name", "opentelemetry")
+	ra.PutStr("telemetry.sdk.version", sdkVersion)
+	ss := rs.ScopeSpans().AppendEmpty()
+	ss.Scope().SetName("go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp")
+	spans := ss.Spans()
 	now := time.Now()
+	url := fmt.Sprintf("http://payment:%d/checkout", peerPort)
 	for i := range spansPerRequest {
 		s := spans.AppendEmpty()
 		var tid [16]byte
@@ -114,26 +168,18 @@ func makeTraces(worker, seq, peerPort int) ptrace.Traces {
 		tid[15] = 1
 		s.SetTraceID(pcommon.TraceID(tid))
 		s.SetSpanID(pcommon.SpanID(sid))
-		s.SetName("GET /checkout")
+		s.SetName("GET")
 		s.SetKind(ptrace.SpanKindClient)
 		s.SetStartTimestamp(pcommon.NewTimestampFromTime(now.Add(-5 * time.Millisecond)))
 		s.SetEndTimestamp(pcommon.NewTimestampFromTime(now))
 		a := s.Attributes()
-		a.PutStr("network.peer.address", "127.0.0.1")
-		a.PutInt("network.peer.port", int64(peerPort))
-		a.PutStr("network.local.address", "127.0.0.1")
-		a.PutInt("network.local.port", int64(40000+i))
-		a.PutStr("network.transport", "tcp")
-		a.PutStr("network.type", "ipv4")
+		a.PutStr("http.request.method", "GET")
+		a.PutStr("url.full", url)
 		a.PutStr("server.address", "payment")
 		a.PutInt("server.port", int64(peerPort))
-		a.PutStr("http.request.method", "GET")
-		a.PutInt("http.response.status_code", 200)
-		a.PutStr("url.full", "http://payment/checkout")
-		a.PutStr("url.scheme", "http")
-		a.PutStr("user_agent.original", "loadgen/1.0")
 		a.PutStr("network.protocol.version", "1.1")
-		for k := range 6 {
+		a.PutInt("http.response.status_code", 200)
+		for k := range 14 {
 			a.PutStr(fmt.Sprintf("app.attr%d", k), "value-of-some-length")
 		}
 	}

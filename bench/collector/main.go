@@ -229,7 +229,7 @@ func (h *harness) load(rate int, d time.Duration) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("## 2. %d spans/s for %s (20 attributes, network attributes on every span)\n\n", rate, d)
+	fmt.Printf("## 2. %d spans/s for %s (stock Go SDK requests: default resource, otelhttp client spans over a keep-alive pool, 20 attributes)\n\n", rate, d)
 	fmt.Println("| pipeline | CPU % of one core | RSS mean MiB | RSS max MiB | spans acked | spans at sink | in = out |")
 	fmt.Println("|---|---|---|---|---|---|---|")
 	row := func(name string, r loadRun) {

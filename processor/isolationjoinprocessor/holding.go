@@ -137,6 +137,29 @@ func (p *joinProcessor) covered(hosts []string, readyAt int64) bool {
 	return true
 }
 
+// listening drops from hosts the nodes that sent no kernel event within
+// the retention (index.Covers): no evidence is coming for their spans —
+// a node without a kernel agent, or one silent for the retention — and
+// holding them would cost latency and memory for nothing. Not during the
+// first max_delay of holding: this node's own receiver may not have sent
+// its first batch yet. Reports whether it dropped any. Called with p.mu
+// held.
+func (p *joinProcessor) listening(hosts []string, now time.Time) ([]string, bool) {
+	if p.holdingSince.IsZero() {
+		p.holdingSince = now
+	}
+	if now.Sub(p.holdingSince) < p.cfg.MaxDelay {
+		return hosts, false
+	}
+	kept := hosts[:0]
+	for _, h := range hosts {
+		if p.idx.Covers(h) {
+			kept = append(kept, h)
+		}
+	}
+	return kept, len(kept) < len(hosts)
+}
+
 // batchHosts is the distinct nodes of td's resources (k8s.node.name, else
 // host.name, else this node), the keys of their watermarks.
 func (p *joinProcessor) batchHosts(td ptrace.Traces) []string {

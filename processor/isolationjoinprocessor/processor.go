@@ -15,6 +15,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/processor"
 	"go.opentelemetry.io/collector/processor/processorhelper"
+	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
 
@@ -30,26 +31,30 @@ import (
 
 // Span attributes written by the processor (docs/design.md §4).
 const (
-	attrJoin            = "isolation.join"
-	attrJoinIncomplete  = "isolation.join.incomplete"
-	attrCause           = "isolation.cause"
-	attrRuntime         = "isolation.runtime"
-	attrRuntimeStack    = "isolation.runtime.stack"
-	attrRetransmits     = "kernel.tcp.retransmits"
-	attrSrttUs          = "kernel.tcp.srtt_us"
-	attrSKBDrops        = "kernel.skb.drops"
-	attrThrottledMs     = "kernel.cgroup.cpu.throttled_ms"
-	attrSchedDelayMs    = "kernel.sched.delay_ms"
-	attrSyscallSlowMs   = "kernel.syscall.slow_ms"
-	attrBlockIOSlowMs   = "kernel.block.io.slow_ms"
-	attrEventTimeMs     = "kernel.time_ms"
-	incompleteMaxDelay  = "max_delay"
-	incompleteMaxBound  = "max_pending_spans"
-	releasedByTimeout   = "timeout"
-	releasedByBound     = "bound"
-	placementCacheTTL   = 10 * time.Second
-	placementCacheLimit = 4096
-	addrCacheLimit      = 4096
+	attrJoin           = "isolation.join"
+	attrJoinIncomplete = "isolation.join.incomplete"
+	attrCause          = "isolation.cause"
+	attrRuntime        = "isolation.runtime"
+	attrRuntimeStack   = "isolation.runtime.stack"
+	attrRetransmits    = "kernel.tcp.retransmits"
+	attrSrttUs         = "kernel.tcp.srtt_us"
+	attrSKBDrops       = "kernel.skb.drops"
+	attrThrottledMs    = "kernel.cgroup.cpu.throttled_ms"
+	attrSchedDelayMs   = "kernel.sched.delay_ms"
+	attrSyscallSlowMs  = "kernel.syscall.slow_ms"
+	attrBlockIOSlowMs  = "kernel.block.io.slow_ms"
+	attrEventTimeMs    = "kernel.time_ms"
+	incompleteMaxDelay = "max_delay"
+	incompleteMaxBound = "max_pending_spans"
+	// incompleteNoKernelEvents marks spans of nodes that sent no kernel
+	// event within the retention: not held, nobody was looking.
+	incompleteNoKernelEvents = "no_kernel_events"
+	releasedNoKernelEvents   = "no_kernel_events"
+	releasedByTimeout        = "timeout"
+	releasedByBound          = "bound"
+	placementCacheTTL        = 10 * time.Second
+	placementCacheLimit      = 4096
+	addrCacheLimit           = 4096
 )
 
 // joinProcessor is the instance shared by the logs and traces pipelines of
@@ -82,6 +87,7 @@ type joinProcessor struct {
 	addrs        map[netip.Addr]string // formatted peer addresses of span events
 	tree         spanTree              // the batch's parent/child links, reused
 	holding      bool                  // started: spans are held; before Start they are joined at once
+	holdingSince time.Time             // the first batch that could be held: silent nodes are believed silent max_delay after it
 	stop         chan struct{}         // non-nil while the release loop runs
 	done         chan struct{}
 	// runCtx ends when Shutdown's context does: it cuts the retries of
@@ -193,6 +199,18 @@ func (p *joinProcessor) processTracesTo(ctx context.Context, td ptrace.Traces, n
 	anonymous := anonymousSpans(td)
 	p.mu.Lock()
 	readyAt += p.acceptWait(anonymous)
+	silent := false
+	if p.holding && p.cfg.MaxDelay > 0 {
+		hosts, silent = p.listening(hosts, p.now())
+	}
+	if silent && len(hosts) == 0 {
+		// Nothing is coming for these spans: joined now, marked.
+		p.joinTraces(ctx, td, incompleteNoKernelEvents, p.now())
+		p.tel.ProcessorIsolationJoinLatency.Record(ctx, 0)
+		p.mu.Unlock()
+		p.tel.ProcessorIsolationJoinSpansReleasedEarly.Add(ctx, int64(n), metric.WithAttributes(attribute.String("reason", releasedNoKernelEvents)))
+		return td, nil
+	}
 	if !p.holding || p.cfg.MaxDelay == 0 || p.covered(hosts, readyAt) {
 		p.joinTraces(ctx, td, "", p.now())
 		p.tel.ProcessorIsolationJoinLatency.Record(ctx, 0)

@@ -7,7 +7,9 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/processor/processorhelper"
+	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata/metricdatatest"
 
@@ -110,4 +112,42 @@ func TestLongIntervalDoesNotHoldForever(t *testing.T) {
 	}
 	assert.Equal(t, 20, sink.SpanCount())
 	assert.Zero(t, incomplete, "spans left incomplete after one long-interval record")
+}
+
+// Issue 15: a node that sent no kernel event within the retention (no
+// agent there) gets its spans joined at once once holding has run for
+// max_delay — not held for evidence that cannot come — marked and
+// counted; a node that does send still has its spans held.
+func TestSilentNodeSpansNotHeld(t *testing.T) {
+	p, tt, clock := newTelemetryProcessor(t, createDefaultConfig(), nil)
+	sink := newSinkFor(p)
+	hold(p)
+	onNode := func(node string, port int) ptrace.Traces {
+		span := clientSpan(cliIP, port, srvIP, srvPort)
+		span.resource = kv{"k8s.node.name": node}
+		return spanTraces(span)
+	}
+	// The first max_delay of holding: this node's receiver may not have
+	// sent yet, so even a silent node's spans wait.
+	_, err := p.processTraces(context.Background(), onNode("node-x", cliPort))
+	require.ErrorIs(t, err, processorhelper.ErrSkipProcessingData)
+	_, err = p.processLogs(context.Background(), eventLogs(steal(50*time.Millisecond, "node-a")))
+	require.NoError(t, err)
+	clock.Advance(2 * time.Second)
+	p.sweep()
+	require.Equal(t, 1, sink.SpanCount())
+
+	td, err := p.processTraces(context.Background(), onNode("node-x", cliPort+1))
+	require.NoError(t, err, "node-x never sent a kernel event: not held")
+	spans := allSpans(td)
+	require.Len(t, spans, 1)
+	assert.Equal(t, "unmatched", attr(spans[0], attrJoin))
+	assert.Equal(t, "no_kernel_events", attr(spans[0], attrJoinIncomplete))
+
+	_, err = p.processTraces(context.Background(), onNode("node-a", cliPort+2))
+	require.ErrorIs(t, err, processorhelper.ErrSkipProcessingData, "node-a sends kernel events: its span waits for them")
+	metadatatest.AssertEqualProcessorIsolationJoinSpansReleasedEarly(t, tt, []metricdata.DataPoint[int64]{
+		{Value: 1, Attributes: attribute.NewSet(attribute.String("reason", "timeout"))},
+		{Value: 1, Attributes: attribute.NewSet(attribute.String("reason", "no_kernel_events"))},
+	}, metricdatatest.IgnoreTimestamp())
 }
