@@ -40,7 +40,16 @@ func runLoadgen(args []string) error {
 	peerPort := fs.Int("peer-port", 9, "port of the loopback server the spans' client requests go to")
 	workers := fs.Int("workers", 4, "concurrent exporters")
 	poolSize := fs.Int("pool", 4, "keep-alive connections to the peer (one per worker)")
+	shape := fs.String("shape", "stock", "requests: stock (a stock Go service's) or host (the previous rounds': host.name of a node without kernel events, 5-tuples on the spans)")
 	_ = fs.Parse(args)
+	build := stockTraces
+	switch *shape {
+	case "stock":
+	case "host":
+		build = hostTraces
+	default:
+		return fmt.Errorf("unknown -shape %q", *shape)
+	}
 
 	pool, err := dialPool(fmt.Sprintf("127.0.0.1:%d", *peerPort), *poolSize)
 	if err != nil {
@@ -72,7 +81,7 @@ func runLoadgen(args []string) error {
 				// The requests the spans describe: one write per batch
 				// on a pooled connection, so the sockets see traffic.
 				pool.use(w)
-				req := ptraceotlp.NewExportRequestFromTraces(stockTraces(w, seq, *peerPort))
+				req := ptraceotlp.NewExportRequestFromTraces(build(w, seq, *peerPort))
 				sent.Add(spansPerRequest)
 				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 				_, err := client.Export(ctx, req)
@@ -180,6 +189,56 @@ func stockTraces(worker, seq, peerPort int) ptrace.Traces {
 		a.PutStr("network.protocol.version", "1.1")
 		a.PutInt("http.response.status_code", 200)
 		for k := range 14 {
+			a.PutStr(fmt.Sprintf("app.attr%d", k), "value-of-some-length")
+		}
+	}
+	return td
+}
+
+// hostTraces is the load of the previous rounds (-shape host): a resource
+// naming a node (host.name: bench) that sends no kernel events and a pid,
+// spansPerRequest client spans of one trace each, 20 attributes with the
+// socket's 5-tuple on every span.
+func hostTraces(worker, seq, peerPort int) ptrace.Traces {
+	td := ptrace.NewTraces()
+	rs := td.ResourceSpans().AppendEmpty()
+	rs.Resource().Attributes().PutStr("service.name", "loadgen")
+	rs.Resource().Attributes().PutInt("process.pid", int64(os.Getpid()))
+	rs.Resource().Attributes().PutStr("host.name", "bench")
+	spans := rs.ScopeSpans().AppendEmpty().Spans()
+	now := time.Now()
+	for i := range spansPerRequest {
+		s := spans.AppendEmpty()
+		var tid [16]byte
+		var sid [8]byte
+		n := uint64(worker)<<48 | uint64(seq)<<8 | uint64(i)
+		for b := range 8 {
+			tid[b] = byte(n >> (8 * b))
+			sid[b] = byte(n >> (8 * b))
+		}
+		tid[15] = 1
+		s.SetTraceID(pcommon.TraceID(tid))
+		s.SetSpanID(pcommon.SpanID(sid))
+		s.SetName("GET /checkout")
+		s.SetKind(ptrace.SpanKindClient)
+		s.SetStartTimestamp(pcommon.NewTimestampFromTime(now.Add(-5 * time.Millisecond)))
+		s.SetEndTimestamp(pcommon.NewTimestampFromTime(now))
+		a := s.Attributes()
+		a.PutStr("network.peer.address", "127.0.0.1")
+		a.PutInt("network.peer.port", int64(peerPort))
+		a.PutStr("network.local.address", "127.0.0.1")
+		a.PutInt("network.local.port", int64(40000+i))
+		a.PutStr("network.transport", "tcp")
+		a.PutStr("network.type", "ipv4")
+		a.PutStr("server.address", "payment")
+		a.PutInt("server.port", int64(peerPort))
+		a.PutStr("http.request.method", "GET")
+		a.PutInt("http.response.status_code", 200)
+		a.PutStr("url.full", "http://payment/checkout")
+		a.PutStr("url.scheme", "http")
+		a.PutStr("user_agent.original", "loadgen/1.0")
+		a.PutStr("network.protocol.version", "1.1")
+		for k := range 6 {
 			a.PutStr(fmt.Sprintf("app.attr%d", k), "value-of-some-length")
 		}
 	}

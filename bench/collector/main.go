@@ -32,6 +32,7 @@ func main() {
 	runs := flag.String("runs", "idle,load,ceiling,memlimit", "runs to do, comma separated")
 	window := flag.Duration("window", 30*time.Second, "measurement window of the idle and load runs")
 	step := flag.Duration("step", 8*time.Second, "duration of one ceiling step")
+	shape := flag.String("shape", "stock", "load shape: stock (a stock Go service's requests) or host (the previous rounds': a node without kernel events, 5-tuples on the spans)")
 	profile := flag.String("profile", "", "directory for CPU and allocation profiles of both collectors during the load run (pprof extension; the profiler adds its own CPU)")
 	flag.Parse()
 
@@ -41,6 +42,7 @@ func main() {
 		os.Exit(1)
 	}
 	h.profileDir = *profile
+	h.shape = *shape
 	fmt.Printf("# otelcol-crosshair collector benchmark, %s\n\n", time.Now().UTC().Format(time.RFC3339))
 	failed := false
 	for _, run := range strings.Split(*runs, ",") {
@@ -75,6 +77,7 @@ type harness struct {
 	// profileDir, when set, receives both collectors' profiles
 	// of the load run.
 	profileDir string
+	shape      string // the load generator's -shape
 }
 
 func newHarness(bin string) (*harness, error) {
@@ -207,7 +210,7 @@ func (h *harness) generate(endpoint string, rate int, d time.Duration) (loadResu
 	if err != nil {
 		return loadResult{}, err
 	}
-	cmd := exec.Command(self, "loadgen", "-endpoint", endpoint, "-rate", fmt.Sprint(rate), "-duration", d.String(), "-peer-port", fmt.Sprint(h.traffic.port))
+	cmd := exec.Command(self, "loadgen", "-endpoint", endpoint, "-rate", fmt.Sprint(rate), "-duration", d.String(), "-peer-port", fmt.Sprint(h.traffic.port), "-shape", h.shape)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, os.Stderr
 	if err := cmd.Run(); err != nil {
@@ -229,7 +232,7 @@ func (h *harness) load(rate int, d time.Duration) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("## 2. %d spans/s for %s (stock Go SDK requests: default resource, otelhttp client spans over a keep-alive pool, 20 attributes)\n\n", rate, d)
+	fmt.Printf("## 2. %d spans/s for %s (load shape %s; 20 attributes per span)\n\n", rate, d, h.shape)
 	fmt.Println("| pipeline | CPU % of one core | RSS mean MiB | RSS max MiB | spans acked | spans at sink | in = out |")
 	fmt.Println("|---|---|---|---|---|---|---|")
 	row := func(name string, r loadRun) {
