@@ -12,17 +12,6 @@ const volatile __u64 min_latency_ns = 50000000;
 
 #define REQ_OP_MASK_ ((1U << 8) - 1)
 
-struct block_io_event {
-	struct event_header hdr;
-	__u64 latency_ns; // issue → complete
-	__u64 queue_ns;   // insert → issue (0 when not inserted)
-	__u64 sector;
-	__u32 dev;        // kernel dev_t: major << 20 | minor
-	__u32 bytes;
-	__u32 op;         // REQ_OP_*
-	__s32 error;      // blk_status_t, block_rq_error only
-};
-
 struct rq_info {
 	__u64 insert_ns;
 	__u64 issue_ns;

@@ -12,51 +12,10 @@
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_endian.h>
 
+#include "records.h"
+
 #define AF_INET 2
 #define AF_INET6 10
-#define TASK_COMM_LEN 16
-
-// Event types. The Go decoder (receiver/ebpfreceiver/internal/event) mirrors
-// this list; keep the numbers stable, they are the wire format.
-enum event_type {
-	EVENT_TCP_RETRANSMIT = 1,
-	EVENT_TCP_CONNECTION = 2,
-	EVENT_TCP_RESET = 3,
-	EVENT_SKB_DROP = 4,
-	EVENT_NET_TX_TIMEOUT = 5,
-	EVENT_SCHED_DELAY = 6,
-	EVENT_BLOCK_IO = 7,
-	EVENT_SYSCALL_SLOW = 8,
-	EVENT_OOM_KILL = 9,
-	EVENT_TCP_ESTABLISHED = 10,
-	EVENT_CPU_THROTTLED = 11, // a thread's wait while its CFS group was throttled (sched.c)
-	EVENT_CPU_STEAL = 12,     // per-process steal: only counted in events_lost (sched.c)
-	EVENT_BLOCK_IO_UNTRACKED = 13, // a block request the full in_flight table could not hold: only counted in events_lost (blockio.c)
-};
-
-// 48 bytes, every field naturally aligned; no implicit padding.
-struct event_header {
-	__u64 ts_ns;     // bpf_ktime_get_boot_ns(): CLOCK_BOOTTIME
-	__u64 cgroup_id; // cgroup v2 id of the task in whose context the event fired
-	__u32 type;      // enum event_type
-	__u32 pid;       // tgid, 0 when not in process context / unknown
-	__u32 tid;
-	__u32 _pad;
-	char comm[TASK_COMM_LEN];
-};
-
-// 48 bytes. Addresses are 16 bytes; IPv4 uses the first 4.
-struct sock_tuple {
-	__u8 saddr[16];
-	__u8 daddr[16];
-	__u16 sport; // host byte order
-	__u16 dport; // host byte order
-	__u16 family;
-	__u8 protocol; // IPPROTO_TCP / IPPROTO_UDP
-	__u8 state;    // TCP state at the event
-	__u32 netns;   // network namespace inode
-	__u32 _pad;
-};
 
 // One ring buffer for every program. The receiver sizes it from config
 // before load (MaxEntries is replaced), so the size here is a placeholder.
@@ -153,22 +112,6 @@ static __always_inline __u32 sock_netns(const struct sock *sk)
 {
 	return BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
 }
-
-// Which end of a connection a kernel.tcp.established record describes.
-enum established_side {
-	ESTABLISHED_CONNECT = 1,  // this end called connect()
-	ESTABLISHED_ACCEPT = 2,   // accepted from a listener
-	ESTABLISHED_EXISTING = 3, // found established by the start-up snapshot
-};
-
-// 104 bytes: a TCP socket reached ESTABLISHED (or was found established),
-// with its owner in the header and the time it was established (or seen).
-struct tcp_established_event {
-	struct event_header hdr;
-	struct sock_tuple tuple;
-	__u8 side; // enum established_side
-	__u8 _pad[7];
-};
 
 // The socket's 5-tuple as the local side sees it, read from struct sock
 // (for hooks that get a sock but no tracepoint record of its addresses).

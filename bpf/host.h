@@ -17,18 +17,6 @@ struct log2_hist {
 	__u64 sum_ns;
 };
 
-// Which cgroup a task is in. On a pure cgroup v2 host (and for tasks in a v2
-// cgroup of a hybrid host) the v2 id; for tasks that live only in v1 cgroups
-// (the v2 id is the root's, 1) the id of their v1 cgroup of the given
-// controller, which equals the inode of its directory under
-// /sys/fs/cgroup/<controller>. hier says which: 0 = v2, else the v1
-// controller's enum cgroup_subsys_id + 1.
-struct cg_key {
-	__u64 id;
-	__u32 hier;
-	__u32 _pad;
-};
-
 // t must be a BTF pointer (tp_btf argument, bpf_get_current_task_btf):
 // the chain is read with direct, fault-tolerant loads (CO-RE relocated),
 // much cheaper than a bpf_probe_read_kernel call per hop.

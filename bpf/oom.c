@@ -6,14 +6,6 @@
 // process is gone. Kills are also counted in the kernel per memcg.
 #include "host.h"
 
-struct oom_kill_event {
-	struct event_header hdr;
-	struct cg_key memcg;
-	__u64 total_vm_pages;
-	__u32 uid;
-	__u32 _pad;
-};
-
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 4096);

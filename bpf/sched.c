@@ -28,18 +28,6 @@ const volatile __u64 min_delay_ns = 50000000;
 // A throttled wait at least this long becomes a record.
 const volatile __u64 min_throttle_ns = 1000000;
 
-struct cpu_throttled_event {
-	struct event_header hdr;
-	__u64 throttled_ns;
-	struct cg_key cg;
-};
-
-struct sched_delay_event {
-	struct event_header hdr;
-	__u64 delay_ns;
-	struct cg_key cg; // the task's cgroup (v1 cpu controller when not in v2)
-};
-
 // When each task became runnable, in the task's own local storage: no
 // hashing, no bucket lock, freed with the task (cheaper than the hash map
 // runqlat uses). The low bit says the wait began throttled (boot ns are

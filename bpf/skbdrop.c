@@ -9,18 +9,6 @@
 
 #define ETH_P_IP 0x0800
 #define ETH_P_IPV6 0x86DD
-#define IFNAMSIZ 16
-#define DRIVER_LEN 16
-
-struct skb_drop_event {
-	struct event_header hdr;
-	struct sock_tuple tuple;
-	__u32 reason; // enum skb_drop_reason
-	__u32 ifindex;
-	char ifname[IFNAMSIZ];
-	char driver[DRIVER_LEN]; // the device's driver ("virtio_net") or link kind ("veth")
-	__u64 location; // kernel address that dropped it
-};
 
 const struct skb_drop_event *unused_skb_drop_event __attribute__((unused));
 

@@ -18,32 +18,6 @@
 // syscall_event.flags
 #define SC_HAS_RET 1 // ret is the syscall's return value (tracepoint fallback only)
 
-// One end of the socket a syscall waited on: a connect()'s sockaddr
-// argument (the peer), or a socket read/write's TCP socket (both ends).
-// family 0 = none (another syscall, not an IP socket, unreadable).
-struct sc_peer {
-	__u8 addr[16];  // IPv4 in the first 4 bytes
-	__u16 family;   // AF_INET / AF_INET6
-	__u16 port;     // host order
-	__u32 netns;    // the socket's network namespace inode (socket calls; 0 = unknown)
-};
-
-struct syscall_event {
-	struct event_header hdr; // ts_ns: when the wait ended
-	__u64 latency_ns;     // wall time of the wait
-	__s64 ret;            // SC_HAS_RET only
-	struct cg_key cg;
-	__u32 nr;
-	__u32 phase;          // PHASE_*
-	__u32 seccomp_mode;   // task->seccomp.mode at the event
-	__u32 flags;          // SC_*
-	struct sc_peer peer;  // connect: the address connected to; socket calls: the socket's peer
-	__u64 off_cpu_ns;     // time off CPU within latency_ns
-	__u64 window_start;   // PHASE_SANDBOX: first trap of the window (boot ns); else 0
-	__u64 traps;          // PHASE_SANDBOX: traps summed in latency_ns; else 0
-	struct sc_peer local; // socket calls only: the socket's own end
-};
-
 struct sc_key {
 	struct cg_key cg;
 	__u32 nr;

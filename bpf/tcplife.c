@@ -50,18 +50,6 @@
 #define TCP_LAST_ACK 9
 #define TCP_LISTEN 10
 
-struct tcp_connection_event {
-	struct event_header hdr;
-	struct sock_tuple tuple;
-	__u64 duration_ns; // 0 when the open was not seen (socket older than the probe)
-	__u64 bytes_sent;  // tcp_sock.bytes_acked
-	__u64 bytes_received;
-	__u32 srtt_us;
-	__u32 total_retrans;
-	__u8 oldstate; // the state the socket closed from (SYN_SENT: failed connect)
-	__u8 _pad[7];
-};
-
 const struct tcp_connection_event *unused_tcp_connection_event __attribute__((unused));
 const struct tcp_established_event *unused_tcp_established_event __attribute__((unused));
 

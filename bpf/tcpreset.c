@@ -8,14 +8,6 @@
 #define RESET_SENT 0
 #define RESET_RECEIVED 1
 
-struct tcp_reset_event {
-	struct event_header hdr;
-	struct sock_tuple tuple;
-	__u32 reason;   // enum sk_rst_reason (sent only)
-	__u8 direction; // RESET_SENT / RESET_RECEIVED
-	__u8 _pad[3];
-};
-
 const struct tcp_reset_event *unused_tcp_reset_event __attribute__((unused));
 
 struct {

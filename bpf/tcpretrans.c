@@ -25,23 +25,6 @@
 #define TCP_CA_RECOVERY 3
 #define TCP_CA_LOSS 4
 
-// Values of tcp_retransmit_event.kind.
-enum retransmit_kind {
-	RETRANSMIT_UNKNOWN = 0, // not read (fallback program)
-	RETRANSMIT_FAST = 1,
-	RETRANSMIT_TIMEOUT = 2,
-	RETRANSMIT_OTHER = 3,
-};
-
-struct tcp_retransmit_event {
-	struct event_header hdr;
-	struct sock_tuple tuple;
-	__s32 err;
-	__u8 kind; // enum retransmit_kind
-	__u8 _pad[3];
-	__u64 wait_ns; // since the segment's previous transmission; 0: not measured
-};
-
 // In-kernel count per connection endpoint for the kernel.tcp.retransmits
 // metric: exact even when the ring buffer is full. Keyed by peer
 // address/port and local port (the metric's attributes).

@@ -5,16 +5,6 @@
 // the virtqueue, an L2 stall). Counted per device in the kernel.
 #include "common.h"
 
-#define IFNAMSIZ 16
-
-struct net_tx_timeout_event {
-	struct event_header hdr;
-	char device[IFNAMSIZ];
-	char driver[32];
-	__s32 queue_index;
-	__u32 netns;
-};
-
 const struct net_tx_timeout_event *unused_net_tx_timeout_event __attribute__((unused));
 
 struct tx_timeout_key {

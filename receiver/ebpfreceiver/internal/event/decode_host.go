@@ -252,9 +252,9 @@ func (d *Decoder) decodeSyscallSlow(raw []byte, h Header, dst plog.LogRecordSlic
 // false when the record has none.
 func syscallEnd(raw []byte, off int) (netip.AddrPort, bool) {
 	le := binary.LittleEndian
-	port := le.Uint16(raw[off+18:])
+	port := le.Uint16(raw[off+scPeerPort:])
 	var addr netip.Addr
-	switch le.Uint16(raw[off+16:]) {
+	switch le.Uint16(raw[off+scPeerFamily:]) {
 	case afInet:
 		addr = netip.AddrFrom4([4]byte(raw[off : off+4]))
 	case afInet6:

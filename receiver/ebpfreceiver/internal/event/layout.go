@@ -1,99 +1,90 @@
 // Package event decodes the records the BPF programs write to the ring
-// buffer (layouts in bpf/common.h and each probe's C file) into log records
-// that follow the kernel-event contract (docs/design.md §3).
+// buffer (bpf/records.h) into log records that follow the kernel-event
+// contract (docs/design.md §3).
 package event
 
+import "unsafe"
+
 // Type is the event type tag in every record's header (enum event_type in
-// bpf/common.h).
-type Type uint32
+// bpf/records.h, generated into records_bpfel.go).
+type Type = recordsEventType
 
 const (
-	TypeTCPRetransmit Type = 1
-	TypeTCPConnection Type = 2
-	TypeTCPReset      Type = 3
-	TypeSKBDrop       Type = 4
-	TypeNetTxTimeout  Type = 5
-	TypeSchedDelay    Type = 6
-	TypeBlockIO       Type = 7
-	TypeSyscallSlow   Type = 8
-	TypeOOMKill       Type = 9
-	TypeCPUThrottled  Type = 11
-	// 10: kernel.tcp.established (bpf/tcplife.c, bpf/tcpsnapshot.c);
-	// 11-13 are reserved for issue 13's probes.
-	TypeTCPEstablished Type = 10
+	TypeTCPRetransmit  = recordsEventTypeEVENT_TCP_RETRANSMIT
+	TypeTCPConnection  = recordsEventTypeEVENT_TCP_CONNECTION
+	TypeTCPReset       = recordsEventTypeEVENT_TCP_RESET
+	TypeSKBDrop        = recordsEventTypeEVENT_SKB_DROP
+	TypeNetTxTimeout   = recordsEventTypeEVENT_NET_TX_TIMEOUT
+	TypeSchedDelay     = recordsEventTypeEVENT_SCHED_DELAY
+	TypeBlockIO        = recordsEventTypeEVENT_BLOCK_IO
+	TypeSyscallSlow    = recordsEventTypeEVENT_SYSCALL_SLOW
+	TypeOOMKill        = recordsEventTypeEVENT_OOM_KILL
+	TypeTCPEstablished = recordsEventTypeEVENT_TCP_ESTABLISHED
+	TypeCPUThrottled   = recordsEventTypeEVENT_CPU_THROTTLED
+	// Counted in events_lost only, never written as a record.
+	TypeCPUSteal         = recordsEventTypeEVENT_CPU_STEAL
+	TypeBlockIOUntracked = recordsEventTypeEVENT_BLOCK_IO_UNTRACKED
 )
 
-// Record layout, in bytes. The probes package checks these against the Go
-// types bpf2go generates from the C structs, so a change on one side without
-// the other fails a test instead of decoding garbage.
+// Record layout, in bytes: every offset is taken from the Go types bpf2go
+// generates from bpf/records.h, so the decoder cannot drift from what the
+// programs write. Decoding reads the fields it needs at these offsets
+// (little-endian loads), which costs less than copying whole records.
 const (
-	HeaderSize     = 48
-	headerTs       = 0
-	headerCgroupID = 8
-	headerType     = 16
-	headerPID      = 20
-	headerTID      = 24
-	headerComm     = 32
-	commLen        = 16
+	HeaderSize     = int(unsafe.Sizeof(recordsEventHeader{}))
+	headerTs       = int(unsafe.Offsetof(recordsEventHeader{}.TsNs))
+	headerCgroupID = int(unsafe.Offsetof(recordsEventHeader{}.CgroupId))
+	headerType     = int(unsafe.Offsetof(recordsEventHeader{}.Type))
+	headerPID      = int(unsafe.Offsetof(recordsEventHeader{}.Pid))
+	headerTID      = int(unsafe.Offsetof(recordsEventHeader{}.Tid))
+	headerComm     = int(unsafe.Offsetof(recordsEventHeader{}.Comm))
+	commLen        = len(recordsEventHeader{}.Comm)
 
-	TupleSize     = 48
-	tupleSaddr    = 0
-	tupleDaddr    = 16
-	tupleSport    = 32
-	tupleDport    = 34
-	tupleFamily   = 36
-	tupleProtocol = 38
-	tupleState    = 39
-	tupleNetns    = 40
+	TupleSize     = int(unsafe.Sizeof(recordsSockTuple{}))
+	tupleSaddr    = int(unsafe.Offsetof(recordsSockTuple{}.Saddr))
+	tupleDaddr    = int(unsafe.Offsetof(recordsSockTuple{}.Daddr))
+	tupleSport    = int(unsafe.Offsetof(recordsSockTuple{}.Sport))
+	tupleDport    = int(unsafe.Offsetof(recordsSockTuple{}.Dport))
+	tupleFamily   = int(unsafe.Offsetof(recordsSockTuple{}.Family))
+	tupleProtocol = int(unsafe.Offsetof(recordsSockTuple{}.Protocol))
+	tupleState    = int(unsafe.Offsetof(recordsSockTuple{}.State))
+	tupleNetns    = int(unsafe.Offsetof(recordsSockTuple{}.Netns))
 
-	TCPRetransmitSize   = HeaderSize + TupleSize + 16
-	tcpRetransmitErr    = HeaderSize + TupleSize
-	tcpRetransmitKind   = tcpRetransmitErr + 4
-	tcpRetransmitWait   = tcpRetransmitErr + 8
-	TCPRetransmitKindAt = tcpRetransmitKind
-	TCPRetransmitWaitAt = tcpRetransmitWait
+	TCPRetransmitSize = int(unsafe.Sizeof(recordsTcpRetransmitEvent{}))
+	tcpRetransmitErr  = int(unsafe.Offsetof(recordsTcpRetransmitEvent{}.Err))
+	tcpRetransmitKind = int(unsafe.Offsetof(recordsTcpRetransmitEvent{}.Kind))
+	tcpRetransmitWait = int(unsafe.Offsetof(recordsTcpRetransmitEvent{}.WaitNs))
 )
 
 // Network-slice records (bpf/tcplife.c, tcpreset.c, skbdrop.c, txtimeout.c).
 const (
-	TCPConnectionSize       = HeaderSize + TupleSize + 40
-	tcpConnDuration         = HeaderSize + TupleSize
-	tcpConnBytesSent        = tcpConnDuration + 8
-	tcpConnBytesReceived    = tcpConnDuration + 16
-	tcpConnSrtt             = tcpConnDuration + 24
-	tcpConnRetrans          = tcpConnDuration + 28
-	tcpConnOldState         = tcpConnDuration + 32
-	TCPConnectionOldStateAt = tcpConnOldState
-	TCPConnectionDurationAt = tcpConnDuration
-	TCPConnectionSrttAt     = tcpConnSrtt
+	TCPConnectionSize    = int(unsafe.Sizeof(recordsTcpConnectionEvent{}))
+	tcpConnDuration      = int(unsafe.Offsetof(recordsTcpConnectionEvent{}.DurationNs))
+	tcpConnBytesSent     = int(unsafe.Offsetof(recordsTcpConnectionEvent{}.BytesSent))
+	tcpConnBytesReceived = int(unsafe.Offsetof(recordsTcpConnectionEvent{}.BytesReceived))
+	tcpConnSrtt          = int(unsafe.Offsetof(recordsTcpConnectionEvent{}.SrttUs))
+	tcpConnRetrans       = int(unsafe.Offsetof(recordsTcpConnectionEvent{}.TotalRetrans))
+	tcpConnOldState      = int(unsafe.Offsetof(recordsTcpConnectionEvent{}.Oldstate))
 
-	TCPEstablishedSize   = HeaderSize + TupleSize + 8
-	tcpEstablishedSide   = HeaderSize + TupleSize
-	TCPEstablishedSideAt = tcpEstablishedSide
+	TCPEstablishedSize = int(unsafe.Sizeof(recordsTcpEstablishedEvent{}))
+	tcpEstablishedSide = int(unsafe.Offsetof(recordsTcpEstablishedEvent{}.Side))
 
-	TCPResetSize   = HeaderSize + TupleSize + 8
-	tcpResetReason = HeaderSize + TupleSize
-	tcpResetDir    = tcpResetReason + 4
-	TCPResetDirAt  = tcpResetDir
+	TCPResetSize   = int(unsafe.Sizeof(recordsTcpResetEvent{}))
+	tcpResetReason = int(unsafe.Offsetof(recordsTcpResetEvent{}.Reason))
+	tcpResetDir    = int(unsafe.Offsetof(recordsTcpResetEvent{}.Direction))
 
-	SKBDropSize       = HeaderSize + TupleSize + 48
-	skbDropReason     = HeaderSize + TupleSize
-	skbDropIfindex    = skbDropReason + 4
-	skbDropIfname     = skbDropReason + 8
-	skbDropDriver     = skbDropReason + 24
-	skbDropLocation   = skbDropReason + 40
-	SKBDropDriverAt   = skbDropDriver
-	SKBDropReasonAt   = skbDropReason
-	SKBDropIfnameAt   = skbDropIfname
-	SKBDropLocationAt = skbDropLocation
-	ifnameLen         = 16
-	dropDriverLen     = 16
+	SKBDropSize     = int(unsafe.Sizeof(recordsSkbDropEvent{}))
+	skbDropReason   = int(unsafe.Offsetof(recordsSkbDropEvent{}.Reason))
+	skbDropIfindex  = int(unsafe.Offsetof(recordsSkbDropEvent{}.Ifindex))
+	skbDropIfname   = int(unsafe.Offsetof(recordsSkbDropEvent{}.Ifname))
+	skbDropDriver   = int(unsafe.Offsetof(recordsSkbDropEvent{}.Driver))
+	skbDropLocation = int(unsafe.Offsetof(recordsSkbDropEvent{}.Location))
+	ifnameLen       = len(recordsSkbDropEvent{}.Ifname)
+	dropDriverLen   = len(recordsSkbDropEvent{}.Driver)
 
-	NetTxTimeoutSize     = HeaderSize + 56
-	txTimeoutDevice      = HeaderSize
-	txTimeoutDriver      = HeaderSize + 16
-	txTimeoutDriverLen   = 32
-	txTimeoutQueue       = HeaderSize + 48
-	NetTxTimeoutQueueAt  = txTimeoutQueue
-	NetTxTimeoutDriverAt = txTimeoutDriver
+	NetTxTimeoutSize   = int(unsafe.Sizeof(recordsNetTxTimeoutEvent{}))
+	txTimeoutDevice    = int(unsafe.Offsetof(recordsNetTxTimeoutEvent{}.Device))
+	txTimeoutDriver    = int(unsafe.Offsetof(recordsNetTxTimeoutEvent{}.Driver))
+	txTimeoutDriverLen = len(recordsNetTxTimeoutEvent{}.Driver)
+	txTimeoutQueue     = int(unsafe.Offsetof(recordsNetTxTimeoutEvent{}.QueueIndex))
 )

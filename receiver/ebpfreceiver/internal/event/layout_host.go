@@ -1,60 +1,61 @@
 package event
 
-// Host-side record layouts (bpf/sched.c, blockio.c, syscall.c, oom.c).
+import "unsafe"
+
+// Host-side record layouts (bpf/records.h: sched.c, blockio.c, syscall.c,
+// oom.c), taken from the generated types like layout.go's.
 const (
-	cgKeySize = 16 // struct cg_key {u64 id; u32 hier; u32 pad}
+	cgKeySize = int(unsafe.Sizeof(recordsCgKey{}))
 
-	SchedDelaySize   = HeaderSize + 8 + cgKeySize
-	schedDelayNs     = HeaderSize
-	schedDelayCgroup = HeaderSize + 8
+	SchedDelaySize   = int(unsafe.Sizeof(recordsSchedDelayEvent{}))
+	schedDelayNs     = int(unsafe.Offsetof(recordsSchedDelayEvent{}.DelayNs))
+	schedDelayCgroup = int(unsafe.Offsetof(recordsSchedDelayEvent{}.Cg))
 
-	// struct cpu_throttled_event: the same layout as sched_delay_event.
-	CPUThrottledSize   = HeaderSize + 8 + cgKeySize
-	cpuThrottledNs     = HeaderSize
-	cpuThrottledCgroup = HeaderSize + 8
+	CPUThrottledSize   = int(unsafe.Sizeof(recordsCpuThrottledEvent{}))
+	cpuThrottledNs     = int(unsafe.Offsetof(recordsCpuThrottledEvent{}.ThrottledNs))
+	cpuThrottledCgroup = int(unsafe.Offsetof(recordsCpuThrottledEvent{}.Cg))
 
-	BlockIOSize    = HeaderSize + 40
-	blockLatencyNs = HeaderSize
-	blockQueueNs   = HeaderSize + 8
-	blockSector    = HeaderSize + 16
-	blockDev       = HeaderSize + 24
-	blockBytes     = HeaderSize + 28
-	blockOp        = HeaderSize + 32
-	blockError     = HeaderSize + 36
+	BlockIOSize    = int(unsafe.Sizeof(recordsBlockIoEvent{}))
+	blockLatencyNs = int(unsafe.Offsetof(recordsBlockIoEvent{}.LatencyNs))
+	blockQueueNs   = int(unsafe.Offsetof(recordsBlockIoEvent{}.QueueNs))
+	blockSector    = int(unsafe.Offsetof(recordsBlockIoEvent{}.Sector))
+	blockDev       = int(unsafe.Offsetof(recordsBlockIoEvent{}.Dev))
+	blockBytes     = int(unsafe.Offsetof(recordsBlockIoEvent{}.Bytes))
+	blockOp        = int(unsafe.Offsetof(recordsBlockIoEvent{}.Op))
+	blockError     = int(unsafe.Offsetof(recordsBlockIoEvent{}.Error))
 
-	SyscallSize      = HeaderSize + 120
-	syscallLatencyNs = HeaderSize
-	syscallRet       = HeaderSize + 8
-	syscallCgroup    = HeaderSize + 16
-	syscallNr        = HeaderSize + 32
-	syscallPhase     = HeaderSize + 36
-	syscallSeccomp   = HeaderSize + 40
-	syscallFlags     = HeaderSize + 44 // SC_HAS_RET = 1
-	syscallPeerAddr  = HeaderSize + 48 // struct sc_peer {u8 addr[16]; u16 family; u16 port; u32 netns}
-	syscallPeerFam   = HeaderSize + 64
-	syscallPeerPort  = HeaderSize + 66
-	syscallPeerNetns = HeaderSize + 68
-	syscallOffCPUNs  = HeaderSize + 72
-	syscallWindow    = HeaderSize + 80 // PHASE_SANDBOX: the window's first trap, boot ns
-	syscallTraps     = HeaderSize + 88 // PHASE_SANDBOX: traps summed
-	// SyscallWindowAt is checked against the C layout.
-	SyscallWindowAt  = syscallWindow
-	syscallLocalAddr = HeaderSize + 96 // struct sc_peer: a socket call's own end
-	// SyscallLocalAt is checked against the C layout.
-	SyscallLocalAt = syscallLocalAddr
-	// SyscallFlagsAt and SyscallOffCPUAt are checked against the C layout.
-	SyscallFlagsAt  = syscallFlags
-	SyscallOffCPUAt = syscallOffCPUNs
+	SyscallSize      = int(unsafe.Sizeof(recordsSyscallEvent{}))
+	syscallLatencyNs = int(unsafe.Offsetof(recordsSyscallEvent{}.LatencyNs))
+	syscallRet       = int(unsafe.Offsetof(recordsSyscallEvent{}.Ret))
+	syscallCgroup    = int(unsafe.Offsetof(recordsSyscallEvent{}.Cg))
+	syscallNr        = int(unsafe.Offsetof(recordsSyscallEvent{}.Nr))
+	syscallPhase     = int(unsafe.Offsetof(recordsSyscallEvent{}.Phase))
+	syscallSeccomp   = int(unsafe.Offsetof(recordsSyscallEvent{}.SeccompMode))
+	// SyscallFlagsAt is where struct syscall_event's flags are (SC_*).
+	SyscallFlagsAt = int(unsafe.Offsetof(recordsSyscallEvent{}.Flags))
+	syscallFlags   = SyscallFlagsAt
+	// struct sc_peer: a connect's peer, or a socket call's peer end.
+	syscallPeerAddr  = int(unsafe.Offsetof(recordsSyscallEvent{}.Peer))
+	syscallPeerFam   = syscallPeerAddr + int(unsafe.Offsetof(recordsScPeer{}.Family))
+	syscallPeerPort  = syscallPeerAddr + int(unsafe.Offsetof(recordsScPeer{}.Port))
+	syscallPeerNetns = syscallPeerAddr + int(unsafe.Offsetof(recordsScPeer{}.Netns))
+	syscallOffCPUNs  = int(unsafe.Offsetof(recordsSyscallEvent{}.OffCpuNs))
+	syscallWindow    = int(unsafe.Offsetof(recordsSyscallEvent{}.WindowStart)) // PHASE_SANDBOX: the window's first trap, boot ns
+	syscallTraps     = int(unsafe.Offsetof(recordsSyscallEvent{}.Traps))       // PHASE_SANDBOX: traps summed
+	syscallLocalAddr = int(unsafe.Offsetof(recordsSyscallEvent{}.Local))       // struct sc_peer: a socket call's own end
+	// struct sc_peer's fields, relative to its start.
+	scPeerFamily = int(unsafe.Offsetof(recordsScPeer{}.Family))
+	scPeerPort   = int(unsafe.Offsetof(recordsScPeer{}.Port))
 	// syscallHasRet: ret is the syscall's return value (tracepoint fallback).
 	syscallHasRet = 1
 
-	OOMKillSize = HeaderSize + cgKeySize + 16
-	oomMemcg    = HeaderSize
-	oomTotalVM  = HeaderSize + cgKeySize
-	oomUID      = HeaderSize + cgKeySize + 8
+	OOMKillSize = int(unsafe.Sizeof(recordsOomKillEvent{}))
+	oomMemcg    = int(unsafe.Offsetof(recordsOomKillEvent{}.Memcg))
+	oomTotalVM  = int(unsafe.Offsetof(recordsOomKillEvent{}.TotalVmPages))
+	oomUID      = int(unsafe.Offsetof(recordsOomKillEvent{}.Uid))
 )
 
-// Syscall phases (bpf/syscall.c PHASE_*).
+// Syscall phases (bpf/syscall.h PHASE_*).
 const (
 	PhaseBody  = 0
 	PhaseEntry = 1

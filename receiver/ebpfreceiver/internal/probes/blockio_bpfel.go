@@ -19,27 +19,6 @@ type blockioBlkKey struct {
 	Op  uint32
 }
 
-type blockioBlockIoEvent struct {
-	_   structs.HostLayout
-	Hdr struct {
-		_        structs.HostLayout
-		TsNs     uint64
-		CgroupId uint64
-		Type     uint32
-		Pid      uint32
-		Tid      uint32
-		Pad      uint32
-		Comm     [16]int8
-	}
-	LatencyNs uint64
-	QueueNs   uint64
-	Sector    uint64
-	Dev       uint32
-	Bytes     uint32
-	Op        uint32
-	Error     int32
-}
-
 type blockioLog2Hist struct {
 	_     structs.HostLayout
 	Slots [40]uint64

@@ -20,24 +20,6 @@ type oomCgKey struct {
 	Pad  uint32
 }
 
-type oomOomKillEvent struct {
-	_   structs.HostLayout
-	Hdr struct {
-		_        structs.HostLayout
-		TsNs     uint64
-		CgroupId uint64
-		Type     uint32
-		Pid      uint32
-		Tid      uint32
-		Pad      uint32
-		Comm     [16]int8
-	}
-	Memcg        oomCgKey
-	TotalVmPages uint64
-	Uid          uint32
-	Pad          uint32
-}
-
 type oomSockOwner struct {
 	_        structs.HostLayout
 	CgroupId uint64

@@ -16,6 +16,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.uber.org/zap"
 
+	"github.com/crosshair-otel/crosshair/receiver/ebpfreceiver/internal/event"
 	"github.com/crosshair-otel/crosshair/receiver/ebpfreceiver/internal/metadata"
 )
 
@@ -333,19 +334,19 @@ const afInet = 2
 
 // probeOfType names the probe that writes each ring-buffer event type.
 var probeOfType = map[uint32]string{
-	1:  "tcp_retransmit",
-	2:  "tcp_connection",
-	3:  "tcp_reset",
-	4:  "skb_drop",
-	5:  "net_tx_timeout",
-	6:  "sched_delay",
-	7:  "block_io",
-	8:  "syscall_slow",
-	9:  "oom_kill",
-	10: "tcp_connection",
-	11: "sched_delay", // per-thread throttling
-	12: "sched_delay", // per-process steal (counted in events_lost only)
-	13: "block_io",    // requests the full in-flight table could not track (events_lost only)
+	uint32(event.TypeTCPRetransmit):    "tcp_retransmit",
+	uint32(event.TypeTCPConnection):    "tcp_connection",
+	uint32(event.TypeTCPReset):         "tcp_reset",
+	uint32(event.TypeSKBDrop):          "skb_drop",
+	uint32(event.TypeNetTxTimeout):     "net_tx_timeout",
+	uint32(event.TypeSchedDelay):       "sched_delay",
+	uint32(event.TypeBlockIO):          "block_io",
+	uint32(event.TypeSyscallSlow):      "syscall_slow",
+	uint32(event.TypeOOMKill):          "oom_kill",
+	uint32(event.TypeTCPEstablished):   "tcp_connection",
+	uint32(event.TypeCPUThrottled):     "sched_delay", // per-thread throttling
+	uint32(event.TypeCPUSteal):         "sched_delay", // per-process steal (counted in events_lost only)
+	uint32(event.TypeBlockIOUntracked): "block_io",    // requests the full in-flight table could not track (events_lost only)
 }
 
 // ProbeOf names the probe behind an event type ("unknown" for others).

@@ -20,22 +20,6 @@ type schedCgKey struct {
 	Pad  uint32
 }
 
-type schedCpuThrottledEvent struct {
-	_   structs.HostLayout
-	Hdr struct {
-		_        structs.HostLayout
-		TsNs     uint64
-		CgroupId uint64
-		Type     uint32
-		Pid      uint32
-		Tid      uint32
-		Pad      uint32
-		Comm     [16]int8
-	}
-	ThrottledNs uint64
-	Cg          schedCgKey
-}
-
 type schedLog2Hist struct {
 	_     structs.HostLayout
 	Slots [40]uint64
@@ -48,22 +32,6 @@ type schedScKey struct {
 	Cg    schedCgKey
 	Nr    uint32
 	Phase uint32
-}
-
-type schedSchedDelayEvent struct {
-	_   structs.HostLayout
-	Hdr struct {
-		_        structs.HostLayout
-		TsNs     uint64
-		CgroupId uint64
-		Type     uint32
-		Pid      uint32
-		Tid      uint32
-		Pad      uint32
-		Comm     [16]int8
-	}
-	DelayNs uint64
-	Cg      schedCgKey
 }
 
 type schedSchedTask struct {

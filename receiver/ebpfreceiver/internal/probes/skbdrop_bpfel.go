@@ -25,37 +25,6 @@ type skbdropRate struct {
 	N        uint64
 }
 
-type skbdropSkbDropEvent struct {
-	_   structs.HostLayout
-	Hdr struct {
-		_        structs.HostLayout
-		TsNs     uint64
-		CgroupId uint64
-		Type     uint32
-		Pid      uint32
-		Tid      uint32
-		Pad      uint32
-		Comm     [16]int8
-	}
-	Tuple struct {
-		_        structs.HostLayout
-		Saddr    [16]uint8
-		Daddr    [16]uint8
-		Sport    uint16
-		Dport    uint16
-		Family   uint16
-		Protocol uint8
-		State    uint8
-		Netns    uint32
-		Pad      uint32
-	}
-	Reason   uint32
-	Ifindex  uint32
-	Ifname   [16]int8
-	Driver   [16]int8
-	Location uint64
-}
-
 type skbdropSockOwner struct {
 	_        structs.HostLayout
 	CgroupId uint64

@@ -62,49 +62,6 @@ type syscalltpSockOwner struct {
 	Comm     [16]int8
 }
 
-type syscalltpSyscallEvent struct {
-	_   structs.HostLayout
-	Hdr struct {
-		_        structs.HostLayout
-		TsNs     uint64
-		CgroupId uint64
-		Type     uint32
-		Pid      uint32
-		Tid      uint32
-		Pad      uint32
-		Comm     [16]int8
-	}
-	LatencyNs uint64
-	Ret       int64
-	Cg        struct {
-		_    structs.HostLayout
-		Id   uint64
-		Hier uint32
-		Pad  uint32
-	}
-	Nr          uint32
-	Phase       uint32
-	SeccompMode uint32
-	Flags       uint32
-	Peer        struct {
-		_      structs.HostLayout
-		Addr   [16]uint8
-		Family uint16
-		Port   uint16
-		Netns  uint32
-	}
-	OffCpuNs    uint64
-	WindowStart uint64
-	Traps       uint64
-	Local       struct {
-		_      structs.HostLayout
-		Addr   [16]uint8
-		Family uint16
-		Port   uint16
-		Netns  uint32
-	}
-}
-
 // Names of all BPF objects in the ELF.
 //
 // Used for safe lookups in a Collection or CollectionSpec.

@@ -22,67 +22,6 @@ type tcplifeSockOwner struct {
 	Comm     [16]int8
 }
 
-type tcplifeTcpConnectionEvent struct {
-	_   structs.HostLayout
-	Hdr struct {
-		_        structs.HostLayout
-		TsNs     uint64
-		CgroupId uint64
-		Type     uint32
-		Pid      uint32
-		Tid      uint32
-		Pad      uint32
-		Comm     [16]int8
-	}
-	Tuple struct {
-		_        structs.HostLayout
-		Saddr    [16]uint8
-		Daddr    [16]uint8
-		Sport    uint16
-		Dport    uint16
-		Family   uint16
-		Protocol uint8
-		State    uint8
-		Netns    uint32
-		Pad      uint32
-	}
-	DurationNs    uint64
-	BytesSent     uint64
-	BytesReceived uint64
-	SrttUs        uint32
-	TotalRetrans  uint32
-	Oldstate      uint8
-	Pad           [7]uint8
-}
-
-type tcplifeTcpEstablishedEvent struct {
-	_   structs.HostLayout
-	Hdr struct {
-		_        structs.HostLayout
-		TsNs     uint64
-		CgroupId uint64
-		Type     uint32
-		Pid      uint32
-		Tid      uint32
-		Pad      uint32
-		Comm     [16]int8
-	}
-	Tuple struct {
-		_        structs.HostLayout
-		Saddr    [16]uint8
-		Daddr    [16]uint8
-		Sport    uint16
-		Dport    uint16
-		Family   uint16
-		Protocol uint8
-		State    uint8
-		Netns    uint32
-		Pad      uint32
-	}
-	Side uint8
-	Pad  [7]uint8
-}
-
 // Names of all BPF objects in the ELF.
 //
 // Used for safe lookups in a Collection or CollectionSpec.

@@ -13,17 +13,6 @@ import (
 	"github.com/cilium/ebpf"
 )
 
-type tcpretransEventHeader struct {
-	_        structs.HostLayout
-	TsNs     uint64
-	CgroupId uint64
-	Type     uint32
-	Pid      uint32
-	Tid      uint32
-	Pad      uint32
-	Comm     [16]int8
-}
-
 type tcpretransRetransKey struct {
 	_         structs.HostLayout
 	Peer      [16]uint8
@@ -40,29 +29,6 @@ type tcpretransSockOwner struct {
 	Pid      uint32
 	Tid      uint32
 	Comm     [16]int8
-}
-
-type tcpretransSockTuple struct {
-	_        structs.HostLayout
-	Saddr    [16]uint8
-	Daddr    [16]uint8
-	Sport    uint16
-	Dport    uint16
-	Family   uint16
-	Protocol uint8
-	State    uint8
-	Netns    uint32
-	Pad      uint32
-}
-
-type tcpretransTcpRetransmitEvent struct {
-	_      structs.HostLayout
-	Hdr    tcpretransEventHeader
-	Tuple  tcpretransSockTuple
-	Err    int32
-	Kind   uint8
-	Pad    [3]uint8
-	WaitNs uint64
 }
 
 // Names of all BPF objects in the ELF.

@@ -13,24 +13,6 @@ import (
 	"github.com/cilium/ebpf"
 )
 
-type txtimeoutNetTxTimeoutEvent struct {
-	_   structs.HostLayout
-	Hdr struct {
-		_        structs.HostLayout
-		TsNs     uint64
-		CgroupId uint64
-		Type     uint32
-		Pid      uint32
-		Tid      uint32
-		Pad      uint32
-		Comm     [16]int8
-	}
-	Device     [16]int8
-	Driver     [32]int8
-	QueueIndex int32
-	Netns      uint32
-}
-
 type txtimeoutSockOwner struct {
 	_        structs.HostLayout
 	CgroupId uint64
