@@ -6,20 +6,20 @@ import (
 	"time"
 
 	"go.opentelemetry.io/collector/pdata/plog"
-
-	"github.com/crosshair-otel/crosshair/receiver/ebpfreceiver/internal/procinfo"
 )
 
 // BenchmarkDecode decodes each record type the receiver sees most (the
 // host records and a retransmit) into a reused slice: the cost of reading
-// the fields and writing the attributes, without the ring buffer.
+// the fields and writing the attributes, without the ring buffer and
+// without /proc lookups (no Procs; block IO still names its device from
+// sysfs).
 func BenchmarkDecode(b *testing.B) {
 	records := hostRecords()
 	retrans := make([]byte, TCPRetransmitSize)
 	putHeader(retrans, TypeTCPRetransmit, 1e9, 4242, "curl")
 	putTupleBytes(retrans[HeaderSize:], netip.MustParseAddrPort("198.18.0.1:40000"), netip.MustParseAddrPort("198.18.0.2:80"), 4026531840, 1)
 	records[TypeTCPRetransmit] = retrans
-	d := &Decoder{Clock: fixedClock{time.Unix(0, 0)}, Procs: procinfo.New(b.TempDir(), b.TempDir(), 16, time.Minute)}
+	d := &Decoder{Clock: fixedClock{time.Unix(0, 0)}}
 	for _, typ := range []Type{TypeTCPRetransmit, TypeSchedDelay, TypeBlockIO, TypeSyscallSlow, TypeOOMKill} {
 		raw := records[typ]
 		b.Run(typeName(typ), func(b *testing.B) {
