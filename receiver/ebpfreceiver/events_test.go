@@ -1,11 +1,18 @@
 package ebpfreceiver
 
 import (
+	"go/ast"
+	"go/constant"
+	"go/importer"
+	"go/parser"
+	"go/token"
+	"go/types"
 	"os"
 	"path/filepath"
 	"reflect"
 	"regexp"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -22,11 +29,16 @@ import (
 // documentation.md) name exactly the event names of the kernel-event
 // contract, and every attribute declared for them is a contract attribute.
 func TestEveryContractEventIsDeclared(t *testing.T) {
-	src, err := os.ReadFile(filepath.Join("..", "..", "internal", "contract", "contract.go"))
-	require.NoError(t, err)
+	consts := contractConstants(t)
 	var want []string
-	for _, m := range regexp.MustCompile(`Event\w+\s*=\s*"(kernel\.[^"]+)"`).FindAllStringSubmatch(string(src), -1) {
-		want = append(want, m[1])
+	attrs := map[string]bool{}
+	for name, v := range consts {
+		switch {
+		case strings.HasPrefix(name, "Event") && strings.HasPrefix(v, "kernel."):
+			want = append(want, v)
+		case strings.HasPrefix(name, "Attr"):
+			attrs[v] = true
+		}
 	}
 	var declared []string
 	ty := reflect.TypeOf(metadata.EventsConfig{})
@@ -37,10 +49,6 @@ func TestEveryContractEventIsDeclared(t *testing.T) {
 	slices.Sort(declared)
 	require.Equal(t, want, declared)
 
-	attrs := map[string]bool{}
-	for _, m := range regexp.MustCompile(`Attr\w+\s*=\s*"([^"]+)"`).FindAllStringSubmatch(string(src), -1) {
-		attrs[m[1]] = true
-	}
 	doc, err := os.ReadFile("documentation.md")
 	require.NoError(t, err)
 	events := string(doc)[regexp.MustCompile(`(?m)^## Default Events`).FindStringIndex(string(doc))[0]:]
@@ -50,6 +58,37 @@ func TestEveryContractEventIsDeclared(t *testing.T) {
 		}
 		assert.True(t, attrs[m[1]], "documentation.md lists %s for an event; not a contract attribute", m[1])
 	}
+}
+
+// contractConstants type-checks internal/contract from source and returns
+// its string constants by name (values as the compiler sees them: some are
+// semantic-convention keys from otel's semconv package, not literals).
+func contractConstants(t *testing.T) map[string]string {
+	t.Helper()
+	dir := filepath.Join("..", "..", "internal", "contract")
+	fset := token.NewFileSet()
+	var files []*ast.File
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	for _, e := range entries {
+		if !strings.HasSuffix(e.Name(), ".go") || strings.HasSuffix(e.Name(), "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, filepath.Join(dir, e.Name()), nil, 0)
+		require.NoError(t, err)
+		files = append(files, f)
+	}
+	conf := types.Config{Importer: importer.ForCompiler(fset, "source", nil)}
+	pkg, err := conf.Check("contract", fset, files, nil)
+	require.NoError(t, err)
+	out := map[string]string{}
+	for _, name := range pkg.Scope().Names() {
+		if c, ok := pkg.Scope().Lookup(name).(*types.Const); ok && c.Val().Kind() == constant.String {
+			out[name] = constant.StringVal(c.Val())
+		}
+	}
+	require.NotEmpty(t, out)
+	return out
 }
 
 // TestDisabledEventIsDropped: `events: {kernel.conntrack.insert_failed:
