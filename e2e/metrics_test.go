@@ -164,6 +164,12 @@ func TestBaselineFalseBlameExcludesMeasuredWaits(t *testing.T) {
 		case 5: // L2 on a fsync that waited for a CPU, not the disk
 			sp[2].Attrs["isolation.layer"] = "L2"
 			tr.FsyncNs, tr.FsyncQueue = int64(6*time.Millisecond), int64(5*time.Millisecond)
+		case 7: // L3 on a run-queue wait before the CPU work: explained
+			sp[2].Attrs["isolation.layer"] = "L3"
+			tr.RunDelay = int64(4 * time.Millisecond)
+		case 8: // L3 on a 2ms run-queue wait in an 8ms span: under both bars
+			sp[2].Attrs["isolation.layer"] = "L3"
+			tr.RunDelay = int64(2 * time.Millisecond)
 		case 6: // L2 on order's client span: order measures nothing
 			sp[1].Attrs["isolation.layer"] = "L2"
 		}
@@ -171,14 +177,14 @@ func TestBaselineFalseBlameExcludesMeasuredWaits(t *testing.T) {
 		spans = append(spans, sp...)
 	}
 	r := Score("disk", "L2", Hop{Service: "payment", Kind: KindServer}, spans, noFault, Window{}, nil, nil, slowedBy(truth, 3*time.Millisecond))
-	if r.BaselineSpans != 300 || r.BaselineExpl != 3 || r.BaselineFP != 3 {
-		t.Errorf("baseline spans/explained/FP = %d/%d/%d, want 300/3/3", r.BaselineSpans, r.BaselineExpl, r.BaselineFP)
+	if r.BaselineSpans != 300 || r.BaselineExpl != 4 || r.BaselineFP != 4 {
+		t.Errorf("baseline spans/explained/FP = %d/%d/%d, want 300/4/4", r.BaselineSpans, r.BaselineExpl, r.BaselineFP)
 	}
-	if got := r.BaselineFPRate(); got != 0.01 {
-		t.Errorf("baseline FP rate = %v, want 0.01 (explained spans are not false blame)", got)
+	if got := r.BaselineFPRate(); got != 4.0/300 {
+		t.Errorf("baseline FP rate = %v, want 4/300 (explained spans are not false blame)", got)
 	}
-	if got := Table([]*Result{r}); !strings.Contains(got, "1.00%      3") {
-		t.Errorf("table lacks base FP 1.00%% and b.expl 3:\n%s", got)
+	if got := Table([]*Result{r}); !strings.Contains(got, "1.33%      4") {
+		t.Errorf("table lacks base FP 1.33%% and b.expl 4:\n%s", got)
 	}
 }
 

@@ -17,6 +17,9 @@ type Truth struct {
 	FsyncQueue int64  `json:"fsync_run_delay_ns"` // of FsyncNs, runnable in a run queue; -1 unknown
 	CPUWall    int64  `json:"cpu_wall_ns"`
 	CPUSpent   int64  `json:"cpu_ns"`
+	// RunDelay is the serving thread's run-queue wait (throttled periods
+	// included) across the whole server span; -1 unknown.
+	RunDelay int64 `json:"run_delay_ns"`
 }
 
 // Fsync is the wall time of the request's fsync.
@@ -70,7 +73,10 @@ func ReadTruth(dir string) (map[string]Truth, error) {
 // slowedBy says whether a span's verdict is explained by its own request's
 // measurement (the service's, not the collector's): a span tagged L2 whose
 // fsync spent long in the storage stack (its wall time less its wait for a
-// CPU), or tagged L3 whose CPU work sat off-CPU (throttled or preempted).
+// CPU), or tagged L3 whose CPU work sat off-CPU (throttled or preempted)
+// or whose serving thread waited in a run queue across the span (a
+// throttled or busy CPU delays reading the request and writing the reply
+// too, outside the CPU work).
 // Long is at least floor — the collector's own bar for naming a layer
 // (classify MinTime, 3ms) — or, for a span shorter than twice that, at
 // least half the span: either way the request really spent that time in
@@ -89,7 +95,7 @@ func slowedBy(truth map[string]Truth, floor time.Duration) func(*Span) bool {
 		case "L2":
 			return t.FsyncNs > 0 && t.FsyncDisk() >= long
 		case "L3":
-			return t.CPUWall > 0 && t.OffCPU() >= long
+			return (t.CPUWall > 0 && t.OffCPU() >= long) || time.Duration(t.RunDelay) >= long
 		}
 		return false
 	}

@@ -103,7 +103,7 @@ func serve(args []string) error {
 	defer truth.Close()
 
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		var rec truthRecord
+		rec := recordOf(r) // the harness's oracle (nil-safe); never on the span
 		if *cpuWork > 0 {
 			t0 := time.Now()
 			rec.CPUSpent = int64(burn(*cpuWork))
@@ -137,7 +137,7 @@ func serve(args []string) error {
 				return
 			}
 		}
-		truth.record(r, rec)
+		rec.identify(r)
 		_, _ = io.WriteString(w, *name+" ok\n")
 	})
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") })
@@ -146,7 +146,9 @@ func serve(args []string) error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: otelhttp.NewHandler(mux, *name, otelhttp.WithFilter(func(r *http.Request) bool { return r.URL.Path != "/healthz" }))}
+	traced := otelhttp.NewHandler(mux, *name, otelhttp.WithFilter(func(r *http.Request) bool { return r.URL.Path != "/healthz" }))
+	// The oracle measures around the whole span (truth.measure).
+	srv := &http.Server{Handler: truth.measure(traced)}
 	go func() { <-ctx.Done(); _ = srv.Close() }()
 	fmt.Fprintf(os.Stderr, "%s: serving on %s (pid %d)\n", *name, *listen, os.Getpid())
 	if err := srv.Serve(ln); err != nil && err != http.ErrServerClosed {

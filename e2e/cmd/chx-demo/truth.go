@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -35,6 +36,9 @@ type truthRecord struct {
 	FsyncRunDelayNs int64 `json:"fsync_run_delay_ns,omitempty"`
 	CPUWall         int64 `json:"cpu_wall_ns,omitempty"`
 	CPUSpent        int64 `json:"cpu_ns,omitempty"`
+	// RunDelayNs is the serving thread's run-queue wait across the whole
+	// server span (truthLog.measure), throttled periods included.
+	RunDelayNs int64 `json:"run_delay_ns,omitempty"`
 }
 
 func openTruth(path string) (*truthLog, error) {
@@ -49,17 +53,54 @@ func openTruth(path string) (*truthLog, error) {
 	return &truthLog{f: f, w: bufio.NewWriterSize(f, 1<<20)}, nil
 }
 
-// record appends rec for the request's server span.
-func (t *truthLog) record(r *http.Request, rec truthRecord) {
+type truthKey struct{}
+
+// measure runs next — the instrumented handler, so the whole server span —
+// on one locked OS thread and records the thread's run-queue wait across
+// it: a request delayed by a busy machine's CPU or its cgroup's throttling
+// outside its CPU work (reading the request, writing the reply) waited
+// too. The handler fills the rest of the record (recordOf) and names its
+// span (identify); requests without a span (health checks) are not
+// recorded.
+func (t *truthLog) measure(next http.Handler) http.Handler {
 	if t == nil {
-		return
+		return next
 	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		rec := &truthRecord{}
+		before, errB := threadRunDelay()
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), truthKey{}, rec)))
+		after, errA := threadRunDelay()
+		if rec.SpanID == "" {
+			return
+		}
+		rec.RunDelayNs = int64(after - before)
+		if errB != nil || errA != nil {
+			rec.RunDelayNs = -1
+		}
+		b, _ := json.Marshal(rec)
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		_, _ = t.w.Write(append(b, '\n'))
+	})
+}
+
+// recordOf is the request's record, or a throwaway one when the service
+// keeps no truth log.
+func recordOf(r *http.Request) *truthRecord {
+	if rec, ok := r.Context().Value(truthKey{}).(*truthRecord); ok {
+		return rec
+	}
+	return &truthRecord{}
+}
+
+// identify names the request's server span: a record without one is not
+// written (the request failed before its reply).
+func (rec *truthRecord) identify(r *http.Request) {
 	sc := trace.SpanContextFromContext(r.Context())
 	rec.TraceID, rec.SpanID = sc.TraceID().String(), sc.SpanID().String()
-	b, _ := json.Marshal(rec)
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	_, _ = t.w.Write(append(b, '\n'))
 }
 
 func (t *truthLog) Close() error {
