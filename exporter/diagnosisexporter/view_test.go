@@ -53,7 +53,7 @@ func TestViewServesDiagnosedTraces(t *testing.T) {
 			ev := s.Events().At(i)
 			ev.Attributes().PutStr("isolation.layer", "L3")
 			if ev.Name() == "kernel.skb.drop" {
-				ev.Attributes().PutStr("skb.drop.reason", "NETFILTER_DROP")
+				ev.Attributes().PutStr("kernel.skb.drop.reason", "NETFILTER_DROP")
 			} else {
 				ev.Attributes().PutDouble("kernel.time_ms", 200)
 			}
@@ -77,7 +77,7 @@ func TestViewServesDiagnosedTraces(t *testing.T) {
 	lane = lane[:strings.Index(lane, "\n</g>")]
 	assert.Contains(t, lane, `data-kind="kernel.skb.drop" data-span-id="`+slowID+`"`)
 	assert.Contains(t, lane, `data-kind="kernel.tcp.retransmit"`)
-	assert.Contains(t, body, "skb.drop.reason=NETFILTER_DROP")
+	assert.Contains(t, body, "kernel.skb.drop.reason=NETFILTER_DROP")
 	assert.Contains(t, body, "check nftables/iptables rules")
 
 	// The ring keeps the last view.max_traces.

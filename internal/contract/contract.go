@@ -7,8 +7,10 @@ import (
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 )
 
-// Event names (the log record's EventName; also written as the event.name
-// attribute for backends that predate the EventName field).
+// Event names: the log record's EventName field. The receiver writes the
+// deprecated event.name attribute too only when its event_name_attribute
+// setting asks for it (backends that predate the EventName field); readers
+// take EventName first and the attribute as the fallback.
 const (
 	EventTCPRetransmit         = "kernel.tcp.retransmit"
 	EventTCPConnection         = "kernel.tcp.connection"
@@ -44,8 +46,15 @@ const (
 	RetransmitOther   = "other"   // neither (e.g. a probe, or the state is unknown)
 )
 
-// Attribute keys, semantic-convention names first.
+// Attribute keys, semantic-convention names first (the semconv package's
+// constants where the conventions define the attribute). The project's own
+// evidence attributes live under kernel.*, like the event and metric names:
+// bare namespaces such as tcp.*, block.* or syscall.* are ones the
+// conventions may claim later with another meaning (receiver README,
+// "Attribute names").
 const (
+	// Deprecated by the conventions in favour of the EventName field;
+	// written only on request (see above).
 	AttrEventName = "event.name"
 
 	AttrNetworkTransport    = string(semconv.NetworkTransportKey)
@@ -56,77 +65,84 @@ const (
 	AttrNetworkPeerPort     = string(semconv.NetworkPeerPortKey)
 	AttrNetnsInode          = "linux.netns.inode"
 
-	AttrProcessPID        = string(semconv.ProcessPIDKey)
-	AttrThreadID          = string(semconv.ThreadIDKey)
+	AttrProcessPID = string(semconv.ProcessPIDKey)
+	AttrThreadID   = string(semconv.ThreadIDKey)
+	// The basename of /proc/<pid>/exe (absent when the process is gone or
+	// the link cannot be read).
 	AttrProcessExecutable = string(semconv.ProcessExecutableNameKey)
-	AttrContainerID       = string(semconv.ContainerIDKey)
-	AttrCgroupPath        = "linux.cgroup.path"
-	AttrCgroupID          = "linux.cgroup.id"
+	// The task's comm (its thread name, 15 bytes at most), as the kernel
+	// saw it at the event.
+	AttrThreadName  = string(semconv.ThreadNameKey)
+	AttrContainerID = string(semconv.ContainerIDKey)
+	AttrCgroupPath  = "linux.cgroup.path"
+	AttrCgroupID    = "linux.cgroup.id"
 
-	AttrTCPSrttUs        = "tcp.srtt_us"
-	AttrTCPRetransmits   = "tcp.retransmits"
-	AttrTCPBytesSent     = "tcp.bytes_sent"
-	AttrTCPBytesReceived = "tcp.bytes_received"
-	AttrTCPDurationMs    = "tcp.duration_ms"
-	AttrTCPState         = "tcp.state"
-	AttrSKBDropReason    = "skb.drop.reason"
+	AttrTCPSrttUs        = "kernel.tcp.srtt_us"
+	AttrTCPRetransmits   = "kernel.tcp.retransmits"
+	AttrTCPBytesSent     = "kernel.tcp.bytes_sent"
+	AttrTCPBytesReceived = "kernel.tcp.bytes_received"
+	AttrTCPDurationMs    = "kernel.tcp.duration_ms"
+	// The socket's TCP state, as a network.connection.state value
+	// (ConnectionState).
+	AttrConnectionState  = string(semconv.NetworkConnectionStateKey)
+	AttrSKBDropReason    = "kernel.skb.drop.reason"
 	AttrNetworkInterface = string(semconv.NetworkInterfaceNameKey)
 	// The driver behind network.interface.name ("virtio_net", or the link
 	// kind of a virtual device: "veth", "bridge").
 	AttrNetworkInterfaceDriver = "network.interface.driver"
 	AttrNetworkQueueIndex      = "network.queue.index"
 	// "sent" or "received".
-	AttrTCPResetDirection = "tcp.reset.direction"
+	AttrTCPResetDirection = "kernel.tcp.reset.direction"
 	// The kernel's sk_rst_reason name (sent resets only).
-	AttrTCPResetReason = "tcp.reset.reason"
+	AttrTCPResetReason = "kernel.tcp.reset.reason"
 	// kernel.tcp.connection: true when the socket closed from SYN_SENT.
-	AttrTCPConnectFailed = "tcp.connect.failed"
+	AttrTCPConnectFailed = "kernel.tcp.connect.failed"
 	// kernel.tcp.established: which end this socket is ("connect",
 	// "accept", "existing").
-	AttrTCPEstablishedSide = "tcp.established.side"
+	AttrTCPEstablishedSide = "kernel.tcp.established.side"
 	// kernel.tcp.retransmit: how long the retransmitted segment had waited
 	// since its previous transmission (the measured cost of the loss to
 	// this segment), and whether a timeout or fast recovery resent it.
-	AttrTCPRetransmitWaitNs = "tcp.retransmit.wait_ns"
-	AttrTCPRetransmitKind   = "tcp.retransmit.kind"
+	AttrTCPRetransmitWaitNs = "kernel.tcp.retransmit.wait_ns"
+	AttrTCPRetransmitKind   = "kernel.tcp.retransmit.kind"
 	// Conntrack insertions that failed since the previous reading.
-	AttrConntrackInsertFailed = "conntrack.insert_failed"
+	AttrConntrackInsertFailed = "kernel.conntrack.insert_failed"
 
-	AttrSchedDelayNs           = "sched.delay_ns"
-	AttrCgroupThrottledNs      = "cgroup.cpu.throttled_ns"
-	AttrCgroupThrottledPeriods = "cgroup.cpu.throttled_periods"
-	AttrCPUStealNs             = "cpu.steal_ns"
+	AttrSchedDelayNs           = "kernel.sched.delay_ns"
+	AttrCgroupThrottledNs      = "kernel.cgroup.cpu.throttled_ns"
+	AttrCgroupThrottledPeriods = "kernel.cgroup.cpu.throttled_periods"
+	AttrCPUStealNs             = "kernel.cpu.steal_ns"
 
-	AttrBlockDevice    = "block.device"
-	AttrBlockLatencyNs = "block.latency_ns"
-	AttrBlockOp        = "block.op"
+	AttrBlockDevice    = "kernel.block.device"
+	AttrBlockLatencyNs = "kernel.block.latency_ns"
+	AttrBlockOp        = "kernel.block.op"
 
-	AttrSyscallName      = "syscall.name"
-	AttrSyscallLatencyNs = "syscall.latency_ns"
-	AttrSyscallPhase     = "syscall.phase"
+	AttrSyscallName      = "kernel.syscall.name"
+	AttrSyscallLatencyNs = "kernel.syscall.latency_ns"
+	AttrSyscallPhase     = "kernel.syscall.phase"
 	AttrSeccompMode      = "process.seccomp.mode"
 
 	AttrIsolationLayer = "isolation.layer"
 
 	// Host-side facts beyond docs/design.md §3's table (issue 7).
-	AttrBlockQueueNs = "block.queue_ns"
-	AttrBlockBytes   = "block.bytes"
-	AttrBlockSector  = "block.sector"
-	AttrBlockError   = "block.error"
+	AttrBlockQueueNs = "kernel.block.queue_ns"
+	AttrBlockBytes   = "kernel.block.bytes"
+	AttrBlockSector  = "kernel.block.sector"
+	AttrBlockError   = "kernel.block.error"
 	// A loop device's backing disk (the device holding its backing file)
 	// and that disk's driver ("virtio_blk").
-	AttrBlockBackingDevice = "block.backing_device"
-	AttrBlockBackingDriver = "block.backing_device.driver"
-	AttrSyscallReturn      = "syscall.return"
-	// Time off CPU within a slow syscall's wait (syscall.latency_ns is the
+	AttrBlockBackingDevice = "kernel.block.backing_device"
+	AttrBlockBackingDriver = "kernel.block.backing_device.driver"
+	AttrSyscallReturn      = "kernel.syscall.return"
+	// Time off CPU within a slow syscall's wait (kernel.syscall.latency_ns is the
 	// wait's wall time: first switch-out to last switch-in).
-	AttrSyscallOffCPUNs = "syscall.off_cpu_ns"
-	// On a kernel.syscall.slow record of syscall.phase "sandbox" (a window
+	AttrSyscallOffCPUNs = "kernel.syscall.off_cpu_ns"
+	// On a kernel.syscall.slow record of kernel.syscall.phase "sandbox" (a window
 	// of a sandboxed thread's syscall traps, gVisor's ptrace platform): how
-	// many traps syscall.latency_ns sums; interval.start/duration_ns bound
+	// many traps kernel.syscall.latency_ns sums; kernel.interval.start/duration_ns bound
 	// the window, process.pid is the tracer's (the Sentry's) process and
 	// thread.id the traced stub thread.
-	AttrSyscallSandboxTraps = "syscall.sandbox.traps"
+	AttrSyscallSandboxTraps = "kernel.syscall.sandbox.traps"
 	// On node- or cgroup-wide CPU records (cpu.stat throttling, /proc/stat
 	// steal): true when the same node also sends per-thread records of that
 	// loss (kernel.cgroup.throttle / kernel.cpu.steal with process.pid), so
@@ -135,9 +151,9 @@ const (
 	AttrCgroupIOLimit       = "linux.cgroup.io.limit"
 	AttrMemcgPath           = "linux.memcg.path"
 	AttrProcessTotalVMPages = "process.memory.total_vm_pages"
-	AttrCPU                 = "cpu.logical_number"
-	AttrIntervalStart       = "interval.start"
-	AttrIntervalNs          = "interval.duration_ns"
+	AttrCPU                 = string(semconv.CPULogicalNumberKey)
+	AttrIntervalStart       = "kernel.interval.start"
+	AttrIntervalNs          = "kernel.interval.duration_ns"
 	AttrLogKeyword          = "kernel.log.keyword"
 	AttrLogFacility         = "kernel.log.facility"
 	// The device, driver or node-level subsystem a kernel.log line is

@@ -57,16 +57,16 @@ func VirtioDriverOf(key string) Cond { return Cond{Key: key, op: opVirtioDriver}
 var (
 	// BlockFailed: the request completed with an error.
 	BlockFailed = Cond{Key: contract.AttrBlockError, op: opNonZero}
-	// IdleWaitCall: syscall.name is an idle wait (IdleWait).
+	// IdleWaitCall: kernel.syscall.name is an idle wait (IdleWait).
 	IdleWaitCall = Cond{Key: contract.AttrSyscallName, op: opIdleWait}
-	// LimitedIOCall: syscall.name is one a cgroup IO limit holds (LimitedIO).
+	// LimitedIOCall: kernel.syscall.name is one a cgroup IO limit holds (LimitedIO).
 	LimitedIOCall = Cond{Key: contract.AttrSyscallName, op: opLimitedIO}
 	// InSandboxRuntime: process.executable.name is a sandbox runtime (SandboxRuntime).
 	InSandboxRuntime = Cond{Key: contract.AttrProcessExecutable, op: opSandboxRuntime}
 	// InContainerCgroup: linux.cgroup.path is a container's (ContainerCgroup).
 	InContainerCgroup = Cond{Key: contract.AttrCgroupPath, op: opContainerCgroup}
 	// GuestQueueDominates: the request waited longer in the guest's queue
-	// than the device took (block.queue_ns > block.latency_ns).
+	// than the device took (kernel.block.queue_ns > kernel.block.latency_ns).
 	GuestQueueDominates = Cond{Key: contract.AttrBlockQueueNs, op: opQueueDominates}
 )
 
@@ -140,7 +140,7 @@ func (c *Cond) Text() string {
 	case opContainerCgroup:
 		return k + " is below the root cgroup (not `/`, `/user.slice*`, `/init.scope*`)"
 	case opQueueDominates:
-		return "`block.queue_ns` > `block.latency_ns`"
+		return "`kernel.block.queue_ns` > `kernel.block.latency_ns`"
 	}
 	return k
 }

@@ -23,25 +23,25 @@ type Facts struct {
 	// decides it).
 	Layer string
 
-	SyscallName  string // syscall.name
-	SyscallPhase string // syscall.phase: entry, body, sandbox
+	SyscallName  string // kernel.syscall.name
+	SyscallPhase string // kernel.syscall.phase: entry, body, sandbox
 	Exe          string // process.executable.name
 	SeccompMode  string // process.seccomp.mode, "" for 0
 	CgroupPath   string // linux.cgroup.path
 	IOLimit      string // linux.cgroup.io.limit
 	CPULimit     string // FactCPULimit
 
-	DropReason      string // skb.drop.reason
+	DropReason      string // kernel.skb.drop.reason
 	Interface       string // network.interface.name
 	InterfaceDriver string // network.interface.driver
 
-	BlockDevice        string // block.device
-	BlockOp            string // block.op
-	BlockBackingDevice string // block.backing_device
-	BlockBackingDriver string // block.backing_device.driver
-	BlockError         int64  // block.error
-	BlockLatencyNs     int64  // block.latency_ns
-	BlockQueueNs       int64  // block.queue_ns
+	BlockDevice        string // kernel.block.device
+	BlockOp            string // kernel.block.op
+	BlockBackingDevice string // kernel.block.backing_device
+	BlockBackingDriver string // kernel.block.backing_device.driver
+	BlockError         int64  // kernel.block.error
+	BlockLatencyNs     int64  // kernel.block.latency_ns
+	BlockQueueNs       int64  // kernel.block.queue_ns
 }
 
 // Str is the string fact under key, "" for a key Facts does not hold.

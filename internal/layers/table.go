@@ -62,7 +62,7 @@ var Default = Table{
 		Why: "a virtio NIC's transmit queue is drained by the host"},
 	{Event: contract.EventNetTxTimeout, Layer: contract.LayerL0, Why: "any other driver is a NIC of this machine"},
 	{Event: contract.EventTCPRetransmit, Layer: contract.LayerNetwork,
-		Why: "loss beyond the node, unless a local drop explains it or the peer is on this node in a container/sandbox (the processor decides); charged its measured `tcp.retransmit.wait_ns`"},
+		Why: "loss beyond the node, unless a local drop explains it or the peer is on this node in a container/sandbox (the processor decides); charged its measured `kernel.tcp.retransmit.wait_ns`"},
 	{Event: contract.EventTCPReset, Layer: contract.LayerNetwork,
 		Why: "the peer's (or this side's) deliberate answer, not a layer's fault"},
 	{Event: contract.EventTCPConnection, Layer: contract.LayerNetwork,

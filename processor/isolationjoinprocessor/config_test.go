@@ -30,7 +30,7 @@ func TestLoadConfig(t *testing.T) {
 	rules := createDefaultConfig()
 	rules.Rules = []RuleConfig{
 		{Event: "kernel.sched.delay", Layer: "L1"},
-		{Event: "kernel.syscall.slow", Match: map[string]string{"syscall.name": "fsync"}, Layer: "L3"},
+		{Event: "kernel.syscall.slow", Match: map[string]string{"kernel.syscall.name": "fsync"}, Layer: "L3"},
 	}
 	rules.Thresholds.EventCost = 50 * time.Millisecond
 	rules.Thresholds.MinSchedDelay = 5 * time.Millisecond

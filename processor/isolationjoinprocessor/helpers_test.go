@@ -14,7 +14,6 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/processor/processortest"
 
-	"github.com/crosshair-otel/crosshair/internal/contract"
 	"github.com/crosshair-otel/crosshair/processor/isolationjoinprocessor/internal/metadata"
 )
 
@@ -96,7 +95,6 @@ func eventLogs(events ...kernelEvent) plog.Logs {
 		lr := rl.ScopeLogs().AppendEmpty().LogRecords().AppendEmpty()
 		lr.SetEventName(e.name)
 		lr.SetTimestamp(pcommon.NewTimestampFromTime(t0.Add(e.at)))
-		lr.Attributes().PutStr(contract.AttrEventName, e.name)
 		putAll(lr.Attributes(), e.attrs)
 	}
 	return ld

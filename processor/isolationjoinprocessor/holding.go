@@ -118,7 +118,7 @@ func (p *joinProcessor) release(b *heldBatch, now time.Time, reason string) rele
 	if reason != "" {
 		p.tel.ProcessorIsolationJoinSpansReleasedEarly.Add(b.ctx, int64(b.spans), metric.WithAttributes(attribute.String("reason", reason)))
 	}
-	p.tel.ProcessorIsolationJoinLatency.Record(b.ctx, float64(now.Sub(b.arrived))/float64(time.Millisecond))
+	p.tel.ProcessorIsolationJoinLatency.Record(b.ctx, now.Sub(b.arrived).Seconds())
 	p.undelivered.Add(int64(b.spans))
 	return released{ctx: b.ctx, td: b.td, next: b.next}
 }

@@ -51,7 +51,7 @@ func TestKernelStockSpansThroughServiceVIP(t *testing.T) {
 	testenv.RequireRoot(t, "ip", "nft")
 	t.Run("pool opened while the receiver runs", func(t *testing.T) { stockThroughVIP(t, false) })
 	// The keep-alive connection predates the receiver: only its start-up
-	// snapshot (tcp.established.side=existing) names the sockets' owners.
+	// snapshot (kernel.tcp.established.side=existing) names the sockets' owners.
 	t.Run("pool opened before the receiver started", func(t *testing.T) { stockThroughVIP(t, true) })
 }
 

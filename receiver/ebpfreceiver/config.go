@@ -64,6 +64,11 @@ type Config struct {
 	// the tasks' files every poll_interval while accepted connections wait
 	// for one, or at the owner's close, whichever comes first.
 	TCPAcceptOwnerHooks bool `mapstructure:"tcp_accept_owner_hooks"`
+	// EventNameAttribute also writes each record's event name as the
+	// event.name attribute, which the semantic conventions deprecated for
+	// the log record's EventName field. Off by default: turn it on only
+	// for a backend or processor that predates EventName.
+	EventNameAttribute bool `mapstructure:"event_name_attribute"`
 	// HostConfig holds the host-side probes' settings (sched_delay,
 	// block_io, syscall_slow, cpu_steal, kernel_log).
 	HostConfig `mapstructure:",squash"`

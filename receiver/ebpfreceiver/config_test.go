@@ -26,6 +26,7 @@ func TestLoadConfig(t *testing.T) {
 	custom.FlushInterval = 50 * time.Millisecond
 	custom.MaxBatchSize = 256
 	custom.TCPAcceptOwnerHooks = true
+	custom.EventNameAttribute = true
 
 	filtered := createDefaultConfig()
 	filtered.Filters = FilterConfig{Ports: []int{443, 8080}, Addresses: []string{"10.0.0.0/8", "2001:db8::/32", "192.0.2.7"}}

@@ -5,6 +5,7 @@ import (
 
 	"go.opentelemetry.io/collector/pdata/plog"
 
+	"github.com/crosshair-otel/crosshair/internal/contract"
 	"github.com/crosshair-otel/crosshair/receiver/ebpfreceiver/internal/metadata"
 )
 
@@ -36,4 +37,22 @@ func dropDisabled(logs plog.Logs, off map[string]bool) int {
 		}
 	}
 	return n
+}
+
+// addEventNameAttribute copies each record's EventName into the deprecated
+// event.name attribute (the event_name_attribute setting).
+func addEventNameAttribute(logs plog.Logs) {
+	rls := logs.ResourceLogs()
+	for i := 0; i < rls.Len(); i++ {
+		sls := rls.At(i).ScopeLogs()
+		for j := 0; j < sls.Len(); j++ {
+			lrs := sls.At(j).LogRecords()
+			for k := 0; k < lrs.Len(); k++ {
+				lr := lrs.At(k)
+				if n := lr.EventName(); n != "" {
+					lr.Attributes().PutStr(contract.AttrEventName, n)
+				}
+			}
+		}
+	}
 }

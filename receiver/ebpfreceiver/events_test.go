@@ -1,6 +1,7 @@
 package ebpfreceiver
 
 import (
+	"fmt"
 	"go/ast"
 	"go/constant"
 	"go/importer"
@@ -110,4 +111,35 @@ func TestDisabledEventIsDropped(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	assert.Empty(t, findRecords(sink, contract.EventConntrackInsertFailed))
 	assert.Contains(t, r.probes.Attached(), "conntrack")
+}
+
+// TestEventNameAttributeOptIn: a record names its event in the EventName
+// field only; event_name_attribute: true also writes the deprecated
+// event.name attribute, for backends that predate the field.
+func TestEventNameAttributeOptIn(t *testing.T) {
+	testenv.RequireRoot(t)
+	for _, optIn := range []bool{false, true} {
+		t.Run(fmt.Sprint("event_name_attribute=", optIn), func(t *testing.T) {
+			stat := filepath.Join(t.TempDir(), "nf_conntrack")
+			require.NoError(t, os.WriteFile(stat, conntrackStat(1), 0o600))
+			cfg := createDefaultConfig()
+			cfg.Probes = []string{"conntrack"}
+			cfg.Conntrack.StatPath = stat
+			cfg.PollInterval = 20 * time.Millisecond
+			cfg.EventNameAttribute = optIn
+			sink := new(consumertest.LogsSink)
+			startReceiver(t, cfg, sink, nil)
+			require.NoError(t, os.WriteFile(stat, conntrackStat(5), 0o600))
+			require.Eventually(t, func() bool { return len(findRecords(sink, contract.EventConntrackInsertFailed)) > 0 }, 5*time.Second, 20*time.Millisecond)
+			lr := findRecords(sink, contract.EventConntrackInsertFailed)[0]
+			assert.Equal(t, contract.EventConntrackInsertFailed, lr.EventName())
+			v, ok := lr.Attributes().Get(contract.AttrEventName)
+			if !optIn {
+				assert.False(t, ok, "event.name written without event_name_attribute")
+				return
+			}
+			require.True(t, ok, "event_name_attribute: true writes event.name")
+			assert.Equal(t, contract.EventConntrackInsertFailed, v.Str())
+		})
+	}
 }

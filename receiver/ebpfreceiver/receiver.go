@@ -268,6 +268,9 @@ func (r *ebpfReceiver) sendLogs(logs plog.Logs, n int) {
 	if n == 0 || r.nextLogs == nil {
 		return
 	}
+	if r.cfg.EventNameAttribute {
+		addEventNameAttribute(logs)
+	}
 	if err := r.nextLogs.ConsumeLogs(context.Background(), logs); err != nil {
 		r.telemetry.ReceiverEbpfEventsRefused.Add(context.Background(), int64(n), metric.WithAttributes(attribute.String("signal", "logs")))
 		r.settings.Logger.Warn("next consumer refused kernel events; dropped", zap.Int("records", n), zap.Error(err))
@@ -345,22 +348,27 @@ func (r *ebpfReceiver) readLoop(dec *event.Decoder) {
 	}
 }
 
-// addProcessInfo adds container.id and linux.cgroup.path for the record's
-// process, read from /proc/<pid>/cgroup (cached).
+// addProcessInfo adds process.executable.name, and container.id and
+// linux.cgroup.path unless the decoder resolved them from the event's own
+// cgroup id, for the record's process, read from /proc/<pid> (cached).
 func (r *ebpfReceiver) addProcessInfo(lr plog.LogRecord) {
-	v, ok := lr.Attributes().Get(contract.AttrProcessPID)
+	attrs := lr.Attributes()
+	v, ok := attrs.Get(contract.AttrProcessPID)
 	if !ok {
 		return
 	}
-	if _, done := lr.Attributes().Get(contract.AttrCgroupPath); done {
-		return // the decoder resolved it from the event's own cgroup id
-	}
 	info := r.procs.Lookup(uint32(v.Int()))
+	if info.Executable != "" {
+		attrs.PutStr(contract.AttrProcessExecutable, info.Executable)
+	}
+	if _, done := attrs.Get(contract.AttrCgroupPath); done {
+		return
+	}
 	if info.CgroupPath != "" {
-		lr.Attributes().PutStr(contract.AttrCgroupPath, info.CgroupPath)
+		attrs.PutStr(contract.AttrCgroupPath, info.CgroupPath)
 	}
 	if info.ContainerID != "" {
-		lr.Attributes().PutStr(contract.AttrContainerID, info.ContainerID)
+		attrs.PutStr(contract.AttrContainerID, info.ContainerID)
 	}
 }
 

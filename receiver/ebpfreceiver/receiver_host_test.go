@@ -540,14 +540,15 @@ func TestCPUStealFromProcStat(t *testing.T) {
 	_ = r
 	require.Eventually(t, func() bool {
 		for cpu := 0; cpu < runtime.NumCPU(); cpu++ {
-			if _, ok := sumValue(msink, "kernel.cpu.steal_time", func(dp pmetric.NumberDataPoint) bool {
-				return integer(dp.Attributes(), contract.AttrCPU) == int64(cpu)
+			// The semantic conventions' system.cpu.time, mode steal.
+			if _, ok := sumValue(msink, "system.cpu.time", func(dp pmetric.NumberDataPoint) bool {
+				return integer(dp.Attributes(), contract.AttrCPU) == int64(cpu) && str(dp.Attributes(), "cpu.mode") == "steal"
 			}); !ok {
 				return false
 			}
 		}
 		return true
-	}, 5*time.Second, 50*time.Millisecond, "kernel.cpu.steal_time for each of %d CPUs", runtime.NumCPU())
+	}, 5*time.Second, 50*time.Millisecond, "system.cpu.time{cpu.mode=steal} for each of %d CPUs", runtime.NumCPU())
 }
 
 // startReceiverOrSkip starts a receiver whose probes may not need root.

@@ -123,7 +123,7 @@ func TestConnectionRecords(t *testing.T) {
 			require.Eventually(t, func() bool {
 				return histogramCount(metricsSink, "kernel.tcp.connection.duration") >= 2 &&
 					histogramCount(metricsSink, "kernel.tcp.srtt") >= 2 &&
-					sumPoint(metricsSink, "kernel.tcp.connections", map[string]string{"tcp.state.from": "CLOSE", "tcp.state.to": "SYN_SENT"}) >= 2
+					sumPoint(metricsSink, "kernel.tcp.connections", map[string]string{"kernel.tcp.state.from": "closed", "kernel.tcp.state.to": "syn_sent"}) >= 2
 			}, 5*time.Second, 50*time.Millisecond, "connection metrics")
 			// Durations in seconds, the kernel's log2 buckets scaled: the
 			// first bound is 1µs (srtt) and 1ms (lifetime); a veth RTT and
@@ -180,7 +180,7 @@ func TestFailedConnectAndReset(t *testing.T) {
 			}, "no failed-connect record for %s", peer)
 			require.Len(t, failed, 1)
 			a := failed[0].Attributes()
-			assert.Equal(t, "SYN_SENT", str(a, contract.AttrTCPState))
+			assert.Equal(t, "syn_sent", str(a, contract.AttrConnectionState))
 			assert.Equal(t, link.AddrA, str(a, contract.AttrNetworkLocalAddress))
 			assert.Equal(t, int64(os.Getpid()), integer(a, contract.AttrProcessPID))
 			assert.Equal(t, int64(link.A.Inode), integer(a, contract.AttrNetnsInode))
@@ -201,15 +201,15 @@ func TestFailedConnectAndReset(t *testing.T) {
 			}, "no received kernel.tcp.reset on %s", clientLocal)
 			ra := received[0].Attributes()
 			assert.True(t, endpointIs(ra, "peer", peer))
-			assert.Equal(t, "SYN_SENT", str(ra, contract.AttrTCPState))
+			assert.Equal(t, "syn_sent", str(ra, contract.AttrConnectionState))
 			assert.Equal(t, int64(os.Getpid()), integer(ra, contract.AttrProcessPID), "owner from connect")
 			assert.Equal(t, int64(link.A.Inode), integer(ra, contract.AttrNetnsInode))
 			assert.Equal(t, fam.netType, str(ra, contract.AttrNetworkType))
 
 			require.Eventually(t, func() bool {
-				return sumPoint(metricsSink, "kernel.tcp.resets", map[string]string{"tcp.reset.direction": "sent"}) >= 1 &&
-					sumPoint(metricsSink, "kernel.tcp.resets", map[string]string{"tcp.reset.direction": "received"}) >= 1 &&
-					sumPoint(metricsSink, "kernel.tcp.connections", map[string]string{"tcp.state.from": "SYN_SENT", "tcp.state.to": "CLOSE"}) >= 1
+				return sumPoint(metricsSink, "kernel.tcp.resets", map[string]string{"kernel.tcp.reset.direction": "sent"}) >= 1 &&
+					sumPoint(metricsSink, "kernel.tcp.resets", map[string]string{"kernel.tcp.reset.direction": "received"}) >= 1 &&
+					sumPoint(metricsSink, "kernel.tcp.connections", map[string]string{"kernel.tcp.state.from": "syn_sent", "kernel.tcp.state.to": "closed"}) >= 1
 			}, 5*time.Second, 50*time.Millisecond, "reset and transition counters")
 		})
 	}
@@ -417,7 +417,7 @@ func TestSKBDropCountedAlwaysEventsRateLimited(t *testing.T) {
 	elapsed := time.Since(start)
 
 	require.Eventually(t, func() bool {
-		return sumPoint(metricsSink, "kernel.skb.drops", map[string]string{"skb.drop.reason": "NETFILTER_DROP", "network.interface.name": link.DevB}) >= sent
+		return sumPoint(metricsSink, "kernel.skb.drops", map[string]string{"kernel.skb.drop.reason": "NETFILTER_DROP", "network.interface.name": link.DevB}) >= sent
 	}, 5*time.Second, 20*time.Millisecond, "every dropped datagram counted")
 
 	events := waitRecords(t, sink, contract.EventSKBDrop, func(a pcommon.Map) bool {

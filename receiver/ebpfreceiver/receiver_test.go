@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -115,9 +116,16 @@ func TestRetransmitRecordsCarryTheClientSocket(t *testing.T) {
 				assert.Equal(t, int64(link.A.Inode), integer(a, contract.AttrNetnsInode), "netns inode of the client socket")
 				assert.Equal(t, "tcp", str(a, contract.AttrNetworkTransport))
 				assert.Equal(t, tt.netType, str(a, contract.AttrNetworkType))
-				assert.Equal(t, contract.EventTCPRetransmit, str(a, contract.AttrEventName))
-				assert.NotEmpty(t, str(a, contract.AttrTCPState))
+				assert.Equal(t, contract.EventTCPRetransmit, lr.EventName())
+				assert.NotContains(t, a.AsRaw(), contract.AttrEventName, "the deprecated event.name attribute is opt-in")
+				assert.Contains(t, []string{"established", "fin_wait_1", "close_wait", "last_ack", "closing"}, str(a, contract.AttrConnectionState), "a network.connection.state value")
 				assert.Equal(t, int64(os.Getpid()), integer(a, contract.AttrProcessPID), "owner captured at connect, retransmit fired in softirq")
+				// process.executable.name is the exe link's basename (the
+				// test binary), not the comm the kernel saw (thread.name).
+				exe, err := os.Executable()
+				require.NoError(t, err)
+				assert.Equal(t, filepath.Base(exe), str(a, contract.AttrProcessExecutable))
+				assert.NotEmpty(t, str(a, contract.AttrThreadName))
 				ts := lr.Timestamp().AsTime()
 				assert.False(t, ts.Before(before.Add(-50*time.Millisecond)) || ts.After(after.Add(50*time.Millisecond)),
 					"record time %v outside the transfer [%v, %v]", ts, before, after)
@@ -172,7 +180,7 @@ func TestRetransmitRecordsCarryTheClientSocket(t *testing.T) {
 				assert.Equal(t, tt.netType, str(a, contract.AttrNetworkType))
 			}
 			require.Eventually(t, func() bool {
-				return sumPoint(metricsSink, "kernel.skb.drops", map[string]string{"skb.drop.reason": "NETFILTER_DROP", "network.interface.name": link.DevB}) >= int64(len(drops))
+				return sumPoint(metricsSink, "kernel.skb.drops", map[string]string{"kernel.skb.drop.reason": "NETFILTER_DROP", "network.interface.name": link.DevB}) >= int64(len(drops))
 			}, 5*time.Second, 50*time.Millisecond, "kernel.skb.drops for NETFILTER_DROP on %s", link.DevB)
 
 			// The in-kernel counter behind kernel.tcp.retransmits sees every

@@ -37,7 +37,7 @@ func lossTrace(id string) *Trace {
 			{ID: "o1", ParentID: "f1", Service: "order", Name: "GET /order", Kind: "server", Start: at(1.5), End: at(234.5), Layer: "app"},
 			{ID: "c1", ParentID: "o1", Service: "order", Name: "GET", Kind: "client", Start: at(2), End: at(234), Layer: "L3",
 				Events: []Event{
-					{Name: "kernel.skb.drop", Time: at(2.5), Layer: "L3", Details: []KV{{"skb.drop.reason", "NETFILTER_DROP"}}},
+					{Name: "kernel.skb.drop", Time: at(2.5), Layer: "L3", Details: []KV{{"kernel.skb.drop.reason", "NETFILTER_DROP"}}},
 					{Name: "kernel.tcp.retransmit", Time: at(205), Layer: "L3", TimeMs: 202.5},
 				}},
 			{ID: "p1", ParentID: "c1", Service: "payment", Name: "GET /pay", Kind: "server", Start: at(205.5), End: at(233), Layer: "app"},
@@ -131,7 +131,7 @@ func TestPagesOverHTTP(t *testing.T) {
 	assert.Regexp(t, `class="lane verdict" id="lane-L3"`, body)
 	assert.NotContains(t, laneBody(t, body, "network"), `class="ev`)
 	assert.Contains(t, body, "packets of this connection are dropped on the node")
-	assert.Contains(t, body, "skb.drop.reason=NETFILTER_DROP")
+	assert.Contains(t, body, "kernel.skb.drop.reason=NETFILTER_DROP")
 
 	code, _ = get(t, srv, "/trace/ffffffffffffffffffffffffffffffff")
 	assert.Equal(t, http.StatusNotFound, code)

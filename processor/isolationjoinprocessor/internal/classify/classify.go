@@ -42,7 +42,7 @@ func (r *Rule) row() layers.Row {
 // Thresholds say how much an event weighs.
 type Thresholds struct {
 	// EventCost is the time charged for an event that carries no duration
-	// (a retransmit without a measured tcp.retransmit.wait_ns waits at
+	// (a retransmit without a measured kernel.tcp.retransmit.wait_ns waits at
 	// least the minimum RTO, 200ms on Linux).
 	EventCost time.Duration
 	// Events with a duration below their minimum are noise and ignored.

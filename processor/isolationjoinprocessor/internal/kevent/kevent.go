@@ -32,7 +32,7 @@ type Event struct {
 
 	// DurationNs is the event's own duration: sched delay, throttled,
 	// steal, block or syscall latency, and a retransmit's measured wait
-	// (tcp.retransmit.wait_ns: how long the segment waited since its
+	// (kernel.tcp.retransmit.wait_ns: how long the segment waited since its
 	// previous transmission).
 	DurationNs int64
 
@@ -44,7 +44,7 @@ type Event struct {
 
 // Detail are the per-type facts of an event.
 type Detail struct {
-	Retransmits      int64 // tcp.retransmits (connection events)
+	Retransmits      int64 // kernel.tcp.retransmits (connection events)
 	SrttUs           int64
 	ThrottledPeriods int64
 	SeccompMode      int64
@@ -54,7 +54,7 @@ type Detail struct {
 	SyscallPhase     string
 	BlockDevice      string
 	BlockOp          string
-	// BackingDevice is the disk under a loop device (block.backing_device).
+	// BackingDevice is the disk under a loop device (kernel.block.backing_device).
 	BackingDevice string
 	// IntervalStart and IntervalNs bound the period a summing record
 	// (cgroup throttling) covers; the record is stamped at its end.
@@ -63,7 +63,7 @@ type Detail struct {
 	// Side is which end a kernel.tcp.established record's socket is
 	// (connect, accept, existing).
 	Side string
-	// LifetimeNs is a closed connection's lifetime (tcp.duration_ms).
+	// LifetimeNs is a closed connection's lifetime (kernel.tcp.duration_ms).
 	LifetimeNs int64
 	// LogDevice is the device, driver or node-level subsystem a kernel.log
 	// line is about (kernel.log.device): without it (and without a
@@ -77,7 +77,7 @@ type Detail struct {
 }
 
 // AttrBlockBackingDevice names the disk under a loop device.
-const AttrBlockBackingDevice = "block.backing_device"
+const AttrBlockBackingDevice = "kernel.block.backing_device"
 
 // Bytes estimates the memory e holds: the struct, its strings and its
 // details (interned names and layers are counted too: an overestimate).

@@ -143,8 +143,8 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	builder.ProcessorIsolationJoinLatency, err = builder.meter.Float64Histogram(
 		"otelcol_processor_isolation_join_latency",
 		metric.WithDescription("Time a batch of spans spent in the processor, from arrival to release (0 when joined at once); one record per batch. [Development]"),
-		metric.WithUnit("ms"),
-		metric.WithExplicitBucketBoundaries([]float64{0, 1, 5, 10, 50, 100, 250, 500, 1000, 2000, 5000, 10000}...),
+		metric.WithUnit("s"),
+		metric.WithExplicitBucketBoundaries([]float64{0, 0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10}...),
 	)
 	errs = errors.Join(errs, err)
 	builder.ProcessorIsolationJoinPendingSpans, err = builder.meter.Int64ObservableGauge(

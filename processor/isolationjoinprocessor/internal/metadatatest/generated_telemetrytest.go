@@ -103,7 +103,7 @@ func AssertEqualProcessorIsolationJoinLatency(t *testing.T, tt *componenttest.Te
 	want := metricdata.Metrics{
 		Name:        "otelcol_processor_isolation_join_latency",
 		Description: "Time a batch of spans spent in the processor, from arrival to release (0 when joined at once); one record per batch. [Development]",
-		Unit:        "ms",
+		Unit:        "s",
 		Data: metricdata.Histogram[float64]{
 			Temporality: metricdata.CumulativeTemporality,
 			DataPoints:  dps,

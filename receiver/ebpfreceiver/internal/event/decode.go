@@ -11,6 +11,7 @@ import (
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 
 	"github.com/crosshair-otel/crosshair/internal/contract"
 	"github.com/crosshair-otel/crosshair/internal/layers"
@@ -192,7 +193,7 @@ func (d *Decoder) decodeConnection(raw []byte, h Header, dst plog.LogRecordSlice
 	lr := d.newRecord(dst, h, contract.EventTCPConnection, sev)
 	attrs := lr.Attributes()
 	putTuple(attrs, t)
-	attrs.PutStr(contract.AttrTCPState, TCPStateName(old))
+	attrs.PutStr(contract.AttrConnectionState, TCPStateName(old))
 	attrs.PutBool(contract.AttrTCPConnectFailed, failed)
 	durNs := le.Uint64(raw[tcpConnDuration:])
 	attrs.PutInt(contract.AttrTCPDurationMs, int64(durNs/1e6))
@@ -228,7 +229,7 @@ func (d *Decoder) decodeReset(raw []byte, h Header, dst plog.LogRecordSlice) err
 	attrs := lr.Attributes()
 	putTuple(attrs, t)
 	if t.State != 0 {
-		attrs.PutStr(contract.AttrTCPState, TCPStateName(t.State))
+		attrs.PutStr(contract.AttrConnectionState, TCPStateName(t.State))
 	}
 	attrs.PutStr(contract.AttrTCPResetDirection, dir)
 	if dir == "sent" {
@@ -318,12 +319,13 @@ func (d *Decoder) newRecord(dst plog.LogRecordSlice, h Header, name string, sev 
 	lr.SetSeverityNumber(sev)
 	lr.SetSeverityText(sev.String())
 	attrs := lr.Attributes()
-	attrs.PutStr(contract.AttrEventName, name)
 	if h.PID != 0 {
 		attrs.PutInt(contract.AttrProcessPID, int64(h.PID))
 		attrs.PutInt(contract.AttrThreadID, int64(h.TID))
+		// comm is the task's (thread's) name; process.executable.name,
+		// the exe link's basename, is added by the receiver from /proc.
 		if h.Comm != "" {
-			attrs.PutStr(contract.AttrProcessExecutable, h.Comm)
+			attrs.PutStr(contract.AttrThreadName, h.Comm)
 		}
 	}
 	if h.CgroupID > 1 {
@@ -353,19 +355,33 @@ func putTuple(attrs pcommon.Map, t Tuple) {
 	}
 }
 
+// tcpStates maps the kernel's TCP states (include/net/tcp_states.h; the
+// numbers are kernel ABI, exported to user space through these
+// tracepoints) to network.connection.state values. NEW_SYN_RECV is the
+// request socket of a SYN received but not yet answered by an ACK:
+// syn_received, like SYN_RECV.
 var tcpStates = [...]string{
-	1: "ESTABLISHED", 2: "SYN_SENT", 3: "SYN_RECV", 4: "FIN_WAIT1", 5: "FIN_WAIT2",
-	6: "TIME_WAIT", 7: "CLOSE", 8: "CLOSE_WAIT", 9: "LAST_ACK", 10: "LISTEN",
-	11: "CLOSING", 12: "NEW_SYN_RECV",
+	1:  semconv.NetworkConnectionStateEstablished.Value.AsString(),
+	2:  semconv.NetworkConnectionStateSynSent.Value.AsString(),
+	3:  semconv.NetworkConnectionStateSynReceived.Value.AsString(),
+	4:  semconv.NetworkConnectionStateFinWait1.Value.AsString(),
+	5:  semconv.NetworkConnectionStateFinWait2.Value.AsString(),
+	6:  semconv.NetworkConnectionStateTimeWait.Value.AsString(),
+	7:  semconv.NetworkConnectionStateClosed.Value.AsString(),
+	8:  semconv.NetworkConnectionStateCloseWait.Value.AsString(),
+	9:  semconv.NetworkConnectionStateLastAck.Value.AsString(),
+	10: semconv.NetworkConnectionStateListen.Value.AsString(),
+	11: semconv.NetworkConnectionStateClosing.Value.AsString(),
+	12: semconv.NetworkConnectionStateSynReceived.Value.AsString(),
 }
 
-// TCPStateName names a kernel TCP state (include/net/tcp_states.h; the
-// numbers are kernel ABI, exported to user space through these tracepoints).
+// TCPStateName names a kernel TCP state as a network.connection.state
+// value ("state_<n>" for a number the conventions have no name for).
 func TCPStateName(s uint8) string {
 	if int(s) < len(tcpStates) && tcpStates[s] != "" {
 		return tcpStates[s]
 	}
-	return "STATE_" + strconv.Itoa(int(s))
+	return "state_" + strconv.Itoa(int(s))
 }
 
 func cString(b []byte) string {

@@ -47,7 +47,7 @@ func (d *Decoder) decodeEstablished(raw []byte, h Header, dst plog.LogRecordSlic
 	lr := d.newRecord(dst, h, contract.EventTCPEstablished, plog.SeverityNumberInfo)
 	attrs := lr.Attributes()
 	putTuple(attrs, t)
-	attrs.PutStr(contract.AttrTCPState, TCPStateName(t.State))
+	attrs.PutStr(contract.AttrConnectionState, TCPStateName(t.State))
 	attrs.PutStr(contract.AttrTCPEstablishedSide, side)
 	// Not evidence of a fault: a fact for the connection table.
 	attrs.PutStr(contract.AttrIsolationLayer, layers.Of(&layers.Facts{Event: contract.EventTCPEstablished}))

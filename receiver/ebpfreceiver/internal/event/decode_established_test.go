@@ -38,7 +38,6 @@ func TestDecodeTCPEstablished(t *testing.T) {
 			assert.Equal(t, base.Add(3*time.Second), lr.Timestamp().AsTime(), "time the connection was established")
 			l, p := netip.MustParseAddrPort(tt.local), netip.MustParseAddrPort(tt.peer)
 			assert.Equal(t, map[string]any{
-				contract.AttrEventName:           contract.EventTCPEstablished,
 				contract.AttrNetworkTransport:    "tcp",
 				contract.AttrNetworkType:         tt.netType,
 				contract.AttrNetworkLocalAddress: l.Addr().Unmap().String(),
@@ -48,8 +47,8 @@ func TestDecodeTCPEstablished(t *testing.T) {
 				contract.AttrNetnsInode:          int64(4026532001),
 				contract.AttrProcessPID:          int64(4242),
 				contract.AttrThreadID:            int64(4243),
-				contract.AttrProcessExecutable:   "server",
-				contract.AttrTCPState:            "ESTABLISHED",
+				contract.AttrThreadName:          "server",
+				contract.AttrConnectionState:     "established",
 				contract.AttrTCPEstablishedSide:  tt.wantSide,
 				contract.AttrIsolationLayer:      contract.LayerNetwork,
 			}, lr.Attributes().AsRaw())

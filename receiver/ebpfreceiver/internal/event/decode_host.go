@@ -72,7 +72,7 @@ func (d *Decoder) decodeSchedDelay(raw []byte, h Header, dst plog.LogRecordSlice
 
 // decodeCPUThrottled: one thread's wait while CFS bandwidth control held
 // its group (bpf/sched.c), a kernel.cgroup.throttle record of that thread:
-// stamped when it ran again, cgroup.cpu.throttled_ns long. Always L3: the
+// stamped when it ran again, kernel.cgroup.cpu.throttled_ns long. Always L3: the
 // container's CPU quota stopped the thread.
 func (d *Decoder) decodeCPUThrottled(raw []byte, h Header, dst plog.LogRecordSlice) error {
 	if len(raw) < CPUThrottledSize {

@@ -66,7 +66,7 @@ func TestDecodeHostRecords(t *testing.T) {
 	}{
 		{TypeSchedDelay, contract.EventSchedDelay, map[string]any{
 			contract.AttrSchedDelayNs: int64(90e6), contract.AttrIsolationLayer: contract.LayerApp,
-			contract.AttrProcessPID: int64(100), contract.AttrProcessExecutable: "busy",
+			contract.AttrProcessPID: int64(100), contract.AttrThreadName: "busy",
 		}},
 		{TypeBlockIO, contract.EventBlockIO, map[string]any{
 			contract.AttrBlockDevice: "7:999", contract.AttrBlockOp: "write", contract.AttrBlockLatencyNs: int64(70e6),
@@ -82,12 +82,12 @@ func TestDecodeHostRecords(t *testing.T) {
 		{TypeCPUThrottled, contract.EventCgroupThrottle, map[string]any{
 			// One thread's throttled wait: measured, no interval, no periods.
 			contract.AttrCgroupThrottledNs: int64(80e6), contract.AttrIsolationLayer: contract.LayerL3,
-			contract.AttrProcessPID: int64(104), contract.AttrProcessExecutable: "spin",
+			contract.AttrProcessPID: int64(104), contract.AttrThreadName: "spin",
 			contract.AttrIntervalStart: nil, contract.AttrCgroupThrottledPeriods: nil,
 		}},
 		{TypeOOMKill, contract.EventOOMKill, map[string]any{
 			contract.AttrProcessTotalVMPages: int64(12345), contract.AttrIsolationLayer: contract.LayerL3,
-			contract.AttrProcessPID: int64(103), contract.AttrProcessExecutable: "hog",
+			contract.AttrProcessPID: int64(103), contract.AttrThreadName: "hog",
 		}},
 	}
 	for _, tt := range tests {

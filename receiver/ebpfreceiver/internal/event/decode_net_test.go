@@ -64,9 +64,9 @@ func TestDecodeTCPConnection(t *testing.T) {
 		wantFailed        bool
 		wantType          string
 	}{
-		{"closed ipv4", "198.18.128.1:40000", "198.18.128.2:80", 4, "FIN_WAIT1", false, "ipv4"},
-		{"closed ipv6", "[2001:db8:128::1]:40000", "[2001:db8:128::2]:80", 9, "LAST_ACK", false, "ipv6"},
-		{"failed connect mapped", "[::ffff:198.18.128.1]:40000", "[::ffff:198.18.128.2]:81", 2, "SYN_SENT", true, "ipv4"},
+		{"closed ipv4", "198.18.128.1:40000", "198.18.128.2:80", 4, "fin_wait_1", false, "ipv4"},
+		{"closed ipv6", "[2001:db8:128::1]:40000", "[2001:db8:128::2]:80", 9, "last_ack", false, "ipv6"},
+		{"failed connect mapped", "[::ffff:198.18.128.1]:40000", "[::ffff:198.18.128.2]:81", 2, "syn_sent", true, "ipv4"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -75,7 +75,6 @@ func TestDecodeTCPConnection(t *testing.T) {
 			assert.Equal(t, base.Add(2*time.Second), lr.Timestamp().AsTime())
 			l, p := netip.MustParseAddrPort(tt.local), netip.MustParseAddrPort(tt.peer)
 			want := map[string]any{
-				contract.AttrEventName:           contract.EventTCPConnection,
 				contract.AttrNetworkTransport:    "tcp",
 				contract.AttrNetworkType:         tt.wantType,
 				contract.AttrNetworkLocalAddress: l.Addr().Unmap().String(),
@@ -83,7 +82,7 @@ func TestDecodeTCPConnection(t *testing.T) {
 				contract.AttrNetworkPeerAddress:  p.Addr().Unmap().String(),
 				contract.AttrNetworkPeerPort:     int64(p.Port()),
 				contract.AttrNetnsInode:          int64(4026532000),
-				contract.AttrTCPState:            tt.wantState,
+				contract.AttrConnectionState:     tt.wantState,
 				contract.AttrTCPConnectFailed:    tt.wantFailed,
 				contract.AttrTCPDurationMs:       int64(1500),
 				contract.AttrTCPBytesSent:        int64(1 << 20),
@@ -92,7 +91,7 @@ func TestDecodeTCPConnection(t *testing.T) {
 				contract.AttrTCPRetransmits:      int64(3),
 				contract.AttrProcessPID:          int64(777),
 				contract.AttrThreadID:            int64(778),
-				contract.AttrProcessExecutable:   "client",
+				contract.AttrThreadName:          "client",
 				contract.AttrIsolationLayer:      contract.LayerNetwork,
 			}
 			assert.Equal(t, want, lr.Attributes().AsRaw())
@@ -130,7 +129,7 @@ func TestDecodeTCPReset(t *testing.T) {
 			assert.Equal(t, tt.wantReason, a[contract.AttrTCPResetReason])
 			assert.Equal(t, "198.18.128.2", a[contract.AttrNetworkLocalAddress])
 			assert.Equal(t, int64(40000), a[contract.AttrNetworkPeerPort])
-			assert.NotContains(t, a, contract.AttrTCPState, "state 0 is not a TCP state")
+			assert.NotContains(t, a, contract.AttrConnectionState, "state 0 is not a TCP state")
 			assert.NotContains(t, a, contract.AttrProcessPID, "no owner known")
 			assert.Equal(t, contract.LayerNetwork, a[contract.AttrIsolationLayer])
 		})
@@ -172,7 +171,6 @@ func TestDecodeSKBDrop(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			lr := decodeOne(t, d, dropRecord(tt.reason, tt.dev, tt.drv), TypeSKBDrop)
 			want := map[string]any{
-				contract.AttrEventName:              contract.EventSKBDrop,
 				contract.AttrNetworkTransport:       "tcp",
 				contract.AttrNetworkType:            "ipv6",
 				contract.AttrNetworkLocalAddress:    "2001:db8:128::2",
@@ -210,7 +208,6 @@ func TestDecodeNetTxTimeout(t *testing.T) {
 			assert.Equal(t, contract.EventNetTxTimeout, lr.EventName())
 			assert.Equal(t, base.Add(time.Second), lr.Timestamp().AsTime())
 			assert.Equal(t, map[string]any{
-				contract.AttrEventName:              contract.EventNetTxTimeout,
 				contract.AttrNetworkInterface:       tt.dev,
 				contract.AttrNetworkInterfaceDriver: tt.drv,
 				contract.AttrNetworkQueueIndex:      int64(2),

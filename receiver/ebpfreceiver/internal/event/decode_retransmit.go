@@ -35,9 +35,9 @@ func RetransmitKind(v uint8) string {
 }
 
 // decodeRetransmit writes kernel.tcp.retransmit: the sender's 5-tuple, the
-// owner, and what the loss cost this segment — tcp.retransmit.wait_ns (time
+// owner, and what the loss cost this segment — kernel.tcp.retransmit.wait_ns (time
 // since its previous transmission; absent when not measured) and
-// tcp.retransmit.kind.
+// kernel.tcp.retransmit.kind.
 func (d *Decoder) decodeRetransmit(raw []byte, h Header, dst plog.LogRecordSlice) error {
 	t, err := d.tuple(raw, h, TCPRetransmitSize)
 	if err != nil {
@@ -49,7 +49,7 @@ func (d *Decoder) decodeRetransmit(raw []byte, h Header, dst plog.LogRecordSlice
 	lr := d.newRecord(dst, h, contract.EventTCPRetransmit, plog.SeverityNumberWarn)
 	attrs := lr.Attributes()
 	putTuple(attrs, t)
-	attrs.PutStr(contract.AttrTCPState, TCPStateName(t.State))
+	attrs.PutStr(contract.AttrConnectionState, TCPStateName(t.State))
 	if kind != "" {
 		attrs.PutStr(contract.AttrTCPRetransmitKind, kind)
 	}

@@ -84,7 +84,6 @@ func TestDecodeTCPRetransmit(t *testing.T) {
 			assert.Equal(t, contract.EventTCPRetransmit, lr.EventName())
 			assert.Equal(t, base.Add(1500*time.Millisecond), lr.Timestamp().AsTime())
 			want := map[string]any{
-				contract.AttrEventName:           contract.EventTCPRetransmit,
 				contract.AttrNetworkTransport:    "tcp",
 				contract.AttrNetworkType:         tt.wantNetType,
 				contract.AttrNetworkLocalAddress: tt.wantLocal,
@@ -92,10 +91,10 @@ func TestDecodeTCPRetransmit(t *testing.T) {
 				contract.AttrNetworkPeerAddress:  tt.wantPeer,
 				contract.AttrNetworkPeerPort:     int64(80),
 				contract.AttrNetnsInode:          int64(4026531840),
-				contract.AttrTCPState:            "ESTABLISHED",
+				contract.AttrConnectionState:     "established",
 				contract.AttrProcessPID:          int64(4242),
 				contract.AttrThreadID:            int64(4243),
-				contract.AttrProcessExecutable:   "curl",
+				contract.AttrThreadName:          "curl",
 				contract.AttrIsolationLayer:      contract.LayerNetwork,
 			}
 			if tt.wantKind != "" {

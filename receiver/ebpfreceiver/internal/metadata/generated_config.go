@@ -147,54 +147,6 @@ func (ms *KernelConntrackInsertFailedMetricConfig) Unmarshal(parser *confmap.Con
 	return nil
 }
 
-// KernelCPUStealTimeMetricAttributeKey specifies the key of an attribute for the kernel.cpu.steal_time metric.
-type KernelCPUStealTimeMetricAttributeKey string
-
-const (
-	KernelCPUStealTimeMetricAttributeKeyCPULogicalNumber KernelCPUStealTimeMetricAttributeKey = "cpu.logical_number"
-)
-
-// KernelCPUStealTimeMetricConfig provides config for the kernel.cpu.steal_time metric.
-type KernelCPUStealTimeMetricConfig struct {
-	Enabled          bool `mapstructure:"enabled"`
-	enabledSetByUser bool
-
-	AggregationStrategy string                                 `mapstructure:"aggregation_strategy"`
-	EnabledAttributes   []KernelCPUStealTimeMetricAttributeKey `mapstructure:"attributes"`
-}
-
-func (ms *KernelCPUStealTimeMetricConfig) Unmarshal(parser *confmap.Conf) error {
-	if parser == nil {
-		return nil
-	}
-
-	err := parser.Unmarshal(ms)
-	if err != nil {
-		return err
-	}
-
-	ms.enabledSetByUser = parser.IsSet("enabled")
-	return nil
-}
-
-func (ms *KernelCPUStealTimeMetricConfig) Validate() error {
-	for _, val := range ms.EnabledAttributes {
-		switch val {
-		case KernelCPUStealTimeMetricAttributeKeyCPULogicalNumber:
-		default:
-			return fmt.Errorf("metric kernel.cpu.steal_time doesn't have an attribute %v, valid attributes: [cpu.logical_number]", val)
-		}
-	}
-
-	switch ms.AggregationStrategy {
-	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
-	default:
-		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
-	}
-
-	return nil
-}
-
 // KernelLogMatchesMetricAttributeKey specifies the key of an attribute for the kernel.log.matches metric.
 type KernelLogMatchesMetricAttributeKey string
 
@@ -344,7 +296,7 @@ func (ms *KernelOomKillsMetricConfig) Validate() error {
 type KernelSkbDropsMetricAttributeKey string
 
 const (
-	KernelSkbDropsMetricAttributeKeySkbDropReason        KernelSkbDropsMetricAttributeKey = "skb.drop.reason"
+	KernelSkbDropsMetricAttributeKeyKernelSkbDropReason  KernelSkbDropsMetricAttributeKey = "kernel.skb.drop.reason"
 	KernelSkbDropsMetricAttributeKeyNetworkInterfaceName KernelSkbDropsMetricAttributeKey = "network.interface.name"
 )
 
@@ -374,9 +326,9 @@ func (ms *KernelSkbDropsMetricConfig) Unmarshal(parser *confmap.Conf) error {
 func (ms *KernelSkbDropsMetricConfig) Validate() error {
 	for _, val := range ms.EnabledAttributes {
 		switch val {
-		case KernelSkbDropsMetricAttributeKeySkbDropReason, KernelSkbDropsMetricAttributeKeyNetworkInterfaceName:
+		case KernelSkbDropsMetricAttributeKeyKernelSkbDropReason, KernelSkbDropsMetricAttributeKeyNetworkInterfaceName:
 		default:
-			return fmt.Errorf("metric kernel.skb.drops doesn't have an attribute %v, valid attributes: [skb.drop.reason, network.interface.name]", val)
+			return fmt.Errorf("metric kernel.skb.drops doesn't have an attribute %v, valid attributes: [kernel.skb.drop.reason, network.interface.name]", val)
 		}
 	}
 
@@ -393,8 +345,8 @@ func (ms *KernelSkbDropsMetricConfig) Validate() error {
 type KernelTCPConnectionsMetricAttributeKey string
 
 const (
-	KernelTCPConnectionsMetricAttributeKeyTCPStateFrom KernelTCPConnectionsMetricAttributeKey = "tcp.state.from"
-	KernelTCPConnectionsMetricAttributeKeyTCPStateTo   KernelTCPConnectionsMetricAttributeKey = "tcp.state.to"
+	KernelTCPConnectionsMetricAttributeKeyKernelTCPStateFrom KernelTCPConnectionsMetricAttributeKey = "kernel.tcp.state.from"
+	KernelTCPConnectionsMetricAttributeKeyKernelTCPStateTo   KernelTCPConnectionsMetricAttributeKey = "kernel.tcp.state.to"
 )
 
 // KernelTCPConnectionsMetricConfig provides config for the kernel.tcp.connections metric.
@@ -423,9 +375,9 @@ func (ms *KernelTCPConnectionsMetricConfig) Unmarshal(parser *confmap.Conf) erro
 func (ms *KernelTCPConnectionsMetricConfig) Validate() error {
 	for _, val := range ms.EnabledAttributes {
 		switch val {
-		case KernelTCPConnectionsMetricAttributeKeyTCPStateFrom, KernelTCPConnectionsMetricAttributeKeyTCPStateTo:
+		case KernelTCPConnectionsMetricAttributeKeyKernelTCPStateFrom, KernelTCPConnectionsMetricAttributeKeyKernelTCPStateTo:
 		default:
-			return fmt.Errorf("metric kernel.tcp.connections doesn't have an attribute %v, valid attributes: [tcp.state.from, tcp.state.to]", val)
+			return fmt.Errorf("metric kernel.tcp.connections doesn't have an attribute %v, valid attributes: [kernel.tcp.state.from, kernel.tcp.state.to]", val)
 		}
 	}
 
@@ -442,7 +394,7 @@ func (ms *KernelTCPConnectionsMetricConfig) Validate() error {
 type KernelTCPResetsMetricAttributeKey string
 
 const (
-	KernelTCPResetsMetricAttributeKeyTCPResetDirection KernelTCPResetsMetricAttributeKey = "tcp.reset.direction"
+	KernelTCPResetsMetricAttributeKeyKernelTCPResetDirection KernelTCPResetsMetricAttributeKey = "kernel.tcp.reset.direction"
 )
 
 // KernelTCPResetsMetricConfig provides config for the kernel.tcp.resets metric.
@@ -471,9 +423,9 @@ func (ms *KernelTCPResetsMetricConfig) Unmarshal(parser *confmap.Conf) error {
 func (ms *KernelTCPResetsMetricConfig) Validate() error {
 	for _, val := range ms.EnabledAttributes {
 		switch val {
-		case KernelTCPResetsMetricAttributeKeyTCPResetDirection:
+		case KernelTCPResetsMetricAttributeKeyKernelTCPResetDirection:
 		default:
-			return fmt.Errorf("metric kernel.tcp.resets doesn't have an attribute %v, valid attributes: [tcp.reset.direction]", val)
+			return fmt.Errorf("metric kernel.tcp.resets doesn't have an attribute %v, valid attributes: [kernel.tcp.reset.direction]", val)
 		}
 	}
 
@@ -535,13 +487,61 @@ func (ms *KernelTCPRetransmitsMetricConfig) Validate() error {
 	return nil
 }
 
+// SystemCPUTimeMetricAttributeKey specifies the key of an attribute for the system.cpu.time metric.
+type SystemCPUTimeMetricAttributeKey string
+
+const (
+	SystemCPUTimeMetricAttributeKeyCPUMode          SystemCPUTimeMetricAttributeKey = "cpu.mode"
+	SystemCPUTimeMetricAttributeKeyCPULogicalNumber SystemCPUTimeMetricAttributeKey = "cpu.logical_number"
+)
+
+// SystemCPUTimeMetricConfig provides config for the system.cpu.time metric.
+type SystemCPUTimeMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                            `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []SystemCPUTimeMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *SystemCPUTimeMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *SystemCPUTimeMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case SystemCPUTimeMetricAttributeKeyCPUMode, SystemCPUTimeMetricAttributeKeyCPULogicalNumber:
+		default:
+			return fmt.Errorf("metric system.cpu.time doesn't have an attribute %v, valid attributes: [cpu.mode, cpu.logical_number]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
 // MetricsConfig provides config for ebpf metrics.
 type MetricsConfig struct {
 	KernelCgroupCPUThrottledPeriods KernelCgroupCPUThrottledPeriodsMetricConfig `mapstructure:"kernel.cgroup.cpu.throttled_periods"`
 	KernelCgroupCPUThrottledTime    KernelCgroupCPUThrottledTimeMetricConfig    `mapstructure:"kernel.cgroup.cpu.throttled_time"`
 	KernelConntrackDrops            KernelConntrackDropsMetricConfig            `mapstructure:"kernel.conntrack.drops"`
 	KernelConntrackInsertFailed     KernelConntrackInsertFailedMetricConfig     `mapstructure:"kernel.conntrack.insert_failed"`
-	KernelCPUStealTime              KernelCPUStealTimeMetricConfig              `mapstructure:"kernel.cpu.steal_time"`
 	KernelLogMatches                KernelLogMatchesMetricConfig                `mapstructure:"kernel.log.matches"`
 	KernelNetTxTimeouts             KernelNetTxTimeoutsMetricConfig             `mapstructure:"kernel.net.tx_timeouts"`
 	KernelOomKills                  KernelOomKillsMetricConfig                  `mapstructure:"kernel.oom.kills"`
@@ -549,6 +549,7 @@ type MetricsConfig struct {
 	KernelTCPConnections            KernelTCPConnectionsMetricConfig            `mapstructure:"kernel.tcp.connections"`
 	KernelTCPResets                 KernelTCPResetsMetricConfig                 `mapstructure:"kernel.tcp.resets"`
 	KernelTCPRetransmits            KernelTCPRetransmitsMetricConfig            `mapstructure:"kernel.tcp.retransmits"`
+	SystemCPUTime                   SystemCPUTimeMetricConfig                   `mapstructure:"system.cpu.time"`
 }
 
 func DefaultMetricsConfig() MetricsConfig {
@@ -569,11 +570,6 @@ func DefaultMetricsConfig() MetricsConfig {
 		KernelConntrackInsertFailed: KernelConntrackInsertFailedMetricConfig{
 			Enabled: true,
 		},
-		KernelCPUStealTime: KernelCPUStealTimeMetricConfig{
-			Enabled:             true,
-			AggregationStrategy: AggregationStrategySum,
-			EnabledAttributes:   []KernelCPUStealTimeMetricAttributeKey{KernelCPUStealTimeMetricAttributeKeyCPULogicalNumber},
-		},
 		KernelLogMatches: KernelLogMatchesMetricConfig{
 			Enabled:             true,
 			AggregationStrategy: AggregationStrategySum,
@@ -592,22 +588,27 @@ func DefaultMetricsConfig() MetricsConfig {
 		KernelSkbDrops: KernelSkbDropsMetricConfig{
 			Enabled:             true,
 			AggregationStrategy: AggregationStrategySum,
-			EnabledAttributes:   []KernelSkbDropsMetricAttributeKey{KernelSkbDropsMetricAttributeKeySkbDropReason, KernelSkbDropsMetricAttributeKeyNetworkInterfaceName},
+			EnabledAttributes:   []KernelSkbDropsMetricAttributeKey{KernelSkbDropsMetricAttributeKeyKernelSkbDropReason, KernelSkbDropsMetricAttributeKeyNetworkInterfaceName},
 		},
 		KernelTCPConnections: KernelTCPConnectionsMetricConfig{
 			Enabled:             true,
 			AggregationStrategy: AggregationStrategySum,
-			EnabledAttributes:   []KernelTCPConnectionsMetricAttributeKey{KernelTCPConnectionsMetricAttributeKeyTCPStateFrom, KernelTCPConnectionsMetricAttributeKeyTCPStateTo},
+			EnabledAttributes:   []KernelTCPConnectionsMetricAttributeKey{KernelTCPConnectionsMetricAttributeKeyKernelTCPStateFrom, KernelTCPConnectionsMetricAttributeKeyKernelTCPStateTo},
 		},
 		KernelTCPResets: KernelTCPResetsMetricConfig{
 			Enabled:             true,
 			AggregationStrategy: AggregationStrategySum,
-			EnabledAttributes:   []KernelTCPResetsMetricAttributeKey{KernelTCPResetsMetricAttributeKeyTCPResetDirection},
+			EnabledAttributes:   []KernelTCPResetsMetricAttributeKey{KernelTCPResetsMetricAttributeKeyKernelTCPResetDirection},
 		},
 		KernelTCPRetransmits: KernelTCPRetransmitsMetricConfig{
 			Enabled:             true,
 			AggregationStrategy: AggregationStrategySum,
 			EnabledAttributes:   []KernelTCPRetransmitsMetricAttributeKey{KernelTCPRetransmitsMetricAttributeKeyNetworkPeerAddress, KernelTCPRetransmitsMetricAttributeKeyServerPort},
+		},
+		SystemCPUTime: SystemCPUTimeMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategySum,
+			EnabledAttributes:   []SystemCPUTimeMetricAttributeKey{SystemCPUTimeMetricAttributeKeyCPUMode, SystemCPUTimeMetricAttributeKeyCPULogicalNumber},
 		},
 	}
 }

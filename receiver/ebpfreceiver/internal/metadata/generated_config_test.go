@@ -42,11 +42,6 @@ func TestMetricsBuilderConfig(t *testing.T) {
 					KernelConntrackInsertFailed: KernelConntrackInsertFailedMetricConfig{
 						Enabled: true,
 					},
-					KernelCPUStealTime: KernelCPUStealTimeMetricConfig{
-						Enabled:             true,
-						AggregationStrategy: AggregationStrategySum,
-						EnabledAttributes:   []KernelCPUStealTimeMetricAttributeKey{KernelCPUStealTimeMetricAttributeKeyCPULogicalNumber},
-					},
 					KernelLogMatches: KernelLogMatchesMetricConfig{
 						Enabled:             true,
 						AggregationStrategy: AggregationStrategySum,
@@ -65,22 +60,27 @@ func TestMetricsBuilderConfig(t *testing.T) {
 					KernelSkbDrops: KernelSkbDropsMetricConfig{
 						Enabled:             true,
 						AggregationStrategy: AggregationStrategySum,
-						EnabledAttributes:   []KernelSkbDropsMetricAttributeKey{KernelSkbDropsMetricAttributeKeySkbDropReason, KernelSkbDropsMetricAttributeKeyNetworkInterfaceName},
+						EnabledAttributes:   []KernelSkbDropsMetricAttributeKey{KernelSkbDropsMetricAttributeKeyKernelSkbDropReason, KernelSkbDropsMetricAttributeKeyNetworkInterfaceName},
 					},
 					KernelTCPConnections: KernelTCPConnectionsMetricConfig{
 						Enabled:             true,
 						AggregationStrategy: AggregationStrategySum,
-						EnabledAttributes:   []KernelTCPConnectionsMetricAttributeKey{KernelTCPConnectionsMetricAttributeKeyTCPStateFrom, KernelTCPConnectionsMetricAttributeKeyTCPStateTo},
+						EnabledAttributes:   []KernelTCPConnectionsMetricAttributeKey{KernelTCPConnectionsMetricAttributeKeyKernelTCPStateFrom, KernelTCPConnectionsMetricAttributeKeyKernelTCPStateTo},
 					},
 					KernelTCPResets: KernelTCPResetsMetricConfig{
 						Enabled:             true,
 						AggregationStrategy: AggregationStrategySum,
-						EnabledAttributes:   []KernelTCPResetsMetricAttributeKey{KernelTCPResetsMetricAttributeKeyTCPResetDirection},
+						EnabledAttributes:   []KernelTCPResetsMetricAttributeKey{KernelTCPResetsMetricAttributeKeyKernelTCPResetDirection},
 					},
 					KernelTCPRetransmits: KernelTCPRetransmitsMetricConfig{
 						Enabled:             true,
 						AggregationStrategy: AggregationStrategySum,
 						EnabledAttributes:   []KernelTCPRetransmitsMetricAttributeKey{KernelTCPRetransmitsMetricAttributeKeyNetworkPeerAddress, KernelTCPRetransmitsMetricAttributeKeyServerPort},
+					},
+					SystemCPUTime: SystemCPUTimeMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []SystemCPUTimeMetricAttributeKey{SystemCPUTimeMetricAttributeKeyCPUMode, SystemCPUTimeMetricAttributeKeyCPULogicalNumber},
 					},
 				},
 				ResourceAttributes: ResourceAttributesConfig{
@@ -109,11 +109,6 @@ func TestMetricsBuilderConfig(t *testing.T) {
 					KernelConntrackInsertFailed: KernelConntrackInsertFailedMetricConfig{
 						Enabled: false,
 					},
-					KernelCPUStealTime: KernelCPUStealTimeMetricConfig{
-						Enabled:             false,
-						AggregationStrategy: AggregationStrategySum,
-						EnabledAttributes:   []KernelCPUStealTimeMetricAttributeKey{KernelCPUStealTimeMetricAttributeKeyCPULogicalNumber},
-					},
 					KernelLogMatches: KernelLogMatchesMetricConfig{
 						Enabled:             false,
 						AggregationStrategy: AggregationStrategySum,
@@ -132,22 +127,27 @@ func TestMetricsBuilderConfig(t *testing.T) {
 					KernelSkbDrops: KernelSkbDropsMetricConfig{
 						Enabled:             false,
 						AggregationStrategy: AggregationStrategySum,
-						EnabledAttributes:   []KernelSkbDropsMetricAttributeKey{KernelSkbDropsMetricAttributeKeySkbDropReason, KernelSkbDropsMetricAttributeKeyNetworkInterfaceName},
+						EnabledAttributes:   []KernelSkbDropsMetricAttributeKey{KernelSkbDropsMetricAttributeKeyKernelSkbDropReason, KernelSkbDropsMetricAttributeKeyNetworkInterfaceName},
 					},
 					KernelTCPConnections: KernelTCPConnectionsMetricConfig{
 						Enabled:             false,
 						AggregationStrategy: AggregationStrategySum,
-						EnabledAttributes:   []KernelTCPConnectionsMetricAttributeKey{KernelTCPConnectionsMetricAttributeKeyTCPStateFrom, KernelTCPConnectionsMetricAttributeKeyTCPStateTo},
+						EnabledAttributes:   []KernelTCPConnectionsMetricAttributeKey{KernelTCPConnectionsMetricAttributeKeyKernelTCPStateFrom, KernelTCPConnectionsMetricAttributeKeyKernelTCPStateTo},
 					},
 					KernelTCPResets: KernelTCPResetsMetricConfig{
 						Enabled:             false,
 						AggregationStrategy: AggregationStrategySum,
-						EnabledAttributes:   []KernelTCPResetsMetricAttributeKey{KernelTCPResetsMetricAttributeKeyTCPResetDirection},
+						EnabledAttributes:   []KernelTCPResetsMetricAttributeKey{KernelTCPResetsMetricAttributeKeyKernelTCPResetDirection},
 					},
 					KernelTCPRetransmits: KernelTCPRetransmitsMetricConfig{
 						Enabled:             false,
 						AggregationStrategy: AggregationStrategySum,
 						EnabledAttributes:   []KernelTCPRetransmitsMetricAttributeKey{KernelTCPRetransmitsMetricAttributeKeyNetworkPeerAddress, KernelTCPRetransmitsMetricAttributeKeyServerPort},
+					},
+					SystemCPUTime: SystemCPUTimeMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []SystemCPUTimeMetricAttributeKey{SystemCPUTimeMetricAttributeKeyCPUMode, SystemCPUTimeMetricAttributeKeyCPULogicalNumber},
 					},
 				},
 				ResourceAttributes: ResourceAttributesConfig{
@@ -160,7 +160,7 @@ func TestMetricsBuilderConfig(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := loadMetricsBuilderConfig(t, tt.name)
-			diff := cmp.Diff(tt.want, cfg, cmpopts.IgnoreUnexported(KernelCgroupCPUThrottledPeriodsMetricConfig{}, KernelCgroupCPUThrottledTimeMetricConfig{}, KernelConntrackDropsMetricConfig{}, KernelConntrackInsertFailedMetricConfig{}, KernelCPUStealTimeMetricConfig{}, KernelLogMatchesMetricConfig{}, KernelNetTxTimeoutsMetricConfig{}, KernelOomKillsMetricConfig{}, KernelSkbDropsMetricConfig{}, KernelTCPConnectionsMetricConfig{}, KernelTCPResetsMetricConfig{}, KernelTCPRetransmitsMetricConfig{}, ResourceAttributeConfig{}))
+			diff := cmp.Diff(tt.want, cfg, cmpopts.IgnoreUnexported(KernelCgroupCPUThrottledPeriodsMetricConfig{}, KernelCgroupCPUThrottledTimeMetricConfig{}, KernelConntrackDropsMetricConfig{}, KernelConntrackInsertFailedMetricConfig{}, KernelLogMatchesMetricConfig{}, KernelNetTxTimeoutsMetricConfig{}, KernelOomKillsMetricConfig{}, KernelSkbDropsMetricConfig{}, KernelTCPConnectionsMetricConfig{}, KernelTCPResetsMetricConfig{}, KernelTCPRetransmitsMetricConfig{}, SystemCPUTimeMetricConfig{}, ResourceAttributeConfig{}))
 			require.Emptyf(t, diff, "Config mismatch (-expected +actual):\n%s", diff)
 		})
 	}
@@ -185,18 +185,6 @@ func TestKernelCgroupCPUThrottledTimeMetricsConfig_Validate(t *testing.T) {
 	require.ErrorContains(t, cfg.Validate(), "metric kernel.cgroup.cpu.throttled_time doesn't have an attribute invalid, valid attributes: [linux.cgroup.path, container.id]")
 
 	cfg = DefaultMetricsConfig().KernelCgroupCPUThrottledTime
-	cfg.AggregationStrategy = "invalid"
-	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
-}
-
-func TestKernelCPUStealTimeMetricsConfig_Validate(t *testing.T) {
-	cfg := DefaultMetricsConfig().KernelCPUStealTime
-	require.NoError(t, cfg.Validate())
-
-	cfg.EnabledAttributes = []KernelCPUStealTimeMetricAttributeKey{"invalid"}
-	require.ErrorContains(t, cfg.Validate(), "metric kernel.cpu.steal_time doesn't have an attribute invalid, valid attributes: [cpu.logical_number]")
-
-	cfg = DefaultMetricsConfig().KernelCPUStealTime
 	cfg.AggregationStrategy = "invalid"
 	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
 }
@@ -242,7 +230,7 @@ func TestKernelSkbDropsMetricsConfig_Validate(t *testing.T) {
 	require.NoError(t, cfg.Validate())
 
 	cfg.EnabledAttributes = []KernelSkbDropsMetricAttributeKey{"invalid"}
-	require.ErrorContains(t, cfg.Validate(), "metric kernel.skb.drops doesn't have an attribute invalid, valid attributes: [skb.drop.reason, network.interface.name]")
+	require.ErrorContains(t, cfg.Validate(), "metric kernel.skb.drops doesn't have an attribute invalid, valid attributes: [kernel.skb.drop.reason, network.interface.name]")
 
 	cfg = DefaultMetricsConfig().KernelSkbDrops
 	cfg.AggregationStrategy = "invalid"
@@ -254,7 +242,7 @@ func TestKernelTCPConnectionsMetricsConfig_Validate(t *testing.T) {
 	require.NoError(t, cfg.Validate())
 
 	cfg.EnabledAttributes = []KernelTCPConnectionsMetricAttributeKey{"invalid"}
-	require.ErrorContains(t, cfg.Validate(), "metric kernel.tcp.connections doesn't have an attribute invalid, valid attributes: [tcp.state.from, tcp.state.to]")
+	require.ErrorContains(t, cfg.Validate(), "metric kernel.tcp.connections doesn't have an attribute invalid, valid attributes: [kernel.tcp.state.from, kernel.tcp.state.to]")
 
 	cfg = DefaultMetricsConfig().KernelTCPConnections
 	cfg.AggregationStrategy = "invalid"
@@ -266,7 +254,7 @@ func TestKernelTCPResetsMetricsConfig_Validate(t *testing.T) {
 	require.NoError(t, cfg.Validate())
 
 	cfg.EnabledAttributes = []KernelTCPResetsMetricAttributeKey{"invalid"}
-	require.ErrorContains(t, cfg.Validate(), "metric kernel.tcp.resets doesn't have an attribute invalid, valid attributes: [tcp.reset.direction]")
+	require.ErrorContains(t, cfg.Validate(), "metric kernel.tcp.resets doesn't have an attribute invalid, valid attributes: [kernel.tcp.reset.direction]")
 
 	cfg = DefaultMetricsConfig().KernelTCPResets
 	cfg.AggregationStrategy = "invalid"
@@ -281,6 +269,18 @@ func TestKernelTCPRetransmitsMetricsConfig_Validate(t *testing.T) {
 	require.ErrorContains(t, cfg.Validate(), "metric kernel.tcp.retransmits doesn't have an attribute invalid, valid attributes: [network.peer.address, server.port]")
 
 	cfg = DefaultMetricsConfig().KernelTCPRetransmits
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
+func TestSystemCPUTimeMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().SystemCPUTime
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []SystemCPUTimeMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric system.cpu.time doesn't have an attribute invalid, valid attributes: [cpu.mode, cpu.logical_number]")
+
+	cfg = DefaultMetricsConfig().SystemCPUTime
 	cfg.AggregationStrategy = "invalid"
 	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
 }

@@ -17,7 +17,7 @@ type eventKernelBlockIo struct {
 	config EventConfig         // event config provided by user.
 }
 
-func (e *eventKernelBlockIo) recordEvent(ctx context.Context, timestamp pcommon.Timestamp, processPidAttributeValue int64, threadIDAttributeValue int64, processExecutableNameAttributeValue string, containerIDAttributeValue string, linuxCgroupPathAttributeValue string, blockDeviceAttributeValue string, blockOpAttributeValue string, blockLatencyNsAttributeValue int64, blockQueueNsAttributeValue int64, blockBytesAttributeValue int64, blockSectorAttributeValue int64, blockErrorAttributeValue string, blockBackingDeviceAttributeValue string, blockBackingDeviceDriverAttributeValue string, isolationLayerAttributeValue string) {
+func (e *eventKernelBlockIo) recordEvent(ctx context.Context, timestamp pcommon.Timestamp, processPidAttributeValue int64, threadIDAttributeValue int64, processExecutableNameAttributeValue string, threadNameAttributeValue string, containerIDAttributeValue string, linuxCgroupPathAttributeValue string, kernelBlockDeviceAttributeValue string, kernelBlockOpAttributeValue string, kernelBlockLatencyNsAttributeValue int64, kernelBlockQueueNsAttributeValue int64, kernelBlockBytesAttributeValue int64, kernelBlockSectorAttributeValue int64, kernelBlockErrorAttributeValue string, kernelBlockBackingDeviceAttributeValue string, kernelBlockBackingDeviceDriverAttributeValue string, isolationLayerAttributeValue string) {
 	if !e.config.Enabled {
 		return
 	}
@@ -32,17 +32,18 @@ func (e *eventKernelBlockIo) recordEvent(ctx context.Context, timestamp pcommon.
 	dp.Attributes().PutInt("process.pid", processPidAttributeValue)
 	dp.Attributes().PutInt("thread.id", threadIDAttributeValue)
 	dp.Attributes().PutStr("process.executable.name", processExecutableNameAttributeValue)
+	dp.Attributes().PutStr("thread.name", threadNameAttributeValue)
 	dp.Attributes().PutStr("container.id", containerIDAttributeValue)
 	dp.Attributes().PutStr("linux.cgroup.path", linuxCgroupPathAttributeValue)
-	dp.Attributes().PutStr("block.device", blockDeviceAttributeValue)
-	dp.Attributes().PutStr("block.op", blockOpAttributeValue)
-	dp.Attributes().PutInt("block.latency_ns", blockLatencyNsAttributeValue)
-	dp.Attributes().PutInt("block.queue_ns", blockQueueNsAttributeValue)
-	dp.Attributes().PutInt("block.bytes", blockBytesAttributeValue)
-	dp.Attributes().PutInt("block.sector", blockSectorAttributeValue)
-	dp.Attributes().PutStr("block.error", blockErrorAttributeValue)
-	dp.Attributes().PutStr("block.backing_device", blockBackingDeviceAttributeValue)
-	dp.Attributes().PutStr("block.backing_device.driver", blockBackingDeviceDriverAttributeValue)
+	dp.Attributes().PutStr("kernel.block.device", kernelBlockDeviceAttributeValue)
+	dp.Attributes().PutStr("kernel.block.op", kernelBlockOpAttributeValue)
+	dp.Attributes().PutInt("kernel.block.latency_ns", kernelBlockLatencyNsAttributeValue)
+	dp.Attributes().PutInt("kernel.block.queue_ns", kernelBlockQueueNsAttributeValue)
+	dp.Attributes().PutInt("kernel.block.bytes", kernelBlockBytesAttributeValue)
+	dp.Attributes().PutInt("kernel.block.sector", kernelBlockSectorAttributeValue)
+	dp.Attributes().PutStr("kernel.block.error", kernelBlockErrorAttributeValue)
+	dp.Attributes().PutStr("kernel.block.backing_device", kernelBlockBackingDeviceAttributeValue)
+	dp.Attributes().PutStr("kernel.block.backing_device.driver", kernelBlockBackingDeviceDriverAttributeValue)
 	dp.Attributes().PutStr("isolation.layer", isolationLayerAttributeValue)
 
 }
@@ -67,7 +68,7 @@ type eventKernelCgroupThrottle struct {
 	config EventConfig         // event config provided by user.
 }
 
-func (e *eventKernelCgroupThrottle) recordEvent(ctx context.Context, timestamp pcommon.Timestamp, processPidAttributeValue int64, threadIDAttributeValue int64, processExecutableNameAttributeValue string, containerIDAttributeValue string, linuxCgroupPathAttributeValue string, cgroupCPUThrottledNsAttributeValue int64, cgroupCPUThrottledPeriodsAttributeValue int64, intervalStartAttributeValue int64, intervalDurationNsAttributeValue int64, kernelPerThreadEvidenceAttributeValue bool, isolationLayerAttributeValue string) {
+func (e *eventKernelCgroupThrottle) recordEvent(ctx context.Context, timestamp pcommon.Timestamp, processPidAttributeValue int64, threadIDAttributeValue int64, processExecutableNameAttributeValue string, threadNameAttributeValue string, containerIDAttributeValue string, linuxCgroupPathAttributeValue string, kernelCgroupCPUThrottledNsAttributeValue int64, kernelCgroupCPUThrottledPeriodsAttributeValue int64, kernelIntervalStartAttributeValue int64, kernelIntervalDurationNsAttributeValue int64, kernelPerThreadEvidenceAttributeValue bool, isolationLayerAttributeValue string) {
 	if !e.config.Enabled {
 		return
 	}
@@ -82,12 +83,13 @@ func (e *eventKernelCgroupThrottle) recordEvent(ctx context.Context, timestamp p
 	dp.Attributes().PutInt("process.pid", processPidAttributeValue)
 	dp.Attributes().PutInt("thread.id", threadIDAttributeValue)
 	dp.Attributes().PutStr("process.executable.name", processExecutableNameAttributeValue)
+	dp.Attributes().PutStr("thread.name", threadNameAttributeValue)
 	dp.Attributes().PutStr("container.id", containerIDAttributeValue)
 	dp.Attributes().PutStr("linux.cgroup.path", linuxCgroupPathAttributeValue)
-	dp.Attributes().PutInt("cgroup.cpu.throttled_ns", cgroupCPUThrottledNsAttributeValue)
-	dp.Attributes().PutInt("cgroup.cpu.throttled_periods", cgroupCPUThrottledPeriodsAttributeValue)
-	dp.Attributes().PutInt("interval.start", intervalStartAttributeValue)
-	dp.Attributes().PutInt("interval.duration_ns", intervalDurationNsAttributeValue)
+	dp.Attributes().PutInt("kernel.cgroup.cpu.throttled_ns", kernelCgroupCPUThrottledNsAttributeValue)
+	dp.Attributes().PutInt("kernel.cgroup.cpu.throttled_periods", kernelCgroupCPUThrottledPeriodsAttributeValue)
+	dp.Attributes().PutInt("kernel.interval.start", kernelIntervalStartAttributeValue)
+	dp.Attributes().PutInt("kernel.interval.duration_ns", kernelIntervalDurationNsAttributeValue)
 	dp.Attributes().PutBool("kernel.per_thread_evidence", kernelPerThreadEvidenceAttributeValue)
 	dp.Attributes().PutStr("isolation.layer", isolationLayerAttributeValue)
 
@@ -113,7 +115,7 @@ type eventKernelConntrackInsertFailed struct {
 	config EventConfig         // event config provided by user.
 }
 
-func (e *eventKernelConntrackInsertFailed) recordEvent(ctx context.Context, timestamp pcommon.Timestamp, conntrackInsertFailedAttributeValue int64, isolationLayerAttributeValue string) {
+func (e *eventKernelConntrackInsertFailed) recordEvent(ctx context.Context, timestamp pcommon.Timestamp, kernelConntrackInsertFailedAttributeValue int64, isolationLayerAttributeValue string) {
 	if !e.config.Enabled {
 		return
 	}
@@ -125,7 +127,7 @@ func (e *eventKernelConntrackInsertFailed) recordEvent(ctx context.Context, time
 		dp.SetTraceID(pcommon.TraceID(span.TraceID()))
 		dp.SetSpanID(pcommon.SpanID(span.SpanID()))
 	}
-	dp.Attributes().PutInt("conntrack.insert_failed", conntrackInsertFailedAttributeValue)
+	dp.Attributes().PutInt("kernel.conntrack.insert_failed", kernelConntrackInsertFailedAttributeValue)
 	dp.Attributes().PutStr("isolation.layer", isolationLayerAttributeValue)
 
 }
@@ -150,7 +152,7 @@ type eventKernelCPUSteal struct {
 	config EventConfig         // event config provided by user.
 }
 
-func (e *eventKernelCPUSteal) recordEvent(ctx context.Context, timestamp pcommon.Timestamp, processPidAttributeValue int64, cpuLogicalNumberAttributeValue int64, cpuStealNsAttributeValue int64, intervalStartAttributeValue int64, intervalDurationNsAttributeValue int64, kernelPerThreadEvidenceAttributeValue bool, isolationLayerAttributeValue string) {
+func (e *eventKernelCPUSteal) recordEvent(ctx context.Context, timestamp pcommon.Timestamp, processPidAttributeValue int64, processExecutableNameAttributeValue string, threadNameAttributeValue string, containerIDAttributeValue string, linuxCgroupPathAttributeValue string, cpuLogicalNumberAttributeValue int64, kernelCPUStealNsAttributeValue int64, kernelIntervalStartAttributeValue int64, kernelIntervalDurationNsAttributeValue int64, kernelPerThreadEvidenceAttributeValue bool, isolationLayerAttributeValue string) {
 	if !e.config.Enabled {
 		return
 	}
@@ -163,10 +165,14 @@ func (e *eventKernelCPUSteal) recordEvent(ctx context.Context, timestamp pcommon
 		dp.SetSpanID(pcommon.SpanID(span.SpanID()))
 	}
 	dp.Attributes().PutInt("process.pid", processPidAttributeValue)
+	dp.Attributes().PutStr("process.executable.name", processExecutableNameAttributeValue)
+	dp.Attributes().PutStr("thread.name", threadNameAttributeValue)
+	dp.Attributes().PutStr("container.id", containerIDAttributeValue)
+	dp.Attributes().PutStr("linux.cgroup.path", linuxCgroupPathAttributeValue)
 	dp.Attributes().PutInt("cpu.logical_number", cpuLogicalNumberAttributeValue)
-	dp.Attributes().PutInt("cpu.steal_ns", cpuStealNsAttributeValue)
-	dp.Attributes().PutInt("interval.start", intervalStartAttributeValue)
-	dp.Attributes().PutInt("interval.duration_ns", intervalDurationNsAttributeValue)
+	dp.Attributes().PutInt("kernel.cpu.steal_ns", kernelCPUStealNsAttributeValue)
+	dp.Attributes().PutInt("kernel.interval.start", kernelIntervalStartAttributeValue)
+	dp.Attributes().PutInt("kernel.interval.duration_ns", kernelIntervalDurationNsAttributeValue)
 	dp.Attributes().PutBool("kernel.per_thread_evidence", kernelPerThreadEvidenceAttributeValue)
 	dp.Attributes().PutStr("isolation.layer", isolationLayerAttributeValue)
 
@@ -271,7 +277,7 @@ type eventKernelOomKill struct {
 	config EventConfig         // event config provided by user.
 }
 
-func (e *eventKernelOomKill) recordEvent(ctx context.Context, timestamp pcommon.Timestamp, processPidAttributeValue int64, processExecutableNameAttributeValue string, containerIDAttributeValue string, linuxMemcgPathAttributeValue string, processMemoryTotalVMPagesAttributeValue int64, isolationLayerAttributeValue string) {
+func (e *eventKernelOomKill) recordEvent(ctx context.Context, timestamp pcommon.Timestamp, processPidAttributeValue int64, processExecutableNameAttributeValue string, threadNameAttributeValue string, containerIDAttributeValue string, linuxMemcgPathAttributeValue string, processMemoryTotalVMPagesAttributeValue int64, isolationLayerAttributeValue string) {
 	if !e.config.Enabled {
 		return
 	}
@@ -285,6 +291,7 @@ func (e *eventKernelOomKill) recordEvent(ctx context.Context, timestamp pcommon.
 	}
 	dp.Attributes().PutInt("process.pid", processPidAttributeValue)
 	dp.Attributes().PutStr("process.executable.name", processExecutableNameAttributeValue)
+	dp.Attributes().PutStr("thread.name", threadNameAttributeValue)
 	dp.Attributes().PutStr("container.id", containerIDAttributeValue)
 	dp.Attributes().PutStr("linux.memcg.path", linuxMemcgPathAttributeValue)
 	dp.Attributes().PutInt("process.memory.total_vm_pages", processMemoryTotalVMPagesAttributeValue)
@@ -312,7 +319,7 @@ type eventKernelSchedDelay struct {
 	config EventConfig         // event config provided by user.
 }
 
-func (e *eventKernelSchedDelay) recordEvent(ctx context.Context, timestamp pcommon.Timestamp, processPidAttributeValue int64, threadIDAttributeValue int64, processExecutableNameAttributeValue string, containerIDAttributeValue string, linuxCgroupPathAttributeValue string, schedDelayNsAttributeValue int64, isolationLayerAttributeValue string) {
+func (e *eventKernelSchedDelay) recordEvent(ctx context.Context, timestamp pcommon.Timestamp, processPidAttributeValue int64, threadIDAttributeValue int64, processExecutableNameAttributeValue string, threadNameAttributeValue string, containerIDAttributeValue string, linuxCgroupPathAttributeValue string, kernelSchedDelayNsAttributeValue int64, isolationLayerAttributeValue string) {
 	if !e.config.Enabled {
 		return
 	}
@@ -327,9 +334,10 @@ func (e *eventKernelSchedDelay) recordEvent(ctx context.Context, timestamp pcomm
 	dp.Attributes().PutInt("process.pid", processPidAttributeValue)
 	dp.Attributes().PutInt("thread.id", threadIDAttributeValue)
 	dp.Attributes().PutStr("process.executable.name", processExecutableNameAttributeValue)
+	dp.Attributes().PutStr("thread.name", threadNameAttributeValue)
 	dp.Attributes().PutStr("container.id", containerIDAttributeValue)
 	dp.Attributes().PutStr("linux.cgroup.path", linuxCgroupPathAttributeValue)
-	dp.Attributes().PutInt("sched.delay_ns", schedDelayNsAttributeValue)
+	dp.Attributes().PutInt("kernel.sched.delay_ns", kernelSchedDelayNsAttributeValue)
 	dp.Attributes().PutStr("isolation.layer", isolationLayerAttributeValue)
 
 }
@@ -354,7 +362,7 @@ type eventKernelSkbDrop struct {
 	config EventConfig         // event config provided by user.
 }
 
-func (e *eventKernelSkbDrop) recordEvent(ctx context.Context, timestamp pcommon.Timestamp, networkTransportAttributeValue string, networkTypeAttributeValue string, networkLocalAddressAttributeValue string, networkLocalPortAttributeValue int64, networkPeerAddressAttributeValue string, networkPeerPortAttributeValue int64, linuxNetnsInodeAttributeValue int64, skbDropReasonAttributeValue string, networkInterfaceNameAttributeValue string, networkInterfaceDriverAttributeValue string, isolationLayerAttributeValue string) {
+func (e *eventKernelSkbDrop) recordEvent(ctx context.Context, timestamp pcommon.Timestamp, networkTransportAttributeValue string, networkTypeAttributeValue string, networkLocalAddressAttributeValue string, networkLocalPortAttributeValue int64, networkPeerAddressAttributeValue string, networkPeerPortAttributeValue int64, linuxNetnsInodeAttributeValue int64, kernelSkbDropReasonAttributeValue string, networkInterfaceNameAttributeValue string, networkInterfaceDriverAttributeValue string, isolationLayerAttributeValue string) {
 	if !e.config.Enabled {
 		return
 	}
@@ -373,7 +381,7 @@ func (e *eventKernelSkbDrop) recordEvent(ctx context.Context, timestamp pcommon.
 	dp.Attributes().PutStr("network.peer.address", networkPeerAddressAttributeValue)
 	dp.Attributes().PutInt("network.peer.port", networkPeerPortAttributeValue)
 	dp.Attributes().PutInt("linux.netns.inode", linuxNetnsInodeAttributeValue)
-	dp.Attributes().PutStr("skb.drop.reason", skbDropReasonAttributeValue)
+	dp.Attributes().PutStr("kernel.skb.drop.reason", kernelSkbDropReasonAttributeValue)
 	dp.Attributes().PutStr("network.interface.name", networkInterfaceNameAttributeValue)
 	dp.Attributes().PutStr("network.interface.driver", networkInterfaceDriverAttributeValue)
 	dp.Attributes().PutStr("isolation.layer", isolationLayerAttributeValue)
@@ -400,7 +408,7 @@ type eventKernelSyscallSlow struct {
 	config EventConfig         // event config provided by user.
 }
 
-func (e *eventKernelSyscallSlow) recordEvent(ctx context.Context, timestamp pcommon.Timestamp, processPidAttributeValue int64, threadIDAttributeValue int64, processExecutableNameAttributeValue string, containerIDAttributeValue string, linuxCgroupPathAttributeValue string, syscallNameAttributeValue string, syscallPhaseAttributeValue string, syscallLatencyNsAttributeValue int64, syscallOffCPUNsAttributeValue int64, syscallReturnAttributeValue int64, processSeccompModeAttributeValue int64, linuxCgroupIoLimitAttributeValue string, networkPeerAddressAttributeValue string, networkPeerPortAttributeValue int64, networkTypeAttributeValue string, networkTransportAttributeValue string, syscallSandboxTrapsAttributeValue int64, intervalStartAttributeValue int64, intervalDurationNsAttributeValue int64, isolationLayerAttributeValue string) {
+func (e *eventKernelSyscallSlow) recordEvent(ctx context.Context, timestamp pcommon.Timestamp, processPidAttributeValue int64, threadIDAttributeValue int64, processExecutableNameAttributeValue string, threadNameAttributeValue string, containerIDAttributeValue string, linuxCgroupPathAttributeValue string, kernelSyscallNameAttributeValue string, kernelSyscallPhaseAttributeValue string, kernelSyscallLatencyNsAttributeValue int64, kernelSyscallOffCPUNsAttributeValue int64, kernelSyscallReturnAttributeValue int64, processSeccompModeAttributeValue int64, linuxCgroupIoLimitAttributeValue string, networkPeerAddressAttributeValue string, networkPeerPortAttributeValue int64, networkTypeAttributeValue string, networkTransportAttributeValue string, kernelSyscallSandboxTrapsAttributeValue int64, kernelIntervalStartAttributeValue int64, kernelIntervalDurationNsAttributeValue int64, isolationLayerAttributeValue string) {
 	if !e.config.Enabled {
 		return
 	}
@@ -415,22 +423,23 @@ func (e *eventKernelSyscallSlow) recordEvent(ctx context.Context, timestamp pcom
 	dp.Attributes().PutInt("process.pid", processPidAttributeValue)
 	dp.Attributes().PutInt("thread.id", threadIDAttributeValue)
 	dp.Attributes().PutStr("process.executable.name", processExecutableNameAttributeValue)
+	dp.Attributes().PutStr("thread.name", threadNameAttributeValue)
 	dp.Attributes().PutStr("container.id", containerIDAttributeValue)
 	dp.Attributes().PutStr("linux.cgroup.path", linuxCgroupPathAttributeValue)
-	dp.Attributes().PutStr("syscall.name", syscallNameAttributeValue)
-	dp.Attributes().PutStr("syscall.phase", syscallPhaseAttributeValue)
-	dp.Attributes().PutInt("syscall.latency_ns", syscallLatencyNsAttributeValue)
-	dp.Attributes().PutInt("syscall.off_cpu_ns", syscallOffCPUNsAttributeValue)
-	dp.Attributes().PutInt("syscall.return", syscallReturnAttributeValue)
+	dp.Attributes().PutStr("kernel.syscall.name", kernelSyscallNameAttributeValue)
+	dp.Attributes().PutStr("kernel.syscall.phase", kernelSyscallPhaseAttributeValue)
+	dp.Attributes().PutInt("kernel.syscall.latency_ns", kernelSyscallLatencyNsAttributeValue)
+	dp.Attributes().PutInt("kernel.syscall.off_cpu_ns", kernelSyscallOffCPUNsAttributeValue)
+	dp.Attributes().PutInt("kernel.syscall.return", kernelSyscallReturnAttributeValue)
 	dp.Attributes().PutInt("process.seccomp.mode", processSeccompModeAttributeValue)
 	dp.Attributes().PutStr("linux.cgroup.io.limit", linuxCgroupIoLimitAttributeValue)
 	dp.Attributes().PutStr("network.peer.address", networkPeerAddressAttributeValue)
 	dp.Attributes().PutInt("network.peer.port", networkPeerPortAttributeValue)
 	dp.Attributes().PutStr("network.type", networkTypeAttributeValue)
 	dp.Attributes().PutStr("network.transport", networkTransportAttributeValue)
-	dp.Attributes().PutInt("syscall.sandbox.traps", syscallSandboxTrapsAttributeValue)
-	dp.Attributes().PutInt("interval.start", intervalStartAttributeValue)
-	dp.Attributes().PutInt("interval.duration_ns", intervalDurationNsAttributeValue)
+	dp.Attributes().PutInt("kernel.syscall.sandbox.traps", kernelSyscallSandboxTrapsAttributeValue)
+	dp.Attributes().PutInt("kernel.interval.start", kernelIntervalStartAttributeValue)
+	dp.Attributes().PutInt("kernel.interval.duration_ns", kernelIntervalDurationNsAttributeValue)
 	dp.Attributes().PutStr("isolation.layer", isolationLayerAttributeValue)
 
 }
@@ -455,7 +464,7 @@ type eventKernelTCPConnection struct {
 	config EventConfig         // event config provided by user.
 }
 
-func (e *eventKernelTCPConnection) recordEvent(ctx context.Context, timestamp pcommon.Timestamp, networkTransportAttributeValue string, networkTypeAttributeValue string, networkLocalAddressAttributeValue string, networkLocalPortAttributeValue int64, networkPeerAddressAttributeValue string, networkPeerPortAttributeValue int64, linuxNetnsInodeAttributeValue int64, processPidAttributeValue int64, threadIDAttributeValue int64, processExecutableNameAttributeValue string, containerIDAttributeValue string, linuxCgroupPathAttributeValue string, tcpSrttUsAttributeValue int64, tcpRetransmitsAttributeValue int64, tcpBytesSentAttributeValue string, tcpBytesReceivedAttributeValue string, tcpDurationMsAttributeValue int64, tcpStateAttributeValue string, tcpConnectFailedAttributeValue bool, isolationLayerAttributeValue string) {
+func (e *eventKernelTCPConnection) recordEvent(ctx context.Context, timestamp pcommon.Timestamp, networkTransportAttributeValue string, networkTypeAttributeValue string, networkLocalAddressAttributeValue string, networkLocalPortAttributeValue int64, networkPeerAddressAttributeValue string, networkPeerPortAttributeValue int64, linuxNetnsInodeAttributeValue int64, processPidAttributeValue int64, threadIDAttributeValue int64, processExecutableNameAttributeValue string, threadNameAttributeValue string, containerIDAttributeValue string, linuxCgroupPathAttributeValue string, kernelTCPSrttUsAttributeValue int64, kernelTCPRetransmitsAttributeValue int64, kernelTCPBytesSentAttributeValue string, kernelTCPBytesReceivedAttributeValue string, kernelTCPDurationMsAttributeValue int64, networkConnectionStateAttributeValue string, kernelTCPConnectFailedAttributeValue bool, isolationLayerAttributeValue string) {
 	if !e.config.Enabled {
 		return
 	}
@@ -477,15 +486,16 @@ func (e *eventKernelTCPConnection) recordEvent(ctx context.Context, timestamp pc
 	dp.Attributes().PutInt("process.pid", processPidAttributeValue)
 	dp.Attributes().PutInt("thread.id", threadIDAttributeValue)
 	dp.Attributes().PutStr("process.executable.name", processExecutableNameAttributeValue)
+	dp.Attributes().PutStr("thread.name", threadNameAttributeValue)
 	dp.Attributes().PutStr("container.id", containerIDAttributeValue)
 	dp.Attributes().PutStr("linux.cgroup.path", linuxCgroupPathAttributeValue)
-	dp.Attributes().PutInt("tcp.srtt_us", tcpSrttUsAttributeValue)
-	dp.Attributes().PutInt("tcp.retransmits", tcpRetransmitsAttributeValue)
-	dp.Attributes().PutStr("tcp.bytes_sent", tcpBytesSentAttributeValue)
-	dp.Attributes().PutStr("tcp.bytes_received", tcpBytesReceivedAttributeValue)
-	dp.Attributes().PutInt("tcp.duration_ms", tcpDurationMsAttributeValue)
-	dp.Attributes().PutStr("tcp.state", tcpStateAttributeValue)
-	dp.Attributes().PutBool("tcp.connect.failed", tcpConnectFailedAttributeValue)
+	dp.Attributes().PutInt("kernel.tcp.srtt_us", kernelTCPSrttUsAttributeValue)
+	dp.Attributes().PutInt("kernel.tcp.retransmits", kernelTCPRetransmitsAttributeValue)
+	dp.Attributes().PutStr("kernel.tcp.bytes_sent", kernelTCPBytesSentAttributeValue)
+	dp.Attributes().PutStr("kernel.tcp.bytes_received", kernelTCPBytesReceivedAttributeValue)
+	dp.Attributes().PutInt("kernel.tcp.duration_ms", kernelTCPDurationMsAttributeValue)
+	dp.Attributes().PutStr("network.connection.state", networkConnectionStateAttributeValue)
+	dp.Attributes().PutBool("kernel.tcp.connect.failed", kernelTCPConnectFailedAttributeValue)
 	dp.Attributes().PutStr("isolation.layer", isolationLayerAttributeValue)
 
 }
@@ -510,7 +520,7 @@ type eventKernelTCPEstablished struct {
 	config EventConfig         // event config provided by user.
 }
 
-func (e *eventKernelTCPEstablished) recordEvent(ctx context.Context, timestamp pcommon.Timestamp, networkTransportAttributeValue string, networkTypeAttributeValue string, networkLocalAddressAttributeValue string, networkLocalPortAttributeValue int64, networkPeerAddressAttributeValue string, networkPeerPortAttributeValue int64, linuxNetnsInodeAttributeValue int64, processPidAttributeValue int64, threadIDAttributeValue int64, processExecutableNameAttributeValue string, containerIDAttributeValue string, linuxCgroupPathAttributeValue string, tcpStateAttributeValue string, tcpEstablishedSideAttributeValue string, isolationLayerAttributeValue string) {
+func (e *eventKernelTCPEstablished) recordEvent(ctx context.Context, timestamp pcommon.Timestamp, networkTransportAttributeValue string, networkTypeAttributeValue string, networkLocalAddressAttributeValue string, networkLocalPortAttributeValue int64, networkPeerAddressAttributeValue string, networkPeerPortAttributeValue int64, linuxNetnsInodeAttributeValue int64, processPidAttributeValue int64, threadIDAttributeValue int64, processExecutableNameAttributeValue string, threadNameAttributeValue string, containerIDAttributeValue string, linuxCgroupPathAttributeValue string, networkConnectionStateAttributeValue string, kernelTCPEstablishedSideAttributeValue string, isolationLayerAttributeValue string) {
 	if !e.config.Enabled {
 		return
 	}
@@ -532,10 +542,11 @@ func (e *eventKernelTCPEstablished) recordEvent(ctx context.Context, timestamp p
 	dp.Attributes().PutInt("process.pid", processPidAttributeValue)
 	dp.Attributes().PutInt("thread.id", threadIDAttributeValue)
 	dp.Attributes().PutStr("process.executable.name", processExecutableNameAttributeValue)
+	dp.Attributes().PutStr("thread.name", threadNameAttributeValue)
 	dp.Attributes().PutStr("container.id", containerIDAttributeValue)
 	dp.Attributes().PutStr("linux.cgroup.path", linuxCgroupPathAttributeValue)
-	dp.Attributes().PutStr("tcp.state", tcpStateAttributeValue)
-	dp.Attributes().PutStr("tcp.established.side", tcpEstablishedSideAttributeValue)
+	dp.Attributes().PutStr("network.connection.state", networkConnectionStateAttributeValue)
+	dp.Attributes().PutStr("kernel.tcp.established.side", kernelTCPEstablishedSideAttributeValue)
 	dp.Attributes().PutStr("isolation.layer", isolationLayerAttributeValue)
 
 }
@@ -560,7 +571,7 @@ type eventKernelTCPReset struct {
 	config EventConfig         // event config provided by user.
 }
 
-func (e *eventKernelTCPReset) recordEvent(ctx context.Context, timestamp pcommon.Timestamp, networkTransportAttributeValue string, networkTypeAttributeValue string, networkLocalAddressAttributeValue string, networkLocalPortAttributeValue int64, networkPeerAddressAttributeValue string, networkPeerPortAttributeValue int64, linuxNetnsInodeAttributeValue int64, processPidAttributeValue int64, threadIDAttributeValue int64, processExecutableNameAttributeValue string, containerIDAttributeValue string, linuxCgroupPathAttributeValue string, tcpStateAttributeValue string, tcpResetDirectionAttributeValue string, tcpResetReasonAttributeValue string, isolationLayerAttributeValue string) {
+func (e *eventKernelTCPReset) recordEvent(ctx context.Context, timestamp pcommon.Timestamp, networkTransportAttributeValue string, networkTypeAttributeValue string, networkLocalAddressAttributeValue string, networkLocalPortAttributeValue int64, networkPeerAddressAttributeValue string, networkPeerPortAttributeValue int64, linuxNetnsInodeAttributeValue int64, processPidAttributeValue int64, threadIDAttributeValue int64, processExecutableNameAttributeValue string, threadNameAttributeValue string, containerIDAttributeValue string, linuxCgroupPathAttributeValue string, networkConnectionStateAttributeValue string, kernelTCPResetDirectionAttributeValue string, kernelTCPResetReasonAttributeValue string, isolationLayerAttributeValue string) {
 	if !e.config.Enabled {
 		return
 	}
@@ -582,11 +593,12 @@ func (e *eventKernelTCPReset) recordEvent(ctx context.Context, timestamp pcommon
 	dp.Attributes().PutInt("process.pid", processPidAttributeValue)
 	dp.Attributes().PutInt("thread.id", threadIDAttributeValue)
 	dp.Attributes().PutStr("process.executable.name", processExecutableNameAttributeValue)
+	dp.Attributes().PutStr("thread.name", threadNameAttributeValue)
 	dp.Attributes().PutStr("container.id", containerIDAttributeValue)
 	dp.Attributes().PutStr("linux.cgroup.path", linuxCgroupPathAttributeValue)
-	dp.Attributes().PutStr("tcp.state", tcpStateAttributeValue)
-	dp.Attributes().PutStr("tcp.reset.direction", tcpResetDirectionAttributeValue)
-	dp.Attributes().PutStr("tcp.reset.reason", tcpResetReasonAttributeValue)
+	dp.Attributes().PutStr("network.connection.state", networkConnectionStateAttributeValue)
+	dp.Attributes().PutStr("kernel.tcp.reset.direction", kernelTCPResetDirectionAttributeValue)
+	dp.Attributes().PutStr("kernel.tcp.reset.reason", kernelTCPResetReasonAttributeValue)
 	dp.Attributes().PutStr("isolation.layer", isolationLayerAttributeValue)
 
 }
@@ -611,7 +623,7 @@ type eventKernelTCPRetransmit struct {
 	config EventConfig         // event config provided by user.
 }
 
-func (e *eventKernelTCPRetransmit) recordEvent(ctx context.Context, timestamp pcommon.Timestamp, networkTransportAttributeValue string, networkTypeAttributeValue string, networkLocalAddressAttributeValue string, networkLocalPortAttributeValue int64, networkPeerAddressAttributeValue string, networkPeerPortAttributeValue int64, linuxNetnsInodeAttributeValue int64, processPidAttributeValue int64, threadIDAttributeValue int64, processExecutableNameAttributeValue string, containerIDAttributeValue string, linuxCgroupPathAttributeValue string, tcpStateAttributeValue string, tcpRetransmitKindAttributeValue string, tcpRetransmitWaitNsAttributeValue int64, isolationLayerAttributeValue string) {
+func (e *eventKernelTCPRetransmit) recordEvent(ctx context.Context, timestamp pcommon.Timestamp, networkTransportAttributeValue string, networkTypeAttributeValue string, networkLocalAddressAttributeValue string, networkLocalPortAttributeValue int64, networkPeerAddressAttributeValue string, networkPeerPortAttributeValue int64, linuxNetnsInodeAttributeValue int64, processPidAttributeValue int64, threadIDAttributeValue int64, processExecutableNameAttributeValue string, threadNameAttributeValue string, containerIDAttributeValue string, linuxCgroupPathAttributeValue string, networkConnectionStateAttributeValue string, kernelTCPRetransmitKindAttributeValue string, kernelTCPRetransmitWaitNsAttributeValue int64, isolationLayerAttributeValue string) {
 	if !e.config.Enabled {
 		return
 	}
@@ -633,11 +645,12 @@ func (e *eventKernelTCPRetransmit) recordEvent(ctx context.Context, timestamp pc
 	dp.Attributes().PutInt("process.pid", processPidAttributeValue)
 	dp.Attributes().PutInt("thread.id", threadIDAttributeValue)
 	dp.Attributes().PutStr("process.executable.name", processExecutableNameAttributeValue)
+	dp.Attributes().PutStr("thread.name", threadNameAttributeValue)
 	dp.Attributes().PutStr("container.id", containerIDAttributeValue)
 	dp.Attributes().PutStr("linux.cgroup.path", linuxCgroupPathAttributeValue)
-	dp.Attributes().PutStr("tcp.state", tcpStateAttributeValue)
-	dp.Attributes().PutStr("tcp.retransmit.kind", tcpRetransmitKindAttributeValue)
-	dp.Attributes().PutInt("tcp.retransmit.wait_ns", tcpRetransmitWaitNsAttributeValue)
+	dp.Attributes().PutStr("network.connection.state", networkConnectionStateAttributeValue)
+	dp.Attributes().PutStr("kernel.tcp.retransmit.kind", kernelTCPRetransmitKindAttributeValue)
+	dp.Attributes().PutInt("kernel.tcp.retransmit.wait_ns", kernelTCPRetransmitWaitNsAttributeValue)
 	dp.Attributes().PutStr("isolation.layer", isolationLayerAttributeValue)
 
 }
@@ -816,23 +829,23 @@ func (lb *LogsBuilder) Emit(options ...ResourceLogsOption) plog.Logs {
 }
 
 // RecordKernelBlockIoEvent adds a log record of kernel.block.io event.
-func (lb *LogsBuilder) RecordKernelBlockIoEvent(ctx context.Context, timestamp pcommon.Timestamp, processPidAttributeValue int64, threadIDAttributeValue int64, processExecutableNameAttributeValue string, containerIDAttributeValue string, linuxCgroupPathAttributeValue string, blockDeviceAttributeValue string, blockOpAttributeValue string, blockLatencyNsAttributeValue int64, blockQueueNsAttributeValue int64, blockBytesAttributeValue int64, blockSectorAttributeValue int64, blockErrorAttributeValue string, blockBackingDeviceAttributeValue string, blockBackingDeviceDriverAttributeValue string, isolationLayerAttributeValue string) {
-	lb.eventKernelBlockIo.recordEvent(ctx, timestamp, processPidAttributeValue, threadIDAttributeValue, processExecutableNameAttributeValue, containerIDAttributeValue, linuxCgroupPathAttributeValue, blockDeviceAttributeValue, blockOpAttributeValue, blockLatencyNsAttributeValue, blockQueueNsAttributeValue, blockBytesAttributeValue, blockSectorAttributeValue, blockErrorAttributeValue, blockBackingDeviceAttributeValue, blockBackingDeviceDriverAttributeValue, isolationLayerAttributeValue)
+func (lb *LogsBuilder) RecordKernelBlockIoEvent(ctx context.Context, timestamp pcommon.Timestamp, processPidAttributeValue int64, threadIDAttributeValue int64, processExecutableNameAttributeValue string, threadNameAttributeValue string, containerIDAttributeValue string, linuxCgroupPathAttributeValue string, kernelBlockDeviceAttributeValue string, kernelBlockOpAttributeValue string, kernelBlockLatencyNsAttributeValue int64, kernelBlockQueueNsAttributeValue int64, kernelBlockBytesAttributeValue int64, kernelBlockSectorAttributeValue int64, kernelBlockErrorAttributeValue string, kernelBlockBackingDeviceAttributeValue string, kernelBlockBackingDeviceDriverAttributeValue string, isolationLayerAttributeValue string) {
+	lb.eventKernelBlockIo.recordEvent(ctx, timestamp, processPidAttributeValue, threadIDAttributeValue, processExecutableNameAttributeValue, threadNameAttributeValue, containerIDAttributeValue, linuxCgroupPathAttributeValue, kernelBlockDeviceAttributeValue, kernelBlockOpAttributeValue, kernelBlockLatencyNsAttributeValue, kernelBlockQueueNsAttributeValue, kernelBlockBytesAttributeValue, kernelBlockSectorAttributeValue, kernelBlockErrorAttributeValue, kernelBlockBackingDeviceAttributeValue, kernelBlockBackingDeviceDriverAttributeValue, isolationLayerAttributeValue)
 }
 
 // RecordKernelCgroupThrottleEvent adds a log record of kernel.cgroup.throttle event.
-func (lb *LogsBuilder) RecordKernelCgroupThrottleEvent(ctx context.Context, timestamp pcommon.Timestamp, processPidAttributeValue int64, threadIDAttributeValue int64, processExecutableNameAttributeValue string, containerIDAttributeValue string, linuxCgroupPathAttributeValue string, cgroupCPUThrottledNsAttributeValue int64, cgroupCPUThrottledPeriodsAttributeValue int64, intervalStartAttributeValue int64, intervalDurationNsAttributeValue int64, kernelPerThreadEvidenceAttributeValue bool, isolationLayerAttributeValue string) {
-	lb.eventKernelCgroupThrottle.recordEvent(ctx, timestamp, processPidAttributeValue, threadIDAttributeValue, processExecutableNameAttributeValue, containerIDAttributeValue, linuxCgroupPathAttributeValue, cgroupCPUThrottledNsAttributeValue, cgroupCPUThrottledPeriodsAttributeValue, intervalStartAttributeValue, intervalDurationNsAttributeValue, kernelPerThreadEvidenceAttributeValue, isolationLayerAttributeValue)
+func (lb *LogsBuilder) RecordKernelCgroupThrottleEvent(ctx context.Context, timestamp pcommon.Timestamp, processPidAttributeValue int64, threadIDAttributeValue int64, processExecutableNameAttributeValue string, threadNameAttributeValue string, containerIDAttributeValue string, linuxCgroupPathAttributeValue string, kernelCgroupCPUThrottledNsAttributeValue int64, kernelCgroupCPUThrottledPeriodsAttributeValue int64, kernelIntervalStartAttributeValue int64, kernelIntervalDurationNsAttributeValue int64, kernelPerThreadEvidenceAttributeValue bool, isolationLayerAttributeValue string) {
+	lb.eventKernelCgroupThrottle.recordEvent(ctx, timestamp, processPidAttributeValue, threadIDAttributeValue, processExecutableNameAttributeValue, threadNameAttributeValue, containerIDAttributeValue, linuxCgroupPathAttributeValue, kernelCgroupCPUThrottledNsAttributeValue, kernelCgroupCPUThrottledPeriodsAttributeValue, kernelIntervalStartAttributeValue, kernelIntervalDurationNsAttributeValue, kernelPerThreadEvidenceAttributeValue, isolationLayerAttributeValue)
 }
 
 // RecordKernelConntrackInsertFailedEvent adds a log record of kernel.conntrack.insert_failed event.
-func (lb *LogsBuilder) RecordKernelConntrackInsertFailedEvent(ctx context.Context, timestamp pcommon.Timestamp, conntrackInsertFailedAttributeValue int64, isolationLayerAttributeValue string) {
-	lb.eventKernelConntrackInsertFailed.recordEvent(ctx, timestamp, conntrackInsertFailedAttributeValue, isolationLayerAttributeValue)
+func (lb *LogsBuilder) RecordKernelConntrackInsertFailedEvent(ctx context.Context, timestamp pcommon.Timestamp, kernelConntrackInsertFailedAttributeValue int64, isolationLayerAttributeValue string) {
+	lb.eventKernelConntrackInsertFailed.recordEvent(ctx, timestamp, kernelConntrackInsertFailedAttributeValue, isolationLayerAttributeValue)
 }
 
 // RecordKernelCPUStealEvent adds a log record of kernel.cpu.steal event.
-func (lb *LogsBuilder) RecordKernelCPUStealEvent(ctx context.Context, timestamp pcommon.Timestamp, processPidAttributeValue int64, cpuLogicalNumberAttributeValue int64, cpuStealNsAttributeValue int64, intervalStartAttributeValue int64, intervalDurationNsAttributeValue int64, kernelPerThreadEvidenceAttributeValue bool, isolationLayerAttributeValue string) {
-	lb.eventKernelCPUSteal.recordEvent(ctx, timestamp, processPidAttributeValue, cpuLogicalNumberAttributeValue, cpuStealNsAttributeValue, intervalStartAttributeValue, intervalDurationNsAttributeValue, kernelPerThreadEvidenceAttributeValue, isolationLayerAttributeValue)
+func (lb *LogsBuilder) RecordKernelCPUStealEvent(ctx context.Context, timestamp pcommon.Timestamp, processPidAttributeValue int64, processExecutableNameAttributeValue string, threadNameAttributeValue string, containerIDAttributeValue string, linuxCgroupPathAttributeValue string, cpuLogicalNumberAttributeValue int64, kernelCPUStealNsAttributeValue int64, kernelIntervalStartAttributeValue int64, kernelIntervalDurationNsAttributeValue int64, kernelPerThreadEvidenceAttributeValue bool, isolationLayerAttributeValue string) {
+	lb.eventKernelCPUSteal.recordEvent(ctx, timestamp, processPidAttributeValue, processExecutableNameAttributeValue, threadNameAttributeValue, containerIDAttributeValue, linuxCgroupPathAttributeValue, cpuLogicalNumberAttributeValue, kernelCPUStealNsAttributeValue, kernelIntervalStartAttributeValue, kernelIntervalDurationNsAttributeValue, kernelPerThreadEvidenceAttributeValue, isolationLayerAttributeValue)
 }
 
 // RecordKernelLogEvent adds a log record of kernel.log event.
@@ -846,41 +859,41 @@ func (lb *LogsBuilder) RecordKernelNetTxTimeoutEvent(ctx context.Context, timest
 }
 
 // RecordKernelOomKillEvent adds a log record of kernel.oom.kill event.
-func (lb *LogsBuilder) RecordKernelOomKillEvent(ctx context.Context, timestamp pcommon.Timestamp, processPidAttributeValue int64, processExecutableNameAttributeValue string, containerIDAttributeValue string, linuxMemcgPathAttributeValue string, processMemoryTotalVMPagesAttributeValue int64, isolationLayerAttributeValue string) {
-	lb.eventKernelOomKill.recordEvent(ctx, timestamp, processPidAttributeValue, processExecutableNameAttributeValue, containerIDAttributeValue, linuxMemcgPathAttributeValue, processMemoryTotalVMPagesAttributeValue, isolationLayerAttributeValue)
+func (lb *LogsBuilder) RecordKernelOomKillEvent(ctx context.Context, timestamp pcommon.Timestamp, processPidAttributeValue int64, processExecutableNameAttributeValue string, threadNameAttributeValue string, containerIDAttributeValue string, linuxMemcgPathAttributeValue string, processMemoryTotalVMPagesAttributeValue int64, isolationLayerAttributeValue string) {
+	lb.eventKernelOomKill.recordEvent(ctx, timestamp, processPidAttributeValue, processExecutableNameAttributeValue, threadNameAttributeValue, containerIDAttributeValue, linuxMemcgPathAttributeValue, processMemoryTotalVMPagesAttributeValue, isolationLayerAttributeValue)
 }
 
 // RecordKernelSchedDelayEvent adds a log record of kernel.sched.delay event.
-func (lb *LogsBuilder) RecordKernelSchedDelayEvent(ctx context.Context, timestamp pcommon.Timestamp, processPidAttributeValue int64, threadIDAttributeValue int64, processExecutableNameAttributeValue string, containerIDAttributeValue string, linuxCgroupPathAttributeValue string, schedDelayNsAttributeValue int64, isolationLayerAttributeValue string) {
-	lb.eventKernelSchedDelay.recordEvent(ctx, timestamp, processPidAttributeValue, threadIDAttributeValue, processExecutableNameAttributeValue, containerIDAttributeValue, linuxCgroupPathAttributeValue, schedDelayNsAttributeValue, isolationLayerAttributeValue)
+func (lb *LogsBuilder) RecordKernelSchedDelayEvent(ctx context.Context, timestamp pcommon.Timestamp, processPidAttributeValue int64, threadIDAttributeValue int64, processExecutableNameAttributeValue string, threadNameAttributeValue string, containerIDAttributeValue string, linuxCgroupPathAttributeValue string, kernelSchedDelayNsAttributeValue int64, isolationLayerAttributeValue string) {
+	lb.eventKernelSchedDelay.recordEvent(ctx, timestamp, processPidAttributeValue, threadIDAttributeValue, processExecutableNameAttributeValue, threadNameAttributeValue, containerIDAttributeValue, linuxCgroupPathAttributeValue, kernelSchedDelayNsAttributeValue, isolationLayerAttributeValue)
 }
 
 // RecordKernelSkbDropEvent adds a log record of kernel.skb.drop event.
-func (lb *LogsBuilder) RecordKernelSkbDropEvent(ctx context.Context, timestamp pcommon.Timestamp, networkTransportAttributeValue string, networkTypeAttributeValue string, networkLocalAddressAttributeValue string, networkLocalPortAttributeValue int64, networkPeerAddressAttributeValue string, networkPeerPortAttributeValue int64, linuxNetnsInodeAttributeValue int64, skbDropReasonAttributeValue string, networkInterfaceNameAttributeValue string, networkInterfaceDriverAttributeValue string, isolationLayerAttributeValue string) {
-	lb.eventKernelSkbDrop.recordEvent(ctx, timestamp, networkTransportAttributeValue, networkTypeAttributeValue, networkLocalAddressAttributeValue, networkLocalPortAttributeValue, networkPeerAddressAttributeValue, networkPeerPortAttributeValue, linuxNetnsInodeAttributeValue, skbDropReasonAttributeValue, networkInterfaceNameAttributeValue, networkInterfaceDriverAttributeValue, isolationLayerAttributeValue)
+func (lb *LogsBuilder) RecordKernelSkbDropEvent(ctx context.Context, timestamp pcommon.Timestamp, networkTransportAttributeValue string, networkTypeAttributeValue string, networkLocalAddressAttributeValue string, networkLocalPortAttributeValue int64, networkPeerAddressAttributeValue string, networkPeerPortAttributeValue int64, linuxNetnsInodeAttributeValue int64, kernelSkbDropReasonAttributeValue string, networkInterfaceNameAttributeValue string, networkInterfaceDriverAttributeValue string, isolationLayerAttributeValue string) {
+	lb.eventKernelSkbDrop.recordEvent(ctx, timestamp, networkTransportAttributeValue, networkTypeAttributeValue, networkLocalAddressAttributeValue, networkLocalPortAttributeValue, networkPeerAddressAttributeValue, networkPeerPortAttributeValue, linuxNetnsInodeAttributeValue, kernelSkbDropReasonAttributeValue, networkInterfaceNameAttributeValue, networkInterfaceDriverAttributeValue, isolationLayerAttributeValue)
 }
 
 // RecordKernelSyscallSlowEvent adds a log record of kernel.syscall.slow event.
-func (lb *LogsBuilder) RecordKernelSyscallSlowEvent(ctx context.Context, timestamp pcommon.Timestamp, processPidAttributeValue int64, threadIDAttributeValue int64, processExecutableNameAttributeValue string, containerIDAttributeValue string, linuxCgroupPathAttributeValue string, syscallNameAttributeValue string, syscallPhaseAttributeValue string, syscallLatencyNsAttributeValue int64, syscallOffCPUNsAttributeValue int64, syscallReturnAttributeValue int64, processSeccompModeAttributeValue int64, linuxCgroupIoLimitAttributeValue string, networkPeerAddressAttributeValue string, networkPeerPortAttributeValue int64, networkTypeAttributeValue string, networkTransportAttributeValue string, syscallSandboxTrapsAttributeValue int64, intervalStartAttributeValue int64, intervalDurationNsAttributeValue int64, isolationLayerAttributeValue string) {
-	lb.eventKernelSyscallSlow.recordEvent(ctx, timestamp, processPidAttributeValue, threadIDAttributeValue, processExecutableNameAttributeValue, containerIDAttributeValue, linuxCgroupPathAttributeValue, syscallNameAttributeValue, syscallPhaseAttributeValue, syscallLatencyNsAttributeValue, syscallOffCPUNsAttributeValue, syscallReturnAttributeValue, processSeccompModeAttributeValue, linuxCgroupIoLimitAttributeValue, networkPeerAddressAttributeValue, networkPeerPortAttributeValue, networkTypeAttributeValue, networkTransportAttributeValue, syscallSandboxTrapsAttributeValue, intervalStartAttributeValue, intervalDurationNsAttributeValue, isolationLayerAttributeValue)
+func (lb *LogsBuilder) RecordKernelSyscallSlowEvent(ctx context.Context, timestamp pcommon.Timestamp, processPidAttributeValue int64, threadIDAttributeValue int64, processExecutableNameAttributeValue string, threadNameAttributeValue string, containerIDAttributeValue string, linuxCgroupPathAttributeValue string, kernelSyscallNameAttributeValue string, kernelSyscallPhaseAttributeValue string, kernelSyscallLatencyNsAttributeValue int64, kernelSyscallOffCPUNsAttributeValue int64, kernelSyscallReturnAttributeValue int64, processSeccompModeAttributeValue int64, linuxCgroupIoLimitAttributeValue string, networkPeerAddressAttributeValue string, networkPeerPortAttributeValue int64, networkTypeAttributeValue string, networkTransportAttributeValue string, kernelSyscallSandboxTrapsAttributeValue int64, kernelIntervalStartAttributeValue int64, kernelIntervalDurationNsAttributeValue int64, isolationLayerAttributeValue string) {
+	lb.eventKernelSyscallSlow.recordEvent(ctx, timestamp, processPidAttributeValue, threadIDAttributeValue, processExecutableNameAttributeValue, threadNameAttributeValue, containerIDAttributeValue, linuxCgroupPathAttributeValue, kernelSyscallNameAttributeValue, kernelSyscallPhaseAttributeValue, kernelSyscallLatencyNsAttributeValue, kernelSyscallOffCPUNsAttributeValue, kernelSyscallReturnAttributeValue, processSeccompModeAttributeValue, linuxCgroupIoLimitAttributeValue, networkPeerAddressAttributeValue, networkPeerPortAttributeValue, networkTypeAttributeValue, networkTransportAttributeValue, kernelSyscallSandboxTrapsAttributeValue, kernelIntervalStartAttributeValue, kernelIntervalDurationNsAttributeValue, isolationLayerAttributeValue)
 }
 
 // RecordKernelTCPConnectionEvent adds a log record of kernel.tcp.connection event.
-func (lb *LogsBuilder) RecordKernelTCPConnectionEvent(ctx context.Context, timestamp pcommon.Timestamp, networkTransportAttributeValue string, networkTypeAttributeValue string, networkLocalAddressAttributeValue string, networkLocalPortAttributeValue int64, networkPeerAddressAttributeValue string, networkPeerPortAttributeValue int64, linuxNetnsInodeAttributeValue int64, processPidAttributeValue int64, threadIDAttributeValue int64, processExecutableNameAttributeValue string, containerIDAttributeValue string, linuxCgroupPathAttributeValue string, tcpSrttUsAttributeValue int64, tcpRetransmitsAttributeValue int64, tcpBytesSentAttributeValue string, tcpBytesReceivedAttributeValue string, tcpDurationMsAttributeValue int64, tcpStateAttributeValue string, tcpConnectFailedAttributeValue bool, isolationLayerAttributeValue string) {
-	lb.eventKernelTCPConnection.recordEvent(ctx, timestamp, networkTransportAttributeValue, networkTypeAttributeValue, networkLocalAddressAttributeValue, networkLocalPortAttributeValue, networkPeerAddressAttributeValue, networkPeerPortAttributeValue, linuxNetnsInodeAttributeValue, processPidAttributeValue, threadIDAttributeValue, processExecutableNameAttributeValue, containerIDAttributeValue, linuxCgroupPathAttributeValue, tcpSrttUsAttributeValue, tcpRetransmitsAttributeValue, tcpBytesSentAttributeValue, tcpBytesReceivedAttributeValue, tcpDurationMsAttributeValue, tcpStateAttributeValue, tcpConnectFailedAttributeValue, isolationLayerAttributeValue)
+func (lb *LogsBuilder) RecordKernelTCPConnectionEvent(ctx context.Context, timestamp pcommon.Timestamp, networkTransportAttributeValue string, networkTypeAttributeValue string, networkLocalAddressAttributeValue string, networkLocalPortAttributeValue int64, networkPeerAddressAttributeValue string, networkPeerPortAttributeValue int64, linuxNetnsInodeAttributeValue int64, processPidAttributeValue int64, threadIDAttributeValue int64, processExecutableNameAttributeValue string, threadNameAttributeValue string, containerIDAttributeValue string, linuxCgroupPathAttributeValue string, kernelTCPSrttUsAttributeValue int64, kernelTCPRetransmitsAttributeValue int64, kernelTCPBytesSentAttributeValue string, kernelTCPBytesReceivedAttributeValue string, kernelTCPDurationMsAttributeValue int64, networkConnectionStateAttributeValue string, kernelTCPConnectFailedAttributeValue bool, isolationLayerAttributeValue string) {
+	lb.eventKernelTCPConnection.recordEvent(ctx, timestamp, networkTransportAttributeValue, networkTypeAttributeValue, networkLocalAddressAttributeValue, networkLocalPortAttributeValue, networkPeerAddressAttributeValue, networkPeerPortAttributeValue, linuxNetnsInodeAttributeValue, processPidAttributeValue, threadIDAttributeValue, processExecutableNameAttributeValue, threadNameAttributeValue, containerIDAttributeValue, linuxCgroupPathAttributeValue, kernelTCPSrttUsAttributeValue, kernelTCPRetransmitsAttributeValue, kernelTCPBytesSentAttributeValue, kernelTCPBytesReceivedAttributeValue, kernelTCPDurationMsAttributeValue, networkConnectionStateAttributeValue, kernelTCPConnectFailedAttributeValue, isolationLayerAttributeValue)
 }
 
 // RecordKernelTCPEstablishedEvent adds a log record of kernel.tcp.established event.
-func (lb *LogsBuilder) RecordKernelTCPEstablishedEvent(ctx context.Context, timestamp pcommon.Timestamp, networkTransportAttributeValue string, networkTypeAttributeValue string, networkLocalAddressAttributeValue string, networkLocalPortAttributeValue int64, networkPeerAddressAttributeValue string, networkPeerPortAttributeValue int64, linuxNetnsInodeAttributeValue int64, processPidAttributeValue int64, threadIDAttributeValue int64, processExecutableNameAttributeValue string, containerIDAttributeValue string, linuxCgroupPathAttributeValue string, tcpStateAttributeValue string, tcpEstablishedSideAttributeValue string, isolationLayerAttributeValue string) {
-	lb.eventKernelTCPEstablished.recordEvent(ctx, timestamp, networkTransportAttributeValue, networkTypeAttributeValue, networkLocalAddressAttributeValue, networkLocalPortAttributeValue, networkPeerAddressAttributeValue, networkPeerPortAttributeValue, linuxNetnsInodeAttributeValue, processPidAttributeValue, threadIDAttributeValue, processExecutableNameAttributeValue, containerIDAttributeValue, linuxCgroupPathAttributeValue, tcpStateAttributeValue, tcpEstablishedSideAttributeValue, isolationLayerAttributeValue)
+func (lb *LogsBuilder) RecordKernelTCPEstablishedEvent(ctx context.Context, timestamp pcommon.Timestamp, networkTransportAttributeValue string, networkTypeAttributeValue string, networkLocalAddressAttributeValue string, networkLocalPortAttributeValue int64, networkPeerAddressAttributeValue string, networkPeerPortAttributeValue int64, linuxNetnsInodeAttributeValue int64, processPidAttributeValue int64, threadIDAttributeValue int64, processExecutableNameAttributeValue string, threadNameAttributeValue string, containerIDAttributeValue string, linuxCgroupPathAttributeValue string, networkConnectionStateAttributeValue string, kernelTCPEstablishedSideAttributeValue string, isolationLayerAttributeValue string) {
+	lb.eventKernelTCPEstablished.recordEvent(ctx, timestamp, networkTransportAttributeValue, networkTypeAttributeValue, networkLocalAddressAttributeValue, networkLocalPortAttributeValue, networkPeerAddressAttributeValue, networkPeerPortAttributeValue, linuxNetnsInodeAttributeValue, processPidAttributeValue, threadIDAttributeValue, processExecutableNameAttributeValue, threadNameAttributeValue, containerIDAttributeValue, linuxCgroupPathAttributeValue, networkConnectionStateAttributeValue, kernelTCPEstablishedSideAttributeValue, isolationLayerAttributeValue)
 }
 
 // RecordKernelTCPResetEvent adds a log record of kernel.tcp.reset event.
-func (lb *LogsBuilder) RecordKernelTCPResetEvent(ctx context.Context, timestamp pcommon.Timestamp, networkTransportAttributeValue string, networkTypeAttributeValue string, networkLocalAddressAttributeValue string, networkLocalPortAttributeValue int64, networkPeerAddressAttributeValue string, networkPeerPortAttributeValue int64, linuxNetnsInodeAttributeValue int64, processPidAttributeValue int64, threadIDAttributeValue int64, processExecutableNameAttributeValue string, containerIDAttributeValue string, linuxCgroupPathAttributeValue string, tcpStateAttributeValue string, tcpResetDirectionAttributeValue AttributeTCPResetDirection, tcpResetReasonAttributeValue string, isolationLayerAttributeValue string) {
-	lb.eventKernelTCPReset.recordEvent(ctx, timestamp, networkTransportAttributeValue, networkTypeAttributeValue, networkLocalAddressAttributeValue, networkLocalPortAttributeValue, networkPeerAddressAttributeValue, networkPeerPortAttributeValue, linuxNetnsInodeAttributeValue, processPidAttributeValue, threadIDAttributeValue, processExecutableNameAttributeValue, containerIDAttributeValue, linuxCgroupPathAttributeValue, tcpStateAttributeValue, tcpResetDirectionAttributeValue.String(), tcpResetReasonAttributeValue, isolationLayerAttributeValue)
+func (lb *LogsBuilder) RecordKernelTCPResetEvent(ctx context.Context, timestamp pcommon.Timestamp, networkTransportAttributeValue string, networkTypeAttributeValue string, networkLocalAddressAttributeValue string, networkLocalPortAttributeValue int64, networkPeerAddressAttributeValue string, networkPeerPortAttributeValue int64, linuxNetnsInodeAttributeValue int64, processPidAttributeValue int64, threadIDAttributeValue int64, processExecutableNameAttributeValue string, threadNameAttributeValue string, containerIDAttributeValue string, linuxCgroupPathAttributeValue string, networkConnectionStateAttributeValue string, kernelTCPResetDirectionAttributeValue AttributeKernelTCPResetDirection, kernelTCPResetReasonAttributeValue string, isolationLayerAttributeValue string) {
+	lb.eventKernelTCPReset.recordEvent(ctx, timestamp, networkTransportAttributeValue, networkTypeAttributeValue, networkLocalAddressAttributeValue, networkLocalPortAttributeValue, networkPeerAddressAttributeValue, networkPeerPortAttributeValue, linuxNetnsInodeAttributeValue, processPidAttributeValue, threadIDAttributeValue, processExecutableNameAttributeValue, threadNameAttributeValue, containerIDAttributeValue, linuxCgroupPathAttributeValue, networkConnectionStateAttributeValue, kernelTCPResetDirectionAttributeValue.String(), kernelTCPResetReasonAttributeValue, isolationLayerAttributeValue)
 }
 
 // RecordKernelTCPRetransmitEvent adds a log record of kernel.tcp.retransmit event.
-func (lb *LogsBuilder) RecordKernelTCPRetransmitEvent(ctx context.Context, timestamp pcommon.Timestamp, networkTransportAttributeValue string, networkTypeAttributeValue string, networkLocalAddressAttributeValue string, networkLocalPortAttributeValue int64, networkPeerAddressAttributeValue string, networkPeerPortAttributeValue int64, linuxNetnsInodeAttributeValue int64, processPidAttributeValue int64, threadIDAttributeValue int64, processExecutableNameAttributeValue string, containerIDAttributeValue string, linuxCgroupPathAttributeValue string, tcpStateAttributeValue string, tcpRetransmitKindAttributeValue string, tcpRetransmitWaitNsAttributeValue int64, isolationLayerAttributeValue string) {
-	lb.eventKernelTCPRetransmit.recordEvent(ctx, timestamp, networkTransportAttributeValue, networkTypeAttributeValue, networkLocalAddressAttributeValue, networkLocalPortAttributeValue, networkPeerAddressAttributeValue, networkPeerPortAttributeValue, linuxNetnsInodeAttributeValue, processPidAttributeValue, threadIDAttributeValue, processExecutableNameAttributeValue, containerIDAttributeValue, linuxCgroupPathAttributeValue, tcpStateAttributeValue, tcpRetransmitKindAttributeValue, tcpRetransmitWaitNsAttributeValue, isolationLayerAttributeValue)
+func (lb *LogsBuilder) RecordKernelTCPRetransmitEvent(ctx context.Context, timestamp pcommon.Timestamp, networkTransportAttributeValue string, networkTypeAttributeValue string, networkLocalAddressAttributeValue string, networkLocalPortAttributeValue int64, networkPeerAddressAttributeValue string, networkPeerPortAttributeValue int64, linuxNetnsInodeAttributeValue int64, processPidAttributeValue int64, threadIDAttributeValue int64, processExecutableNameAttributeValue string, threadNameAttributeValue string, containerIDAttributeValue string, linuxCgroupPathAttributeValue string, networkConnectionStateAttributeValue string, kernelTCPRetransmitKindAttributeValue string, kernelTCPRetransmitWaitNsAttributeValue int64, isolationLayerAttributeValue string) {
+	lb.eventKernelTCPRetransmit.recordEvent(ctx, timestamp, networkTransportAttributeValue, networkTypeAttributeValue, networkLocalAddressAttributeValue, networkLocalPortAttributeValue, networkPeerAddressAttributeValue, networkPeerPortAttributeValue, linuxNetnsInodeAttributeValue, processPidAttributeValue, threadIDAttributeValue, processExecutableNameAttributeValue, threadNameAttributeValue, containerIDAttributeValue, linuxCgroupPathAttributeValue, networkConnectionStateAttributeValue, kernelTCPRetransmitKindAttributeValue, kernelTCPRetransmitWaitNsAttributeValue, isolationLayerAttributeValue)
 }

@@ -19,30 +19,52 @@ const (
 	AggregationStrategyMax = "max"
 )
 
-// AttributeTCPResetDirection specifies the value tcp.reset.direction attribute.
-type AttributeTCPResetDirection int
+// AttributeCPUMode specifies the value cpu.mode attribute.
+type AttributeCPUMode int
 
 const (
-	_ AttributeTCPResetDirection = iota
-	AttributeTCPResetDirectionSent
-	AttributeTCPResetDirectionReceived
+	_ AttributeCPUMode = iota
+	AttributeCPUModeSteal
 )
 
-// String returns the string representation of the AttributeTCPResetDirection.
-func (av AttributeTCPResetDirection) String() string {
+// String returns the string representation of the AttributeCPUMode.
+func (av AttributeCPUMode) String() string {
 	switch av {
-	case AttributeTCPResetDirectionSent:
+	case AttributeCPUModeSteal:
+		return "steal"
+	}
+	return ""
+}
+
+// MapAttributeCPUMode is a helper map of string to AttributeCPUMode attribute value.
+var MapAttributeCPUMode = map[string]AttributeCPUMode{
+	"steal": AttributeCPUModeSteal,
+}
+
+// AttributeKernelTCPResetDirection specifies the value kernel.tcp.reset.direction attribute.
+type AttributeKernelTCPResetDirection int
+
+const (
+	_ AttributeKernelTCPResetDirection = iota
+	AttributeKernelTCPResetDirectionSent
+	AttributeKernelTCPResetDirectionReceived
+)
+
+// String returns the string representation of the AttributeKernelTCPResetDirection.
+func (av AttributeKernelTCPResetDirection) String() string {
+	switch av {
+	case AttributeKernelTCPResetDirectionSent:
 		return "sent"
-	case AttributeTCPResetDirectionReceived:
+	case AttributeKernelTCPResetDirectionReceived:
 		return "received"
 	}
 	return ""
 }
 
-// MapAttributeTCPResetDirection is a helper map of string to AttributeTCPResetDirection attribute value.
-var MapAttributeTCPResetDirection = map[string]AttributeTCPResetDirection{
-	"sent":     AttributeTCPResetDirectionSent,
-	"received": AttributeTCPResetDirectionReceived,
+// MapAttributeKernelTCPResetDirection is a helper map of string to AttributeKernelTCPResetDirection attribute value.
+var MapAttributeKernelTCPResetDirection = map[string]AttributeKernelTCPResetDirection{
+	"sent":     AttributeKernelTCPResetDirectionSent,
+	"received": AttributeKernelTCPResetDirectionReceived,
 }
 
 var MetricsInfo = metricsInfo{
@@ -60,10 +82,6 @@ var MetricsInfo = metricsInfo{
 	KernelConntrackInsertFailed: metricInfo{
 		Name: "kernel.conntrack.insert_failed",
 	},
-	KernelCPUStealTime: metricInfo{
-		Name:       "kernel.cpu.steal_time",
-		Attributes: []string{"cpu.logical_number"},
-	},
 	KernelLogMatches: metricInfo{
 		Name:       "kernel.log.matches",
 		Attributes: []string{"isolation.layer"},
@@ -78,19 +96,23 @@ var MetricsInfo = metricsInfo{
 	},
 	KernelSkbDrops: metricInfo{
 		Name:       "kernel.skb.drops",
-		Attributes: []string{"skb.drop.reason", "network.interface.name"},
+		Attributes: []string{"kernel.skb.drop.reason", "network.interface.name"},
 	},
 	KernelTCPConnections: metricInfo{
 		Name:       "kernel.tcp.connections",
-		Attributes: []string{"tcp.state.from", "tcp.state.to"},
+		Attributes: []string{"kernel.tcp.state.from", "kernel.tcp.state.to"},
 	},
 	KernelTCPResets: metricInfo{
 		Name:       "kernel.tcp.resets",
-		Attributes: []string{"tcp.reset.direction"},
+		Attributes: []string{"kernel.tcp.reset.direction"},
 	},
 	KernelTCPRetransmits: metricInfo{
 		Name:       "kernel.tcp.retransmits",
 		Attributes: []string{"network.peer.address", "server.port"},
+	},
+	SystemCPUTime: metricInfo{
+		Name:       "system.cpu.time",
+		Attributes: []string{"cpu.mode", "cpu.logical_number"},
 	},
 }
 
@@ -99,7 +121,6 @@ type metricsInfo struct {
 	KernelCgroupCPUThrottledTime    metricInfo
 	KernelConntrackDrops            metricInfo
 	KernelConntrackInsertFailed     metricInfo
-	KernelCPUStealTime              metricInfo
 	KernelLogMatches                metricInfo
 	KernelNetTxTimeouts             metricInfo
 	KernelOomKills                  metricInfo
@@ -107,6 +128,7 @@ type metricsInfo struct {
 	KernelTCPConnections            metricInfo
 	KernelTCPResets                 metricInfo
 	KernelTCPRetransmits            metricInfo
+	SystemCPUTime                   metricInfo
 }
 
 type metricInfo struct {
@@ -398,97 +420,6 @@ func (m *metricKernelConntrackInsertFailed) emit(metrics pmetric.MetricSlice) {
 
 func newMetricKernelConntrackInsertFailed(cfg KernelConntrackInsertFailedMetricConfig) metricKernelConntrackInsertFailed {
 	m := metricKernelConntrackInsertFailed{config: cfg}
-
-	if cfg.Enabled {
-		m.data = pmetric.NewMetric()
-		m.init()
-	}
-	return m
-}
-
-type metricKernelCPUStealTime struct {
-	data          pmetric.Metric                 // data buffer for generated metric.
-	config        KernelCPUStealTimeMetricConfig // metric config provided by user.
-	capacity      int                            // max observed number of data points added to the metric.
-	aggDataPoints []float64                      // slice containing number of aggregated datapoints at each index
-}
-
-// init fills kernel.cpu.steal_time metric with initial data.
-func (m *metricKernelCPUStealTime) init() {
-	m.data.SetName("kernel.cpu.steal_time")
-	m.data.SetDescription("Time the hypervisor ran something else while this virtual CPU wanted to run (/proc/stat steal).")
-	m.data.SetUnit("s")
-	m.data.SetEmptySum()
-	m.data.Sum().SetIsMonotonic(true)
-	m.data.Sum().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
-	m.data.Sum().DataPoints().EnsureCapacity(m.capacity)
-	m.aggDataPoints = m.aggDataPoints[:0]
-}
-
-func (m *metricKernelCPUStealTime) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64, cpuLogicalNumberAttributeValue int64) {
-	if !m.config.Enabled {
-		return
-	}
-
-	dp := pmetric.NewNumberDataPoint()
-	dp.SetStartTimestamp(start)
-	dp.SetTimestamp(ts)
-	if slices.Contains(m.config.EnabledAttributes, KernelCPUStealTimeMetricAttributeKeyCPULogicalNumber) {
-		dp.Attributes().PutInt("cpu.logical_number", cpuLogicalNumberAttributeValue)
-	}
-
-	var s string
-	dps := m.data.Sum().DataPoints()
-	for i := 0; i < dps.Len(); i++ {
-		dpi := dps.At(i)
-		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
-			switch s = m.config.AggregationStrategy; s {
-			case AggregationStrategySum, AggregationStrategyAvg:
-				dpi.SetDoubleValue(dpi.DoubleValue() + val)
-				m.aggDataPoints[i] += 1
-				return
-			case AggregationStrategyMin:
-				if dpi.DoubleValue() > val {
-					dpi.SetDoubleValue(val)
-				}
-				return
-			case AggregationStrategyMax:
-				if dpi.DoubleValue() < val {
-					dpi.SetDoubleValue(val)
-				}
-				return
-			}
-		}
-	}
-
-	dp.SetDoubleValue(val)
-	m.aggDataPoints = append(m.aggDataPoints, 1)
-	dp.MoveTo(dps.AppendEmpty())
-}
-
-// updateCapacity saves max length of data point slices that will be used for the slice capacity.
-func (m *metricKernelCPUStealTime) updateCapacity() {
-	if m.data.Sum().DataPoints().Len() > m.capacity {
-		m.capacity = m.data.Sum().DataPoints().Len()
-	}
-}
-
-// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
-func (m *metricKernelCPUStealTime) emit(metrics pmetric.MetricSlice) {
-	if m.config.Enabled && m.data.Sum().DataPoints().Len() > 0 {
-		if m.config.AggregationStrategy == AggregationStrategyAvg {
-			for i, aggCount := range m.aggDataPoints {
-				m.data.Sum().DataPoints().At(i).SetDoubleValue(m.data.Sum().DataPoints().At(i).DoubleValue() / aggCount)
-			}
-		}
-		m.updateCapacity()
-		m.data.MoveTo(metrics.AppendEmpty())
-		m.init()
-	}
-}
-
-func newMetricKernelCPUStealTime(cfg KernelCPUStealTimeMetricConfig) metricKernelCPUStealTime {
-	m := metricKernelCPUStealTime{config: cfg}
 
 	if cfg.Enabled {
 		m.data = pmetric.NewMetric()
@@ -792,7 +723,7 @@ func (m *metricKernelSkbDrops) init() {
 	m.aggDataPoints = m.aggDataPoints[:0]
 }
 
-func (m *metricKernelSkbDrops) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, skbDropReasonAttributeValue string, networkInterfaceNameAttributeValue string) {
+func (m *metricKernelSkbDrops) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, kernelSkbDropReasonAttributeValue string, networkInterfaceNameAttributeValue string) {
 	if !m.config.Enabled {
 		return
 	}
@@ -800,8 +731,8 @@ func (m *metricKernelSkbDrops) recordDataPoint(start pcommon.Timestamp, ts pcomm
 	dp := pmetric.NewNumberDataPoint()
 	dp.SetStartTimestamp(start)
 	dp.SetTimestamp(ts)
-	if slices.Contains(m.config.EnabledAttributes, KernelSkbDropsMetricAttributeKeySkbDropReason) {
-		dp.Attributes().PutStr("skb.drop.reason", skbDropReasonAttributeValue)
+	if slices.Contains(m.config.EnabledAttributes, KernelSkbDropsMetricAttributeKeyKernelSkbDropReason) {
+		dp.Attributes().PutStr("kernel.skb.drop.reason", kernelSkbDropReasonAttributeValue)
 	}
 	if slices.Contains(m.config.EnabledAttributes, KernelSkbDropsMetricAttributeKeyNetworkInterfaceName) {
 		dp.Attributes().PutStr("network.interface.name", networkInterfaceNameAttributeValue)
@@ -886,7 +817,7 @@ func (m *metricKernelTCPConnections) init() {
 	m.aggDataPoints = m.aggDataPoints[:0]
 }
 
-func (m *metricKernelTCPConnections) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, tcpStateFromAttributeValue string, tcpStateToAttributeValue string) {
+func (m *metricKernelTCPConnections) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, kernelTCPStateFromAttributeValue string, kernelTCPStateToAttributeValue string) {
 	if !m.config.Enabled {
 		return
 	}
@@ -894,11 +825,11 @@ func (m *metricKernelTCPConnections) recordDataPoint(start pcommon.Timestamp, ts
 	dp := pmetric.NewNumberDataPoint()
 	dp.SetStartTimestamp(start)
 	dp.SetTimestamp(ts)
-	if slices.Contains(m.config.EnabledAttributes, KernelTCPConnectionsMetricAttributeKeyTCPStateFrom) {
-		dp.Attributes().PutStr("tcp.state.from", tcpStateFromAttributeValue)
+	if slices.Contains(m.config.EnabledAttributes, KernelTCPConnectionsMetricAttributeKeyKernelTCPStateFrom) {
+		dp.Attributes().PutStr("kernel.tcp.state.from", kernelTCPStateFromAttributeValue)
 	}
-	if slices.Contains(m.config.EnabledAttributes, KernelTCPConnectionsMetricAttributeKeyTCPStateTo) {
-		dp.Attributes().PutStr("tcp.state.to", tcpStateToAttributeValue)
+	if slices.Contains(m.config.EnabledAttributes, KernelTCPConnectionsMetricAttributeKeyKernelTCPStateTo) {
+		dp.Attributes().PutStr("kernel.tcp.state.to", kernelTCPStateToAttributeValue)
 	}
 
 	var s string
@@ -980,7 +911,7 @@ func (m *metricKernelTCPResets) init() {
 	m.aggDataPoints = m.aggDataPoints[:0]
 }
 
-func (m *metricKernelTCPResets) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, tcpResetDirectionAttributeValue string) {
+func (m *metricKernelTCPResets) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, kernelTCPResetDirectionAttributeValue string) {
 	if !m.config.Enabled {
 		return
 	}
@@ -988,8 +919,8 @@ func (m *metricKernelTCPResets) recordDataPoint(start pcommon.Timestamp, ts pcom
 	dp := pmetric.NewNumberDataPoint()
 	dp.SetStartTimestamp(start)
 	dp.SetTimestamp(ts)
-	if slices.Contains(m.config.EnabledAttributes, KernelTCPResetsMetricAttributeKeyTCPResetDirection) {
-		dp.Attributes().PutStr("tcp.reset.direction", tcpResetDirectionAttributeValue)
+	if slices.Contains(m.config.EnabledAttributes, KernelTCPResetsMetricAttributeKeyKernelTCPResetDirection) {
+		dp.Attributes().PutStr("kernel.tcp.reset.direction", kernelTCPResetDirectionAttributeValue)
 	}
 
 	var s string
@@ -1146,6 +1077,100 @@ func newMetricKernelTCPRetransmits(cfg KernelTCPRetransmitsMetricConfig) metricK
 	return m
 }
 
+type metricSystemCPUTime struct {
+	data          pmetric.Metric            // data buffer for generated metric.
+	config        SystemCPUTimeMetricConfig // metric config provided by user.
+	capacity      int                       // max observed number of data points added to the metric.
+	aggDataPoints []float64                 // slice containing number of aggregated datapoints at each index
+}
+
+// init fills system.cpu.time metric with initial data.
+func (m *metricSystemCPUTime) init() {
+	m.data.SetName("system.cpu.time")
+	m.data.SetDescription("Seconds each logical CPU spent in a mode; this receiver reports cpu.mode=steal, the time the hypervisor ran something else while this virtual CPU wanted to run (/proc/stat steal).")
+	m.data.SetUnit("s")
+	m.data.SetEmptySum()
+	m.data.Sum().SetIsMonotonic(true)
+	m.data.Sum().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+	m.data.Sum().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricSystemCPUTime) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64, cpuModeAttributeValue string, cpuLogicalNumberAttributeValue int64) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, SystemCPUTimeMetricAttributeKeyCPUMode) {
+		dp.Attributes().PutStr("cpu.mode", cpuModeAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, SystemCPUTimeMetricAttributeKeyCPULogicalNumber) {
+		dp.Attributes().PutInt("cpu.logical_number", cpuLogicalNumberAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Sum().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetDoubleValue(dpi.DoubleValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.DoubleValue() > val {
+					dpi.SetDoubleValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.DoubleValue() < val {
+					dpi.SetDoubleValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetDoubleValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricSystemCPUTime) updateCapacity() {
+	if m.data.Sum().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Sum().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricSystemCPUTime) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Sum().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Sum().DataPoints().At(i).SetDoubleValue(m.data.Sum().DataPoints().At(i).DoubleValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricSystemCPUTime(cfg SystemCPUTimeMetricConfig) metricSystemCPUTime {
+	m := metricSystemCPUTime{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
 // MetricsBuilder provides an interface for scrapers to report metrics while taking care of all the transformations
 // required to produce metric representation defined in metadata and user config.
 type MetricsBuilder struct {
@@ -1160,7 +1185,6 @@ type MetricsBuilder struct {
 	metricKernelCgroupCPUThrottledTime    metricKernelCgroupCPUThrottledTime
 	metricKernelConntrackDrops            metricKernelConntrackDrops
 	metricKernelConntrackInsertFailed     metricKernelConntrackInsertFailed
-	metricKernelCPUStealTime              metricKernelCPUStealTime
 	metricKernelLogMatches                metricKernelLogMatches
 	metricKernelNetTxTimeouts             metricKernelNetTxTimeouts
 	metricKernelOomKills                  metricKernelOomKills
@@ -1168,6 +1192,7 @@ type MetricsBuilder struct {
 	metricKernelTCPConnections            metricKernelTCPConnections
 	metricKernelTCPResets                 metricKernelTCPResets
 	metricKernelTCPRetransmits            metricKernelTCPRetransmits
+	metricSystemCPUTime                   metricSystemCPUTime
 }
 
 // MetricBuilderOption applies changes to default metrics builder.
@@ -1197,7 +1222,6 @@ func NewMetricsBuilder(mbc MetricsBuilderConfig, settings receiver.Settings, opt
 		metricKernelCgroupCPUThrottledTime:    newMetricKernelCgroupCPUThrottledTime(mbc.Metrics.KernelCgroupCPUThrottledTime),
 		metricKernelConntrackDrops:            newMetricKernelConntrackDrops(mbc.Metrics.KernelConntrackDrops),
 		metricKernelConntrackInsertFailed:     newMetricKernelConntrackInsertFailed(mbc.Metrics.KernelConntrackInsertFailed),
-		metricKernelCPUStealTime:              newMetricKernelCPUStealTime(mbc.Metrics.KernelCPUStealTime),
 		metricKernelLogMatches:                newMetricKernelLogMatches(mbc.Metrics.KernelLogMatches),
 		metricKernelNetTxTimeouts:             newMetricKernelNetTxTimeouts(mbc.Metrics.KernelNetTxTimeouts),
 		metricKernelOomKills:                  newMetricKernelOomKills(mbc.Metrics.KernelOomKills),
@@ -1205,6 +1229,7 @@ func NewMetricsBuilder(mbc MetricsBuilderConfig, settings receiver.Settings, opt
 		metricKernelTCPConnections:            newMetricKernelTCPConnections(mbc.Metrics.KernelTCPConnections),
 		metricKernelTCPResets:                 newMetricKernelTCPResets(mbc.Metrics.KernelTCPResets),
 		metricKernelTCPRetransmits:            newMetricKernelTCPRetransmits(mbc.Metrics.KernelTCPRetransmits),
+		metricSystemCPUTime:                   newMetricSystemCPUTime(mbc.Metrics.SystemCPUTime),
 		resourceAttributeIncludeFilter:        make(map[string]filter.Filter),
 		resourceAttributeExcludeFilter:        make(map[string]filter.Filter),
 	}
@@ -1293,7 +1318,6 @@ func (mb *MetricsBuilder) EmitForResource(options ...ResourceMetricsOption) {
 	mb.metricKernelCgroupCPUThrottledTime.emit(ils.Metrics())
 	mb.metricKernelConntrackDrops.emit(ils.Metrics())
 	mb.metricKernelConntrackInsertFailed.emit(ils.Metrics())
-	mb.metricKernelCPUStealTime.emit(ils.Metrics())
 	mb.metricKernelLogMatches.emit(ils.Metrics())
 	mb.metricKernelNetTxTimeouts.emit(ils.Metrics())
 	mb.metricKernelOomKills.emit(ils.Metrics())
@@ -1301,6 +1325,7 @@ func (mb *MetricsBuilder) EmitForResource(options ...ResourceMetricsOption) {
 	mb.metricKernelTCPConnections.emit(ils.Metrics())
 	mb.metricKernelTCPResets.emit(ils.Metrics())
 	mb.metricKernelTCPRetransmits.emit(ils.Metrics())
+	mb.metricSystemCPUTime.emit(ils.Metrics())
 
 	for _, op := range options {
 		op.apply(rm)
@@ -1352,11 +1377,6 @@ func (mb *MetricsBuilder) RecordKernelConntrackInsertFailedDataPoint(ts pcommon.
 	mb.metricKernelConntrackInsertFailed.recordDataPoint(mb.startTime, ts, val)
 }
 
-// RecordKernelCPUStealTimeDataPoint adds a data point to kernel.cpu.steal_time metric.
-func (mb *MetricsBuilder) RecordKernelCPUStealTimeDataPoint(ts pcommon.Timestamp, val float64, cpuLogicalNumberAttributeValue int64) {
-	mb.metricKernelCPUStealTime.recordDataPoint(mb.startTime, ts, val, cpuLogicalNumberAttributeValue)
-}
-
 // RecordKernelLogMatchesDataPoint adds a data point to kernel.log.matches metric.
 func (mb *MetricsBuilder) RecordKernelLogMatchesDataPoint(ts pcommon.Timestamp, val int64, isolationLayerAttributeValue string) {
 	mb.metricKernelLogMatches.recordDataPoint(mb.startTime, ts, val, isolationLayerAttributeValue)
@@ -1373,23 +1393,28 @@ func (mb *MetricsBuilder) RecordKernelOomKillsDataPoint(ts pcommon.Timestamp, va
 }
 
 // RecordKernelSkbDropsDataPoint adds a data point to kernel.skb.drops metric.
-func (mb *MetricsBuilder) RecordKernelSkbDropsDataPoint(ts pcommon.Timestamp, val int64, skbDropReasonAttributeValue string, networkInterfaceNameAttributeValue string) {
-	mb.metricKernelSkbDrops.recordDataPoint(mb.startTime, ts, val, skbDropReasonAttributeValue, networkInterfaceNameAttributeValue)
+func (mb *MetricsBuilder) RecordKernelSkbDropsDataPoint(ts pcommon.Timestamp, val int64, kernelSkbDropReasonAttributeValue string, networkInterfaceNameAttributeValue string) {
+	mb.metricKernelSkbDrops.recordDataPoint(mb.startTime, ts, val, kernelSkbDropReasonAttributeValue, networkInterfaceNameAttributeValue)
 }
 
 // RecordKernelTCPConnectionsDataPoint adds a data point to kernel.tcp.connections metric.
-func (mb *MetricsBuilder) RecordKernelTCPConnectionsDataPoint(ts pcommon.Timestamp, val int64, tcpStateFromAttributeValue string, tcpStateToAttributeValue string) {
-	mb.metricKernelTCPConnections.recordDataPoint(mb.startTime, ts, val, tcpStateFromAttributeValue, tcpStateToAttributeValue)
+func (mb *MetricsBuilder) RecordKernelTCPConnectionsDataPoint(ts pcommon.Timestamp, val int64, kernelTCPStateFromAttributeValue string, kernelTCPStateToAttributeValue string) {
+	mb.metricKernelTCPConnections.recordDataPoint(mb.startTime, ts, val, kernelTCPStateFromAttributeValue, kernelTCPStateToAttributeValue)
 }
 
 // RecordKernelTCPResetsDataPoint adds a data point to kernel.tcp.resets metric.
-func (mb *MetricsBuilder) RecordKernelTCPResetsDataPoint(ts pcommon.Timestamp, val int64, tcpResetDirectionAttributeValue AttributeTCPResetDirection) {
-	mb.metricKernelTCPResets.recordDataPoint(mb.startTime, ts, val, tcpResetDirectionAttributeValue.String())
+func (mb *MetricsBuilder) RecordKernelTCPResetsDataPoint(ts pcommon.Timestamp, val int64, kernelTCPResetDirectionAttributeValue AttributeKernelTCPResetDirection) {
+	mb.metricKernelTCPResets.recordDataPoint(mb.startTime, ts, val, kernelTCPResetDirectionAttributeValue.String())
 }
 
 // RecordKernelTCPRetransmitsDataPoint adds a data point to kernel.tcp.retransmits metric.
 func (mb *MetricsBuilder) RecordKernelTCPRetransmitsDataPoint(ts pcommon.Timestamp, val int64, networkPeerAddressAttributeValue string, serverPortAttributeValue int64) {
 	mb.metricKernelTCPRetransmits.recordDataPoint(mb.startTime, ts, val, networkPeerAddressAttributeValue, serverPortAttributeValue)
+}
+
+// RecordSystemCPUTimeDataPoint adds a data point to system.cpu.time metric.
+func (mb *MetricsBuilder) RecordSystemCPUTimeDataPoint(ts pcommon.Timestamp, val float64, cpuModeAttributeValue AttributeCPUMode, cpuLogicalNumberAttributeValue int64) {
+	mb.metricSystemCPUTime.recordDataPoint(mb.startTime, ts, val, cpuModeAttributeValue.String(), cpuLogicalNumberAttributeValue)
 }
 
 // Reset resets metrics builder to its initial state. It should be used when external metrics source is restarted,

@@ -69,7 +69,6 @@ func TestMetricsBuilder(t *testing.T) {
 			aggMap := make(map[string]string) // contains the aggregation strategies for each metric name
 			aggMap["kernel.cgroup.cpu.throttled_periods"] = mb.metricKernelCgroupCPUThrottledPeriods.config.AggregationStrategy
 			aggMap["kernel.cgroup.cpu.throttled_time"] = mb.metricKernelCgroupCPUThrottledTime.config.AggregationStrategy
-			aggMap["kernel.cpu.steal_time"] = mb.metricKernelCPUStealTime.config.AggregationStrategy
 			aggMap["kernel.log.matches"] = mb.metricKernelLogMatches.config.AggregationStrategy
 			aggMap["kernel.net.tx_timeouts"] = mb.metricKernelNetTxTimeouts.config.AggregationStrategy
 			aggMap["kernel.oom.kills"] = mb.metricKernelOomKills.config.AggregationStrategy
@@ -77,6 +76,7 @@ func TestMetricsBuilder(t *testing.T) {
 			aggMap["kernel.tcp.connections"] = mb.metricKernelTCPConnections.config.AggregationStrategy
 			aggMap["kernel.tcp.resets"] = mb.metricKernelTCPResets.config.AggregationStrategy
 			aggMap["kernel.tcp.retransmits"] = mb.metricKernelTCPRetransmits.config.AggregationStrategy
+			aggMap["system.cpu.time"] = mb.metricSystemCPUTime.config.AggregationStrategy
 
 			expectedWarnings := 0
 			if tt.metricsSet != testDataSetReag {
@@ -105,12 +105,6 @@ func TestMetricsBuilder(t *testing.T) {
 			mb.RecordKernelConntrackInsertFailedDataPoint(ts, 1)
 			defaultMetricsCount++
 			allMetricsCount++
-			mb.RecordKernelCPUStealTimeDataPoint(ts, 1, 18)
-			if tt.name == "reaggregate_set" {
-				mb.RecordKernelCPUStealTimeDataPoint(ts, 3, 19)
-			}
-			defaultMetricsCount++
-			allMetricsCount++
 			mb.RecordKernelLogMatchesDataPoint(ts, 1, "isolation.layer-val")
 			if tt.name == "reaggregate_set" {
 				mb.RecordKernelLogMatchesDataPoint(ts, 3, "isolation.layer-val-2")
@@ -129,27 +123,33 @@ func TestMetricsBuilder(t *testing.T) {
 			}
 			defaultMetricsCount++
 			allMetricsCount++
-			mb.RecordKernelSkbDropsDataPoint(ts, 1, "skb.drop.reason-val", "network.interface.name-val")
+			mb.RecordKernelSkbDropsDataPoint(ts, 1, "kernel.skb.drop.reason-val", "network.interface.name-val")
 			if tt.name == "reaggregate_set" {
-				mb.RecordKernelSkbDropsDataPoint(ts, 3, "skb.drop.reason-val-2", "network.interface.name-val-2")
+				mb.RecordKernelSkbDropsDataPoint(ts, 3, "kernel.skb.drop.reason-val-2", "network.interface.name-val-2")
 			}
 			defaultMetricsCount++
 			allMetricsCount++
-			mb.RecordKernelTCPConnectionsDataPoint(ts, 1, "tcp.state.from-val", "tcp.state.to-val")
+			mb.RecordKernelTCPConnectionsDataPoint(ts, 1, "kernel.tcp.state.from-val", "kernel.tcp.state.to-val")
 			if tt.name == "reaggregate_set" {
-				mb.RecordKernelTCPConnectionsDataPoint(ts, 3, "tcp.state.from-val-2", "tcp.state.to-val-2")
+				mb.RecordKernelTCPConnectionsDataPoint(ts, 3, "kernel.tcp.state.from-val-2", "kernel.tcp.state.to-val-2")
 			}
 			defaultMetricsCount++
 			allMetricsCount++
-			mb.RecordKernelTCPResetsDataPoint(ts, 1, AttributeTCPResetDirectionSent)
+			mb.RecordKernelTCPResetsDataPoint(ts, 1, AttributeKernelTCPResetDirectionSent)
 			if tt.name == "reaggregate_set" {
-				mb.RecordKernelTCPResetsDataPoint(ts, 3, AttributeTCPResetDirectionReceived)
+				mb.RecordKernelTCPResetsDataPoint(ts, 3, AttributeKernelTCPResetDirectionReceived)
 			}
 			defaultMetricsCount++
 			allMetricsCount++
 			mb.RecordKernelTCPRetransmitsDataPoint(ts, 1, "network.peer.address-val", 11)
 			if tt.name == "reaggregate_set" {
 				mb.RecordKernelTCPRetransmitsDataPoint(ts, 3, "network.peer.address-val-2", 12)
+			}
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordSystemCPUTimeDataPoint(ts, 1, AttributeCPUModeSteal, 18)
+			if tt.name == "reaggregate_set" {
+				mb.RecordSystemCPUTimeDataPoint(ts, 3, AttributeCPUModeSteal, 19)
 			}
 
 			rb := mb.NewResourceBuilder()
@@ -160,7 +160,6 @@ func TestMetricsBuilder(t *testing.T) {
 			if tt.name == "reaggregate_set" {
 				assert.Empty(t, mb.metricKernelCgroupCPUThrottledPeriods.aggDataPoints)
 				assert.Empty(t, mb.metricKernelCgroupCPUThrottledTime.aggDataPoints)
-				assert.Empty(t, mb.metricKernelCPUStealTime.aggDataPoints)
 				assert.Empty(t, mb.metricKernelLogMatches.aggDataPoints)
 				assert.Empty(t, mb.metricKernelNetTxTimeouts.aggDataPoints)
 				assert.Empty(t, mb.metricKernelOomKills.aggDataPoints)
@@ -168,6 +167,7 @@ func TestMetricsBuilder(t *testing.T) {
 				assert.Empty(t, mb.metricKernelTCPConnections.aggDataPoints)
 				assert.Empty(t, mb.metricKernelTCPResets.aggDataPoints)
 				assert.Empty(t, mb.metricKernelTCPRetransmits.aggDataPoints)
+				assert.Empty(t, mb.metricSystemCPUTime.aggDataPoints)
 			}
 
 			if tt.expectEmpty {
@@ -321,50 +321,6 @@ func TestMetricsBuilder(t *testing.T) {
 					assert.Equal(t, ts, dp.Timestamp())
 					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
 					assert.Equal(t, int64(1), dp.IntValue())
-				case "kernel.cpu.steal_time":
-					if tt.name != "reaggregate_set" {
-						assert.False(t, validatedMetrics["kernel.cpu.steal_time"], "Found a duplicate in the metrics slice: kernel.cpu.steal_time")
-						validatedMetrics["kernel.cpu.steal_time"] = true
-						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
-						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
-						assert.Equal(t, "Time the hypervisor ran something else while this virtual CPU wanted to run (/proc/stat steal).", mi.Description())
-						assert.Equal(t, "s", mi.Unit())
-						assert.True(t, mi.Sum().IsMonotonic())
-						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
-						dp := mi.Sum().DataPoints().At(0)
-						assert.Equal(t, start, dp.StartTimestamp())
-						assert.Equal(t, ts, dp.Timestamp())
-						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
-						assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
-						cpuLogicalNumberAttrVal, ok := dp.Attributes().Get("cpu.logical_number")
-						assert.True(t, ok)
-						assert.EqualValues(t, 18, cpuLogicalNumberAttrVal.Int())
-					} else {
-						assert.False(t, validatedMetrics["kernel.cpu.steal_time"], "Found a duplicate in the metrics slice: kernel.cpu.steal_time")
-						validatedMetrics["kernel.cpu.steal_time"] = true
-						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
-						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
-						assert.Equal(t, "Time the hypervisor ran something else while this virtual CPU wanted to run (/proc/stat steal).", mi.Description())
-						assert.Equal(t, "s", mi.Unit())
-						assert.True(t, mi.Sum().IsMonotonic())
-						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
-						dp := mi.Sum().DataPoints().At(0)
-						assert.Equal(t, start, dp.StartTimestamp())
-						assert.Equal(t, ts, dp.Timestamp())
-						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
-						switch aggMap["kernel.cpu.steal_time"] {
-						case "sum":
-							assert.InDelta(t, float64(4), dp.DoubleValue(), 0.01)
-						case "avg":
-							assert.InDelta(t, float64(2), dp.DoubleValue(), 0.01)
-						case "min":
-							assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
-						case "max":
-							assert.InDelta(t, float64(3), dp.DoubleValue(), 0.01)
-						}
-						_, ok := dp.Attributes().Get("cpu.logical_number")
-						assert.False(t, ok)
-					}
 				case "kernel.log.matches":
 					if tt.name != "reaggregate_set" {
 						assert.False(t, validatedMetrics["kernel.log.matches"], "Found a duplicate in the metrics slice: kernel.log.matches")
@@ -517,9 +473,9 @@ func TestMetricsBuilder(t *testing.T) {
 						assert.Equal(t, ts, dp.Timestamp())
 						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
 						assert.Equal(t, int64(1), dp.IntValue())
-						skbDropReasonAttrVal, ok := dp.Attributes().Get("skb.drop.reason")
+						kernelSkbDropReasonAttrVal, ok := dp.Attributes().Get("kernel.skb.drop.reason")
 						assert.True(t, ok)
-						assert.Equal(t, "skb.drop.reason-val", skbDropReasonAttrVal.Str())
+						assert.Equal(t, "kernel.skb.drop.reason-val", kernelSkbDropReasonAttrVal.Str())
 						networkInterfaceNameAttrVal, ok := dp.Attributes().Get("network.interface.name")
 						assert.True(t, ok)
 						assert.Equal(t, "network.interface.name-val", networkInterfaceNameAttrVal.Str())
@@ -546,7 +502,7 @@ func TestMetricsBuilder(t *testing.T) {
 						case "max":
 							assert.Equal(t, int64(3), dp.IntValue())
 						}
-						_, ok := dp.Attributes().Get("skb.drop.reason")
+						_, ok := dp.Attributes().Get("kernel.skb.drop.reason")
 						assert.False(t, ok)
 						_, ok = dp.Attributes().Get("network.interface.name")
 						assert.False(t, ok)
@@ -566,12 +522,12 @@ func TestMetricsBuilder(t *testing.T) {
 						assert.Equal(t, ts, dp.Timestamp())
 						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
 						assert.Equal(t, int64(1), dp.IntValue())
-						tcpStateFromAttrVal, ok := dp.Attributes().Get("tcp.state.from")
+						kernelTCPStateFromAttrVal, ok := dp.Attributes().Get("kernel.tcp.state.from")
 						assert.True(t, ok)
-						assert.Equal(t, "tcp.state.from-val", tcpStateFromAttrVal.Str())
-						tcpStateToAttrVal, ok := dp.Attributes().Get("tcp.state.to")
+						assert.Equal(t, "kernel.tcp.state.from-val", kernelTCPStateFromAttrVal.Str())
+						kernelTCPStateToAttrVal, ok := dp.Attributes().Get("kernel.tcp.state.to")
 						assert.True(t, ok)
-						assert.Equal(t, "tcp.state.to-val", tcpStateToAttrVal.Str())
+						assert.Equal(t, "kernel.tcp.state.to-val", kernelTCPStateToAttrVal.Str())
 					} else {
 						assert.False(t, validatedMetrics["kernel.tcp.connections"], "Found a duplicate in the metrics slice: kernel.tcp.connections")
 						validatedMetrics["kernel.tcp.connections"] = true
@@ -595,9 +551,9 @@ func TestMetricsBuilder(t *testing.T) {
 						case "max":
 							assert.Equal(t, int64(3), dp.IntValue())
 						}
-						_, ok := dp.Attributes().Get("tcp.state.from")
+						_, ok := dp.Attributes().Get("kernel.tcp.state.from")
 						assert.False(t, ok)
-						_, ok = dp.Attributes().Get("tcp.state.to")
+						_, ok = dp.Attributes().Get("kernel.tcp.state.to")
 						assert.False(t, ok)
 					}
 				case "kernel.tcp.resets":
@@ -615,9 +571,9 @@ func TestMetricsBuilder(t *testing.T) {
 						assert.Equal(t, ts, dp.Timestamp())
 						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
 						assert.Equal(t, int64(1), dp.IntValue())
-						tcpResetDirectionAttrVal, ok := dp.Attributes().Get("tcp.reset.direction")
+						kernelTCPResetDirectionAttrVal, ok := dp.Attributes().Get("kernel.tcp.reset.direction")
 						assert.True(t, ok)
-						assert.Equal(t, "sent", tcpResetDirectionAttrVal.Str())
+						assert.Equal(t, "sent", kernelTCPResetDirectionAttrVal.Str())
 					} else {
 						assert.False(t, validatedMetrics["kernel.tcp.resets"], "Found a duplicate in the metrics slice: kernel.tcp.resets")
 						validatedMetrics["kernel.tcp.resets"] = true
@@ -641,7 +597,7 @@ func TestMetricsBuilder(t *testing.T) {
 						case "max":
 							assert.Equal(t, int64(3), dp.IntValue())
 						}
-						_, ok := dp.Attributes().Get("tcp.reset.direction")
+						_, ok := dp.Attributes().Get("kernel.tcp.reset.direction")
 						assert.False(t, ok)
 					}
 				case "kernel.tcp.retransmits":
@@ -691,6 +647,55 @@ func TestMetricsBuilder(t *testing.T) {
 						_, ok := dp.Attributes().Get("network.peer.address")
 						assert.False(t, ok)
 						_, ok = dp.Attributes().Get("server.port")
+						assert.False(t, ok)
+					}
+				case "system.cpu.time":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["system.cpu.time"], "Found a duplicate in the metrics slice: system.cpu.time")
+						validatedMetrics["system.cpu.time"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Seconds each logical CPU spent in a mode; this receiver reports cpu.mode=steal, the time the hypervisor ran something else while this virtual CPU wanted to run (/proc/stat steal).", mi.Description())
+						assert.Equal(t, "s", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+						assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+						cpuModeAttrVal, ok := dp.Attributes().Get("cpu.mode")
+						assert.True(t, ok)
+						assert.Equal(t, "steal", cpuModeAttrVal.Str())
+						cpuLogicalNumberAttrVal, ok := dp.Attributes().Get("cpu.logical_number")
+						assert.True(t, ok)
+						assert.EqualValues(t, 18, cpuLogicalNumberAttrVal.Int())
+					} else {
+						assert.False(t, validatedMetrics["system.cpu.time"], "Found a duplicate in the metrics slice: system.cpu.time")
+						validatedMetrics["system.cpu.time"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Seconds each logical CPU spent in a mode; this receiver reports cpu.mode=steal, the time the hypervisor ran something else while this virtual CPU wanted to run (/proc/stat steal).", mi.Description())
+						assert.Equal(t, "s", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+						switch aggMap["system.cpu.time"] {
+						case "sum":
+							assert.InDelta(t, float64(4), dp.DoubleValue(), 0.01)
+						case "avg":
+							assert.InDelta(t, float64(2), dp.DoubleValue(), 0.01)
+						case "min":
+							assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+						case "max":
+							assert.InDelta(t, float64(3), dp.DoubleValue(), 0.01)
+						}
+						_, ok := dp.Attributes().Get("cpu.mode")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("cpu.logical_number")
 						assert.False(t, ok)
 					}
 				}

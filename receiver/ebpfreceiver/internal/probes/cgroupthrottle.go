@@ -138,8 +138,8 @@ func attachCgroupThrottle(env *attachEnv) (*Attachment, error) {
 // kernel.cgroup.throttle record per cgroup throttled since the last poll.
 //
 // Time convention: the record's Timestamp is the end of the interval (this
-// poll); interval.start (Unix ns) and interval.duration_ns give its start,
-// so the join can use [interval.start, Timestamp] as the evidence window.
+// poll); kernel.interval.start (Unix ns) and kernel.interval.duration_ns give its start,
+// so the join can use [kernel.interval.start, Timestamp] as the evidence window.
 func (c *cgroupThrottle) poll(now time.Time, logs *plog.LogRecordSlice) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -194,7 +194,6 @@ func appendThrottle(logs plog.LogRecordSlice, now, since time.Time, path string,
 	lr.SetSeverityNumber(plog.SeverityNumberWarn)
 	lr.SetSeverityText(plog.SeverityNumberWarn.String())
 	a := lr.Attributes()
-	a.PutStr(contract.AttrEventName, contract.EventCgroupThrottle)
 	a.PutStr(contract.AttrCgroupPath, path)
 	if id := identity.ContainerID(path); id != "" {
 		a.PutStr(contract.AttrContainerID, id)

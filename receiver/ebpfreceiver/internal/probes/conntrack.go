@@ -135,7 +135,6 @@ func attachConntrack(env *attachEnv) (*Attachment, error) {
 			lr.SetSeverityNumber(plog.SeverityNumberWarn)
 			lr.SetSeverityText(plog.SeverityNumberWarn.String())
 			a := lr.Attributes()
-			a.PutStr(contract.AttrEventName, contract.EventConntrackInsertFailed)
 			a.PutInt(contract.AttrConntrackInsertFailed, int64(delta))
 			a.PutStr(contract.AttrIsolationLayer, layers.Of(&layers.Facts{Event: contract.EventConntrackInsertFailed}))
 			lr.Body().SetStr(fmt.Sprintf("conntrack: %d insertions failed (total %d)", delta, st.InsertFailed))

@@ -71,7 +71,6 @@ func TestConntrackInsertFailedEvent(t *testing.T) {
 	lr := logs.At(0)
 	assert.Equal(t, contract.EventConntrackInsertFailed, lr.EventName())
 	assert.Equal(t, map[string]any{
-		contract.AttrEventName:             contract.EventConntrackInsertFailed,
 		contract.AttrConntrackInsertFailed: int64(3),
 		contract.AttrIsolationLayer:        contract.LayerL3,
 	}, lr.Attributes().AsRaw())

@@ -54,7 +54,6 @@ func TestCgroupThrottleV2FixtureTree(t *testing.T) {
 	assert.Equal(t, contract.EventCgroupThrottle, lr.EventName())
 	assert.Equal(t, t0.Add(2*time.Second).UnixNano(), lr.Timestamp().AsTime().UnixNano(), "Timestamp is the interval's end")
 	assert.Equal(t, map[string]any{
-		contract.AttrEventName:              contract.EventCgroupThrottle,
 		contract.AttrCgroupPath:             rel,
 		contract.AttrContainerID:            containerID,
 		contract.AttrCgroupThrottledNs:      int64(240 * time.Millisecond),

@@ -258,7 +258,6 @@ func appendKernelLog(logs plog.LogRecordSlice, now time.Time, clock interface{ W
 	lr.SetSeverityNumber(sev)
 	lr.SetSeverityText(sev.String())
 	a := lr.Attributes()
-	a.PutStr(contract.AttrEventName, contract.EventKernelLog)
 	a.PutStr(contract.AttrIsolationLayer, layer)
 	a.PutStr(contract.AttrLogKeyword, kw)
 	a.PutInt(contract.AttrLogFacility, int64(rec.Priority>>3))

@@ -66,7 +66,7 @@ func attachCPUSteal(env *attachEnv) (*Attachment, error) {
 			s.mu.Lock()
 			defer s.mu.Unlock()
 			for cpu, d := range s.last {
-				mb.RecordKernelCPUStealTimeDataPoint(now, d.Seconds(), int64(cpu))
+				mb.RecordSystemCPUTimeDataPoint(now, d.Seconds(), metadata.AttributeCPUModeSteal, int64(cpu))
 			}
 			return nil
 		},
@@ -75,7 +75,7 @@ func attachCPUSteal(env *attachEnv) (*Attachment, error) {
 
 // poll reads /proc/stat; with logs, appends a kernel.cpu.steal record for
 // every CPU whose steal in the interval reached the threshold (Timestamp =
-// interval end, interval.start attribute = its start, as for throttling).
+// interval end, kernel.interval.start attribute = its start, as for throttling).
 func (s *cpuSteal) poll(now time.Time, logs *plog.LogRecordSlice) error {
 	raw, err := os.ReadFile(s.path)
 	if err != nil {
@@ -121,6 +121,5 @@ func appendStealRecord(logs plog.LogRecordSlice, now time.Time) plog.LogRecord {
 	lr.SetEventName(contract.EventCPUSteal)
 	lr.SetSeverityNumber(plog.SeverityNumberWarn)
 	lr.SetSeverityText(plog.SeverityNumberWarn.String())
-	lr.Attributes().PutStr(contract.AttrEventName, contract.EventCPUSteal)
 	return lr
 }

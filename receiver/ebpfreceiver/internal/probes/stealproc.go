@@ -41,7 +41,7 @@ func newProcessSteal(sums *ebpf.Map, opts *HostOptions) *processSteal {
 }
 
 // poll appends a record per process whose steal in the interval reached
-// the threshold (Timestamp = interval end, interval.start its start) and
+// the threshold (Timestamp = interval end, kernel.interval.start its start) and
 // forgets the processes that are gone.
 func (s *processSteal) poll(now time.Time, logs plog.LogRecordSlice) error {
 	s.mu.Lock()
@@ -88,9 +88,12 @@ func (s *processSteal) appendRecord(logs plog.LogRecordSlice, now, since time.Ti
 	a.PutInt(contract.AttrProcessPID, int64(pid))
 	comm := s.procs.Comm(pid)
 	if comm != "" {
-		a.PutStr(contract.AttrProcessExecutable, comm)
+		a.PutStr(contract.AttrThreadName, comm)
 	}
 	info := s.procs.Lookup(pid)
+	if info.Executable != "" {
+		a.PutStr(contract.AttrProcessExecutable, info.Executable)
+	}
 	if info.CgroupPath != "" {
 		a.PutStr(contract.AttrCgroupPath, info.CgroupPath)
 	}

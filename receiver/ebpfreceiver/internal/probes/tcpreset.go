@@ -39,7 +39,7 @@ func attachTCPReset(env *attachEnv) (*Attachment, error) {
 	return &Attachment{
 		closers: append(closers, &objs),
 		CollectMetrics: func(now pcommon.Timestamp, mb *metadata.MetricsBuilder) error {
-			for dir, attr := range []metadata.AttributeTCPResetDirection{metadata.AttributeTCPResetDirectionSent, metadata.AttributeTCPResetDirectionReceived} {
+			for dir, attr := range []metadata.AttributeKernelTCPResetDirection{metadata.AttributeKernelTCPResetDirectionSent, metadata.AttributeKernelTCPResetDirectionReceived} {
 				var values []uint64
 				if err := objs.Resets.Lookup(uint32(dir), &values); err != nil {
 					return fmt.Errorf("read reset counters: %w", err)

@@ -47,7 +47,7 @@ func attachTCPRetransmit(env *attachEnv) (*Attachment, error) {
 		err = errors.New("classic tracepoint requested")
 	}
 	if err != nil {
-		env.logger.Info("tp_btf/tcp_retransmit_skb unavailable: retransmits are reported from the classic tracepoint, without tcp.retransmit.wait_ns",
+		env.logger.Info("tp_btf/tcp_retransmit_skb unavailable: retransmits are reported from the classic tracepoint, without kernel.tcp.retransmit.wait_ns",
 			zap.String("hook", "tracepoint/tcp/tcp_retransmit_skb"), zap.Error(err))
 		closers, counts, err = attachTCPRetransmitClassic(env)
 		if err != nil {

@@ -26,6 +26,12 @@ type Info struct {
 	// first non-root v1 path).
 	CgroupPath  string
 	ContainerID string
+	// Executable is the basename of /proc/<pid>/exe: the program the
+	// process runs (process.executable.name), which the task's comm is
+	// not — comm is a thread name any thread may change and is cut at 15
+	// bytes. "" when the link cannot be read (a kernel thread, a process
+	// gone, no ptrace access).
+	Executable string
 }
 
 // Cache resolves and caches identities. The zero value is not usable; use New.
@@ -113,6 +119,7 @@ func (c *Cache) Lookup(pid uint32) Info {
 	c.mu.Unlock()
 	entries, err := identity.ReadCgroupFile(c.procRoot, int64(pid))
 	var info Info
+	info.Executable = executable(filepath.Join(c.procRoot, strconv.FormatUint(uint64(pid), 10)))
 	if err == nil {
 		info.CgroupPath = identity.PickPath(entries)
 		info.ContainerID = identity.ContainerID(info.CgroupPath)
@@ -134,6 +141,17 @@ func (c *Cache) Lookup(pid uint32) Info {
 	}
 	c.mu.Unlock()
 	return info
+}
+
+// executable returns the basename of the process directory's exe link,
+// without the " (deleted)" the kernel appends when the file was removed
+// (a binary replaced while it runs).
+func executable(procDir string) string {
+	target, err := os.Readlink(filepath.Join(procDir, "exe"))
+	if err != nil || target == "" {
+		return ""
+	}
+	return filepath.Base(strings.TrimSuffix(target, " (deleted)"))
 }
 
 // CgroupPath resolves a cgroup id as the BPF programs report it: hier 0 is

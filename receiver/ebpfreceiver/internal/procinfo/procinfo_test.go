@@ -22,11 +22,16 @@ func TestCacheOverFixtureTree(t *testing.T) {
 	require.NoError(t, os.MkdirAll(filepath.Join(proc, "42"), 0o755))
 	require.NoError(t, os.WriteFile(filepath.Join(proc, "42", "cgroup"), []byte("0::/system.slice/docker-"+id+".scope\n"), 0o644))
 	require.NoError(t, os.WriteFile(filepath.Join(proc, "42", "status"), []byte("Seccomp:\t2\n"), 0o644))
+	// The exe link of a binary replaced while it runs; the comm file says
+	// something else (a thread name), which process.executable.name is not.
+	require.NoError(t, os.Symlink("/usr/local/bin/payment-service (deleted)", filepath.Join(proc, "42", "exe")))
+	require.NoError(t, os.WriteFile(filepath.Join(proc, "42", "comm"), []byte("worker-3\n"), 0o644))
 	require.NoError(t, os.WriteFile(filepath.Join(proc, "cgroups"), []byte("#subsys_name\thierarchy\tnum_cgroups\tenabled\ncpuset\t0\t1\t1\ncpu\t0\t1\t1\n"), 0o644))
 
 	c := New(proc, cg, 2, time.Minute)
 	info := c.Lookup(42)
-	assert.Equal(t, Info{CgroupPath: "/system.slice/docker-" + id + ".scope", ContainerID: id}, info)
+	assert.Equal(t, Info{CgroupPath: "/system.slice/docker-" + id + ".scope", ContainerID: id, Executable: "payment-service"}, info)
+	assert.Equal(t, "worker-3", c.Comm(42))
 	assert.Equal(t, 2, c.SeccompMode(42))
 	assert.Equal(t, Info{}, c.Lookup(43))
 
