@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"os"
 	"strings"
 
 	"github.com/crosshair-otel/crosshair/e2e/lab"
@@ -21,8 +22,15 @@ func gvisorScenario() scenario {
 				strings.HasPrefix(stackOf(s), "L4 gvisor")
 		},
 		evidenceText: "isolation.cause names sandbox syscall traps and isolation.runtime.stack starts L4 gvisor",
+		// Order's requests read /dev/zero 100 times a byte (both phases):
+		// work made of system calls, each one a trap to the Sentry inside
+		// gVisor.
+		flags: map[string][]string{"order": {"-syscall-work", "100"}},
 		inject: func(h *harness) error {
 			h.stopService("order")
+			if err := os.MkdirAll(lab.RunscDir, 0o700); err != nil {
+				return err
+			}
 			h.gvisor = lab.Order.Name
 			return h.startService(lab.Order, false)
 		},
@@ -33,13 +41,14 @@ func gvisorScenario() scenario {
 // gvisorArgv runs the service named h.gvisor inside runsc: argv is
 // `netns exec <ns> <bin> args…` for `ip`. The service already sits in its
 // lab cgroups (launch): runsc must not configure cgroups of its own (it
-// fails on a v1 hierarchy without cpuset).
+// fails on a v1 hierarchy without cpuset). TMPDIR puts runsc's bundle and
+// state where lab.Cleanup removes them, also after a killed run.
 func (h *harness) gvisorArgv(s lab.Service, argv []string) []string {
 	if h.gvisor == "" || h.gvisor != s.Name || len(argv) < 3 {
 		return argv
 	}
 	out := append([]string{}, argv[:3]...)
-	out = append(out, "runsc", "--rootless", "--ignore-cgroups", "--network=host", "--platform=ptrace", "do")
+	out = append(out, "env", "TMPDIR="+lab.RunscDir, "runsc", "--rootless", "--ignore-cgroups", "--network=host", "--platform=ptrace", "do")
 	return append(out, argv[3:]...)
 }
 

@@ -374,6 +374,9 @@ func Cleanup() error {
 		}
 	}
 	errs = append(errs, cleanupServices()...)
+	if err := cleanupRunsc(); err != nil {
+		errs = append(errs, err)
+	}
 	// Disk.
 	if mounted(DiskMount) {
 		if _, err := Run("umount", "-l", DiskMount); err != nil {

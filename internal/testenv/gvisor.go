@@ -35,6 +35,10 @@ func StartGVisor(t testing.TB, stdout *bytes.Buffer, args ...string) *Sandbox {
 	}
 	cmd := exec.Command(runsc, append([]string{"--rootless", "--network=host", "--platform=ptrace", "do"}, args...)...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// `runsc do` keeps its bundle and state in a runsc-do* directory under
+	// TMPDIR and removes it only on a clean exit: the test's own temporary
+	// directory goes away after the kill below.
+	cmd.Env = append(os.Environ(), "TMPDIR="+t.TempDir())
 	var stderr bytes.Buffer
 	if stdout != nil {
 		cmd.Stdout = stdout

@@ -132,7 +132,7 @@ func (p *joinProcessor) joinSpan(ri *resourceInfo, span ptrace.Span, n int, inco
 	if connQuality == join.QualityPeer {
 		res.Events = p.oneCandidate(res.Events, conns, start, end)
 	}
-	res.Events = p.tree.innermost(n, res.Events)
+	res.Events = p.tree.innermost(n, span, res.Events)
 
 	var v classify.Verdict
 	n = 1 // isolation.join

@@ -112,8 +112,12 @@ func (t *spanTree) reset() {
 
 // innermost drops from events (in place) the process-level events that a
 // descendant of span n in the same process covers: those are the
-// descendant's. Network- and node-keyed events stay.
-func (t *spanTree) innermost(n int, events []*kevent.Event) []*kevent.Event {
+// descendant's. Network- and node-keyed events stay. A sandbox's trap
+// windows go the other way (outermost).
+func (t *spanTree) innermost(n int, span ptrace.Span, events []*kevent.Event) []*kevent.Event {
+	if t.nested(n, span) {
+		events = dropSandboxTraps(events)
+	}
 	if n >= len(t.nodes) || !t.nodes[n].hasChild || len(events) == 0 {
 		return events
 	}
@@ -134,7 +138,7 @@ func (t *spanTree) innermost(n int, events []*kevent.Event) []*kevent.Event {
 	}
 	kept := events[:0]
 	for _, e := range events {
-		if !e.Local.IsValid() && !e.Peer.IsValid() && e.HasProcess() && t.coveredByDescendant(n, e) {
+		if !e.Local.IsValid() && !e.Peer.IsValid() && e.HasProcess() && !sandboxTraps(e) && t.coveredByDescendant(n, e) {
 			continue
 		}
 		kept = append(kept, e)
@@ -171,4 +175,40 @@ func (t *spanTree) coveredByDescendant(n int, e *kevent.Event) bool {
 // overlap is the length of [a0, a1] ∩ [b0, b1] (0 when disjoint).
 func overlap(a0, a1, b0, b1 int64) int64 {
 	return max(min(a1, b1)-max(a0, b0), 0)
+}
+
+// nested reports whether span n runs inside a request its process is
+// handling: its parent is a span of the same process in the batch, or it
+// is a client span with a parent (the parent may have left in another
+// batch).
+func (t *spanTree) nested(n int, span ptrace.Span) bool {
+	if n < len(t.nodes) && t.nodes[n].parent >= 0 {
+		return true
+	}
+	return span.Kind() == ptrace.SpanKindClient && !span.ParentSpanID().IsEmpty()
+}
+
+// sandboxTraps reports a sandbox's syscall-trap window (kernel.syscall.slow
+// of phase sandbox, gVisor's ptrace platform).
+func sandboxTraps(e *kevent.Event) bool {
+	return e.Name == contract.EventSyscallSlow && e.Detail != nil && e.Detail.SyscallPhase == "sandbox"
+}
+
+// dropSandboxTraps removes (in place) the trap windows of a sandbox from the
+// events of a span nested in a request: every syscall of the sandboxed
+// service traps, during its downstream calls too, and without a thread per
+// span (a stock span names none) a window cannot be split between the
+// requests in flight. The traps are the service's handling of its requests,
+// which the request's entry span (the server span, the hop a report names)
+// measures; a client span measures the call it makes, and a concurrent
+// request's traps would otherwise land on it.
+func dropSandboxTraps(events []*kevent.Event) []*kevent.Event {
+	kept := events[:0]
+	for _, e := range events {
+		if !sandboxTraps(e) {
+			kept = append(kept, e)
+		}
+	}
+	clear(events[len(kept):])
+	return kept
 }

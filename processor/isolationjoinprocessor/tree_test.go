@@ -137,3 +137,29 @@ func TestConnectWaitJoinsTheClientSpan(t *testing.T) {
 	assert.Equal(t, contract.LayerL4, attr(spans[1], contract.AttrIsolationLayer), "client span")
 	assert.Equal(t, "peer", attr(spans[1], attrJoin))
 }
+
+// TestSandboxTrapsGoToTheRequestsEntrySpan: a gVisor trap window lying
+// inside the client span goes to the server span of the request (the
+// sandboxed service's handling of it), not to the client span, whose time
+// is the call it makes; a plain process-level wait there stays the
+// client's (TestProcessEvidenceGoesToTheInnermostSpan).
+func TestSandboxTrapsGoToTheRequestsEntrySpan(t *testing.T) {
+	ms := time.Millisecond
+	traps := kernelEvent{name: contract.EventSyscallSlow, at: 75 * ms, attrs: kv{
+		contract.AttrProcessPID: pid, contract.AttrSyscallName: "read", contract.AttrSyscallPhase: "sandbox",
+		contract.AttrSyscallLatencyNs: int64(30 * ms), contract.AttrIsolationLayer: contract.LayerL4,
+		contract.AttrIntervalStart: t0.Add(25 * ms).UnixNano(), contract.AttrIntervalNs: int64(50 * ms),
+	}}
+	p, _, _ := newTestProcessor(t, createDefaultConfig())
+	_, err := p.processLogs(context.Background(), eventLogs(traps))
+	require.NoError(t, err)
+	td, err := p.processTraces(context.Background(), parentChildTraces(0))
+	require.NoError(t, err)
+	spans := allSpans(td)
+	require.Len(t, spans, 2)
+	assert.Equal(t, contract.LayerL4, attr(spans[0], contract.AttrIsolationLayer), "server: %v", attr(spans[0], attrCause))
+	assert.Contains(t, attr(spans[0], attrCause), "sandbox syscall traps")
+	assert.Equal(t, 30.0, attr(spans[0], attrSyscallSlowMs))
+	assert.Equal(t, contract.LayerApp, attr(spans[1], contract.AttrIsolationLayer), "client: %v", attr(spans[1], attrCause))
+	assert.Nil(t, attr(spans[1], attrSyscallSlowMs), "the client span carries no trap time")
+}

@@ -47,6 +47,7 @@ func serve(args []string) error {
 	otlp := fs.String("otlp", "", "OTLP/HTTP endpoint host:port of the collector")
 	cpuWork := fs.Duration("cpu-work", 0, "CPU time burnt per request")
 	fsyncFile := fs.String("fsync-file", "", "file that gets a 4 KiB write + fsync per request")
+	syscallWork := fs.Int("syscall-work", 0, "one-byte reads of /dev/zero per request: request work made of system calls, the part a syscall-intercepting sandbox slows")
 	cgroups := fs.String("cgroups", "", "comma-separated cgroup directories to join at start")
 	truthPath := fs.String("truth", "", "file for the harness's per-request measurements (fsync and CPU-work wall time); never on spans")
 	_ = fs.Parse(args)
@@ -90,6 +91,13 @@ func serve(args []string) error {
 	}
 	block := make([]byte, 4096)
 	var off int64
+	var zero *os.File
+	if *syscallWork > 0 {
+		if zero, err = os.Open("/dev/zero"); err != nil {
+			return err
+		}
+		defer zero.Close()
+	}
 
 	// Stock client: otelhttp over the default transport, whose keep-alive
 	// pool carries many requests on each connection.
@@ -108,6 +116,15 @@ func serve(args []string) error {
 			t0 := time.Now()
 			rec.CPUSpent = int64(burn(*cpuWork))
 			rec.CPUWall = since(t0)
+		}
+		if zero != nil {
+			var b [1]byte
+			for i := 0; i < *syscallWork; i++ {
+				if _, err := zero.Read(b[:]); err != nil {
+					http.Error(w, err.Error(), http.StatusInternalServerError)
+					return
+				}
+			}
 		}
 		if ledger != nil {
 			// A small durable write per request: a ledger entry.
