@@ -23,8 +23,8 @@ type Sandbox struct {
 	Done <-chan struct{}
 }
 
-// StartGVisor runs args inside `runsc --rootless --network=host
-// --platform=ptrace do` and waits until the Sentry is up. It skips (or
+// StartGVisor runs args inside `runsc --rootless --ignore-cgroups
+// --network=host --platform=ptrace do` and waits until the Sentry is up. It skips (or
 // fails under CI) when runsc is not installed; the sandbox is killed when
 // the test ends. Stdout goes to stdout when it is not nil.
 func StartGVisor(t testing.TB, stdout *bytes.Buffer, args ...string) *Sandbox {
@@ -33,7 +33,9 @@ func StartGVisor(t testing.TB, stdout *bytes.Buffer, args ...string) *Sandbox {
 	if err != nil {
 		SkipOrFail(t, "needs gVisor's runsc on PATH (apt-get install runsc): %v", err)
 	}
-	cmd := exec.Command(runsc, append([]string{"--rootless", "--network=host", "--platform=ptrace", "do"}, args...)...)
+	// --ignore-cgroups: runsc would otherwise make a runsc-<id> cgroup in
+	// every hierarchy, which a killed sandbox leaves behind.
+	cmd := exec.Command(runsc, append([]string{"--rootless", "--ignore-cgroups", "--network=host", "--platform=ptrace", "do"}, args...)...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	// `runsc do` keeps its bundle and state in a runsc-do* directory under
 	// TMPDIR and removes it only on a clean exit: the test's own temporary
