@@ -27,13 +27,20 @@ const volatile __u64 min_wait_ns = 1000000;
 const volatile __u32 connect_nr = 42; // __NR_connect (set from user space)
 // Sandbox traps (a ptrace-traced thread stopped at a syscall while its
 // tracer runs it: gVisor's ptrace platform). A stop up to max_trap_ns is the
-// interception's round trip; a longer one is the application's own blocking
-// wait that the tracer serves (an idle epoll, a sleep) and is not summed.
+// interception's round trip; a longer one in a syscall that can wait for
+// someone else (trap_waits: an idle epoll, a futex, a sleep, a socket read)
+// is the application's own blocking wait that the tracer serves and is not
+// summed. A long stop in any other syscall (a file read, a stat, a write)
+// is still the round trip: the tracer was slow to serve it (on a busy node
+// the Sentry waits for a CPU), and is summed.
 // Traps are summed per thread over a window that ends at the next long
 // stop or after trap_window_ns; a window whose sum reaches min_wait_ns
 // becomes a record (PHASE_SANDBOX).
 const volatile __u64 max_trap_ns = 1000000;
 const volatile __u64 trap_window_ns = 100000000;
+// Bitmap of the syscalls that may block on another party (set from user
+// space): a long trap in one of them is a wait, not the sandbox's cost.
+const volatile __u64 trap_waits[8] = {};
 // Bitmap of the watched syscall numbers (set from user space).
 const volatile __u64 watched[8] = {};
 // Bitmap of the socket read/write calls whose first argument is the fd
@@ -71,6 +78,13 @@ static __always_inline bool is_watched(long nr)
 	if (nr < 0 || nr >= 512)
 		return false;
 	return (watched[(nr >> 6) & 7] >> (nr & 63)) & 1;
+}
+
+static __always_inline bool may_wait(long nr)
+{
+	if (nr < 0 || nr >= 512)
+		return true;
+	return (trap_waits[(nr >> 6) & 7] >> (nr & 63)) & 1;
 }
 
 static __always_inline bool is_sock_call(long nr)
@@ -190,9 +204,10 @@ static __always_inline void trap_flush(struct sc_wait *st, struct task_struct *t
 static __always_inline void trap_end(struct sc_wait *st, struct task_struct *t, __u64 now)
 {
 	__u64 out = st->trap_out, d = now - out;
+	bool wait = d > max_trap_ns && may_wait(st->trap_nr);
 
 	st->trap_out = 0;
-	if (d <= max_trap_ns) {
+	if (!wait) {
 		if (!st->trap_first)
 			st->trap_first = out;
 		st->trap_sum += d;
@@ -202,7 +217,7 @@ static __always_inline void trap_end(struct sc_wait *st, struct task_struct *t, 
 	// A long stop is the application blocked (waiting for its next request
 	// or a downstream reply): the burst of work before it is a window of its
 	// own, so windows follow the requests' active parts.
-	if (st->trap_first && (d > max_trap_ns || now - st->trap_first >= trap_window_ns))
+	if (st->trap_first && (wait || now - st->trap_first >= trap_window_ns))
 		trap_flush(st, t);
 }
 

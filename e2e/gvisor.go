@@ -22,7 +22,7 @@ func gvisorScenario() scenario {
 				strings.HasPrefix(stackOf(s), "L4 gvisor")
 		},
 		evidenceText: "isolation.cause names sandbox syscall traps and isolation.runtime.stack starts L4 gvisor",
-		// Order's requests read /dev/zero 100 times a byte (both phases):
+		// Order's requests pread /dev/zero 100 times a byte (both phases):
 		// work made of system calls, each one a trap to the Sentry inside
 		// gVisor.
 		flags: map[string][]string{"order": {"-syscall-work", "100"}},

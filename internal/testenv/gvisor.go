@@ -29,6 +29,13 @@ type Sandbox struct {
 // the test ends. Stdout goes to stdout when it is not nil.
 func StartGVisor(t testing.TB, stdout *bytes.Buffer, args ...string) *Sandbox {
 	t.Helper()
+	return StartGVisorIn(t, "", stdout, args...)
+}
+
+// StartGVisorIn is StartGVisor with runsc, and so its Sentry, gofer and
+// stubs, started inside the cgroup (v1) directory cgroup ("" = the test's).
+func StartGVisorIn(t testing.TB, cgroup string, stdout *bytes.Buffer, args ...string) *Sandbox {
+	t.Helper()
 	runsc, err := exec.LookPath("runsc")
 	if err != nil {
 		SkipOrFail(t, "needs gVisor's runsc on PATH (apt-get install runsc): %v", err)
@@ -36,6 +43,10 @@ func StartGVisor(t testing.TB, stdout *bytes.Buffer, args ...string) *Sandbox {
 	// --ignore-cgroups: runsc would otherwise make a runsc-<id> cgroup in
 	// every hierarchy, which a killed sandbox leaves behind.
 	cmd := exec.Command(runsc, append([]string{"--rootless", "--ignore-cgroups", "--network=host", "--platform=ptrace", "do"}, args...)...)
+	if cgroup != "" {
+		// Joined before runsc starts: the shell execs it with its pid.
+		cmd = exec.Command("/bin/sh", append([]string{"-c", `echo $$ > "$0/cgroup.procs" && exec "$@"`, cgroup, runsc}, cmd.Args[1:]...)...)
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	// `runsc do` keeps its bundle and state in a runsc-do* directory under
 	// TMPDIR and removes it only on a clean exit: the test's own temporary

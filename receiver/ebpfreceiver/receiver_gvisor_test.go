@@ -1,7 +1,11 @@
 package ebpfreceiver
 
 import (
+	"bytes"
+	"fmt"
+	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -73,4 +77,70 @@ func TestGVisorSyscallTraps(t *testing.T) {
 			assert.Empty(t, traps(plain.Process.Pid), "sandbox traps of the unsandboxed dd")
 		})
 	}
+}
+
+// preadLoop makes 2000 one-byte pread64 calls of /dev/zero (a syscall that
+// never waits for anyone) and prints when the loop began and ended (unix
+// ns).
+const preadLoop = `
+import os, time
+fd = os.open("/dev/zero", os.O_RDONLY)
+t = time.time_ns()
+for _ in range(2000):
+    os.pread(fd, 1, 0)
+print(t, time.time_ns())
+`
+
+// TestGVisorStarvedSentryTraps: a sandbox whose cgroup may use 10% of a CPU
+// (2ms per 20ms period): its Sentry is throttled in the middle of serving
+// traps, whose round trips then last milliseconds. A pread64 never waits
+// for another party, so those long stops are still the sandbox's cost and
+// are summed: the trap time is a large part of the loop's wall time (the
+// rest is the interpreter's own code, throttled too). Unthrottled, the
+// 2000 round trips take ~0.1s: a 1ms cap on a trap would keep about that.
+func TestGVisorStarvedSentryTraps(t *testing.T) {
+	testenv.RequireRoot(t, "runsc", "python3")
+	dir := fmt.Sprintf("/sys/fs/cgroup/cpu/crosshair-test-gvisor-%d", os.Getpid())
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		testenv.SkipOrFail(t, "needs the cgroup v1 cpu hierarchy: %v", err)
+	}
+	t.Cleanup(func() {
+		for i := 0; i < 50 && os.Remove(dir) != nil; i++ {
+			time.Sleep(100 * time.Millisecond)
+		}
+	})
+	require.NoError(t, os.WriteFile(dir+"/cpu.cfs_period_us", []byte("20000"), 0))
+	require.NoError(t, os.WriteFile(dir+"/cpu.cfs_quota_us", []byte("2000"), 0))
+
+	sink := new(consumertest.LogsSink)
+	startReceiver(t, hostConfig("syscall_slow"), sink, nil)
+	var out bytes.Buffer
+	sb := testenv.StartGVisorIn(t, dir, &out, "/usr/bin/python3", "-c", preadLoop)
+	select {
+	case <-sb.Done:
+	case <-time.After(120 * time.Second):
+		t.Fatal("the pread loop in gVisor did not finish in 120s")
+	}
+	f := strings.Fields(out.String())
+	require.Len(t, f, 2, "the loop's output %q", out.String())
+	from, err := strconv.ParseInt(f[0], 10, 64)
+	require.NoError(t, err)
+	to, err := strconv.ParseInt(f[1], 10, 64)
+	require.NoError(t, err)
+	wall := to - from
+	time.Sleep(300 * time.Millisecond) // the last windows
+	var sum, count int64
+	// The loop's windows only (the interpreter's start traps too).
+	for _, lr := range recordsWhere(sink, contract.EventSyscallSlow, func(lr plog.LogRecord) bool {
+		a := lr.Attributes()
+		start := integer(a, contract.AttrIntervalStart)
+		return integer(a, contract.AttrProcessPID) == int64(sb.SentryPID) && str(a, contract.AttrSyscallPhase) == "sandbox" &&
+			start >= from && start+integer(a, contract.AttrIntervalNs) <= to
+	}) {
+		sum += integer(lr.Attributes(), contract.AttrSyscallLatencyNs)
+		count += integer(lr.Attributes(), contract.AttrSyscallSandboxTraps)
+	}
+	t.Logf("2000 preads in a throttled gVisor: %v of wall time, %d traps summed, %v trapped", time.Duration(wall), count, time.Duration(sum))
+	assert.GreaterOrEqual(t, sum, wall/3, "the throttled traps are summed")
+	assert.LessOrEqual(t, sum, wall, "one thread's traps fit in the loop")
 }

@@ -47,7 +47,7 @@ func serve(args []string) error {
 	otlp := fs.String("otlp", "", "OTLP/HTTP endpoint host:port of the collector")
 	cpuWork := fs.Duration("cpu-work", 0, "CPU time burnt per request")
 	fsyncFile := fs.String("fsync-file", "", "file that gets a 4 KiB write + fsync per request")
-	syscallWork := fs.Int("syscall-work", 0, "one-byte reads of /dev/zero per request: request work made of system calls, the part a syscall-intercepting sandbox slows")
+	syscallWork := fs.Int("syscall-work", 0, "one-byte positional reads (pread64) of /dev/zero per request: request work made of system calls that never wait for anyone, the part a syscall-intercepting sandbox slows")
 	cgroups := fs.String("cgroups", "", "comma-separated cgroup directories to join at start")
 	truthPath := fs.String("truth", "", "file for the harness's per-request measurements (fsync and CPU-work wall time); never on spans")
 	_ = fs.Parse(args)
@@ -120,7 +120,7 @@ func serve(args []string) error {
 		if zero != nil {
 			var b [1]byte
 			for i := 0; i < *syscallWork; i++ {
-				if _, err := zero.Read(b[:]); err != nil {
+				if _, err := zero.ReadAt(b[:], 0); err != nil {
 					http.Error(w, err.Error(), http.StatusInternalServerError)
 					return
 				}

@@ -110,6 +110,7 @@ const (
 	schedVarMinWaitNs               = "min_wait_ns"
 	schedVarSockCalls               = "sock_calls"
 	schedVarTrackSyscalls           = "track_syscalls"
+	schedVarTrapWaits               = "trap_waits"
 	schedVarTrapWindowNs            = "trap_window_ns"
 	schedVarUnusedCgKey             = "unused_cg_key"
 	schedVarUnusedCpuThrottledEvent = "unused_cpu_throttled_event"
@@ -195,6 +196,7 @@ type schedVariableSpecs struct {
 	MinWaitNs               *ebpf.VariableSpec `ebpf:"min_wait_ns"`
 	SockCalls               *ebpf.VariableSpec `ebpf:"sock_calls"`
 	TrackSyscalls           *ebpf.VariableSpec `ebpf:"track_syscalls"`
+	TrapWaits               *ebpf.VariableSpec `ebpf:"trap_waits"`
 	TrapWindowNs            *ebpf.VariableSpec `ebpf:"trap_window_ns"`
 	UnusedCgKey             *ebpf.VariableSpec `ebpf:"unused_cg_key"`
 	UnusedCpuThrottledEvent *ebpf.VariableSpec `ebpf:"unused_cpu_throttled_event"`
@@ -262,6 +264,7 @@ type schedVariables struct {
 	MinWaitNs               *ebpf.Variable `ebpf:"min_wait_ns"`
 	SockCalls               *ebpf.Variable `ebpf:"sock_calls"`
 	TrackSyscalls           *ebpf.Variable `ebpf:"track_syscalls"`
+	TrapWaits               *ebpf.Variable `ebpf:"trap_waits"`
 	TrapWindowNs            *ebpf.Variable `ebpf:"trap_window_ns"`
 	UnusedCgKey             *ebpf.Variable `ebpf:"unused_cg_key"`
 	UnusedCpuThrottledEvent *ebpf.Variable `ebpf:"unused_cpu_throttled_event"`

@@ -64,6 +64,33 @@ func watchedBitmap(names []string) ([8]uint64, error) {
 // can tie it to that connection's span.
 var socketCalls = []string{"read", "write", "readv", "writev", "recvfrom", "sendto", "recvmsg", "sendmsg"}
 
+// trapWaitCalls can wait for another party (a peer, a lock holder, a
+// timer, a child): a gVisor stub's long ptrace stop in one of them is the
+// application's own blocking wait, which the Sentry serves, not the
+// sandbox's cost (bpf/syscall_wait.h trap_waits). A long stop in any other
+// syscall (a positional file read, a stat, an mmap) is still the trap's
+// round trip: the Sentry was slow to serve it.
+var trapWaitCalls = []int{
+	unix.SYS_READ, unix.SYS_READV, unix.SYS_WRITE, unix.SYS_WRITEV, unix.SYS_RECVFROM, unix.SYS_RECVMSG, unix.SYS_RECVMMSG,
+	unix.SYS_SENDTO, unix.SYS_SENDMSG, unix.SYS_SENDMMSG, unix.SYS_CONNECT, unix.SYS_ACCEPT, unix.SYS_ACCEPT4,
+	unix.SYS_FUTEX, unix.SYS_EPOLL_PWAIT, unix.SYS_EPOLL_PWAIT2, unix.SYS_PPOLL, unix.SYS_PSELECT6,
+	unix.SYS_NANOSLEEP, unix.SYS_CLOCK_NANOSLEEP, unix.SYS_WAIT4, unix.SYS_WAITID, unix.SYS_RT_SIGSUSPEND,
+	unix.SYS_RT_SIGTIMEDWAIT, unix.SYS_FLOCK, unix.SYS_FCNTL, unix.SYS_MSGRCV, unix.SYS_MSGSND, unix.SYS_SEMTIMEDOP,
+	unix.SYS_IO_GETEVENTS, unix.SYS_IO_URING_ENTER, unix.SYS_OPENAT, unix.SYS_IOCTL,
+}
+
+// trapWaitBitmap is trapWaitCalls (and this architecture's own waits) as
+// a bitmap of syscall numbers.
+func trapWaitBitmap() [8]uint64 {
+	var bits [8]uint64
+	for _, nr := range append(trapWaitCalls, archTrapWaitCalls...) {
+		if nr >= 0 && nr < 512 {
+			bits[nr/64] |= 1 << (nr % 64)
+		}
+	}
+	return bits
+}
+
 // setSyscallWaitVars configures the wait tracking of bpf/syscall_wait.h in
 // spec (syscall.c's object, or sched.c's when it tracks the waits).
 func setSyscallWaitVars(spec *ebpf.CollectionSpec, opts *HostOptions) error {
@@ -81,6 +108,7 @@ func setSyscallWaitVars(spec *ebpf.CollectionSpec, opts *HostOptions) error {
 		setVar(spec, "min_entry_latency_ns", uint64(opts.SyscallEntryThreshold)),
 		setVarValue(spec, "connect_nr", uint32(unix.SYS_CONNECT)),
 		setVarValue(spec, "watched", bits),
+		setVarValue(spec, "trap_waits", trapWaitBitmap()),
 	)
 }
 

@@ -93,6 +93,7 @@ const (
 	syscallVarMinLatencyNs         = "min_latency_ns"
 	syscallVarMinWaitNs            = "min_wait_ns"
 	syscallVarSockCalls            = "sock_calls"
+	syscallVarTrapWaits            = "trap_waits"
 	syscallVarTrapWindowNs         = "trap_window_ns"
 	syscallVarUnusedScKey          = "unused_sc_key"
 	syscallVarUnusedSyscallEvent   = "unused_syscall_event"
@@ -166,6 +167,7 @@ type syscallVariableSpecs struct {
 	MinLatencyNs       *ebpf.VariableSpec `ebpf:"min_latency_ns"`
 	MinWaitNs          *ebpf.VariableSpec `ebpf:"min_wait_ns"`
 	SockCalls          *ebpf.VariableSpec `ebpf:"sock_calls"`
+	TrapWaits          *ebpf.VariableSpec `ebpf:"trap_waits"`
 	TrapWindowNs       *ebpf.VariableSpec `ebpf:"trap_window_ns"`
 	UnusedScKey        *ebpf.VariableSpec `ebpf:"unused_sc_key"`
 	UnusedSyscallEvent *ebpf.VariableSpec `ebpf:"unused_syscall_event"`
@@ -220,6 +222,7 @@ type syscallVariables struct {
 	MinLatencyNs       *ebpf.Variable `ebpf:"min_latency_ns"`
 	MinWaitNs          *ebpf.Variable `ebpf:"min_wait_ns"`
 	SockCalls          *ebpf.Variable `ebpf:"sock_calls"`
+	TrapWaits          *ebpf.Variable `ebpf:"trap_waits"`
 	TrapWindowNs       *ebpf.Variable `ebpf:"trap_window_ns"`
 	UnusedScKey        *ebpf.Variable `ebpf:"unused_sc_key"`
 	UnusedSyscallEvent *ebpf.Variable `ebpf:"unused_syscall_event"`
