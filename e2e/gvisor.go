@@ -11,11 +11,9 @@ import (
 // into a gVisor sandbox (runsc, ptrace platform, its namespace's network):
 // the same binary, every syscall now trapped to the Sentry. Order's slow
 // spans should be L4 on the receiver's sandbox trap records and placed in
-// gVisor; the other services' spans stay as they were. Opt-in until it
-// meets its targets (e2e/README.md has the last run's figures).
+// gVisor; the other services' spans stay as they were.
 func gvisorScenario() scenario {
 	return scenario{
-		optIn: true,
 		name:  "gvisor", expected: "L4", hop: lab.Order, hopKind: KindServer,
 		evidence: func(s *Span) bool {
 			return s.Num("kernel.syscall.slow_ms") > 0 && strings.Contains(s.Cause(), "sandbox syscall traps") &&
