@@ -14,7 +14,7 @@ import (
 // gVisor; the other services' spans stay as they were.
 func gvisorScenario() scenario {
 	return scenario{
-		name:  "gvisor", expected: "L4", hop: lab.Order, hopKind: KindServer,
+		name: "gvisor", expected: "L4", hop: lab.Order, hopKind: KindServer,
 		evidence: func(s *Span) bool {
 			return s.Num("kernel.syscall.slow_ms") > 0 && strings.Contains(s.Cause(), "sandbox syscall traps") &&
 				strings.HasPrefix(stackOf(s), "L4 gvisor")
