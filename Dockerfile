@@ -22,7 +22,10 @@ COPY go.mod go.sum ./
 COPY tools/go.mod tools/go.sum tools/
 RUN go mod download && go mod download -modfile=tools/go.mod
 COPY . .
-RUN go tool -modfile=tools/go.mod builder --config builder-config.yaml --skip-compilation
+# --skip-get-modules + `go mod tidy -e`: see the Makefile's build (a test-only module of
+# k8sattributesprocessor is not served).
+RUN (go tool -modfile=tools/go.mod builder --config builder-config.yaml --skip-compilation || test -f _build/go.mod) \
+ && cd _build && go mod tidy -e
 RUN cd _build && go build -trimpath -ldflags="-s -w" -o /out/otelcol-crosshair .
 
 FROM gcr.io/distroless/static-debian12 AS runtime
