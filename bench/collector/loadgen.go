@@ -166,21 +166,7 @@ func stockTraces(worker, seq, peerPort int) ptrace.Traces {
 	now := time.Now()
 	url := fmt.Sprintf("http://payment:%d/checkout", peerPort)
 	for i := range spansPerRequest {
-		s := spans.AppendEmpty()
-		var tid [16]byte
-		var sid [8]byte
-		n := uint64(worker)<<48 | uint64(seq)<<8 | uint64(i)
-		for b := range 8 {
-			tid[b] = byte(n >> (8 * b))
-			sid[b] = byte(n >> (8 * b))
-		}
-		tid[15] = 1
-		s.SetTraceID(pcommon.TraceID(tid))
-		s.SetSpanID(pcommon.SpanID(sid))
-		s.SetName("GET")
-		s.SetKind(ptrace.SpanKindClient)
-		s.SetStartTimestamp(pcommon.NewTimestampFromTime(now.Add(-5 * time.Millisecond)))
-		s.SetEndTimestamp(pcommon.NewTimestampFromTime(now))
+		s := appendClientSpan(spans, worker, seq, i, "GET", now)
 		a := s.Attributes()
 		a.PutStr("http.request.method", "GET")
 		a.PutStr("url.full", url)
@@ -208,21 +194,7 @@ func hostTraces(worker, seq, peerPort int) ptrace.Traces {
 	spans := rs.ScopeSpans().AppendEmpty().Spans()
 	now := time.Now()
 	for i := range spansPerRequest {
-		s := spans.AppendEmpty()
-		var tid [16]byte
-		var sid [8]byte
-		n := uint64(worker)<<48 | uint64(seq)<<8 | uint64(i)
-		for b := range 8 {
-			tid[b] = byte(n >> (8 * b))
-			sid[b] = byte(n >> (8 * b))
-		}
-		tid[15] = 1
-		s.SetTraceID(pcommon.TraceID(tid))
-		s.SetSpanID(pcommon.SpanID(sid))
-		s.SetName("GET /checkout")
-		s.SetKind(ptrace.SpanKindClient)
-		s.SetStartTimestamp(pcommon.NewTimestampFromTime(now.Add(-5 * time.Millisecond)))
-		s.SetEndTimestamp(pcommon.NewTimestampFromTime(now))
+		s := appendClientSpan(spans, worker, seq, i, "GET /checkout", now)
 		a := s.Attributes()
 		a.PutStr("network.peer.address", "127.0.0.1")
 		a.PutInt("network.peer.port", int64(peerPort))
@@ -243,4 +215,25 @@ func hostTraces(worker, seq, peerPort int) ptrace.Traces {
 		}
 	}
 	return td
+}
+
+// appendClientSpan appends span i of request seq of a worker: a 5 ms client
+// span ending now, in a trace of its own (ids unique per worker, seq and i).
+func appendClientSpan(spans ptrace.SpanSlice, worker, seq, i int, name string, now time.Time) ptrace.Span {
+	s := spans.AppendEmpty()
+	var tid [16]byte
+	var sid [8]byte
+	n := uint64(worker)<<48 | uint64(seq)<<8 | uint64(i)
+	for b := range 8 {
+		tid[b] = byte(n >> (8 * b))
+		sid[b] = byte(n >> (8 * b))
+	}
+	tid[15] = 1
+	s.SetTraceID(pcommon.TraceID(tid))
+	s.SetSpanID(pcommon.SpanID(sid))
+	s.SetName(name)
+	s.SetKind(ptrace.SpanKindClient)
+	s.SetStartTimestamp(pcommon.NewTimestampFromTime(now.Add(-5 * time.Millisecond)))
+	s.SetEndTimestamp(pcommon.NewTimestampFromTime(now))
+	return s
 }

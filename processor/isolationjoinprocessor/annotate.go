@@ -85,17 +85,10 @@ func qualityIndex(q string) int {
 // markUnjoined tags a batch released by the bound before its evidence
 // could be looked at. Called with p.mu held.
 func (p *joinProcessor) markUnjoined(ctx context.Context, td ptrace.Traces) {
-	rss := td.ResourceSpans()
-	for i := 0; i < rss.Len(); i++ {
-		sss := rss.At(i).ScopeSpans()
-		for j := 0; j < sss.Len(); j++ {
-			spans := sss.At(j).Spans()
-			for k := 0; k < spans.Len(); k++ {
-				a := spans.At(k).Attributes()
-				a.PutStr(attrJoin, join.QualityUnmatched)
-				a.PutStr(attrJoinIncomplete, incompleteMaxBound)
-			}
-		}
+	for s := range spansOf(td) {
+		a := s.Attributes()
+		a.PutStr(attrJoin, join.QualityUnmatched)
+		a.PutStr(attrJoinIncomplete, incompleteMaxBound)
 	}
 	p.countJoined(ctx, [5]int64{4: int64(td.SpanCount())})
 }

@@ -3,6 +3,7 @@ package isolationjoinprocessor
 
 import (
 	"context"
+	"iter"
 	"slices"
 	"time"
 
@@ -179,16 +180,8 @@ func (p *joinProcessor) batchHosts(td ptrace.Traces) []string {
 
 func latestEnd(td ptrace.Traces) int64 {
 	var end uint64
-	rss := td.ResourceSpans()
-	for i := 0; i < rss.Len(); i++ {
-		sss := rss.At(i).ScopeSpans()
-		for j := 0; j < sss.Len(); j++ {
-			spans := sss.At(j).Spans()
-			for k := 0; k < spans.Len(); k++ {
-				s := spans.At(k)
-				end = max(end, uint64(s.EndTimestamp()), uint64(s.StartTimestamp()))
-			}
-		}
+	for s := range spansOf(td) {
+		end = max(end, uint64(s.EndTimestamp()), uint64(s.StartTimestamp()))
 	}
 	return clampNs(end)
 }
@@ -198,4 +191,22 @@ func clampNs(t uint64) int64 {
 		return 1 << 62
 	}
 	return int64(t)
+}
+
+// spansOf yields every span of a batch, in order.
+func spansOf(td ptrace.Traces) iter.Seq[ptrace.Span] {
+	return func(yield func(ptrace.Span) bool) {
+		rss := td.ResourceSpans()
+		for i := 0; i < rss.Len(); i++ {
+			sss := rss.At(i).ScopeSpans()
+			for j := 0; j < sss.Len(); j++ {
+				spans := sss.At(j).Spans()
+				for k := 0; k < spans.Len(); k++ {
+					if !yield(spans.At(k)) {
+						return
+					}
+				}
+			}
+		}
+	}
 }
