@@ -142,7 +142,7 @@ func TestGVisorStarvedSentryTraps(t *testing.T) {
 	}
 	t.Logf("2000 preads in a throttled gVisor: %v of wall time, %d traps summed, %v trapped", time.Duration(wall), count, time.Duration(sum))
 	// Dropping the long stops kept ~0.1s (7% of this wall time) before;
-	// summed, they were 31–55% of it in six runs (the windows at the loop's two ends
+	// summed, they were 31–55% of it in five measured runs (the windows at the loop's two ends
 	// are left out above, and how much of the throttling falls inside a
 	// trap varies with the machine's load): a quarter separates the two.
 	assert.GreaterOrEqual(t, sum, wall/4, "the throttled traps are summed")
