@@ -20,6 +20,11 @@ func TestCgroupsOverCapAreCounted(t *testing.T) {
 	if _, err := os.Stat("/sys/fs/cgroup"); err != nil {
 		testenv.SkipOrFail(t, "no cgroup filesystem")
 	}
+	// The test's own two cgroups: the machine's tree may have none (a
+	// fresh node's cpu hierarchy is often just its root).
+	for _, n := range []string{"cap-a", "cap-b"} {
+		testenv.NewCgroupV1(t, "cpu", fmt.Sprintf("%s-%d", n, os.Getpid()), nil)
+	}
 	for _, tc := range []struct {
 		max      int
 		overZero bool
