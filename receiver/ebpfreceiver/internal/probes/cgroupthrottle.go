@@ -187,12 +187,7 @@ func (c *cgroupThrottle) poll(now time.Time, logs *plog.LogRecordSlice) {
 }
 
 func appendThrottle(logs plog.LogRecordSlice, now, since time.Time, path string, periods, ns uint64, perThread bool) {
-	lr := logs.AppendEmpty()
-	lr.SetTimestamp(pcommon.NewTimestampFromTime(now))
-	lr.SetObservedTimestamp(pcommon.NewTimestampFromTime(now))
-	lr.SetEventName(contract.EventCgroupThrottle)
-	lr.SetSeverityNumber(plog.SeverityNumberWarn)
-	lr.SetSeverityText(plog.SeverityNumberWarn.String())
+	lr := appendWarnRecord(logs, now, contract.EventCgroupThrottle)
 	a := lr.Attributes()
 	a.PutStr(contract.AttrCgroupPath, path)
 	if id := identity.ContainerID(path); id != "" {

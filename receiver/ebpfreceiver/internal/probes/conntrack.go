@@ -127,13 +127,7 @@ func attachConntrack(env *attachEnv) (*Attachment, error) {
 				return nil
 			}
 			delta := st.InsertFailed - prev.InsertFailed
-			lr := logs.AppendEmpty()
-			ts := pcommon.NewTimestampFromTime(now)
-			lr.SetTimestamp(ts)
-			lr.SetObservedTimestamp(ts)
-			lr.SetEventName(contract.EventConntrackInsertFailed)
-			lr.SetSeverityNumber(plog.SeverityNumberWarn)
-			lr.SetSeverityText(plog.SeverityNumberWarn.String())
+			lr := appendWarnRecord(logs, now, contract.EventConntrackInsertFailed)
 			a := lr.Attributes()
 			a.PutInt(contract.AttrConntrackInsertFailed, int64(delta))
 			a.PutStr(contract.AttrIsolationLayer, layers.Of(&layers.Facts{Event: contract.EventConntrackInsertFailed}))

@@ -115,11 +115,5 @@ func (s *cpuSteal) poll(now time.Time, logs *plog.LogRecordSlice) error {
 // of its interval), for the node-wide (per CPU) and the per-process records
 // alike.
 func appendStealRecord(logs plog.LogRecordSlice, now time.Time) plog.LogRecord {
-	lr := logs.AppendEmpty()
-	lr.SetTimestamp(pcommon.NewTimestampFromTime(now))
-	lr.SetObservedTimestamp(pcommon.NewTimestampFromTime(now))
-	lr.SetEventName(contract.EventCPUSteal)
-	lr.SetSeverityNumber(plog.SeverityNumberWarn)
-	lr.SetSeverityText(plog.SeverityNumberWarn.String())
-	return lr
+	return appendWarnRecord(logs, now, contract.EventCPUSteal)
 }
