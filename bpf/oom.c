@@ -20,6 +20,7 @@ int BPF_PROG(handle_mark_victim, struct task_struct *task, uid_t uid)
 {
 	struct oom_kill_event *e;
 	struct cg_key k;
+	const unsigned char *name;
 	__u64 one = 1, *n;
 
 	task_cg_key(task, bpf_core_enum_value(enum cgroup_subsys_id, memory_cgrp_id), &k);
@@ -37,6 +38,10 @@ int BPF_PROG(handle_mark_victim, struct task_struct *task, uid_t uid)
 	e->total_vm_pages = BPF_CORE_READ(task, mm, total_vm);
 	e->uid = uid;
 	e->_pad = 0;
+	e->exe[0] = 0;
+	name = BPF_CORE_READ(task, mm, exe_file, f_path.dentry, d_name.name);
+	if (name)
+		bpf_probe_read_kernel_str(e->exe, sizeof(e->exe), name);
 	bpf_ringbuf_submit(e, 0);
 	return 0;
 }

@@ -12,6 +12,9 @@
 #endif
 #define IFNAMSIZ 16
 #define DRIVER_LEN 16
+// A victim's executable basename; longer names are cut (the receiver
+// prefers /proc/<pid>/exe while the process is still there).
+#define EXE_NAME_LEN 64
 
 // Event types (the header's type; the index of events_lost). bpf2go exports
 // the enum to the Go decoder; keep the numbers stable, they are the wire
@@ -194,4 +197,8 @@ struct oom_kill_event {
 	__u64 total_vm_pages;
 	__u32 uid;
 	__u32 _pad;
+	// Basename of the victim's mm->exe_file, read at the kill: by the time
+	// the receiver decodes the record the process is gone and
+	// /proc/<pid>/exe with it. "" when unreadable.
+	char exe[EXE_NAME_LEN];
 };

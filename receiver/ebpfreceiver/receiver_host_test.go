@@ -497,6 +497,14 @@ func TestOOMKill(t *testing.T) {
 	hog := testenv.StartInCgroup(t, "exec tail /dev/zero", cg) // tail buffers a line that never ends
 	pid := int64(hog.Process.Pid)
 	_ = hog.Wait()
+	defer func() {
+		if t.Failed() {
+			for _, lr := range findRecords(sink, contract.EventOOMKill) {
+				t.Logf("seen: %v", lr.Attributes().AsRaw())
+			}
+			t.Logf("hog state: %v", hog.ProcessState)
+		}
+	}()
 	require.Eventually(t, func() bool {
 		return len(recordsWhere(sink, contract.EventOOMKill, func(lr plog.LogRecord) bool {
 			a := lr.Attributes()

@@ -290,6 +290,12 @@ func (d *Decoder) decodeOOMKill(raw []byte, h Header, dst plog.LogRecordSlice) e
 			attrs.PutStr(contract.AttrMemcgPath, path)
 		}
 	}
+	// Read in the kernel at the kill: /proc/<pid>/exe is gone by now. The
+	// receiver replaces it with the untruncated name when the process
+	// still is there.
+	if exe := cString(raw[oomExe : oomExe+oomExeLen]); exe != "" {
+		attrs.PutStr(contract.AttrProcessExecutable, exe)
+	}
 	attrs.PutInt(contract.AttrProcessTotalVMPages, int64(le.Uint64(raw[oomTotalVM:])))
 	attrs.PutStr(contract.AttrIsolationLayer, layers.Of(&layers.Facts{Event: contract.EventOOMKill}))
 	lr.Body().SetStr("OOM kill of " + h.Comm + " (pid " + strconv.Itoa(int(h.PID)) + ") in memcg " + path)

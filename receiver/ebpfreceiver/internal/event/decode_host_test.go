@@ -49,6 +49,7 @@ func hostRecords() map[Type][]byte {
 	oom := make([]byte, OOMKillSize)
 	putHeader(oom, TypeOOMKill, 1e9, 103, "hog")
 	le.PutUint64(oom[oomTotalVM:], 12345)
+	copy(oom[oomExe:], "memory-hog-server") // longer than a comm
 	return map[Type][]byte{TypeSchedDelay: sched, TypeBlockIO: block, TypeSyscallSlow: sc, TypeOOMKill: oom, TypeCPUThrottled: thr}
 }
 
@@ -88,6 +89,7 @@ func TestDecodeHostRecords(t *testing.T) {
 		{TypeOOMKill, contract.EventOOMKill, map[string]any{
 			contract.AttrProcessTotalVMPages: int64(12345), contract.AttrIsolationLayer: contract.LayerL3,
 			contract.AttrProcessPID: int64(103), contract.AttrThreadName: "hog",
+			contract.AttrProcessExecutable: "memory-hog-server",
 		}},
 	}
 	for _, tt := range tests {

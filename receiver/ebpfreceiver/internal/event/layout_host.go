@@ -53,6 +53,8 @@ const (
 	oomMemcg    = int(unsafe.Offsetof(recordsOomKillEvent{}.Memcg))
 	oomTotalVM  = int(unsafe.Offsetof(recordsOomKillEvent{}.TotalVmPages))
 	oomUID      = int(unsafe.Offsetof(recordsOomKillEvent{}.Uid))
+	oomExe      = int(unsafe.Offsetof(recordsOomKillEvent{}.Exe))
+	oomExeLen   = len(recordsOomKillEvent{}.Exe)
 )
 
 // Syscall phases (bpf/syscall.h PHASE_*).

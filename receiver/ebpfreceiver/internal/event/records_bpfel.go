@@ -92,6 +92,7 @@ type recordsOomKillEvent struct {
 	TotalVmPages uint64
 	Uid          uint32
 	Pad          uint32
+	Exe          [64]int8
 }
 
 type recordsRetransmitKind uint32
