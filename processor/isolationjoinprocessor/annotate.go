@@ -158,7 +158,10 @@ func (p *joinProcessor) joinSpan(ri *resourceInfo, span ptrace.Span, n int, inco
 		if v.Layer == contract.LayerL2 && (v.Evidence.BlockIOSlowMs > 0 || disk != "") {
 			p.noisyNeighbour(&v, &keys, start, end, disk)
 		}
-		n += 2 + v.Evidence.NonZero()
+		n += 2
+		if p.withEvidence(&v) {
+			n += v.Evidence.NonZero()
+		}
 	}
 	a := span.Attributes()
 	// Exactly one growth of the span's attributes, to what is written below.
@@ -177,6 +180,11 @@ func (p *joinProcessor) joinSpan(ri *resourceInfo, span ptrace.Span, n int, inco
 	}
 	a.PutStr(contract.AttrIsolationLayer, v.Layer)
 	a.PutStr(attrCause, v.Cause)
+	if !p.withEvidence(&v) {
+		clear(res.Events)
+		clear(v.Events)
+		return res.Quality
+	}
 	ev := &v.Evidence
 	if ev.Retransmits > 0 {
 		a.PutInt(attrRetransmits, ev.Retransmits)
@@ -207,6 +215,12 @@ func (p *joinProcessor) joinSpan(ri *resourceInfo, span ptrace.Span, n int, inco
 	clear(res.Events)
 	clear(v.Events)
 	return res.Quality
+}
+
+// withEvidence reports whether the span of verdict v gets its evidence
+// sums and span events written (Config.EvidenceOnAppSpans).
+func (p *joinProcessor) withEvidence(v *classify.Verdict) bool {
+	return v.Layer != contract.LayerApp || p.cfg.EvidenceOnAppSpans
 }
 
 func putMs(a pcommon.Map, k string, ms float64) {

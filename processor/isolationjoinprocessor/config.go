@@ -53,6 +53,14 @@ type Config struct {
 	// written on one span.
 	MaxSpanEvents int `mapstructure:"max_span_events"`
 
+	// EvidenceOnAppSpans writes the evidence sums (kernel.*) and the span
+	// events of a span whose verdict is app — the kernel saw nothing, or
+	// too little to explain the span — as on a span with a layer. Off, such
+	// a span gets isolation.join, isolation.layer and isolation.cause
+	// (which names the evidence it weighed) only: most spans are app, and
+	// their sub-threshold evidence is most of the join's output cost.
+	EvidenceOnAppSpans bool `mapstructure:"evidence_on_app_spans"`
+
 	// Rules are tried before the event's own isolation.layer and the
 	// built-in rule table (docs/design.md §5): the first rule whose event name and
 	// attribute matches all hold decides the event's layer.
@@ -86,7 +94,7 @@ type ThresholdsConfig struct {
 	MinBlockLatency   time.Duration `mapstructure:"min_block_latency"`
 	// A layer is the verdict only when its attributed time is at least
 	// MinShare of the span's duration (0–1) and at least MinTime; below,
-	// the verdict is app and the evidence is still listed.
+	// the verdict is app and the evidence is still named in its cause.
 	MinShare float64       `mapstructure:"min_share"`
 	MinTime  time.Duration `mapstructure:"min_time"`
 	// MinProratedTime: a layer whose measured time is under MinTime

@@ -26,6 +26,7 @@ func TestLoadConfig(t *testing.T) {
 	gateway.MaxConnections = 200_000
 	gateway.MaxPendingSpans = 20_000
 	gateway.MaxSpanEvents = 4
+	gateway.EvidenceOnAppSpans = true
 
 	rules := createDefaultConfig()
 	rules.Rules = []RuleConfig{

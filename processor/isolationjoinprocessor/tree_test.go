@@ -99,7 +99,9 @@ func TestProcessEvidenceGoesToTheInnermostSpan(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p, _, _ := newTestProcessor(t, createDefaultConfig())
+			cfg := createDefaultConfig()
+			cfg.EvidenceOnAppSpans = true // where the evidence went, blamed or not
+			p, _, _ := newTestProcessor(t, cfg)
 			_, err := p.processLogs(context.Background(), eventLogs(tt.events...))
 			require.NoError(t, err)
 			td, err := p.processTraces(context.Background(), parentChildTraces(tt.childPid))

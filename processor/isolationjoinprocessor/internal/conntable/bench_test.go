@@ -47,6 +47,40 @@ func BenchmarkLookups(b *testing.B) {
 	}
 }
 
+// BenchmarkLookupsBusyListener is a client's pooled connections to a
+// listener that also took 100 short connections a second for the whole
+// retention (3,000 closed sockets on its endpoint, older than the pool):
+// the client's lookups must not scan them.
+func BenchmarkLookupsBusyListener(b *testing.B) {
+	tb := New(1_000_000, 30*sec)
+	srv := netip.MustParseAddrPort("127.0.0.1:8080")
+	at := int64(sec)
+	for i := range 3000 {
+		cli := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(20000+i))
+		tb.Open(Conn{Host: "n1", Local: cli, Peer: srv, PID: 7, Connect: true, Opened: at}, at)
+		tb.Open(Conn{Host: "n1", Local: srv, Peer: cli, PID: 1, Opened: at}, at)
+		tb.Close(Conn{Host: "n1", Local: cli, Peer: srv}, at+1e6, 0)
+		tb.Close(Conn{Host: "n1", Local: srv, Peer: cli}, at+1e6, 0)
+		at += int64(sec) / 100
+	}
+	for i := range 4 {
+		cli := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(40000+i))
+		tb.Open(Conn{Host: "n1", Local: cli, Peer: srv, PID: 9, Connect: true, Opened: at}, at)
+		tb.Open(Conn{Host: "n1", Local: srv, Peer: cli, PID: 1, Opened: at}, at)
+	}
+	from, to := at+int64(sec), at+2*int64(sec)
+	var buf, ends []*Conn
+	for b.Loop() {
+		buf = tb.OfOwner(buf[:0], Owner{Host: "n1", PID: 9}, netip.Addr{}, 8080, from, to)
+		for _, c := range buf {
+			ends = tb.OtherEnds(ends[:0], c, from, to)
+		}
+	}
+	if len(buf) != 4 || len(ends) != 1 {
+		b.Fatalf("found %d connections and %d other ends, want 4 and 1", len(buf), len(ends))
+	}
+}
+
 // BenchmarkTableMemory reports the heap one held connection costs, with
 // an owner as the receiver writes it (a container's cgroup path and
 // executable name, their own strings per record).

@@ -86,31 +86,33 @@ func (t *Table) ByPeerAddr(dst []*Conn, host string, addr netip.Addr, pid int64,
 //     (a client's ephemeral port, not a listener's port shared by every
 //     accepted socket).
 //
-// Only lists keyed by a client's endpoint are scanned (a busy listener's
-// endpoint is shared by thousands of accepted sockets): the cost stays
-// flat however many connections a server has.
+// A client socket's other ends are all found by its own local end, so the
+// list keyed by its peer — a busy listener's endpoint, shared by every
+// socket it accepted, thousands of them closed — is not scanned for it.
 func (t *Table) OtherEnds(dst []*Conn, c *Conn, from, to int64) []*Conn {
 	n := len(dst)
-	ownLocal := alive(t.byLocal[endpoint{c.Host, c.Local}], from, to) == 1
-	if ownLocal {
+	if alive(t.byLocal[endpoint{c.Host, c.Local}], from, to) == 1 {
+		// c's local end is its own: every other end of it — the exact one
+		// and any behind a DNAT, whose peer is c's local end too — has c's
+		// local end as its peer.
 		for _, y := range t.byPeer[endpoint{c.Host, c.Local}] {
 			if y != c && y.AliveDuring(from, to) && !sameSocket(y, c) {
 				dst = appendOnce(dst, n, y)
 			}
 		}
+		return dst
 	}
 	peers := t.byLocal[endpoint{c.Host, c.Peer}]
 	switch k := alive(peers, from, to); {
 	case k == 1:
 		// c's peer end belongs to one socket: c's client (behind a DNAT
-		// its peer is the VIP), or — when c is a client — a server with
-		// one accepted socket, which is then the exact other end.
+		// its peer is the VIP, not c's local end).
 		for _, y := range peers {
-			if y != c && y.AliveDuring(from, to) && !sameSocket(y, c) && (y.Peer == c.Local || !ownLocal) {
+			if y != c && y.AliveDuring(from, to) && !sameSocket(y, c) {
 				dst = appendOnce(dst, n, y)
 			}
 		}
-	case k > 1 && !ownLocal:
+	case k > 1:
 		// Neither end is a single socket's (two listeners talking?):
 		// only the exact other end.
 		for _, y := range peers {
