@@ -99,3 +99,7 @@ func BlockDevice(e *kevent.Event) string { return blockDevice(e) }
 
 // ConnList is every event of the connection key t (Conn of its two ends).
 func (x *Index) ConnList(t Tuple) List { return x.tuples[t] }
+
+// PeerList is every event whose socket's peer is peer: ByPeer without
+// the window, for a caller that windows one list for many spans.
+func (x *Index) PeerList(peer netip.AddrPort) List { return x.peers[keyOf(peer)] }

@@ -139,6 +139,43 @@ type Resource struct {
 	conn     index.Tuple
 	connList index.List
 	hasConn  bool
+	// The lists of the candidate connections looked up so far, by their
+	// ends: a pool's few connections are every span's candidates. An
+	// array, not a slice: a batch of one-span resources allocates nothing.
+	lists  [maxMemoLists]endsList
+	nLists int
+}
+
+// endsList is the index list of one connection (peer side only: the
+// events whose socket's peer is local).
+type endsList struct {
+	local, peer netip.AddrPort
+	peerOnly    bool
+	list        index.List
+}
+
+// maxMemoLists bounds Resource.lists: past it, lookups go to the index.
+const maxMemoLists = 8
+
+// listOf is the index list of the connection local→peer (peerOnly: of the
+// events whose peer is local), looked up once per resource.
+func (r *Resource) listOf(x *index.Index, local, peer netip.AddrPort, peerOnly bool) index.List {
+	for i := range r.nLists {
+		if m := &r.lists[i]; m.local == local && m.peer == peer && m.peerOnly == peerOnly {
+			return m.list
+		}
+	}
+	var l index.List
+	if peerOnly {
+		l = x.PeerList(local)
+	} else {
+		l = x.ConnList(index.Conn(local, peer))
+	}
+	if r.nLists < maxMemoLists {
+		r.lists[r.nLists] = endsList{local, peer, peerOnly, l}
+		r.nLists++
+	}
+	return l
 }
 
 // Prepare looks up the resource-level keys of k (Host, PID, ContainerID,
@@ -224,7 +261,7 @@ func JoinPrepared(x *index.Index, r *Resource, s Span, dst []*kevent.Event) Resu
 		}
 	}
 	for _, cr := range s.Conns {
-		w := x.ByConn(cr.Local, cr.Peer, s.From, s.To)
+		w := r.listOf(x, cr.Local, cr.Peer, false).Window(s.From, s.To)
 		for i := 0; i < w.Len(); i++ {
 			e := w.At(i)
 			// The reverse orientation is the same connection seen from
@@ -238,7 +275,7 @@ func JoinPrepared(x *index.Index, r *Resource, s Span, dst []*kevent.Event) Resu
 			}
 		}
 		if cr.OwnLocal {
-			w := x.ByPeer(cr.Local, s.From, s.To)
+			w := r.listOf(x, cr.Local, netip.AddrPort{}, true).Window(s.From, s.To)
 			for i := 0; i < w.Len(); i++ {
 				if e := w.At(i); s.ConnQuality != QualityPeer || s.duringSpan(e) {
 					c.add(s.ConnQuality, e)
