@@ -70,15 +70,32 @@ func BenchmarkLookupsBusyListener(b *testing.B) {
 	}
 	from, to := at+int64(sec), at+2*int64(sec)
 	var buf, ends []*Conn
-	for b.Loop() {
-		buf = tb.OfOwner(buf[:0], Owner{Host: "n1", PID: 9}, netip.Addr{}, 8080, from, to)
-		for _, c := range buf {
-			ends = tb.OtherEnds(ends[:0], c, from, to)
+	b.Run("client", func(b *testing.B) {
+		for b.Loop() {
+			buf = tb.OfOwner(buf[:0], Owner{Host: "n1", PID: 9}, netip.Addr{}, 8080, from, to)
+			for _, c := range buf {
+				ends = tb.OtherEnds(ends[:0], c, from, to)
+			}
 		}
-	}
-	if len(buf) != 4 || len(ends) != 1 {
-		b.Fatalf("found %d connections and %d other ends, want 4 and 1", len(buf), len(ends))
-	}
+		if len(buf) != 4 || len(ends) != 1 {
+			b.Fatalf("found %d connections and %d other ends, want 4 and 1", len(buf), len(ends))
+		}
+	})
+	// A server span of the same pool: its socket's local end is the
+	// listener's, shared with the 3,000 closed ones.
+	b.Run("server", func(b *testing.B) {
+		cli := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), 40000)
+		for b.Loop() {
+			buf = tb.ByPeer(buf[:0], "n1", cli, 8080, from, to)
+			for _, c := range buf {
+				_ = tb.OwnLocal(c, from, to)
+				ends = tb.OtherEnds(ends[:0], c, from, to)
+			}
+		}
+		if len(buf) != 1 || len(ends) != 1 {
+			b.Fatalf("found %d connections and %d other ends, want 1 and 1", len(buf), len(ends))
+		}
+	})
 }
 
 // BenchmarkTableMemory reports the heap one held connection costs, with

@@ -71,12 +71,12 @@ type Table struct {
 	maxConns  int
 	retention int64
 
-	byLocal map[endpoint][]*Conn
-	byPeer  map[endpoint][]*Conn
-	byPeerA map[hostAddr][]*Conn // by peer address alone (OTLP/HTTP gives no port)
-	byPID   map[hostPID][]*Conn
-	byCtr   map[string][]*Conn
-	byPod   map[string][]*Conn
+	byLocal sockIndex[endpoint]
+	byPeer  sockIndex[endpoint]
+	byPeerA sockIndex[hostAddr] // by peer address alone (OTLP/HTTP gives no port)
+	byPID   sockIndex[hostPID]
+	byCtr   sockIndex[string]
+	byPod   sockIndex[string]
 
 	open   queue // open connections, oldest first
 	closed queue // closed connections, in close order
@@ -115,12 +115,12 @@ func New(maxConns int, retentionNs int64) *Table {
 	return &Table{
 		maxConns:  maxConns,
 		retention: retentionNs,
-		byLocal:   map[endpoint][]*Conn{},
-		byPeer:    map[endpoint][]*Conn{},
-		byPeerA:   map[hostAddr][]*Conn{},
-		byPID:     map[hostPID][]*Conn{},
-		byCtr:     map[string][]*Conn{},
-		byPod:     map[string][]*Conn{},
+		byLocal:   sockIndex[endpoint]{},
+		byPeer:    sockIndex[endpoint]{},
+		byPeerA:   sockIndex[hostAddr]{},
+		byPID:     sockIndex[hostPID]{},
+		byCtr:     sockIndex[string]{},
+		byPod:     sockIndex[string]{},
 		open:      queue{open: true},
 		strs:      map[string]string{},
 	}
@@ -169,8 +169,25 @@ func (t *Table) Close(owner Conn, closed, lifetimeNs int64) int {
 		fillOwner(c, &owner)
 	}
 	c.Closed = closed
+	t.markClosed(c)
 	t.closed.push(c)
 	return t.expire()
+}
+
+// markClosed moves c, just closed, to the closed sockets of its keys.
+func (t *Table) markClosed(c *Conn) {
+	t.byLocal.markClosed(endpoint{c.Host, c.Local}, c)
+	t.byPeer.markClosed(endpoint{c.Host, c.Peer}, c)
+	t.byPeerA.markClosed(hostAddr{c.Host, c.Peer.Addr()}, c)
+	if c.PID > 0 {
+		t.byPID.markClosed(hostPID{c.Host, c.PID}, c)
+	}
+	if c.ContainerID != "" {
+		t.byCtr.markClosed(c.ContainerID, c)
+	}
+	if c.PodUID != "" {
+		t.byPod.markClosed(c.PodUID, c)
+	}
 }
 
 // Seen records that a socket with an owner was open at at (a retransmit,
@@ -223,11 +240,19 @@ func (t *Table) advance(at int64) {
 }
 
 // find is the socket held with these ends (and namespace, when both sides
-// know it) that was open at at, else the newest one with these ends.
+// know it) that was open at at, else the newest one with these ends. It
+// walks the shorter of the two lists the socket is in: a listener's
+// endpoint is the local end of every socket it accepted and the peer of
+// every client on this node that connected to it.
 func (t *Table) find(host string, local, peer netip.AddrPort, netns, at int64) *Conn {
+	byLocal, byPeer := t.byLocal.of(endpoint{host, local}), t.byPeer.of(endpoint{host, peer})
+	l := byLocal
+	if byPeer.len() < byLocal.len() {
+		l = byPeer
+	}
 	var best *Conn
-	for _, c := range t.byLocal[endpoint{host, local}] {
-		if c.Peer != peer || (netns != 0 && c.Netns != 0 && netns != c.Netns) {
+	for c := range l.all() {
+		if c.Local != local || c.Peer != peer || (netns != 0 && c.Netns != 0 && netns != c.Netns) {
 			continue
 		}
 		if c.Closed == 0 || c.Closed >= at {
@@ -251,17 +276,17 @@ func (t *Table) insert(c Conn) *Conn {
 	nc.removed = false
 	nc.Host, nc.Exe = t.intern(nc.Host), t.intern(nc.Exe)
 	nc.CgroupPath, nc.ContainerID, nc.PodUID = t.intern(nc.CgroupPath), t.intern(nc.ContainerID), t.intern(nc.PodUID)
-	t.byLocal[endpoint{c.Host, c.Local}] = append(t.byLocal[endpoint{c.Host, c.Local}], nc)
-	t.byPeer[endpoint{c.Host, c.Peer}] = append(t.byPeer[endpoint{c.Host, c.Peer}], nc)
-	t.byPeerA[hostAddr{c.Host, c.Peer.Addr()}] = append(t.byPeerA[hostAddr{c.Host, c.Peer.Addr()}], nc)
+	t.byLocal.add(endpoint{c.Host, c.Local}, nc)
+	t.byPeer.add(endpoint{c.Host, c.Peer}, nc)
+	t.byPeerA.add(hostAddr{c.Host, c.Peer.Addr()}, nc)
 	if c.PID > 0 {
-		t.byPID[hostPID{c.Host, c.PID}] = append(t.byPID[hostPID{c.Host, c.PID}], nc)
+		t.byPID.add(hostPID{c.Host, c.PID}, nc)
 	}
 	if c.ContainerID != "" {
-		t.byCtr[c.ContainerID] = append(t.byCtr[c.ContainerID], nc)
+		t.byCtr.add(c.ContainerID, nc)
 	}
 	if c.PodUID != "" {
-		t.byPod[c.PodUID] = append(t.byPod[c.PodUID], nc)
+		t.byPod.add(c.PodUID, nc)
 	}
 	t.open.push(nc)
 	t.n++
@@ -306,34 +331,17 @@ func (t *Table) remove(c *Conn) {
 	}
 	c.removed = true
 	t.n--
-	drop(t.byLocal, endpoint{c.Host, c.Local}, c)
-	drop(t.byPeer, endpoint{c.Host, c.Peer}, c)
-	drop(t.byPeerA, hostAddr{c.Host, c.Peer.Addr()}, c)
+	t.byLocal.remove(endpoint{c.Host, c.Local}, c)
+	t.byPeer.remove(endpoint{c.Host, c.Peer}, c)
+	t.byPeerA.remove(hostAddr{c.Host, c.Peer.Addr()}, c)
 	if c.PID > 0 {
-		drop(t.byPID, hostPID{c.Host, c.PID}, c)
+		t.byPID.remove(hostPID{c.Host, c.PID}, c)
 	}
 	if c.ContainerID != "" {
-		drop(t.byCtr, c.ContainerID, c)
+		t.byCtr.remove(c.ContainerID, c)
 	}
 	if c.PodUID != "" {
-		drop(t.byPod, c.PodUID, c)
-	}
-}
-
-func drop[K comparable](m map[K][]*Conn, k K, c *Conn) {
-	l := m[k]
-	for i, x := range l {
-		if x != c {
-			continue
-		}
-		if len(l) == 1 {
-			delete(m, k)
-			return
-		}
-		copy(l[i:], l[i+1:])
-		l[len(l)-1] = nil
-		m[k] = l[:len(l)-1]
-		return
+		t.byPod.remove(c.PodUID, c)
 	}
 }
 

@@ -15,25 +15,23 @@ type Owner struct {
 // peer address is peerAddr (when valid) and whose peer port is peerPort
 // (when not 0): a client span's candidate connections.
 func (t *Table) OfOwner(dst []*Conn, o Owner, peerAddr netip.Addr, peerPort uint16, from, to int64) []*Conn {
-	var l []*Conn
+	l := &socks{}
 	switch {
 	case o.PID > 0:
-		l = t.byPID[hostPID{o.Host, o.PID}]
+		l = t.byPID.of(hostPID{o.Host, o.PID})
 	case o.ContainerID != "":
-		l = t.byCtr[o.ContainerID]
+		l = t.byCtr.of(o.ContainerID)
 	case o.PodUID != "":
-		l = t.byPod[o.PodUID]
+		l = t.byPod.of(o.PodUID)
 	}
-	for _, c := range l {
+	for c := range l.alive(from, to) {
 		if peerAddr.IsValid() && c.Peer.Addr() != peerAddr {
 			continue
 		}
 		if peerPort != 0 && c.Peer.Port() != peerPort {
 			continue
 		}
-		if c.AliveDuring(from, to) {
-			dst = append(dst, c)
-		}
+		dst = append(dst, c)
 	}
 	return dst
 }
@@ -42,8 +40,8 @@ func (t *Table) OfOwner(dst []*Conn, o Owner, peerAddr netip.Addr, peerPort uint
 // [from, to], and whose local port is localPort when that is not 0: the
 // socket a server span was served on (its peer endpoint is the client's).
 func (t *Table) ByPeer(dst []*Conn, host string, ep netip.AddrPort, localPort uint16, from, to int64) []*Conn {
-	for _, c := range t.byPeer[endpoint{host, ep}] {
-		if (localPort == 0 || c.Local.Port() == localPort) && c.AliveDuring(from, to) {
+	for c := range t.byPeer.of(endpoint{host, ep}).alive(from, to) {
+		if localPort == 0 || c.Local.Port() == localPort {
 			dst = append(dst, c)
 		}
 	}
@@ -54,10 +52,8 @@ func (t *Table) ByPeer(dst []*Conn, host string, ep netip.AddrPort, localPort ui
 // open during [from, to]: the sender's socket of a connection whose peer
 // endpoint the collector knows (OTLP/gRPC's client address).
 func (t *Table) ByLocal(dst []*Conn, host string, ep netip.AddrPort, from, to int64) []*Conn {
-	for _, c := range t.byLocal[endpoint{host, ep}] {
-		if c.AliveDuring(from, to) {
-			dst = append(dst, c)
-		}
+	for c := range t.byLocal.of(endpoint{host, ep}).alive(from, to) {
+		dst = append(dst, c)
 	}
 	return dst
 }
@@ -67,8 +63,8 @@ func (t *Table) ByLocal(dst []*Conn, host string, ep netip.AddrPort, from, to in
 // [from, to]: the collector's accepted sockets from an OTLP/HTTP sender,
 // whose port confighttp drops (its exporters' own connections are not).
 func (t *Table) ByPeerAddr(dst []*Conn, host string, addr netip.Addr, pid int64, from, to int64) []*Conn {
-	for _, c := range t.byPeerA[hostAddr{host, addr}] {
-		if c.PID == pid && !c.Connect && c.AliveDuring(from, to) {
+	for c := range t.byPeerA.of(hostAddr{host, addr}).alive(from, to) {
+		if c.PID == pid && !c.Connect {
 			dst = append(dst, c)
 		}
 	}
@@ -91,32 +87,32 @@ func (t *Table) ByPeerAddr(dst []*Conn, host string, addr netip.Addr, pid int64,
 // socket it accepted, thousands of them closed — is not scanned for it.
 func (t *Table) OtherEnds(dst []*Conn, c *Conn, from, to int64) []*Conn {
 	n := len(dst)
-	if alive(t.byLocal[endpoint{c.Host, c.Local}], from, to) == 1 {
+	if t.byLocal.of(endpoint{c.Host, c.Local}).countAlive(from, to) == 1 {
 		// c's local end is its own: every other end of it — the exact one
 		// and any behind a DNAT, whose peer is c's local end too — has c's
 		// local end as its peer.
-		for _, y := range t.byPeer[endpoint{c.Host, c.Local}] {
-			if y != c && y.AliveDuring(from, to) && !sameSocket(y, c) {
+		for y := range t.byPeer.of(endpoint{c.Host, c.Local}).alive(from, to) {
+			if y != c && !sameSocket(y, c) {
 				dst = appendOnce(dst, n, y)
 			}
 		}
 		return dst
 	}
-	peers := t.byLocal[endpoint{c.Host, c.Peer}]
-	switch k := alive(peers, from, to); {
+	peers := t.byLocal.of(endpoint{c.Host, c.Peer})
+	switch k := peers.countAlive(from, to); {
 	case k == 1:
 		// c's peer end belongs to one socket: c's client (behind a DNAT
 		// its peer is the VIP, not c's local end).
-		for _, y := range peers {
-			if y != c && y.AliveDuring(from, to) && !sameSocket(y, c) {
+		for y := range peers.alive(from, to) {
+			if y != c && !sameSocket(y, c) {
 				dst = appendOnce(dst, n, y)
 			}
 		}
 	case k > 1:
 		// Neither end is a single socket's (two listeners talking?):
 		// only the exact other end.
-		for _, y := range peers {
-			if y != c && y.AliveDuring(from, to) && y.Peer == c.Local {
+		for y := range peers.alive(from, to) {
+			if y != c && y.Peer == c.Local {
 				dst = appendOnce(dst, n, y)
 			}
 		}
@@ -128,22 +124,7 @@ func (t *Table) OtherEnds(dst []*Conn, c *Conn, from, to int64) []*Conn {
 // socket's ephemeral port, not a listener's port shared by the sockets it
 // accepted: then any socket whose peer is that end is c's other end.
 func (t *Table) OwnLocal(c *Conn, from, to int64) bool {
-	return c.Connect || alive(t.byLocal[endpoint{c.Host, c.Local}], from, to) == 1
-}
-
-// alive counts, up to 2, the sockets of l (the sockets with one local
-// end) open during [from, to]: 1 is a connecting socket's own port, 2 a
-// listening port that every accepted socket shares.
-func alive(l []*Conn, from, to int64) int {
-	n := 0
-	for _, c := range l {
-		if c.AliveDuring(from, to) {
-			if n++; n == 2 {
-				break
-			}
-		}
-	}
-	return n
+	return c.Connect || t.byLocal.of(endpoint{c.Host, c.Local}).countAlive(from, to) == 1
 }
 
 // sameSocket reports whether y is a second record of c's own socket.
