@@ -169,24 +169,25 @@ func (t *Table) Close(owner Conn, closed, lifetimeNs int64) int {
 		fillOwner(c, &owner)
 	}
 	c.Closed = closed
-	t.markClosed(c)
+	t.keyed(opClose, c)
 	t.closed.push(c)
 	return t.expire()
 }
 
-// markClosed moves c, just closed, to the closed sockets of its keys.
-func (t *Table) markClosed(c *Conn) {
-	t.byLocal.markClosed(endpoint{c.Host, c.Local}, c)
-	t.byPeer.markClosed(endpoint{c.Host, c.Peer}, c)
-	t.byPeerA.markClosed(hostAddr{c.Host, c.Peer.Addr()}, c)
+// keyed applies op to c under each of its keys: its ends, its peer's
+// address, and the owner it had when inserted.
+func (t *Table) keyed(op sockOp, c *Conn) {
+	t.byLocal.apply(op, endpoint{c.Host, c.Local}, c)
+	t.byPeer.apply(op, endpoint{c.Host, c.Peer}, c)
+	t.byPeerA.apply(op, hostAddr{c.Host, c.Peer.Addr()}, c)
 	if c.PID > 0 {
-		t.byPID.markClosed(hostPID{c.Host, c.PID}, c)
+		t.byPID.apply(op, hostPID{c.Host, c.PID}, c)
 	}
 	if c.ContainerID != "" {
-		t.byCtr.markClosed(c.ContainerID, c)
+		t.byCtr.apply(op, c.ContainerID, c)
 	}
 	if c.PodUID != "" {
-		t.byPod.markClosed(c.PodUID, c)
+		t.byPod.apply(op, c.PodUID, c)
 	}
 }
 
@@ -276,18 +277,7 @@ func (t *Table) insert(c Conn) *Conn {
 	nc.removed = false
 	nc.Host, nc.Exe = t.intern(nc.Host), t.intern(nc.Exe)
 	nc.CgroupPath, nc.ContainerID, nc.PodUID = t.intern(nc.CgroupPath), t.intern(nc.ContainerID), t.intern(nc.PodUID)
-	t.byLocal.add(endpoint{c.Host, c.Local}, nc)
-	t.byPeer.add(endpoint{c.Host, c.Peer}, nc)
-	t.byPeerA.add(hostAddr{c.Host, c.Peer.Addr()}, nc)
-	if c.PID > 0 {
-		t.byPID.add(hostPID{c.Host, c.PID}, nc)
-	}
-	if c.ContainerID != "" {
-		t.byCtr.add(c.ContainerID, nc)
-	}
-	if c.PodUID != "" {
-		t.byPod.add(c.PodUID, nc)
-	}
+	t.keyed(opAdd, nc)
 	t.open.push(nc)
 	t.n++
 	// Closed and removed entries behind a long-lived head would pile up.
@@ -331,18 +321,7 @@ func (t *Table) remove(c *Conn) {
 	}
 	c.removed = true
 	t.n--
-	t.byLocal.remove(endpoint{c.Host, c.Local}, c)
-	t.byPeer.remove(endpoint{c.Host, c.Peer}, c)
-	t.byPeerA.remove(hostAddr{c.Host, c.Peer.Addr()}, c)
-	if c.PID > 0 {
-		t.byPID.remove(hostPID{c.Host, c.PID}, c)
-	}
-	if c.ContainerID != "" {
-		t.byCtr.remove(c.ContainerID, c)
-	}
-	if c.PodUID != "" {
-		t.byPod.remove(c.PodUID, c)
-	}
+	t.keyed(opRemove, c)
 }
 
 // queue is a FIFO of connections with lazy deletion: entries removed from

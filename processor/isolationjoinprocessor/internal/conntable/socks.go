@@ -121,27 +121,33 @@ func (s *socks) countAlive(from, to int64) int {
 // per map would cost the table a third more memory.
 type sockIndex[K comparable] map[K]socks
 
-func (m sockIndex[K]) add(k K, c *Conn) {
-	s := m[k]
-	s.add(c)
-	m[k] = s
-}
+// sockOp is what Table.keyed does to a socket under each of its keys.
+type sockOp uint8
 
-func (m sockIndex[K]) markClosed(k K, c *Conn) {
-	if s, ok := m[k]; ok {
-		s.markClosed(c)
-		m[k] = s
-	}
-}
+const (
+	opAdd    sockOp = iota // a new socket
+	opClose                // its Closed was just set
+	opRemove               // it leaves the table
+)
 
-func (m sockIndex[K]) remove(k K, c *Conn) {
+func (m sockIndex[K]) apply(op sockOp, k K, c *Conn) {
 	s, ok := m[k]
-	if !ok {
-		return
-	}
-	if s.remove(c) {
-		delete(m, k)
-		return
+	switch op {
+	case opAdd:
+		s.add(c)
+	case opClose:
+		if !ok {
+			return
+		}
+		s.markClosed(c)
+	case opRemove:
+		if !ok {
+			return
+		}
+		if s.remove(c) {
+			delete(m, k)
+			return
+		}
 	}
 	m[k] = s
 }
