@@ -141,10 +141,12 @@ func TestGVisorStarvedSentryTraps(t *testing.T) {
 		count += integer(lr.Attributes(), contract.AttrSyscallSandboxTraps)
 	}
 	t.Logf("2000 preads in a throttled gVisor: %v of wall time, %d traps summed, %v trapped", time.Duration(wall), count, time.Duration(sum))
-	// Dropping the long stops kept ~0.1s (7% of this wall time) before;
-	// summed, they were 31–55% of it in five measured runs (the windows at the loop's two ends
-	// are left out above, and how much of the throttling falls inside a
-	// trap varies with the machine's load): a quarter separates the two.
-	assert.GreaterOrEqual(t, sum, wall/4, "the throttled traps are summed")
+	// Dropping the long stops kept ~0.1s (7% of this wall time, less on a
+	// busier machine, whose wall time is longer) before; summed, they
+	// were 25–55% of it in the measured runs (the windows at the loop's
+	// two ends are left out above, and how much of the throttling falls
+	// inside a trap varies with the machine's load; 25.0% in a run beside
+	// the processor's kernel tests): a sixth separates the two.
+	assert.GreaterOrEqual(t, sum, wall/6, "the throttled traps are summed")
 	assert.LessOrEqual(t, sum, wall, "one thread's traps fit in the loop")
 }
