@@ -270,18 +270,6 @@ func TestBlockIONoisyNeighbour(t *testing.T) {
 	victimCg := testenv.NewCgroupV1(t, "blkio", "victim", nil)
 	testenv.StartInCgroup(t, "while :; do dd if=/dev/zero of="+dev+" bs=1M count=100 oflag=direct 2>/dev/null; done", neighbourCg)
 	neighbourPath := "/" + filepath.Base(neighbourCg)
-	// The victim must run while the flood is on: wait until the neighbour's
-	// own slow IOs show, then give the victim enough requests (2000 × 4k)
-	// that some of them queue behind the flood on this 2-vCPU VM.
-	require.Eventually(t, func() bool {
-		return len(recordsWhere(sink, contract.EventBlockIO, func(lr plog.LogRecord) bool {
-			return str(lr.Attributes(), contract.AttrCgroupPath) == neighbourPath
-		})) > 0
-	}, 5*time.Second, 50*time.Millisecond, "the neighbour's flood shows no slow IO on %s", name)
-	victim := testenv.StartInCgroup(t, "exec dd if=/dev/zero of="+dev+" bs=4k count=2000 seek=30000 oflag=direct", victimCg)
-	pid := int64(victim.Process.Pid)
-	require.NoError(t, victim.Wait())
-
 	byCgroup := func() map[string]int {
 		n := map[string]int{}
 		for _, lr := range recordsWhere(sink, contract.EventBlockIO, func(lr plog.LogRecord) bool {
@@ -291,6 +279,25 @@ func TestBlockIONoisyNeighbour(t *testing.T) {
 		}
 		return n
 	}
+	// The victim must run while the flood is on: wait until the neighbour's
+	// own slow IOs show, then give the victim enough requests (2000 × 4k)
+	// that some of them queue behind the flood on this 2-vCPU VM. On a busy
+	// machine the flood's first dd takes seconds to start (a run beside a
+	// build loop missed 5s): 15s, like the other block-IO tests.
+	require.Eventually(t, func() bool {
+		return len(recordsWhere(sink, contract.EventBlockIO, func(lr plog.LogRecord) bool {
+			return str(lr.Attributes(), contract.AttrCgroupPath) == neighbourPath
+		})) > 0
+	}, 15*time.Second, 50*time.Millisecond, "the neighbour's flood shows no slow IO on %s", name)
+	defer func() {
+		if t.Failed() {
+			t.Logf("slow IOs on %s by cgroup: %v", name, byCgroup())
+		}
+	}()
+	victim := testenv.StartInCgroup(t, "exec dd if=/dev/zero of="+dev+" bs=4k count=2000 seek=30000 oflag=direct", victimCg)
+	pid := int64(victim.Process.Pid)
+	require.NoError(t, victim.Wait())
+
 	victimPath := "/" + filepath.Base(victimCg)
 	require.Eventually(t, func() bool {
 		return len(recordsWhere(sink, contract.EventBlockIO, func(lr plog.LogRecord) bool {
@@ -298,7 +305,7 @@ func TestBlockIONoisyNeighbour(t *testing.T) {
 			return integer(a, contract.AttrProcessPID) == pid && str(a, contract.AttrBlockDevice) == name &&
 				integer(a, contract.AttrBlockLatencyNs) >= int64(200*time.Microsecond)
 		})) > 0
-	}, 5*time.Second, 50*time.Millisecond, "slow IOs of the victim (pid %d) on %s: by cgroup %v", pid, name, byCgroup())
+	}, 15*time.Second, 50*time.Millisecond, "slow IOs of the victim (pid %d) on %s", pid, name)
 	counts := byCgroup()
 	top := ""
 	for path, n := range counts {
