@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"go.opentelemetry.io/collector/client"
+	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
@@ -230,9 +231,10 @@ func (p *joinProcessor) spanConns(k *spankey.Keys, from, to int64) ([]join.ConnR
 		q = join.QualityPeer
 	}
 	for i, c := range cands {
-		p.refs = append(p.refs, join.ConnRef{Local: c.Local, Peer: c.Peer, Netns: c.Netns, OwnLocal: p.conns.OwnLocal(c, from, to), Cand: i})
 		n := len(p.otherEnds)
-		p.otherEnds = p.conns.OtherEnds(p.otherEnds, c, from, to)
+		var own bool
+		p.otherEnds, own = p.conns.OtherEndsOwn(p.otherEnds, c, from, to)
+		p.refs = append(p.refs, join.ConnRef{Local: c.Local, Peer: c.Peer, Netns: c.Netns, OwnLocal: own, Cand: i})
 		for _, o := range p.otherEnds[n:] {
 			p.refs = append(p.refs, join.ConnRef{Local: o.Local, Peer: o.Peer, Netns: o.Netns, Cand: i})
 		}
@@ -325,37 +327,75 @@ func (p *joinProcessor) oneCandidate(events []*kevent.Event, refs []join.ConnRef
 // every poll_interval (default 1s) unless its I/O hooks are on.
 const acceptClaimWait = int64(time.Second)
 
-// acceptWait is how far past its end a batch waits for accepted sockets'
-// late establishment records: the longest delay seen, and at least
-// acceptClaimWait when the batch has spans whose process only the
-// connection table can name; bounded by max_delay. Called with p.mu held.
-func (p *joinProcessor) acceptWait(anonymous bool) int64 {
+// acceptWait is how far past its end a batch delivered by ctx waits for
+// accepted sockets' late establishment records: the longest delay seen,
+// and at least acceptClaimWait when the batch has spans whose process only
+// the connection table can name; bounded by max_delay. Nothing when no
+// such record can change how the batch joins (settledSender). Called with
+// p.mu held.
+func (p *joinProcessor) acceptWait(ctx context.Context, td ptrace.Traces) int64 {
+	anonymous, named := resourceKinds(td)
 	wait := p.acceptLag
 	if anonymous && p.conns.Len() > 0 {
 		wait = max(wait, acceptClaimWait)
 	}
-	return min(wait, int64(p.cfg.MaxDelay))
+	wait = min(wait, int64(p.cfg.MaxDelay))
+	if wait > 0 && anonymous && !named && p.settledSender(ctx, td, wait) {
+		return 0
+	}
+	return wait
 }
 
-// anonymousSpans reports whether td has spans under a resource that names
-// no process (the SDKs' default resources).
-func anonymousSpans(td ptrace.Traces) bool {
+// settledSender reports whether the late records of accepted sockets can
+// change nothing for td, a batch whose resources name no process: none of
+// its spans was served on an accepted socket (no server or consumer span),
+// the OTLP sender that delivered it is in the connection table already
+// (its process is the spans'), and that process opened no connection
+// within the last wait — the other end of an older one, when it is on
+// this node, has been claimed by now. Such a batch is held only until the
+// node's watermark covers it: a client service's spans, most of a node's,
+// are not held the accept wait (a second) for nothing. Called with p.mu
+// held.
+func (p *joinProcessor) settledSender(ctx context.Context, td ptrace.Traces, wait int64) bool {
+	for s := range spansOf(td) {
+		if k := s.Kind(); k == ptrace.SpanKindServer || k == ptrace.SpanKindConsumer {
+			return false
+		}
+	}
+	now := p.now()
+	sender := p.senderOwner(ctx, now)
+	if sender == nil {
+		return false
+	}
+	owner := conntable.Owner{Host: sender.Host, PID: sender.PID, ContainerID: sender.ContainerID, PodUID: sender.PodUID}
+	return !p.conns.OpenedSince(owner, now.UnixNano()-wait)
+}
+
+// resourceKinds reports whether td has spans under a resource that names
+// no process (the SDKs' default resources), and under one that does.
+func resourceKinds(td ptrace.Traces) (anonymous, named bool) {
 	rss := td.ResourceSpans()
 	for i := 0; i < rss.Len(); i++ {
 		rs := rss.At(i)
-		res := rs.Resource().Attributes()
-		if _, ok := res.Get(contract.AttrProcessPID); ok {
+		if rs.ScopeSpans().Len() == 0 {
 			continue
 		}
-		if _, ok := res.Get(contract.AttrContainerID); ok {
-			continue
-		}
-		if _, ok := res.Get(string(semconv.K8SPodUIDKey)); ok {
-			continue
-		}
-		if _, ok := res.Get(nodeid.AttrHostName); !ok && rs.ScopeSpans().Len() > 0 {
-			return true
+		if namesNoProcess(rs.Resource().Attributes()) {
+			anonymous = true
+		} else {
+			named = true
 		}
 	}
-	return false
+	return anonymous, named
+}
+
+// namesNoProcess reports whether a resource names neither a process
+// (pid, container, pod) nor a node.
+func namesNoProcess(res pcommon.Map) bool {
+	for _, k := range [...]string{contract.AttrProcessPID, contract.AttrContainerID, string(semconv.K8SPodUIDKey), nodeid.AttrHostName} {
+		if _, ok := res.Get(k); ok {
+			return false
+		}
+	}
+	return true
 }

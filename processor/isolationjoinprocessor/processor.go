@@ -196,9 +196,8 @@ func (p *joinProcessor) processTracesTo(ctx context.Context, td ptrace.Traces, n
 	}
 	readyAt := latestEnd(td) + int64(p.cfg.Slack)
 	hosts := p.batchHosts(td)
-	anonymous := anonymousSpans(td)
 	p.mu.Lock()
-	readyAt += p.acceptWait(anonymous)
+	readyAt += p.acceptWait(ctx, td)
 	silent := false
 	if p.holding && p.cfg.MaxDelay > 0 {
 		hosts, silent = p.listening(hosts, p.now())

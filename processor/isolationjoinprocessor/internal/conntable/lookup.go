@@ -1,6 +1,9 @@
 package conntable
 
-import "net/netip"
+import (
+	"math"
+	"net/netip"
+)
 
 // Owner names a process for OfOwner: its pid on host, else its container
 // or pod (the first that is set).
@@ -34,6 +37,29 @@ func (t *Table) OfOwner(dst []*Conn, o Owner, peerAddr netip.Addr, peerPort uint
 		dst = append(dst, c)
 	}
 	return dst
+}
+
+// OpenedSince reports whether o opened a connection at since or later
+// (one whose open time is known).
+func (t *Table) OpenedSince(o Owner, since int64) bool {
+	var l *socks
+	switch {
+	case o.PID > 0:
+		l = t.byPID.of(hostPID{o.Host, o.PID})
+	case o.ContainerID != "":
+		l = t.byCtr.of(o.ContainerID)
+	case o.PodUID != "":
+		l = t.byPod.of(o.PodUID)
+	default:
+		return false
+	}
+	// A connection opened since then is open now or closed since then.
+	for c := range l.alive(since, math.MaxInt64) {
+		if c.Opened >= since {
+			return true
+		}
+	}
+	return false
 }
 
 // ByPeer appends to dst the sockets on host whose peer is ep, open during
@@ -86,8 +112,15 @@ func (t *Table) ByPeerAddr(dst []*Conn, host string, addr netip.Addr, pid int64,
 // list keyed by its peer — a busy listener's endpoint, shared by every
 // socket it accepted, thousands of them closed — is not scanned for it.
 func (t *Table) OtherEnds(dst []*Conn, c *Conn, from, to int64) []*Conn {
+	dst, _ = t.OtherEndsOwn(dst, c, from, to)
+	return dst
+}
+
+// OtherEndsOwn is OtherEnds that also reports OwnLocal(c, from, to): a
+// span looks up both for each of its candidate connections.
+func (t *Table) OtherEndsOwn(dst []*Conn, c *Conn, from, to int64) ([]*Conn, bool) {
 	n := len(dst)
-	if t.byLocal.of(endpoint{c.Host, c.Local}).countAlive(from, to) == 1 {
+	if t.OwnLocal(c, from, to) {
 		// c's local end is its own: every other end of it — the exact one
 		// and any behind a DNAT, whose peer is c's local end too — has c's
 		// local end as its peer.
@@ -96,7 +129,7 @@ func (t *Table) OtherEnds(dst []*Conn, c *Conn, from, to int64) []*Conn {
 				dst = appendOnce(dst, n, y)
 			}
 		}
-		return dst
+		return dst, true
 	}
 	peers := t.byLocal.of(endpoint{c.Host, c.Peer})
 	switch k := peers.countAlive(from, to); {
@@ -117,7 +150,7 @@ func (t *Table) OtherEnds(dst []*Conn, c *Conn, from, to int64) []*Conn {
 			}
 		}
 	}
-	return dst
+	return dst, false
 }
 
 // OwnLocal reports whether c's local end is its own — a connecting

@@ -144,6 +144,7 @@ type Resource struct {
 	// array, not a slice: a batch of one-span resources allocates nothing.
 	lists  [maxMemoLists]endsList
 	nLists int
+	next   int // where the next lookup starts: one past the last hit
 }
 
 // endsList is the index list of one connection (peer side only: the
@@ -160,8 +161,12 @@ const maxMemoLists = 8
 // listOf is the index list of the connection local→peer (peerOnly: of the
 // events whose peer is local), looked up once per resource.
 func (r *Resource) listOf(x *index.Index, local, peer netip.AddrPort, peerOnly bool) index.List {
-	for i := range r.nLists {
+	// The spans of a resource look up the same connections in the same
+	// order: starting one past the last hit, the next is usually first.
+	for k := range r.nLists {
+		i := (r.next + k) % r.nLists
 		if m := &r.lists[i]; m.local == local && m.peer == peer && m.peerOnly == peerOnly {
+			r.next = i + 1
 			return m.list
 		}
 	}

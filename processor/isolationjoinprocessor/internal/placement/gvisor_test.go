@@ -1,7 +1,9 @@
 package placement
 
 import (
+	"errors"
 	"fmt"
+	iofs "io/fs"
 	"os"
 	"strings"
 	"testing"
@@ -19,15 +21,21 @@ import (
 // the Sentry) are both L4 gvisor on top of the node.
 func TestProcessInGVisor(t *testing.T) {
 	sb := testenv.StartGVisor(t, nil, "/bin/sleep", "30")
-	var stub int64
-	require.Eventually(t, func() bool {
-		stub = tracedChild(sb.SentryPID)
-		return stub > 0
-	}, 15*time.Second, 20*time.Millisecond, "a stub process traced by the Sentry %d", sb.SentryPID)
-
 	fs := FS{Root: "/"}
 	node, err := fs.Node()
 	require.NoError(t, err)
+
+	// While it starts, the Sentry also traces stubs that exit at once: a
+	// stub gone before it was placed is looked for again.
+	var stub int64
+	require.Eventually(t, func() bool {
+		if stub = tracedChild(sb.SentryPID); stub == 0 {
+			return false
+		}
+		_, err := fs.Process(stub, node)
+		return !errors.Is(err, iofs.ErrNotExist)
+	}, 15*time.Second, 20*time.Millisecond, "a stub process traced by the Sentry %d", sb.SentryPID)
+
 	for name, pid := range map[string]int64{"sentry": int64(sb.SentryPID), "stub": stub} {
 		p, err := fs.Process(pid, node)
 		require.NoError(t, err, name)
