@@ -18,16 +18,7 @@ type Owner struct {
 // peer address is peerAddr (when valid) and whose peer port is peerPort
 // (when not 0): a client span's candidate connections.
 func (t *Table) OfOwner(dst []*Conn, o Owner, peerAddr netip.Addr, peerPort uint16, from, to int64) []*Conn {
-	l := &socks{}
-	switch {
-	case o.PID > 0:
-		l = t.byPID.of(hostPID{o.Host, o.PID})
-	case o.ContainerID != "":
-		l = t.byCtr.of(o.ContainerID)
-	case o.PodUID != "":
-		l = t.byPod.of(o.PodUID)
-	}
-	for c := range l.alive(from, to) {
+	for c := range t.ofOwner(o).alive(from, to) {
 		if peerAddr.IsValid() && c.Peer.Addr() != peerAddr {
 			continue
 		}
@@ -39,22 +30,25 @@ func (t *Table) OfOwner(dst []*Conn, o Owner, peerAddr netip.Addr, peerPort uint
 	return dst
 }
 
+// ofOwner is the sockets of o: by its pid on its host, else its container
+// or pod (the first that is set); none when o names nothing.
+func (t *Table) ofOwner(o Owner) *socks {
+	switch {
+	case o.PID > 0:
+		return t.byPID.of(hostPID{o.Host, o.PID})
+	case o.ContainerID != "":
+		return t.byCtr.of(o.ContainerID)
+	case o.PodUID != "":
+		return t.byPod.of(o.PodUID)
+	}
+	return &socks{}
+}
+
 // OpenedSince reports whether o opened a connection at since or later
 // (one whose open time is known).
 func (t *Table) OpenedSince(o Owner, since int64) bool {
-	var l *socks
-	switch {
-	case o.PID > 0:
-		l = t.byPID.of(hostPID{o.Host, o.PID})
-	case o.ContainerID != "":
-		l = t.byCtr.of(o.ContainerID)
-	case o.PodUID != "":
-		l = t.byPod.of(o.PodUID)
-	default:
-		return false
-	}
 	// A connection opened since then is open now or closed since then.
-	for c := range l.alive(since, math.MaxInt64) {
+	for c := range t.ofOwner(o).alive(since, math.MaxInt64) {
 		if c.Opened >= since {
 			return true
 		}
