@@ -17,7 +17,7 @@ var (
 
 func times(x *Index, from, to int64) []int64 {
 	var out []int64
-	w := x.ByConn(local, peer, from, to)
+	w := x.ConnList(Conn(local, peer)).Window(from, to)
 	for i := 0; i < w.Len(); i++ {
 		out = append(out, w.At(i).Time)
 	}
@@ -40,8 +40,8 @@ func TestConnFromBothEnds(t *testing.T) {
 	x.Add(&kevent.Event{Time: 1, Local: local, Peer: peer})
 	x.Add(&kevent.Event{Time: 2, Local: peer, Peer: local})
 	x.Add(&kevent.Event{Time: 3, Local: local, Peer: netip.MustParseAddrPort("198.18.64.3:8080")})
-	assert.Equal(t, 2, x.ByConn(local, peer, 0, 10).Len())
-	assert.Equal(t, 2, x.ByConn(peer, local, 0, 10).Len())
+	assert.Equal(t, 2, x.ConnList(Conn(local, peer)).Window(0, 10).Len())
+	assert.Equal(t, 2, x.ConnList(Conn(peer, local)).Window(0, 10).Len())
 	assert.Equal(t, Conn(local, peer), Conn(peer, local))
 }
 

@@ -30,12 +30,6 @@ func searchTime(l List, t int64) int {
 	return lo
 }
 
-// ByConn is the window of the connection between x and y, as seen from
-// either end (the events' Local tells which).
-func (x *Index) ByConn(a, b netip.AddrPort, from, to int64) Entries {
-	return window(x.tuples[Conn(a, b)], from, to)
-}
-
 // ByPeer is the window of the events whose socket's peer is peer.
 func (x *Index) ByPeer(peer netip.AddrPort, from, to int64) Entries {
 	return window(x.peers[keyOf(peer)], from, to)
