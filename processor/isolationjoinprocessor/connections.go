@@ -233,7 +233,7 @@ func (p *joinProcessor) spanConns(k *spankey.Keys, from, to int64) ([]join.ConnR
 	for i, c := range cands {
 		n := len(p.otherEnds)
 		var own bool
-		p.otherEnds, own = p.conns.OtherEndsOwn(p.otherEnds, c, from, to)
+		p.otherEnds, own = p.conns.OtherEnds(p.otherEnds, c, from, to)
 		p.refs = append(p.refs, join.ConnRef{Local: c.Local, Peer: c.Peer, Netns: c.Netns, OwnLocal: own, Cand: i})
 		for _, o := range p.otherEnds[n:] {
 			p.refs = append(p.refs, join.ConnRef{Local: o.Local, Peer: o.Peer, Netns: o.Netns, Cand: i})

@@ -113,7 +113,8 @@ func TestOtherEndsDirectAndThroughDNAT(t *testing.T) {
 		for _, s := range self {
 			if s.Peer == c.Peer {
 				var out []string
-				for _, o := range tb.OtherEnds(nil, s, 0, 2*sec) {
+				others, _ := tb.OtherEnds(nil, s, 0, 2*sec)
+				for _, o := range others {
 					out = append(out, o.Local.String()+">"+o.Peer.String())
 				}
 				return out

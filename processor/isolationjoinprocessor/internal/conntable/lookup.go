@@ -105,14 +105,10 @@ func (t *Table) ByPeerAddr(dst []*Conn, host string, addr netip.Addr, pid int64,
 // A client socket's other ends are all found by its own local end, so the
 // list keyed by its peer — a busy listener's endpoint, shared by every
 // socket it accepted, thousands of them closed — is not scanned for it.
-func (t *Table) OtherEnds(dst []*Conn, c *Conn, from, to int64) []*Conn {
-	dst, _ = t.OtherEndsOwn(dst, c, from, to)
-	return dst
-}
-
-// OtherEndsOwn is OtherEnds that also reports OwnLocal(c, from, to): a
-// span looks up both for each of its candidate connections.
-func (t *Table) OtherEndsOwn(dst []*Conn, c *Conn, from, to int64) ([]*Conn, bool) {
+//
+// It also reports OwnLocal(c, from, to), which it decides on the way: a
+// span needs both for each of its candidate connections.
+func (t *Table) OtherEnds(dst []*Conn, c *Conn, from, to int64) (ends []*Conn, ownLocal bool) {
 	n := len(dst)
 	if t.OwnLocal(c, from, to) {
 		// c's local end is its own: every other end of it — the exact one
