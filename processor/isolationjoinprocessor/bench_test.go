@@ -417,3 +417,86 @@ func BenchmarkIngest(b *testing.B) {
 	b.ReportMetric(float64(b.N*1000)/b.Elapsed().Seconds(), "events/s")
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*1000), "ns/event")
 }
+
+// BenchmarkJoinPooledClient is the join of bench/collector's load, per
+// span: one client process sending over a keep-alive pool of four
+// connections to a Service VIP, each accepted by the server pod on the
+// same node (the connection table finds every candidate's other end), in
+// an index of 100k events. The spans are stock Go otelhttp client spans
+// (server.address a host name, the port from url.full's scheme), with the
+// resource's process.pid (Node.js and the Java agent add it); the
+// windows of four in twenty-five hold a retransmit on the pool.
+func BenchmarkJoinPooledClient(b *testing.B) {
+	const (
+		clientPID, serverPID = 7001, 7002
+		pool                 = 4
+		batches              = 64
+	)
+	p, join, _ := newBenchJoin(b, 100_000, &exporterSink{})
+	var records []kernelEvent
+	for i := range pool {
+		port := 40000 + i
+		for _, e := range []kernelEvent{
+			established(-30*time.Second, contract.EstablishedConnect, "198.18.70.1", port, vipIP, 80, clientPID),
+			established(-30*time.Second, contract.EstablishedAccept, podIP, 8080, "198.18.70.1", port, serverPID),
+		} {
+			e.host = benchHost
+			records = append(records, e)
+		}
+	}
+	loss := lossOn(-12*time.Second, 2*time.Second, "198.18.70.1", 40001, vipIP, 80, clientPID)
+	loss.host = benchHost
+	records = append(records, loss)
+	_, err := p.processLogs(context.Background(), eventLogs(records...))
+	require.NoError(b, err)
+	// The records are stamped at the fixed t0, months before the clock
+	// that measured their accept lag: on a node they arrive within
+	// milliseconds, and the spans are not held for it.
+	p.acceptLag = 0
+
+	build := func(seed int) ptrace.Traces {
+		td := sdkTraces(1, seed)
+		rs := td.ResourceSpans().At(0)
+		rs.Resource().Attributes().PutInt("process.pid", clientPID)
+		spans := rs.ScopeSpans().At(0).Spans()
+		for i := 0; i < spans.Len(); i++ {
+			a := spans.At(i).Attributes()
+			for _, k := range []string{"network.peer.address", "network.peer.port", "network.local.address", "network.local.port", "server.port"} {
+				a.Remove(k)
+			}
+			a.PutStr("server.address", "payment")
+			a.PutStr("url.full", "http://payment/checkout")
+		}
+		return td
+	}
+	in := make([]ptrace.Traces, batches)
+	refill := func() {
+		for i := range in {
+			in[i] = build(i)
+		}
+	}
+	refill()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if i%batches == 0 && i > 0 {
+			b.StopTimer()
+			refill()
+			b.StartTimer()
+		}
+		require.NoError(b, join.ConsumeTraces(context.Background(), in[i%batches]))
+	}
+	b.StopTimer()
+	var peer, blamed int
+	for _, s := range allSpans(in[(b.N-1)%batches]) {
+		if v, _ := s.Attributes().Get(attrJoin); v.Str() == "peer" {
+			peer++
+		}
+		if v, _ := s.Attributes().Get(contract.AttrIsolationLayer); v.Str() == contract.LayerNetwork {
+			blamed++
+		}
+	}
+	require.Equal(b, benchBatchSize, peer, "every span joins its pool")
+	require.Positive(b, blamed, "the retransmits are found")
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*benchBatchSize), "ns/span")
+}

@@ -156,7 +156,10 @@ type endsList struct {
 }
 
 // maxMemoLists bounds Resource.lists: past it, lookups go to the index.
-const maxMemoLists = 8
+// A pooled client's candidate connection takes up to three lists (its
+// key, its other end's, its own end's as a peer): sixteen hold a pool of
+// four or five, the common size of a keep-alive pool under load.
+const maxMemoLists = 16
 
 // listOf is the index list of the connection local→peer (peerOnly: of the
 // events whose peer is local), looked up once per resource.

@@ -72,11 +72,30 @@ func Addr(s string) netip.Addr {
 		return netip.Addr{}
 	}
 	s = strings.TrimSuffix(strings.TrimPrefix(s, "["), "]")
+	if !maybeAddr(s) {
+		// A host name (server.address of most client spans): ParseAddr
+		// would allocate its error for every span.
+		return netip.Addr{}
+	}
 	a, err := netip.ParseAddr(s)
 	if err != nil {
 		return netip.Addr{}
 	}
 	return a.Unmap().WithZone("")
+}
+
+// maybeAddr reports whether s can be an IP literal: IPv6 has a colon,
+// IPv4 only digits and dots.
+func maybeAddr(s string) bool {
+	if strings.IndexByte(s, ':') >= 0 {
+		return true
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c != '.' && (c < '0' || c > '9') {
+			return false
+		}
+	}
+	return true
 }
 
 // AddrPort combines a normalized address with a port; invalid unless both

@@ -92,6 +92,17 @@ const (
 )
 
 func slotOf(key string) int {
+	// Every key above starts with one of these: most attributes of a span
+	// (http.*, url.scheme, an application's own) are passed over on their
+	// first byte.
+	if key == "" {
+		return noSlot
+	}
+	switch key[0] {
+	case 'n', 's', 'c', 'u':
+	default:
+		return noSlot
+	}
 	switch key {
 	case string(semconv.NetworkPeerAddressKey):
 		return slotNetworkPeerAddress
