@@ -50,6 +50,7 @@ func (p *joinProcessor) joinTraces(ctx context.Context, td ptrace.Traces, incomp
 			ri.lists = join.PrepareAfter(p.idx, &ri.keys, &prev)
 		}
 		prev = ri.lists.Host(ri.keys.Host)
+		ri.window = p.spansWindow(rs)
 		sss := rs.ScopeSpans()
 		for j := 0; j < sss.Len(); j++ {
 			spans := sss.At(j).Spans()
@@ -97,29 +98,19 @@ func (p *joinProcessor) markUnjoined(ctx context.Context, td ptrace.Traces) {
 // n is the span's position in the batch (p.tree's node).
 func (p *joinProcessor) joinSpan(ri *resourceInfo, span ptrace.Span, n int, incomplete string) string {
 	keys := spankey.FromSpan(ri.keys, span)
-	start, end := clampNs(uint64(span.StartTimestamp())), clampNs(uint64(span.EndTimestamp()))
-	if end < start {
-		end = start
-	}
-	// A span without a start time (or one older than the retention) would
-	// join against the whole index: its window starts within the
-	// retention before its end.
-	if start == 0 {
-		start = end
-	}
-	start = max(start, end-int64(p.cfg.Retention))
-	slack := int64(p.cfg.Slack)
-	from, to := start-slack, end+slack
+	w := p.windowOf(span)
+	start, end, from, to := w.start, w.end, w.from, w.to
 	if ri.identity == "" && ri.needsIdentity(p.hostname) {
 		// A server span's socket, found by its peer endpoint, names the
 		// process for the whole resource.
 		if c := p.serverOwner(&keys, from, to); c != nil {
 			p.adopt(ri, c, identityServerPeer)
 			ri.lists = join.PrepareAfter(p.idx, &ri.keys, nil)
+			ri.nPools = 0 // memoized for the process it had before
 			keys = spankey.FromSpan(ri.keys, span)
 		}
 	}
-	conns, connQuality := p.spanConns(&keys, from, to)
+	conns, connQuality := p.candidateConns(ri, &keys, from, to)
 	res := join.JoinPrepared(p.idx, &ri.lists, join.Span{Keys: keys, Netns: ri.netns, From: from, To: to, Late: p.idx.IntervalOf(keys.Host), Conns: conns, ConnQuality: connQuality, Start: start, End: end}, p.scratch)
 	p.scratch = res.Events[:0]
 	if connQuality == join.QualityPeer {

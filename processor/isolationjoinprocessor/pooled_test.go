@@ -125,3 +125,40 @@ func TestPooledConnectionsPrecision(t *testing.T) {
 		assert.NotEqual(t, contract.LayerNetwork, attr(sp, contract.AttrIsolationLayer), "server span %d: %v", i, attr(sp, attrCause))
 	}
 }
+
+// TestPoolGrowingInsideABatchIsLookedUpPerSpan: the spans of one resource
+// share their pool's candidate connections, looked up once for the batch,
+// only when the pool did not change within the batch's window. Here a
+// second pool connection opens between the batch's two spans: the first
+// span had one candidate (5tuple), the second has two (peer) and the
+// retransmit on the new one.
+func TestPoolGrowingInsideABatchIsLookedUpPerSpan(t *testing.T) {
+	evs := viaService(41000) // open since -10s
+	evs = append(evs,
+		established(-2*time.Second, contract.EstablishedConnect, cliIP, 41001, vipIP, 80, appPID),
+		established(-2*time.Second, contract.EstablishedAccept, podIP, srvPort, cliIP, 41001, srvPID),
+		lossOn(-790*time.Millisecond, 200*time.Millisecond, podIP, srvPort, cliIP, 41001, srvPID),
+	)
+	p, _, _ := newTestProcessor(t, createDefaultConfig())
+	_, err := p.processLogs(context.Background(), eventLogs(evs...))
+	require.NoError(t, err)
+
+	td := ptrace.NewTraces()
+	spans := stockResource(td, "frontend", appPID)
+	for i, start := range []time.Duration{-3 * time.Second, -time.Second} {
+		sp := spans.AppendEmpty()
+		sp.SetKind(ptrace.SpanKindClient)
+		sp.SetSpanID(pcommon.SpanID{byte(i + 1)})
+		sp.SetStartTimestamp(pcommon.NewTimestampFromTime(t0.Add(start)))
+		sp.SetEndTimestamp(pcommon.NewTimestampFromTime(t0.Add(start + 220*time.Millisecond)))
+		putAll(sp.Attributes(), kv{"server.address": "backend.svc", "url.full": "http://backend.svc/api"})
+	}
+	out, err := p.processTraces(context.Background(), td)
+	require.NoError(t, err)
+	got := allSpans(out)
+	require.Len(t, got, 2)
+	assert.Equal(t, "5tuple", attr(got[0], attrJoin), "before the second connection opened")
+	assert.NotEqual(t, contract.LayerNetwork, attr(got[0], contract.AttrIsolationLayer))
+	assert.Equal(t, "peer", attr(got[1], attrJoin), "both connections are candidates")
+	assert.Equal(t, contract.LayerNetwork, attr(got[1], contract.AttrIsolationLayer), "%v", attr(got[1], attrCause))
+}

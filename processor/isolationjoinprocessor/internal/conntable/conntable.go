@@ -48,6 +48,12 @@ func (c *Conn) AliveDuring(from, to int64) bool {
 	return c.Opened <= to && (c.Closed == 0 || c.Closed >= from)
 }
 
+// openThroughout reports whether c was open during all of [from, to] (an
+// unknown open time is before it).
+func (c *Conn) openThroughout(from, to int64) bool {
+	return c.Opened <= from && (c.Closed == 0 || c.Closed >= to)
+}
+
 // HasOwner reports whether c names the process that owns it.
 func (c *Conn) HasOwner() bool { return c.PID > 0 || c.ContainerID != "" || c.PodUID != "" }
 
@@ -85,6 +91,10 @@ type Table struct {
 
 	watermark int64
 	evicted   int64
+
+	// steady, while Steadily runs, is cleared by the first socket a
+	// lookup finds open during only part of its window.
+	steady *bool
 
 	// strs shares the owner strings (cgroup path, container id…) of the
 	// connections of one process: each record carries its own copy.

@@ -151,3 +151,60 @@ func TestLongLivedHeadDoesNotPinClosedOnes(t *testing.T) {
 	assert.Less(t, len(tb.open.items)-tb.open.head, 2000)
 	assert.Less(t, len(tb.closed.items)-tb.closed.head, 2000)
 }
+
+// TestSteadilyTellsWhenAWindowsLookupHoldsInside: a keep-alive pool's
+// lookup over a batch's window is every span's when each socket it found
+// (candidate or other end) was open all along; a pool connection or an
+// other end opened or closed inside the window makes it not.
+func TestSteadilyTellsWhenAWindowsLookupHoldsInside(t *testing.T) {
+	tb := New(100, 60*sec)
+	open := func(local, peer string, pid, opened int64, connect bool) {
+		c := sock(local, peer, pid)
+		c.Opened, c.Connect = opened, connect
+		tb.Open(c, opened)
+	}
+	// A pool of two through the VIP, both ends here, open from 1s.
+	for _, port := range []string{"40000", "40001"} {
+		open("10.0.0.2:"+port, "10.96.0.10:80", 1, sec, true)
+		open("10.0.1.5:8080", "10.0.0.2:"+port, 3, sec, false)
+	}
+	// The same process's socket to another peer, opened at 5s.
+	open("10.0.0.2:40100", "10.0.0.9:5432", 1, 5*sec, true)
+	// A third pool connection from 8s; the second closes at 12s.
+	open("10.0.0.2:40002", "10.96.0.10:80", 1, 8*sec, true)
+	open("10.0.1.5:8080", "10.0.0.2:40002", 3, 8*sec, false)
+	tb.Close(sock("10.0.0.2:40001", "10.96.0.10:80", 1), 12*sec, 11*sec)
+	// Port 81: the client open from 1s, its other end learned at 3s.
+	open("10.0.0.2:40200", "10.96.0.11:81", 1, sec, true)
+	open("10.0.1.6:8081", "10.0.0.2:40200", 4, 3*sec, false)
+
+	lookup := func(port uint16, from, to int64) (sockets int, steady bool) {
+		steady = tb.Steadily(func() {
+			for _, c := range tb.OfOwner(nil, Owner{Host: "n1", PID: 1}, netip.Addr{}, port, from, to) {
+				ends, _ := tb.OtherEnds(nil, c, from, to)
+				sockets += 1 + len(ends)
+			}
+		})
+		return sockets, steady
+	}
+	for _, tt := range []struct {
+		name       string
+		port       uint16
+		from, to   int64
+		sockets    int
+		wantSteady bool
+	}{
+		{"the pool open throughout; another peer's socket opening does not matter", 80, 2 * sec, 7 * sec, 4, true},
+		{"a pool connection opened inside", 80, 2 * sec, 9 * sec, 6, false},
+		{"three open throughout", 80, 9 * sec, 11 * sec, 6, true},
+		{"one closed inside", 80, 9 * sec, 13 * sec, 6, false},
+		{"the other end known only from inside", 81, 2 * sec, 7 * sec, 2, false},
+		{"the other end known from before", 81, 4 * sec, 7 * sec, 2, true},
+	} {
+		sockets, steady := lookup(tt.port, tt.from, tt.to)
+		assert.Equal(t, tt.sockets, sockets, tt.name)
+		assert.Equal(t, tt.wantSteady, steady, tt.name)
+	}
+	// Outside Steadily nothing is watched.
+	assert.Len(t, tb.OfOwner(nil, Owner{Host: "n1", PID: 1}, netip.Addr{}, 80, 2*sec, 9*sec), 3)
+}

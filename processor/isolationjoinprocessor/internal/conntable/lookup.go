@@ -18,12 +18,17 @@ type Owner struct {
 // peer address is peerAddr (when valid) and whose peer port is peerPort
 // (when not 0): a client span's candidate connections.
 func (t *Table) OfOwner(dst []*Conn, o Owner, peerAddr netip.Addr, peerPort uint16, from, to int64) []*Conn {
-	for c := range t.ofOwner(o).alive(from, to) {
+	// Steadily watches the candidates only: the process's sockets to
+	// other peers may come and go without changing this answer.
+	for c := range t.ofOwner(o).alive(from, to, nil) {
 		if peerAddr.IsValid() && c.Peer.Addr() != peerAddr {
 			continue
 		}
 		if peerPort != 0 && c.Peer.Port() != peerPort {
 			continue
+		}
+		if t.steady != nil && !c.openThroughout(from, to) {
+			*t.steady = false
 		}
 		dst = append(dst, c)
 	}
@@ -48,7 +53,7 @@ func (t *Table) ofOwner(o Owner) *socks {
 // (one whose open time is known).
 func (t *Table) OpenedSince(o Owner, since int64) bool {
 	// A connection opened since then is open now or closed since then.
-	for c := range t.ofOwner(o).alive(since, math.MaxInt64) {
+	for c := range t.ofOwner(o).alive(since, math.MaxInt64, nil) {
 		if c.Opened >= since {
 			return true
 		}
@@ -60,7 +65,7 @@ func (t *Table) OpenedSince(o Owner, since int64) bool {
 // [from, to], and whose local port is localPort when that is not 0: the
 // socket a server span was served on (its peer endpoint is the client's).
 func (t *Table) ByPeer(dst []*Conn, host string, ep netip.AddrPort, localPort uint16, from, to int64) []*Conn {
-	for c := range t.byPeer.of(endpoint{host, ep}).alive(from, to) {
+	for c := range t.byPeer.of(endpoint{host, ep}).alive(from, to, t.steady) {
 		if localPort == 0 || c.Local.Port() == localPort {
 			dst = append(dst, c)
 		}
@@ -72,7 +77,7 @@ func (t *Table) ByPeer(dst []*Conn, host string, ep netip.AddrPort, localPort ui
 // open during [from, to]: the sender's socket of a connection whose peer
 // endpoint the collector knows (OTLP/gRPC's client address).
 func (t *Table) ByLocal(dst []*Conn, host string, ep netip.AddrPort, from, to int64) []*Conn {
-	for c := range t.byLocal.of(endpoint{host, ep}).alive(from, to) {
+	for c := range t.byLocal.of(endpoint{host, ep}).alive(from, to, t.steady) {
 		dst = append(dst, c)
 	}
 	return dst
@@ -83,12 +88,25 @@ func (t *Table) ByLocal(dst []*Conn, host string, ep netip.AddrPort, from, to in
 // [from, to]: the collector's accepted sockets from an OTLP/HTTP sender,
 // whose port confighttp drops (its exporters' own connections are not).
 func (t *Table) ByPeerAddr(dst []*Conn, host string, addr netip.Addr, pid int64, from, to int64) []*Conn {
-	for c := range t.byPeerA.of(hostAddr{host, addr}).alive(from, to) {
+	for c := range t.byPeerA.of(hostAddr{host, addr}).alive(from, to, t.steady) {
 		if c.PID == pid && !c.Connect {
 			dst = append(dst, c)
 		}
 	}
 	return dst
+}
+
+// Steadily runs lookup, lookups of this table over one window, and
+// reports whether every socket they found was open throughout that
+// window. Then the same lookups over any window inside it find the same
+// sockets and decide the same: the spans of one batch, whose windows lie
+// inside the batch's, share one lookup of a keep-alive pool's sockets.
+func (t *Table) Steadily(lookup func()) (steady bool) {
+	steady = true
+	t.steady = &steady
+	defer func() { t.steady = nil }()
+	lookup()
+	return steady
 }
 
 // OtherEnds appends to dst the other end of c on the same host, open
@@ -114,7 +132,7 @@ func (t *Table) OtherEnds(dst []*Conn, c *Conn, from, to int64) (ends []*Conn, o
 		// c's local end is its own: every other end of it — the exact one
 		// and any behind a DNAT, whose peer is c's local end too — has c's
 		// local end as its peer.
-		for y := range t.byPeer.of(endpoint{c.Host, c.Local}).alive(from, to) {
+		for y := range t.byPeer.of(endpoint{c.Host, c.Local}).alive(from, to, t.steady) {
 			if y != c && !sameSocket(y, c) {
 				dst = appendOnce(dst, n, y)
 			}
@@ -122,11 +140,11 @@ func (t *Table) OtherEnds(dst []*Conn, c *Conn, from, to int64) (ends []*Conn, o
 		return dst, true
 	}
 	peers := t.byLocal.of(endpoint{c.Host, c.Peer})
-	switch k := peers.countAlive(from, to); {
+	switch k := peers.countAlive(from, to, t.steady); {
 	case k == 1:
 		// c's peer end belongs to one socket: c's client (behind a DNAT
 		// its peer is the VIP, not c's local end).
-		for y := range peers.alive(from, to) {
+		for y := range peers.alive(from, to, t.steady) {
 			if y != c && !sameSocket(y, c) {
 				dst = appendOnce(dst, n, y)
 			}
@@ -134,7 +152,7 @@ func (t *Table) OtherEnds(dst []*Conn, c *Conn, from, to int64) (ends []*Conn, o
 	case k > 1:
 		// Neither end is a single socket's (two listeners talking?):
 		// only the exact other end.
-		for y := range peers.alive(from, to) {
+		for y := range peers.alive(from, to, t.steady) {
 			if y != c && y.Peer == c.Local {
 				dst = appendOnce(dst, n, y)
 			}
@@ -147,7 +165,7 @@ func (t *Table) OtherEnds(dst []*Conn, c *Conn, from, to int64) (ends []*Conn, o
 // socket's ephemeral port, not a listener's port shared by the sockets it
 // accepted: then any socket whose peer is that end is c's other end.
 func (t *Table) OwnLocal(c *Conn, from, to int64) bool {
-	return c.Connect || t.byLocal.of(endpoint{c.Host, c.Local}).countAlive(from, to) == 1
+	return c.Connect || t.byLocal.of(endpoint{c.Host, c.Local}).countAlive(from, to, t.steady) == 1
 }
 
 // sameSocket reports whether y is a second record of c's own socket.

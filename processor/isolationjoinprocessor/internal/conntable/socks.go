@@ -73,18 +73,29 @@ func (s *socks) len() int { return len(s.open) + len(s.closed) }
 
 // alive yields the sockets open at some time in [from, to]: the open ones
 // opened by to, then the closed ones that closed at from or later and
-// opened by to.
-func (s *socks) alive(from, to int64) iter.Seq[*Conn] {
+// opened by to. When steady is not nil, a socket yielded that was not open
+// throughout [from, to] clears it (Table.Steadily).
+func (s *socks) alive(from, to int64, steady *bool) iter.Seq[*Conn] {
 	return func(yield func(*Conn) bool) {
 		for _, c := range s.open {
-			if c.Opened <= to && !yield(c) {
-				return
+			if c.Opened <= to {
+				if steady != nil && !c.openThroughout(from, to) {
+					*steady = false
+				}
+				if !yield(c) {
+					return
+				}
 			}
 		}
 		i, _ := slices.BinarySearchFunc(s.closed, from, func(x *Conn, t int64) int { return cmp.Compare(x.Closed, t) })
 		for _, c := range s.closed[i:] {
-			if c.Opened <= to && !yield(c) {
-				return
+			if c.Opened <= to {
+				if steady != nil && !c.openThroughout(from, to) {
+					*steady = false
+				}
+				if !yield(c) {
+					return
+				}
 			}
 		}
 	}
@@ -105,9 +116,9 @@ func (s *socks) all() iter.Seq[*Conn] {
 }
 
 // countAlive counts, up to 2, the sockets alive during [from, to].
-func (s *socks) countAlive(from, to int64) int {
+func (s *socks) countAlive(from, to int64, steady *bool) int {
 	n := 0
-	for range s.alive(from, to) {
+	for range s.alive(from, to, steady) {
 		if n++; n == 2 {
 			break
 		}

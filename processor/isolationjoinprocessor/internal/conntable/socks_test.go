@@ -8,7 +8,7 @@ import (
 
 func aliveOf(s *socks, from, to int64) []int64 {
 	var out []int64
-	for c := range s.alive(from, to) {
+	for c := range s.alive(from, to, nil) {
 		out = append(out, c.PID)
 	}
 	return out
@@ -42,7 +42,7 @@ func TestSocksAliveAcrossCloseOrder(t *testing.T) {
 	assert.ElementsMatch(t, []int64{1, 3, 4}, aliveOf(&s, 4*sec, 5*sec))
 	assert.ElementsMatch(t, []int64{1, 3, 5, 6}, aliveOf(&s, 6*sec, 8*sec))
 	assert.ElementsMatch(t, []int64{1, 5}, aliveOf(&s, 10*sec, 11*sec))
-	assert.Equal(t, 2, s.countAlive(10*sec, 11*sec))
+	assert.Equal(t, 2, s.countAlive(10*sec, 11*sec, nil))
 
 	// The first to close leaves first (retention), then one in the middle
 	// and an open one.
