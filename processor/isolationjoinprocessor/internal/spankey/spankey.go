@@ -91,55 +91,50 @@ const (
 	noSlot = -1
 )
 
+// slotKeys names each slot's attribute.
+var slotKeys = [numSlots]string{
+	slotNetworkPeerAddress:  string(semconv.NetworkPeerAddressKey),
+	slotNetSockPeerAddr:     string(semconv120.NetSockPeerAddrKey),
+	slotNetPeerIP:           string(semconv112.NetPeerIPKey),
+	slotServerAddress:       string(semconv.ServerAddressKey),
+	slotClientAddress:       string(semconv.ClientAddressKey),
+	slotNetworkLocalAddress: string(semconv.NetworkLocalAddressKey),
+	slotNetSockHostAddr:     string(semconv120.NetSockHostAddrKey),
+	slotNetHostIP:           string(semconv112.NetHostIPKey),
+	slotNetworkPeerPort:     string(semconv.NetworkPeerPortKey),
+	slotNetSockPeerPort:     string(semconv120.NetSockPeerPortKey),
+	slotNetPeerPort:         string(semconv120.NetPeerPortKey),
+	slotServerPort:          string(semconv.ServerPortKey),
+	slotClientPort:          string(semconv.ClientPortKey),
+	slotNetworkLocalPort:    string(semconv.NetworkLocalPortKey),
+	slotNetSockHostPort:     string(semconv120.NetSockHostPortKey),
+	slotNetHostPort:         string(semconv120.NetHostPortKey),
+	slotURLFull:             string(semconv.URLFullKey),
+	slotNetPeerName:         string(semconv120.NetPeerNameKey),
+}
+
+// slotsByLen is slotKeys grouped by key length: every attribute of every
+// span is looked up here, and most (http.*, an application's own) have a
+// length no slot key has, or share it with one or two. A string switch
+// over eighteen keys compiles to a binary search of ordered string
+// comparisons, several calls per key.
+var slotsByLen = func() (by [maxSlotKeyLen + 1][]int) {
+	for i, k := range slotKeys {
+		by[len(k)] = append(by[len(k)], i)
+	}
+	return by
+}()
+
+const maxSlotKeyLen = 32 // ≥ the longest of slotKeys (a test holds it)
+
 func slotOf(key string) int {
-	// Every key above starts with one of these: most attributes of a span
-	// (http.*, url.scheme, an application's own) are passed over on their
-	// first byte.
-	if key == "" {
+	if len(key) > maxSlotKeyLen {
 		return noSlot
 	}
-	switch key[0] {
-	case 'n', 's', 'c', 'u':
-	default:
-		return noSlot
-	}
-	switch key {
-	case string(semconv.NetworkPeerAddressKey):
-		return slotNetworkPeerAddress
-	case string(semconv120.NetSockPeerAddrKey):
-		return slotNetSockPeerAddr
-	case string(semconv112.NetPeerIPKey):
-		return slotNetPeerIP
-	case string(semconv.ServerAddressKey):
-		return slotServerAddress
-	case string(semconv.ClientAddressKey):
-		return slotClientAddress
-	case string(semconv.NetworkLocalAddressKey):
-		return slotNetworkLocalAddress
-	case string(semconv120.NetSockHostAddrKey):
-		return slotNetSockHostAddr
-	case string(semconv112.NetHostIPKey):
-		return slotNetHostIP
-	case string(semconv.NetworkPeerPortKey):
-		return slotNetworkPeerPort
-	case string(semconv120.NetSockPeerPortKey):
-		return slotNetSockPeerPort
-	case string(semconv120.NetPeerPortKey):
-		return slotNetPeerPort
-	case string(semconv.ServerPortKey):
-		return slotServerPort
-	case string(semconv.ClientPortKey):
-		return slotClientPort
-	case string(semconv.NetworkLocalPortKey):
-		return slotNetworkLocalPort
-	case string(semconv120.NetSockHostPortKey):
-		return slotNetSockHostPort
-	case string(semconv120.NetHostPortKey):
-		return slotNetHostPort
-	case string(semconv.URLFullKey):
-		return slotURLFull
-	case string(semconv120.NetPeerNameKey):
-		return slotNetPeerName
+	for _, i := range slotsByLen[len(key)] {
+		if slotKeys[i] == key {
+			return i
+		}
 	}
 	return noSlot
 }

@@ -1,6 +1,7 @@
 package spankey
 
 import (
+	"fmt"
 	"net/netip"
 	"testing"
 
@@ -72,4 +73,39 @@ func TestFromResource(t *testing.T) {
 	k := FromResource(res)
 	assert.Equal(t, Keys{Host: "n1", PID: 42, ContainerID: "c", PodUID: "u"}, k)
 	assert.True(t, k.HasProcess())
+}
+
+func TestSlotOfFindsEveryKeyAndNoOther(t *testing.T) {
+	for i, k := range slotKeys {
+		assert.LessOrEqual(t, len(k), maxSlotKeyLen, k)
+		assert.Equal(t, i, slotOf(k), k)
+	}
+	for _, k := range []string{"", "http.request.method", "url.scheme", "server.portx", "network.peer.addres", "app.attr0", "net.peer.name.x"} {
+		assert.Equal(t, noSlot, slotOf(k), k)
+	}
+}
+
+func BenchmarkFromSpan(b *testing.B) {
+	span := ptrace.NewSpan()
+	span.SetKind(ptrace.SpanKindClient)
+	a := span.Attributes()
+	// Go otelhttp's client span, plus an application's own.
+	a.PutStr("http.request.method", "GET")
+	a.PutStr("url.full", "http://payment/checkout")
+	a.PutStr("server.address", "payment")
+	a.PutInt("http.response.status_code", 200)
+	a.PutStr("network.protocol.version", "1.1")
+	a.PutStr("user_agent.original", "Go-http-client/1.1")
+	a.PutStr("url.scheme", "http")
+	for k := range 6 {
+		a.PutStr(fmt.Sprintf("app.attr%d", k), "v")
+	}
+	res := Keys{Host: "node-a", PID: 7}
+	b.ReportAllocs()
+	for b.Loop() {
+		k := FromSpan(res, span)
+		if k.PeerPort != 80 {
+			b.Fatal(k)
+		}
+	}
 }
