@@ -51,6 +51,7 @@ func (p *joinProcessor) joinTraces(ctx context.Context, td ptrace.Traces, incomp
 		}
 		prev = ri.lists.Host(ri.keys.Host)
 		ri.window = p.spansWindow(rs)
+		ri.late = p.idx.IntervalOf(ri.keys.Host)
 		sss := rs.ScopeSpans()
 		for j := 0; j < sss.Len(); j++ {
 			spans := sss.At(j).Spans()
@@ -111,7 +112,7 @@ func (p *joinProcessor) joinSpan(ri *resourceInfo, span ptrace.Span, n int, inco
 		}
 	}
 	conns, connQuality := p.candidateConns(ri, &keys, from, to)
-	res := join.JoinPrepared(p.idx, &ri.lists, join.Span{Keys: keys, Netns: ri.netns, From: from, To: to, Late: p.idx.IntervalOf(keys.Host), Conns: conns, ConnQuality: connQuality, Start: start, End: end}, p.scratch)
+	res := join.JoinPrepared(p.idx, &ri.lists, join.Span{Keys: keys, Netns: ri.netns, From: from, To: to, Late: ri.late, Conns: conns, ConnQuality: connQuality, Start: start, End: end}, p.scratch)
 	p.scratch = res.Events[:0]
 	if connQuality == join.QualityPeer {
 		res.Events = p.oneCandidate(res.Events, conns, start, end)

@@ -30,6 +30,9 @@ type resourceInfo struct {
 	window window
 	pools  [maxPoolMemos]poolMemo
 	nPools int
+	// late is how long after a span its node's interval records may be
+	// stamped (index.IntervalOf), looked up once per resource.
+	late int64
 }
 
 func (p *joinProcessor) resource(res pcommon.Map) resourceInfo {
