@@ -251,7 +251,7 @@ func TestJoin(t *testing.T) {
 			events: []kernelEvent{throttle(5*time.Second, pid, 30, 1)}, // the node is watched, nothing in the window
 			span:   withPID(testSpan{kind: ptrace.SpanKindInternal}),
 			want: map[string]any{attrJoin: "process", contract.AttrIsolationLayer: "app",
-				attrCause: "no kernel evidence in the span's window: time spent in the application"},
+				attrCause: "no kernel evidence in the span's window"},
 		},
 		{
 			name:   "no process known: unmatched",

@@ -10,12 +10,14 @@ import (
 )
 
 // noEvidence is the cause of a span with no layer's time among its
-// nEvents events.
+// nEvents events. Its verdict, app, says where the time went: the line
+// does not repeat it on every healthy span (most spans, each exported,
+// compressed and stored with it).
 func noEvidence(nEvents int) string {
 	if nEvents == 0 {
-		return "no kernel evidence in the span's window: time spent in the application"
+		return "no kernel evidence in the span's window"
 	}
-	return "no layer evidence in the span's window (" + strconv.Itoa(nEvents) + " kernel events): time spent in the application"
+	return "no layer evidence among the span's " + strconv.Itoa(nEvents) + " kernel events"
 }
 
 // cause lists every layer of ranked with its events and time, most first;
