@@ -14,7 +14,6 @@ import (
 
 	"github.com/crosshair-otel/crosshair/internal/contract"
 	"github.com/crosshair-otel/crosshair/internal/layers"
-	"github.com/crosshair-otel/crosshair/internal/nodeid"
 	"github.com/crosshair-otel/crosshair/processor/isolationjoinprocessor/internal/classify"
 	"github.com/crosshair-otel/crosshair/processor/isolationjoinprocessor/internal/conntable"
 	"github.com/crosshair-otel/crosshair/processor/isolationjoinprocessor/internal/join"
@@ -22,42 +21,8 @@ import (
 	"github.com/crosshair-otel/crosshair/processor/isolationjoinprocessor/internal/spankey"
 )
 
-// verdictAttrs is how many attributes a span joined with nothing to blame
-// gets: isolation.join, .layer and .cause; placedAttrs are the two more of
-// a process of this node (isolation.runtime, .runtime.stack).
-const verdictAttrs, placedAttrs = 3, 2
-
-// readNets reads each span's own join keys, in the order joinTraces
-// visits them, and makes room among its attributes for its verdict's.
-// Done at a batch's arrival, while the attributes the receiver just
-// decoded are in the CPU's cache: by a held batch's release they are not,
-// and reading them then (and copying them into a larger array, which the
-// receiver leaves exactly full) cost the join a third of its time.
-func (p *joinProcessor) readNets(td ptrace.Traces) []spankey.Net {
-	nets := make([]spankey.Net, 0, td.SpanCount())
-	rss := td.ResourceSpans()
-	for i := 0; i < rss.Len(); i++ {
-		room := verdictAttrs
-		if h := nodeid.Of(rss.At(i).Resource().Attributes()); h == "" || h == p.hostname {
-			room += placedAttrs
-		}
-		sss := rss.At(i).ScopeSpans()
-		for j := 0; j < sss.Len(); j++ {
-			spans := sss.At(j).Spans()
-			for k := 0; k < spans.Len(); k++ {
-				s := spans.At(k)
-				nets = append(nets, spankey.Read(s))
-				a := s.Attributes()
-				a.EnsureCapacity(a.Len() + room)
-			}
-		}
-	}
-	return nets
-}
-
-// joinTraces tags every span of td; nets are its spans' keys (readNets).
-// Called with p.mu held.
-func (p *joinProcessor) joinTraces(ctx context.Context, td ptrace.Traces, nets []spankey.Net, incomplete string, arrived time.Time) {
+// joinTraces tags every span of td. Called with p.mu held.
+func (p *joinProcessor) joinTraces(ctx context.Context, td ptrace.Traces, incomplete string, arrived time.Time) {
 	var counts [5]int64
 	var identified identityCounts
 	rss := td.ResourceSpans()
@@ -91,7 +56,7 @@ func (p *joinProcessor) joinTraces(ctx context.Context, td ptrace.Traces, nets [
 		for j := 0; j < sss.Len(); j++ {
 			spans := sss.At(j).Spans()
 			for k := 0; k < spans.Len(); k++ {
-				q := p.joinSpan(&ri, spans.At(k), nets[n], n, incomplete)
+				q := p.joinSpan(&ri, spans.At(k), n, incomplete)
 				counts[qualityIndex(q)]++
 				identified.add(ri.identity)
 				n++
@@ -132,8 +97,8 @@ func (p *joinProcessor) markUnjoined(ctx context.Context, td ptrace.Traces) {
 
 // joinSpan joins one span and writes the verdict. Called with p.mu held.
 // n is the span's position in the batch (p.tree's node).
-func (p *joinProcessor) joinSpan(ri *resourceInfo, span ptrace.Span, net spankey.Net, n int, incomplete string) string {
-	keys := ri.keys.With(net)
+func (p *joinProcessor) joinSpan(ri *resourceInfo, span ptrace.Span, n int, incomplete string) string {
+	keys := spankey.FromSpan(ri.keys, span)
 	w := p.windowOf(span)
 	start, end, from, to := w.start, w.end, w.from, w.to
 	if ri.identity == "" && ri.needsIdentity(p.hostname) {
@@ -143,7 +108,7 @@ func (p *joinProcessor) joinSpan(ri *resourceInfo, span ptrace.Span, net spankey
 			p.adopt(ri, c, identityServerPeer)
 			ri.lists = join.PrepareAfter(p.idx, &ri.keys, nil)
 			ri.nPools = 0 // memoized for the process it had before
-			keys = ri.keys.With(net)
+			keys = spankey.FromSpan(ri.keys, span)
 		}
 	}
 	conns, connQuality := p.candidateConns(ri, &keys, from, to)

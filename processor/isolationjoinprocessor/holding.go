@@ -13,7 +13,6 @@ import (
 	"go.opentelemetry.io/otel/metric"
 
 	"github.com/crosshair-otel/crosshair/internal/nodeid"
-	"github.com/crosshair-otel/crosshair/processor/isolationjoinprocessor/internal/spankey"
 )
 
 // heldBatch is one ConsumeTraces call waiting for its kernel events. It is
@@ -22,7 +21,6 @@ import (
 type heldBatch struct {
 	ctx     context.Context
 	td      ptrace.Traces
-	nets    []spankey.Net   // its spans' keys, read on arrival (readNets)
 	next    consumer.Traces // the pipeline it came in by
 	hosts   []string        // the nodes of its spans: each one's watermark must cover readyAt
 	arrived time.Time
@@ -116,7 +114,7 @@ func (p *joinProcessor) release(b *heldBatch, now time.Time, reason string) rele
 		if reason == releasedByTimeout {
 			incomplete = incompleteMaxDelay
 		}
-		p.joinTraces(b.ctx, b.td, b.nets, incomplete, b.arrived)
+		p.joinTraces(b.ctx, b.td, incomplete, b.arrived)
 	}
 	if reason != "" {
 		p.tel.ProcessorIsolationJoinSpansReleasedEarly.Add(b.ctx, int64(b.spans), metric.WithAttributes(attribute.String("reason", reason)))

@@ -196,7 +196,6 @@ func (p *joinProcessor) processTracesTo(ctx context.Context, td ptrace.Traces, n
 	}
 	readyAt := latestEnd(td) + int64(p.cfg.Slack)
 	hosts := p.batchHosts(td)
-	nets := p.readNets(td)
 	p.mu.Lock()
 	readyAt += p.acceptWait(ctx, td)
 	silent := false
@@ -205,21 +204,21 @@ func (p *joinProcessor) processTracesTo(ctx context.Context, td ptrace.Traces, n
 	}
 	if silent && len(hosts) == 0 {
 		// Nothing is coming for these spans: joined now, marked.
-		p.joinTraces(ctx, td, nets, incompleteNoKernelEvents, p.now())
+		p.joinTraces(ctx, td, incompleteNoKernelEvents, p.now())
 		p.tel.ProcessorIsolationJoinLatency.Record(ctx, 0)
 		p.mu.Unlock()
 		p.tel.ProcessorIsolationJoinSpansReleasedEarly.Add(ctx, int64(n), metric.WithAttributes(attribute.String("reason", releasedNoKernelEvents)))
 		return td, nil
 	}
 	if !p.holding || p.cfg.MaxDelay == 0 || p.covered(hosts, readyAt) {
-		p.joinTraces(ctx, td, nets, "", p.now())
+		p.joinTraces(ctx, td, "", p.now())
 		p.tel.ProcessorIsolationJoinLatency.Record(ctx, 0)
 		p.mu.Unlock()
 		return td, nil
 	}
 	// The caller's context ends when this call returns; its values
 	// (client metadata) travel with the held spans.
-	p.pending = append(p.pending, &heldBatch{ctx: context.WithoutCancel(ctx), td: td, nets: nets, next: next, hosts: hosts, arrived: p.now(), readyAt: readyAt, spans: n})
+	p.pending = append(p.pending, &heldBatch{ctx: context.WithoutCancel(ctx), td: td, next: next, hosts: hosts, arrived: p.now(), readyAt: readyAt, spans: n})
 	p.pendingSpans += n
 	var out []released
 	now := p.now()

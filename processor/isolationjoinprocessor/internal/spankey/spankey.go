@@ -19,10 +19,22 @@ import (
 	"github.com/crosshair-otel/crosshair/processor/isolationjoinprocessor/internal/kevent"
 )
 
-// Keys are what a span offers to the join: its own (Net) and its
-// resource's.
+// Keys are what a span offers to the join.
 type Keys struct {
-	Net
+	Local, Peer netip.AddrPort // normalized; invalid when unknown
+	// PeerPort is the peer port even when the peer is named by a hostname,
+	// which is not an address: such a span matches only through the port
+	// plus its process.
+	PeerPort uint16
+	PeerHost string
+	// PeerAddr is the peer's address when the span names one, with or
+	// without a port.
+	PeerAddr netip.Addr
+	// LocalPort is the span's local port when an attribute gives it (a
+	// server span's server.port), with or without a local address.
+	LocalPort uint16
+	// Server is true for SERVER and CONSUMER spans: the peer is the client.
+	Server bool
 
 	Host        string // the resource's node: k8s.node.name, else host.name (internal/nodeid)
 	PID         int64
@@ -177,35 +189,8 @@ func (s *slots) int(i int) int64 {
 	return kevent.IntValue(s.v[i])
 }
 
-// Net is what a span's own attributes say of its connection: the part
-// of Keys that is not its resource's. Read at a span's arrival, while its
-// attributes are still in the CPU's cache (a held span's are not, by its
-// release).
-type Net struct {
-	Local, Peer netip.AddrPort // normalized; invalid when unknown
-	// PeerPort is the peer port even when the peer is named by a hostname,
-	// which is not an address: such a span matches only through the port
-	// plus its process.
-	PeerPort uint16
-	PeerHost string
-	// PeerAddr is the peer's address when the span names one, with or
-	// without a port.
-	PeerAddr netip.Addr
-	// LocalPort is the span's local port when an attribute gives it (a
-	// server span's server.port), with or without a local address.
-	LocalPort uint16
-	// Server is true for SERVER and CONSUMER spans: the peer is the client.
-	Server bool
-}
-
-// With is k, a resource's keys, with a span's own.
-func (k Keys) With(n Net) Keys {
-	k.Net = n
-	return k
-}
-
-// Read reads the network keys of span.
-func Read(span ptrace.Span) Net {
+// FromSpan reads the network keys of span and adds them to its resource's keys.
+func FromSpan(k Keys, span ptrace.Span) Keys {
 	var sl slots
 	for key, v := range span.Attributes().All() {
 		if i := slotOf(key); i != noSlot && sl.found&(1<<i) == 0 {
@@ -213,7 +198,6 @@ func Read(span ptrace.Span) Net {
 			sl.found |= 1 << i
 		}
 	}
-	var k Net
 	if sl.found == 0 {
 		return k // no network key at all: the common case of internal spans
 	}
