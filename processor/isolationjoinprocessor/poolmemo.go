@@ -52,9 +52,9 @@ func (p *joinProcessor) windowOf(span ptrace.Span) window {
 	return window{start: start, end: end, from: start - slack, to: end + slack}
 }
 
-// spansWindow is the window holding every span's of spans (from and to
-// only), or the zero window when there are fewer than two: a lone span
-// has nothing to share.
+// spansWindow is the smallest window (from and to only) that holds the
+// windows of all rs's spans, or the zero window when rs has fewer than
+// two spans: a lone span has nothing to share.
 func (p *joinProcessor) spansWindow(rs ptrace.ResourceSpans) window {
 	var w window
 	n := 0
