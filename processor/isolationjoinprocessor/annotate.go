@@ -50,7 +50,8 @@ func (p *joinProcessor) joinTraces(ctx context.Context, td ptrace.Traces, incomp
 			ri.lists = join.PrepareAfter(p.idx, &ri.keys, &prev)
 		}
 		prev = ri.lists.Host(ri.keys.Host)
-		ri.window = p.spansWindow(rs)
+		ri.lists.UseMemo(&p.lists)
+		p.pools.reset(rs)
 		ri.late = p.idx.IntervalOf(ri.keys.Host)
 		sss := rs.ScopeSpans()
 		for j := 0; j < sss.Len(); j++ {
@@ -107,11 +108,12 @@ func (p *joinProcessor) joinSpan(ri *resourceInfo, span ptrace.Span, n int, inco
 		if c := p.serverOwner(&keys, from, to); c != nil {
 			p.adopt(ri, c, identityServerPeer)
 			ri.lists = join.PrepareAfter(p.idx, &ri.keys, nil)
-			ri.nPools = 0 // memoized for the process it had before
+			ri.lists.UseMemo(&p.lists)
+			p.pools.reset(p.pools.rs) // memoized for the process it had before
 			keys = spankey.FromSpan(ri.keys, span)
 		}
 	}
-	conns, connQuality := p.candidateConns(ri, &keys, from, to)
+	conns, connQuality := p.candidateConns(&keys, from, to)
 	res := join.JoinPrepared(p.idx, &ri.lists, join.Span{Keys: keys, Netns: ri.netns, From: from, To: to, Late: ri.late, Conns: conns, ConnQuality: connQuality, Start: start, End: end}, p.scratch)
 	p.scratch = res.Events[:0]
 	if connQuality == join.QualityPeer {

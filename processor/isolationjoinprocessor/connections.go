@@ -367,8 +367,7 @@ func (p *joinProcessor) settledSender(ctx context.Context, td ptrace.Traces, wai
 	if sender == nil {
 		return false
 	}
-	owner := conntable.Owner{Host: sender.Host, PID: sender.PID, ContainerID: sender.ContainerID, PodUID: sender.PodUID}
-	return !p.conns.OpenedSince(owner, now.UnixNano()-wait)
+	return !p.conns.OpenedSince(sender.Owner(), now.UnixNano()-wait)
 }
 
 // resourceKinds reports whether td has spans under a resource that names

@@ -52,28 +52,46 @@ func (p *joinProcessor) windowOf(span ptrace.Span) window {
 	return window{start: start, end: end, from: start - slack, to: end + slack}
 }
 
-// spansWindow is the smallest window (from and to only) that holds the
-// windows of all rs's spans, or the zero window when rs has fewer than
-// two spans: a lone span has nothing to share.
-func (p *joinProcessor) spansWindow(rs ptrace.ResourceSpans) window {
-	var w window
+// poolMemos are the pooled clients' candidates of the resource being
+// joined; joinTraces resets them for each resource.
+type poolMemos struct {
+	rs        ptrace.ResourceSpans
+	window    window // holds the windows of all rs's spans, once known
+	hasWindow bool
+	shared    bool // rs has two spans or more: a lone span has nothing to share
+	memos     [maxPoolMemos]poolMemo
+	n         int
+}
+
+func (m *poolMemos) reset(rs ptrace.ResourceSpans) {
+	clear(m.memos[:m.n]) // their sockets are the last resource's
+	m.n = 0
+	m.rs, m.hasWindow = rs, false
+}
+
+// windowOf is the smallest window (from and to only) that holds the
+// windows of all m.rs's spans, found at the first call; false when m.rs
+// has fewer than two spans.
+func (m *poolMemos) windowOf(p *joinProcessor) (window, bool) {
+	if m.hasWindow {
+		return m.window, m.shared
+	}
+	m.hasWindow = true
 	n := 0
-	sss := rs.ScopeSpans()
+	sss := m.rs.ScopeSpans()
 	for j := 0; j < sss.Len(); j++ {
 		spans := sss.At(j).Spans()
 		for k := 0; k < spans.Len(); k++ {
 			sw := p.windowOf(spans.At(k))
 			if n == 0 {
-				w.from, w.to = sw.from, sw.to
+				m.window.from, m.window.to = sw.from, sw.to
 			}
-			w.from, w.to = min(w.from, sw.from), max(w.to, sw.to)
+			m.window.from, m.window.to = min(m.window.from, sw.from), max(m.window.to, sw.to)
 			n++
 		}
 	}
-	if n < 2 {
-		return window{}
-	}
-	return w
+	m.shared = n >= 2
+	return m.window, m.shared
 }
 
 // pooledClient reports whether spanConns finds k's candidates among its
@@ -83,16 +101,17 @@ func pooledClient(k *spankey.Keys) bool {
 		(k.PeerAddr.IsValid() || k.PeerPort != 0)
 }
 
-// candidateConns is spanConns for a span of ri with window [from, to],
-// which lies inside ri.window: a pooled client's candidates come from the
-// resource's memo of its peer. It leaves the candidates' other ends in
-// p.otherEnds, as spanConns does. Called with p.mu held.
-func (p *joinProcessor) candidateConns(ri *resourceInfo, k *spankey.Keys, from, to int64) ([]join.ConnRef, string) {
-	if ri.window.to == 0 || !pooledClient(k) {
+// candidateConns is spanConns for a span of the resource being joined
+// with window [from, to]: a pooled client's candidates come from the
+// resource's memo of its peer (p.pools). It leaves the candidates' other
+// ends in p.otherEnds, as spanConns does. Called with p.mu held.
+func (p *joinProcessor) candidateConns(k *spankey.Keys, from, to int64) ([]join.ConnRef, string) {
+	if !pooledClient(k) {
 		return p.spanConns(k, from, to)
 	}
-	for i := range ri.pools[:ri.nPools] {
-		if m := &ri.pools[i]; m.peerAddr == k.PeerAddr && m.peerPort == k.PeerPort {
+	pools := &p.pools
+	for i := range pools.memos[:pools.n] {
+		if m := &pools.memos[i]; m.peerAddr == k.PeerAddr && m.peerPort == k.PeerPort {
 			if !m.steady {
 				return p.spanConns(k, from, to)
 			}
@@ -100,19 +119,20 @@ func (p *joinProcessor) candidateConns(ri *resourceInfo, k *spankey.Keys, from, 
 			return m.refs, m.quality
 		}
 	}
-	if ri.nPools == maxPoolMemos {
+	all, shared := pools.windowOf(p)
+	if !shared || pools.n == maxPoolMemos {
 		return p.spanConns(k, from, to)
 	}
 	var refs []join.ConnRef
 	var q string
 	m := poolMemo{peerAddr: k.PeerAddr, peerPort: k.PeerPort}
-	m.steady = p.conns.Steadily(func() { refs, q = p.spanConns(k, ri.window.from, ri.window.to) })
+	m.steady = p.conns.Steadily(func() { refs, q = p.spanConns(k, all.from, all.to) })
 	if m.steady {
 		// Copies: p.refs and p.otherEnds are the next lookup's scratch.
 		m.refs, m.otherEnds, m.quality = slices.Clone(refs), slices.Clone(p.otherEnds), q
 	}
-	ri.pools[ri.nPools] = m
-	ri.nPools++
+	pools.memos[pools.n] = m
+	pools.n++
 	if m.steady {
 		return m.refs, m.quality
 	}

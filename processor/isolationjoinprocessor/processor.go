@@ -86,6 +86,8 @@ type joinProcessor struct {
 	attributed   []classify.Attributed // scratch of the verdicts
 	addrs        map[netip.Addr]string // formatted peer addresses of span events
 	tree         spanTree              // the batch's parent/child links, reused
+	lists        join.Memo             // the current resource's candidate lists (join.Resource.UseMemo)
+	pools        poolMemos             // the current resource's pooled clients' candidates
 	holding      bool                  // started: spans are held; before Start they are joined at once
 	holdingSince time.Time             // the first batch that could be held: silent nodes are believed silent max_delay after it
 	stop         chan struct{}         // non-nil while the release loop runs

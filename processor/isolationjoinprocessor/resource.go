@@ -25,11 +25,6 @@ type resourceInfo struct {
 	// name it (identityOTLPSender, identityServerPeer); "" otherwise.
 	identity string
 	comm     string // the local process's comm, when the resource names a pid
-	// window holds every span's of the resource in the batch (zero for a
-	// lone span); pools are its pooled clients' candidates (poolmemo.go).
-	window window
-	pools  [maxPoolMemos]poolMemo
-	nPools int
 	// late is how long after a span its node's interval records may be
 	// stamped (index.IntervalOf), looked up once per resource.
 	late int64

@@ -88,7 +88,7 @@ func BenchmarkLookupsBusyListener(b *testing.B) {
 		for b.Loop() {
 			buf = tb.ByPeer(buf[:0], "n1", cli, 8080, from, to)
 			for _, c := range buf {
-				_ = tb.OwnLocal(c, from, to)
+				_ = tb.ownLocal(c, from, to)
 				ends, _ = tb.OtherEnds(ends[:0], c, from, to)
 			}
 		}

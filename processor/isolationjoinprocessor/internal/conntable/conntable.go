@@ -54,6 +54,11 @@ func (c *Conn) openThroughout(from, to int64) bool {
 	return c.Opened <= from && (c.Closed == 0 || c.Closed >= to)
 }
 
+// Owner is the process that owns c, as OfOwner takes it.
+func (c *Conn) Owner() Owner {
+	return Owner{Host: c.Host, PID: c.PID, ContainerID: c.ContainerID, PodUID: c.PodUID}
+}
+
 // HasOwner reports whether c names the process that owns it.
 func (c *Conn) HasOwner() bool { return c.PID > 0 || c.ContainerID != "" || c.PodUID != "" }
 

@@ -124,11 +124,11 @@ func (t *Table) Steadily(lookup func()) (steady bool) {
 // list keyed by its peer — a busy listener's endpoint, shared by every
 // socket it accepted, thousands of them closed — is not scanned for it.
 //
-// It also reports OwnLocal(c, from, to), which it decides on the way: a
+// It also reports ownLocal(c, from, to), which it decides on the way: a
 // span needs both for each of its candidate connections.
 func (t *Table) OtherEnds(dst []*Conn, c *Conn, from, to int64) (ends []*Conn, ownLocal bool) {
 	n := len(dst)
-	if t.OwnLocal(c, from, to) {
+	if t.ownLocal(c, from, to) {
 		// c's local end is its own: every other end of it — the exact one
 		// and any behind a DNAT, whose peer is c's local end too — has c's
 		// local end as its peer.
@@ -161,10 +161,10 @@ func (t *Table) OtherEnds(dst []*Conn, c *Conn, from, to int64) (ends []*Conn, o
 	return dst, false
 }
 
-// OwnLocal reports whether c's local end is its own — a connecting
+// ownLocal reports whether c's local end is its own — a connecting
 // socket's ephemeral port, not a listener's port shared by the sockets it
 // accepted: then any socket whose peer is that end is c's other end.
-func (t *Table) OwnLocal(c *Conn, from, to int64) bool {
+func (t *Table) ownLocal(c *Conn, from, to int64) bool {
 	return c.Connect || t.byLocal.of(endpoint{c.Host, c.Local}).countAlive(from, to, t.steady) == 1
 }
 

@@ -74,7 +74,10 @@ func (s *socks) len() int { return len(s.open) + len(s.closed) }
 // alive yields the sockets open at some time in [from, to]: the open ones
 // opened by to, then the closed ones that closed at from or later and
 // opened by to. When steady is not nil, a socket yielded that was not open
-// throughout [from, to] clears it (Table.Steadily).
+// throughout [from, to] clears it (Table.Steadily). The open and the
+// closed sockets are walked by two loops of the same body: one loop over
+// both lists (the closed ones searched first) made a server span's
+// lookups 60% slower (BenchmarkLookupsBusyListener).
 func (s *socks) alive(from, to int64, steady *bool) iter.Seq[*Conn] {
 	return func(yield func(*Conn) bool) {
 		for _, c := range s.open {

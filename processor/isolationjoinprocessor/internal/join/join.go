@@ -139,12 +139,28 @@ type Resource struct {
 	conn     index.Tuple
 	connList index.List
 	hasConn  bool
-	// The lists of the candidate connections looked up so far, by their
-	// ends: a pool's few connections are every span's candidates. An
-	// array, not a slice: a batch of one-span resources allocates nothing.
-	lists  [maxMemoLists]endsList
-	nLists int
-	next   int // where the next lookup starts: one past the last hit
+	// memo holds the candidate connections' lists (UseMemo); nil: each
+	// is looked up in the index.
+	memo *Memo
+}
+
+// Memo holds the index lists of the candidate connections looked up for
+// one resource, by their ends: a pool's few connections are every span's
+// candidates. One Memo serves resource after resource (Resource.UseMemo):
+// an array, so a batch of one-span resources allocates nothing, and not
+// in the Resource, whose every copy would then move its 1.5 KB.
+type Memo struct {
+	lists [maxMemoLists]endsList
+	n     int
+	next  int // where the next lookup starts: one past the last hit
+}
+
+// UseMemo gives r the memo m, emptied: its lists were another resource's,
+// or of an index that has changed since.
+func (r *Resource) UseMemo(m *Memo) {
+	clear(m.lists[:m.n])
+	m.n, m.next = 0, 0
+	r.memo = m
 }
 
 // endsList is the index list of one connection (peer side only: the
@@ -155,7 +171,7 @@ type endsList struct {
 	list        index.List
 }
 
-// maxMemoLists bounds Resource.lists: past it, lookups go to the index.
+// maxMemoLists bounds a Memo: past it, lookups go to the index.
 // A pooled client's candidate connection takes up to three lists (its
 // key, its other end's, its own end's as a peer): sixteen hold a pool of
 // four or five, the common size of a keep-alive pool under load.
@@ -164,13 +180,17 @@ const maxMemoLists = 16
 // listOf is the index list of the connection local→peer (peerOnly: of the
 // events whose peer is local), looked up once per resource.
 func (r *Resource) listOf(x *index.Index, local, peer netip.AddrPort, peerOnly bool) index.List {
-	// The spans of a resource look up the same connections in the same
-	// order: starting one past the last hit, the next is usually first.
-	for k := range r.nLists {
-		i := (r.next + k) % r.nLists
-		if m := &r.lists[i]; m.local == local && m.peer == peer && m.peerOnly == peerOnly {
-			r.next = i + 1
-			return m.list
+	m := r.memo
+	if m != nil {
+		// The spans of a resource look up the same connections in the
+		// same order: starting one past the last hit, the next is
+		// usually first.
+		for k := range m.n {
+			i := (m.next + k) % m.n
+			if e := &m.lists[i]; e.local == local && e.peer == peer && e.peerOnly == peerOnly {
+				m.next = i + 1
+				return e.list
+			}
 		}
 	}
 	var l index.List
@@ -179,9 +199,9 @@ func (r *Resource) listOf(x *index.Index, local, peer netip.AddrPort, peerOnly b
 	} else {
 		l = x.ConnList(index.Conn(local, peer))
 	}
-	if r.nLists < maxMemoLists {
-		r.lists[r.nLists] = endsList{local, peer, peerOnly, l}
-		r.nLists++
+	if m != nil && m.n < maxMemoLists {
+		m.lists[m.n] = endsList{local, peer, peerOnly, l}
+		m.n++
 	}
 	return l
 }
