@@ -61,3 +61,20 @@ func TestProcReadersOnSelf(t *testing.T) {
 		t.Fatalf("VmRSS %d bytes is implausible for a Go test binary", rss)
 	}
 }
+
+// The target is judged on the median of the load runs: one slow window
+// must not decide it, either way.
+func TestMedianOfRatios(t *testing.T) {
+	for _, c := range []struct {
+		in   []float64
+		want float64
+	}{
+		{[]float64{1.30, 1.10, 1.15}, 1.15},
+		{[]float64{1.05}, 1.05},
+		{[]float64{1.4, 1.1, 1.2, 1.0}, 1.15},
+	} {
+		if got := median(c.in); got != c.want {
+			t.Errorf("median(%v) = %v, want %v", c.in, got, c.want)
+		}
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -36,6 +37,7 @@ func main() {
 	shape := flag.String("shape", "stock", "load shape: stock (a stock Go service's requests) or host (the previous rounds': a node without kernel events, 5-tuples on the spans)")
 	paired := flag.Bool("paired", true, "load run: drive the baseline and the Crosshair collector at the same time, each with its own generator and sink, so both are measured under the same machine conditions (false: one after the other, as before round 3)")
 	profile := flag.String("profile", "", "directory for CPU and allocation profiles of both collectors during the load run (pprof extension; the profiler adds its own CPU)")
+	repeat := flag.Int("repeat", 3, "load run: how many paired runs; the target is judged on the median CPU ratio (issue 15's acceptance: the median of 3)")
 	flag.Parse()
 
 	h, err := newHarness(*bin)
@@ -46,6 +48,11 @@ func main() {
 	h.profileDir = *profile
 	h.shape = *shape
 	h.paired = *paired
+	if *repeat < 1 {
+		fmt.Fprintf(os.Stderr, "-repeat must be at least 1, got %d\n", *repeat)
+		os.Exit(2)
+	}
+	h.repeat = *repeat
 	fmt.Printf("# otelcol-crosshair collector benchmark, %s\n\n", time.Now().UTC().Format(time.RFC3339))
 	failed := false
 	for _, run := range strings.Split(*runs, ",") {
@@ -54,7 +61,7 @@ func main() {
 		case "idle":
 			err = h.idle(*window)
 		case "load":
-			err = h.load(10_000, *window)
+			err = h.loadRepeated(10_000, *window)
 		case "ceiling":
 			err = h.ceiling(*step)
 		case "memlimit":
@@ -82,6 +89,7 @@ type harness struct {
 	profileDir string
 	shape      string // the load generator's -shape
 	paired     bool   // load: both pipelines at once (see bothPipelines)
+	repeat     int    // load: paired runs, judged on their median
 }
 
 func newHarness(bin string) (*harness, error) {
@@ -148,6 +156,11 @@ type loadRun struct {
 	gen      loadResult
 	received int64
 	where    string // the collector's counters, when spans did not reach the sink
+	// holdMs is the mean time a batch spent in isolation_join, arrival to
+	// release (its latency histogram), for a Crosshair pipeline: how long
+	// spans sat in memory, which is what the held heap and the cold cache
+	// at release scale with. Negative when not read.
+	holdMs float64
 }
 
 // drive runs the generator at rate for d against a fresh collector of p
@@ -200,11 +213,26 @@ func (h *harness) drive(p pipeline, rate int, d time.Duration) (loadRun, error) 
 	}
 	// A loaded machine delivers late, not never: wait up to 30s.
 	drainUntil(func() bool { return sk.spans.Load() >= gen.Acked }, 30*time.Second)
-	r := loadRun{usage: u, gen: gen, received: sk.spans.Load()}
+	r := loadRun{usage: u, gen: gen, received: sk.spans.Load(), holdMs: -1}
+	if p.Join {
+		r.holdMs = c.meanHoldMs()
+	}
 	if r.received < gen.Acked {
 		r.where = c.whereSpansAre()
 	}
 	return r, nil
+}
+
+// meanHoldMs is the mean of isolation_join's latency histogram in
+// milliseconds, -1 when the collector does not report it.
+func (c *collector) meanHoldMs() float64 {
+	const name = "otelcol_processor_isolation_join_latency"
+	sum, err1 := c.metric(name + "_sum")
+	n, err2 := c.metric(name + "_count")
+	if err1 != nil || err2 != nil || n == 0 {
+		return -1
+	}
+	return 1000 * sum / n
 }
 
 // whereSpansAre reads the collector's own counters that say where spans
@@ -280,10 +308,57 @@ func (h *harness) bothPipelines(rate int, d time.Duration) (base, join loadRun, 
 	return base, join, errors.Join(baseErr, err)
 }
 
-func (h *harness) load(rate int, d time.Duration) error {
+// loadRepeated does h.repeat load runs and judges the target on the median
+// of their CPU ratios: one 20 s window on a shared 2-vCPU machine moves the
+// ratio by ±0.05 (docs/performance.md §2), the median of several does not
+// hang on one unlucky window.
+func (h *harness) loadRepeated(rate int, d time.Duration) error {
+	var ratios []float64
+	var errs []error
+	for i := range h.repeat {
+		if h.repeat > 1 {
+			fmt.Printf("### load run %d of %d\n\n", i+1, h.repeat)
+		}
+		r, err := h.load(rate, d)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("load run %d: %w", i+1, err))
+			continue
+		}
+		ratios = append(ratios, r)
+	}
+	if h.repeat > 1 && len(ratios) > 0 {
+		m := median(ratios)
+		fmt.Printf("## 2. Median of %d load runs: CPU %.2f× (runs: %s)\n\n", len(ratios), m, formatRatios(ratios))
+		fmt.Printf("Target (issue 15): join CPU ≤ 1.2× baseline, median of the runs: %s.\n\n", verdict(m <= 1.2))
+	}
+	return errors.Join(errs...)
+}
+
+// median is the middle of xs (the mean of the two middle ones for an even
+// count); xs is sorted in place.
+func median(xs []float64) float64 {
+	slices.Sort(xs)
+	n := len(xs)
+	if n%2 == 1 {
+		return xs[n/2]
+	}
+	return (xs[n/2-1] + xs[n/2]) / 2
+}
+
+func formatRatios(xs []float64) string {
+	parts := make([]string, len(xs))
+	for i, x := range xs {
+		parts[i] = fmt.Sprintf("%.2f×", x)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// load does one paired load run, prints its table and returns its CPU
+// ratio (join over baseline).
+func (h *harness) load(rate int, d time.Duration) (float64, error) {
 	base, join, err := h.bothPipelines(rate, d)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	mode := "one after the other"
 	if h.paired {
@@ -297,17 +372,23 @@ func (h *harness) load(rate int, d time.Duration) error {
 	}
 	row("otlp → batch → otlp (baseline)", base)
 	row("otlp → isolation_join → batch → otlp, ebpf loaded", join)
-	fmt.Printf("| ratio | %.2f× | %.2f× | %.2f× | | | |\n\n", ratio(join.CPUPercent, base.CPUPercent), ratio(join.RSSMeanMiB, base.RSSMeanMiB), ratio(join.RSSMaxMiB, base.RSSMaxMiB))
-	fmt.Printf("Target (issue 15): join CPU ≤ 1.2× baseline: %s.\n\n", verdict(ratio(join.CPUPercent, base.CPUPercent) <= 1.2))
+	cpu := ratio(join.CPUPercent, base.CPUPercent)
+	fmt.Printf("| ratio | %.2f× | %.2f× | %.2f× | | | |\n\n", cpu, ratio(join.RSSMeanMiB, base.RSSMeanMiB), ratio(join.RSSMaxMiB, base.RSSMaxMiB))
+	if join.holdMs >= 0 {
+		fmt.Printf("isolation_join held a batch %.0f ms on average (arrival to release).\n\n", join.holdMs)
+	}
+	if h.repeat == 1 {
+		fmt.Printf("Target (issue 15): join CPU ≤ 1.2× baseline: %s.\n\n", verdict(cpu <= 1.2))
+	}
 	for _, r := range []loadRun{base, join} {
 		if r.where != "" {
 			fmt.Printf("Spans missing at the sink after the drain; the collector's counters: %s\n\n", r.where)
 		}
 	}
 	if base.gen.Acked != base.received || join.gen.Acked != join.received {
-		return fmt.Errorf("spans lost: baseline %d→%d, join %d→%d", base.gen.Acked, base.received, join.gen.Acked, join.received)
+		return cpu, fmt.Errorf("spans lost: baseline %d→%d, join %d→%d", base.gen.Acked, base.received, join.gen.Acked, join.received)
 	}
-	return nil
+	return cpu, nil
 }
 
 // sustained reports whether a run kept up: nearly everything offered was

@@ -385,3 +385,16 @@ func TestRulesMatchEveryMatchKey(t *testing.T) {
 		assert.NotEqual(t, contract.LayerL0, c.LayerOf(e), k)
 	}
 }
+
+// A span with no events is app, says why in the words of an empty window,
+// and hands back the caller's buffer (most spans of a healthy node).
+func TestNoEventsIsApp(t *testing.T) {
+	c := New(nil, DefaultThresholds)
+	buf := make([]Attributed, 0, 4)
+	v := c.VerdictIO(nil, 0, 80*msec, buf, contract.LayerL2)
+	assert.Equal(t, contract.LayerApp, v.Layer)
+	assert.Equal(t, "no kernel evidence in the span's window", v.Cause)
+	assert.Equal(t, Evidence{}, v.Evidence)
+	assert.Empty(t, v.Events)
+	assert.Equal(t, cap(buf), cap(v.Events), "the caller's buffer, not a new one")
+}

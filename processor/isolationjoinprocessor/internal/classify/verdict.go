@@ -70,6 +70,11 @@ func (c *Classifier) VerdictInto(events []*kevent.Event, from, to int64, buf []A
 // receiver calls app when no IO limit applies) wait for that disk, so they
 // are evidence for ioLayer. Configured rules still win.
 func (c *Classifier) VerdictIO(events []*kevent.Event, from, to int64, buf []Attributed, ioLayer string) Verdict {
+	if len(events) == 0 {
+		// Most spans of a healthy node: nothing to weigh, and the answer
+		// conclude would give after zeroing and ranking empty sums.
+		return Verdict{Layer: contract.LayerApp, Cause: noEvidence(0), Events: buf[:0]}
+	}
 	if to < from {
 		to = from
 	}
