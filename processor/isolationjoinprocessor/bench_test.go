@@ -21,6 +21,7 @@ import (
 	"github.com/crosshair-otel/crosshair/internal/contract"
 	"github.com/crosshair-otel/crosshair/processor/isolationjoinprocessor/internal/join"
 	"github.com/crosshair-otel/crosshair/processor/isolationjoinprocessor/internal/metadata"
+	"github.com/crosshair-otel/crosshair/processor/isolationjoinprocessor/internal/spankey"
 )
 
 const (
@@ -217,23 +218,33 @@ func BenchmarkJoinVsNopSDKBatch(b *testing.B) {
 	b.Run("encode=proto/spans=stock", func(b *testing.B) { benchJoinVsNop(b, false, stockTraces) })
 }
 
-// BenchmarkWritesOnlyVsNopSDKBatch is BenchmarkJoinVsNopSDKBatch's floor:
-// the same batches through a processor that looks nothing up and only
+// BenchmarkFloorVsNopSDKBatch is BenchmarkJoinVsNopSDKBatch's floor: the
+// same batches through processors that look nothing up. "writes" only
 // writes what the join writes on every span of an app verdict
 // (isolation.join, isolation.layer, isolation.cause, one growth of the
-// attributes). Its ratio is the best any join with this output can score
-// against the no-op pipeline; the distance from it to 0.8 is what is left
-// for the lookups and the verdict (docs/performance.md §2).
-func BenchmarkWritesOnlyVsNopSDKBatch(b *testing.B) {
-	b.Run("encode=proto", func(b *testing.B) { benchWritesOnlyVsNop(b, sdkTraces) })
-	b.Run("encode=proto/spans=stock", func(b *testing.B) { benchWritesOnlyVsNop(b, stockTraces) })
+// attributes); "keys+writes" first reads the span's keys as the join does
+// (spankey.FromSpan). No join with this output can score above the
+// second: the distance from it to the join's ratio is what the lookups
+// and the verdict cost (docs/performance.md §2).
+func BenchmarkFloorVsNopSDKBatch(b *testing.B) {
+	for _, shape := range []struct {
+		name  string
+		build func(conns, seed int) ptrace.Traces
+	}{{"encode=proto", sdkTraces}, {"encode=proto/spans=stock", stockTraces}} {
+		b.Run(shape.name+"/floor=writes", func(b *testing.B) { benchFloorVsNop(b, false, shape.build) })
+		b.Run(shape.name+"/floor=keys+writes", func(b *testing.B) { benchFloorVsNop(b, true, shape.build) })
+	}
 }
 
-func benchWritesOnlyVsNop(b *testing.B, build func(conns, seed int) ptrace.Traces) {
-	writes := func(_ context.Context, td ptrace.Traces) (ptrace.Traces, error) {
+func benchFloorVsNop(b *testing.B, readKeys bool, build func(conns, seed int) ptrace.Traces) {
+	var keys spankey.Keys
+	floor := func(_ context.Context, td ptrace.Traces) (ptrace.Traces, error) {
 		for _, rs := range td.ResourceSpans().All() {
 			for _, ss := range rs.ScopeSpans().All() {
 				for _, sp := range ss.Spans().All() {
+					if readKeys {
+						keys = spankey.FromSpan(spankey.Keys{Host: benchHost}, sp)
+					}
 					a := sp.Attributes()
 					a.EnsureCapacity(a.Len() + 3)
 					a.PutStr(attrJoin, join.QualityProcess)
@@ -244,11 +255,13 @@ func benchWritesOnlyVsNop(b *testing.B, build func(conns, seed int) ptrace.Trace
 		}
 		return td, nil
 	}
-	sink := &exporterSink{}
-	tp, err := processorhelper.NewTraces(context.Background(), processortest.NewNopSettings(metadata.Type), createDefaultConfig(), sink, writes,
+	tp, err := processorhelper.NewTraces(context.Background(), processortest.NewNopSettings(metadata.Type), createDefaultConfig(), &exporterSink{}, floor,
 		processorhelper.WithCapabilities(consumer.Capabilities{MutatesData: true}))
 	require.NoError(b, err)
 	vsNop(b, tp, &exporterSink{}, build)
+	if readKeys {
+		require.NotZero(b, keys.PeerPort, "the floor reads real keys")
+	}
 }
 
 // stockTraces is sdkTraces with the network attributes Go otelhttp (plus
