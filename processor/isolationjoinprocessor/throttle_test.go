@@ -107,3 +107,54 @@ func TestSpansWaitForTheThrottleInterval(t *testing.T) {
 	_, err = p.processTraces(context.Background(), spanTraces(testSpan{kind: ptrace.SpanKindInternal}))
 	require.Error(t, err, "held (processorhelper.ErrSkipProcessingData)")
 }
+
+// TestSpansReleasedByThePollAfterTheirEnd: a span waits for the poll whose
+// interval covers its end, not for a whole interval past it; a kind of
+// polled record whose next poll sent nothing (no steal in that second) is
+// waited for the interval.
+func TestSpansReleasedByThePollAfterTheirEnd(t *testing.T) {
+	throttleRound := func(at time.Duration) kernelEvent {
+		return kernelEvent{name: contract.EventCgroupThrottle, at: at, attrs: kv{
+			contract.AttrCgroupPath: "/x", contract.AttrCgroupThrottledNs: int64(time.Millisecond),
+			contract.AttrIntervalStart: t0.Add(at - time.Second).UnixNano(), contract.AttrIntervalNs: int64(time.Second),
+		}}
+	}
+	stealRound := func(at time.Duration) kernelEvent {
+		return kernelEvent{name: contract.EventCPUSteal, at: at, attrs: kv{
+			contract.AttrCPU: 0, contract.AttrCPUStealNs: int64(time.Millisecond),
+			contract.AttrIntervalStart: t0.Add(at - time.Second).UnixNano(), contract.AttrIntervalNs: int64(time.Second),
+		}}
+	}
+	ingest := func(t *testing.T, p *joinProcessor, evs ...kernelEvent) {
+		t.Helper()
+		_, err := p.processLogs(context.Background(), eventLogs(evs...))
+		require.NoError(t, err)
+	}
+	// The span ends at t0+100ms; with the slack it waits for t0+200ms.
+	span := spanTraces(testSpan{kind: ptrace.SpanKindInternal})
+
+	t.Run("the next poll covers the span's end", func(t *testing.T) {
+		p, sink, _ := newTestProcessor(t, createDefaultConfig())
+		hold(p)
+		ingest(t, p, throttleRound(0))
+		_, err := p.processTraces(context.Background(), span)
+		require.Error(t, err, "held (processorhelper.ErrSkipProcessingData)")
+		ingest(t, p, throttleRound(time.Second)) // interval [t0, t0+1s]
+		p.sweep()
+		assert.Equal(t, 1, sink.SpanCount(), "released by the poll at t0+1s, before t0+1.2s")
+	})
+
+	t.Run("a kind whose poll sent nothing is waited an interval", func(t *testing.T) {
+		p, sink, _ := newTestProcessor(t, createDefaultConfig())
+		hold(p)
+		ingest(t, p, throttleRound(0), stealRound(0))
+		_, err := p.processTraces(context.Background(), span)
+		require.Error(t, err)
+		ingest(t, p, throttleRound(time.Second)) // no steal in that second
+		p.sweep()
+		assert.Zero(t, sink.SpanCount(), "a steal record covering the span's end may still come")
+		ingest(t, p, kernelEvent{name: contract.EventCPUSteal, at: 1200 * time.Millisecond, attrs: kv{contract.AttrCPUStealNs: 1}})
+		p.sweep()
+		assert.Equal(t, 1, sink.SpanCount(), "the watermark passed the span's end by the interval")
+	})
+}
