@@ -128,23 +128,11 @@ func (p *joinProcessor) release(b *heldBatch, now time.Time, reason string) rele
 // readyAt and that node's polled records whose interval covers readyAt
 // arrived: a cgroup throttling record is stamped at the end of the
 // interval it sums, so the poll after the span's end is waited for
-// (max_delay still bounds the wait). Called with p.mu held.
+// (index.RoundsCover; max_delay still bounds the wait). Called with p.mu
+// held.
 func (p *joinProcessor) covered(hosts []string, readyAt int64) bool {
 	for _, h := range hosts {
-		wm := p.idx.WatermarkOf(h)
-		switch {
-		case wm < readyAt:
-			return false
-		case h == p.hostname:
-			// This node's own receiver hands each poll over whole and in
-			// order (ebpfreceiver's pollLoop): its arrival is the answer
-			// (index.RoundsCover).
-			if !p.idx.RoundsCover(h, readyAt) {
-				return false
-			}
-		case wm < readyAt+p.idx.IntervalOf(h):
-			// Another node's polls come through its exporter's batches,
-			// which may split one poll or reorder two: one interval past.
+		if p.idx.WatermarkOf(h) < readyAt || !p.idx.RoundsCover(h, readyAt) {
 			return false
 		}
 	}

@@ -10,7 +10,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
 	"github.com/crosshair-otel/crosshair/internal/contract"
@@ -110,10 +109,9 @@ func TestSpansWaitForTheThrottleInterval(t *testing.T) {
 }
 
 // TestSpansReleasedByThePollAfterTheirEnd: a span waits for the poll whose
-// interval covers its end, not for a whole interval past it; that poll
-// speaks for every kind of polled record (a kind it sent none of had
-// nothing to report); before any poll after the span's end has arrived,
-// the span waits an interval.
+// interval covers its end, not for a whole interval past it; a kind of
+// polled record whose next poll sent nothing (no steal in that second) is
+// waited for the interval.
 func TestSpansReleasedByThePollAfterTheirEnd(t *testing.T) {
 	throttleRound := func(at time.Duration) kernelEvent {
 		return kernelEvent{name: contract.EventCgroupThrottle, at: at, attrs: kv{
@@ -127,65 +125,35 @@ func TestSpansReleasedByThePollAfterTheirEnd(t *testing.T) {
 			contract.AttrIntervalStart: t0.Add(at - time.Second).UnixNano(), contract.AttrIntervalNs: int64(time.Second),
 		}}
 	}
-	retransmit := func(at time.Duration) kernelEvent { // a ring-buffer event: moves the watermark only
-		return kernelEvent{name: contract.EventTCPRetransmit, at: at, attrs: kv{
-			contract.AttrNetworkLocalAddress: cliIP, contract.AttrNetworkLocalPort: cliPort,
-			contract.AttrNetworkPeerAddress: srvIP, contract.AttrNetworkPeerPort: srvPort,
-		}}
-	}
 	ingest := func(t *testing.T, p *joinProcessor, evs ...kernelEvent) {
 		t.Helper()
 		_, err := p.processLogs(context.Background(), eventLogs(evs...))
 		require.NoError(t, err)
 	}
 	// The span ends at t0+100ms; with the slack it waits for t0+200ms.
-	held := func(t *testing.T) (*joinProcessor, *consumertest.TracesSink) {
-		t.Helper()
-		p, sink, _ := newTestProcessor(t, createDefaultConfig())
-		hold(p)
-		ingest(t, p, throttleRound(0), stealRound(0))
-		_, err := p.processTraces(context.Background(), spanTraces(testSpan{kind: ptrace.SpanKindInternal}))
-		require.Error(t, err, "held (processorhelper.ErrSkipProcessingData)")
-		return p, sink
-	}
+	span := spanTraces(testSpan{kind: ptrace.SpanKindInternal})
 
 	t.Run("the next poll covers the span's end", func(t *testing.T) {
-		p, sink := held(t)
-		ingest(t, p, throttleRound(time.Second), stealRound(time.Second)) // intervals [t0, t0+1s]
+		p, sink, _ := newTestProcessor(t, createDefaultConfig())
+		hold(p)
+		ingest(t, p, throttleRound(0))
+		_, err := p.processTraces(context.Background(), span)
+		require.Error(t, err, "held (processorhelper.ErrSkipProcessingData)")
+		ingest(t, p, throttleRound(time.Second)) // interval [t0, t0+1s]
 		p.sweep()
 		assert.Equal(t, 1, sink.SpanCount(), "released by the poll at t0+1s, before t0+1.2s")
 	})
 
-	t.Run("a kind the poll sent none of had nothing to report", func(t *testing.T) {
-		p, sink := held(t)
-		ingest(t, p, throttleRound(time.Second)) // no steal in that second
-		p.sweep()
-		assert.Equal(t, 1, sink.SpanCount())
-	})
-
-	t.Run("another node's polls: waited an interval", func(t *testing.T) {
-		// At a gateway another node's poll may come split over its
-		// exporter's batches: its arrival does not say it is whole.
+	t.Run("a kind whose poll sent nothing is waited an interval", func(t *testing.T) {
 		p, sink, _ := newTestProcessor(t, createDefaultConfig())
 		hold(p)
-		onB := func(e kernelEvent) kernelEvent { e.host = "node-b"; return e }
-		ingest(t, p, onB(throttleRound(0)))
-		_, err := p.processTraces(context.Background(), spanTraces(testSpan{kind: ptrace.SpanKindInternal, resource: kv{"host.name": "node-b", "process.pid": 42}}))
-		require.Error(t, err, "held")
-		ingest(t, p, onB(throttleRound(time.Second)))
+		ingest(t, p, throttleRound(0), stealRound(0))
+		_, err := p.processTraces(context.Background(), span)
+		require.Error(t, err)
+		ingest(t, p, throttleRound(time.Second)) // no steal in that second
 		p.sweep()
-		assert.Zero(t, sink.SpanCount())
-		ingest(t, p, onB(retransmit(1200*time.Millisecond)))
-		p.sweep()
-		assert.Equal(t, 1, sink.SpanCount())
-	})
-
-	t.Run("no poll after the span's end: waited an interval", func(t *testing.T) {
-		p, sink := held(t)
-		ingest(t, p, retransmit(time.Second))
-		p.sweep()
-		assert.Zero(t, sink.SpanCount(), "the poll covering the span's end may still come")
-		ingest(t, p, retransmit(1200*time.Millisecond))
+		assert.Zero(t, sink.SpanCount(), "a steal record covering the span's end may still come")
+		ingest(t, p, kernelEvent{name: contract.EventCPUSteal, at: 1200 * time.Millisecond, attrs: kv{contract.AttrCPUStealNs: 1}})
 		p.sweep()
 		assert.Equal(t, 1, sink.SpanCount(), "the watermark passed the span's end by the interval")
 	})

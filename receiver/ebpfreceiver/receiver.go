@@ -168,10 +168,7 @@ func (r *ebpfReceiver) Start(_ context.Context, host component.Host) error {
 	return nil
 }
 
-// pollLoop runs the event sources that read files rather than hooks. All
-// records of one tick are stamped with the tick and sent in one batch:
-// isolation_join takes a poll's batch as everything that poll had to
-// report (index.RoundsCover), so a kind with no record in it had none.
+// pollLoop runs the event sources that read files rather than hooks.
 func (r *ebpfReceiver) pollLoop() {
 	defer r.wg.Done()
 	ticker := time.NewTicker(r.cfg.PollInterval)

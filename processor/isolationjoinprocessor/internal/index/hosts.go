@@ -52,27 +52,20 @@ func (x *Index) IntervalOf(host string) int64 {
 
 // RoundsCover reports whether host's records summing an interval
 // (cgroup throttling, steal: polled, stamped at the poll) that can reach
-// back over readyAt have all arrived. A poll stamped at or after readyAt
-// covers it, for every kind: one poll sends all its records at once (the
-// receiver's poll loop, one batch per tick) and a node's polls arrive in
-// order, so a kind with no record in that poll had nothing to report.
-// Until one has arrived, each kind seen within the retention is waited
-// for until the watermark passes readyAt by its latest interval: a poll
-// with nothing at all to report sends nothing, and one interval is then
-// the bound.
+// back over readyAt have all arrived. For each kind seen within the
+// retention, either a poll stamped at or after readyAt has arrived (its
+// interval covers readyAt; one poll sends all its records at once, and a
+// node's polls arrive in order), or the watermark passed readyAt by the
+// kind's interval: a poll with nothing of that kind to report sends none,
+// and waiting one interval is then the bound.
 func (x *Index) RoundsCover(host string, readyAt int64) bool {
 	st := x.hosts[host]
-	late := int64(0)
 	for _, r := range st.rounds {
-		if r.at < x.watermark-x.retention {
-			continue
+		if r.at >= x.watermark-x.retention && r.at < readyAt && st.watermark < readyAt+r.interval {
+			return false
 		}
-		if r.at >= readyAt {
-			return true
-		}
-		late = max(late, r.interval)
 	}
-	return st.watermark >= readyAt+late
+	return true
 }
 
 // Covers reports whether kernel events of host have been seen within the
