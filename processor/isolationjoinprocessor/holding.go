@@ -125,14 +125,13 @@ func (p *joinProcessor) release(b *heldBatch, now time.Time, reason string) rele
 }
 
 // covered reports whether the watermark of every node in hosts passed
-// readyAt and that node's polled records whose interval covers readyAt
-// arrived: a cgroup throttling record is stamped at the end of the
-// interval it sums, so the poll after the span's end is waited for
-// (index.RoundsCover; max_delay still bounds the wait). Called with p.mu
-// held.
+// readyAt plus that node's polling interval: a cgroup throttling record is
+// stamped at the end of the interval it sums, so the interval that covers
+// the span's end is waited for (max_delay still bounds the wait). Called
+// with p.mu held.
 func (p *joinProcessor) covered(hosts []string, readyAt int64) bool {
 	for _, h := range hosts {
-		if p.idx.WatermarkOf(h) < readyAt || !p.idx.RoundsCover(h, readyAt) {
+		if p.idx.WatermarkOf(h) < readyAt+p.idx.IntervalOf(h) {
 			return false
 		}
 	}

@@ -50,24 +50,6 @@ func (x *Index) IntervalOf(host string) int64 {
 	return iv
 }
 
-// RoundsCover reports whether host's records summing an interval
-// (cgroup throttling, steal: polled, stamped at the poll) that can reach
-// back over readyAt have all arrived. For each kind seen within the
-// retention, either a poll stamped at or after readyAt has arrived (its
-// interval covers readyAt; one poll sends all its records at once, and a
-// node's polls arrive in order), or the watermark passed readyAt by the
-// kind's interval: a poll with nothing of that kind to report sends none,
-// and waiting one interval is then the bound.
-func (x *Index) RoundsCover(host string, readyAt int64) bool {
-	st := x.hosts[host]
-	for _, r := range st.rounds {
-		if r.at >= x.watermark-x.retention && r.at < readyAt && st.watermark < readyAt+r.interval {
-			return false
-		}
-	}
-	return true
-}
-
 // Covers reports whether kernel events of host have been seen within the
 // retention: only then does an empty window mean "no kernel evidence" rather
 // than "nobody was looking".
