@@ -1,9 +1,11 @@
 package main
 
 import (
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/crosshair-otel/crosshair/internal/testenv"
@@ -73,8 +75,12 @@ func TestMedianOfRatios(t *testing.T) {
 		{[]float64{1.05}, 1.05},
 		{[]float64{1.4, 1.1, 1.2, 1.0}, 1.15},
 	} {
-		if got := median(c.in); got != c.want {
+		in := slices.Clone(c.in)
+		if got := median(c.in); math.Abs(got-c.want) > 1e-9 {
 			t.Errorf("median(%v) = %v, want %v", c.in, got, c.want)
+		}
+		if !slices.Equal(in, c.in) {
+			t.Errorf("median reordered the runs: %v, was %v", c.in, in)
 		}
 	}
 }

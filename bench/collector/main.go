@@ -158,8 +158,8 @@ type loadRun struct {
 	where    string // the collector's counters, when spans did not reach the sink
 	// holdMs is the mean time a batch spent in isolation_join, arrival to
 	// release (its latency histogram), for a Crosshair pipeline: how long
-	// spans sat in memory, which is what the held heap and the cold cache
-	// at release scale with. Negative when not read.
+	// spans sat in memory, which the held heap (the RSS ratio) scales
+	// with. Negative when not read.
 	holdMs float64
 }
 
@@ -335,8 +335,9 @@ func (h *harness) loadRepeated(rate int, d time.Duration) error {
 }
 
 // median is the middle of xs (the mean of the two middle ones for an even
-// count); xs is sorted in place.
+// count).
 func median(xs []float64) float64 {
+	xs = slices.Clone(xs)
 	slices.Sort(xs)
 	n := len(xs)
 	if n%2 == 1 {
