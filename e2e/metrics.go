@@ -51,6 +51,7 @@ type Result struct {
 	Reports        int    // reports on traces with a positive span
 	ReportsHopOK   int
 	ReportsLayerOK int
+	ReportsBothOK  int // reports naming the right hop and the right layer
 	// Joins counts isolation.join over both phases' spans ("(none)" when a
 	// span has none); every demo span comes from a process on this node.
 	Joins map[string]int
@@ -245,6 +246,9 @@ func Score(name, expected string, hop Hop, all []Span, noFault, fault Window, re
 		}
 		if rep.Layer == expected {
 			r.ReportsLayerOK++
+		}
+		if rep.Layer == expected && rep.SlowHop.Service == hop.Service && rep.SlowHop.Kind == kind {
+			r.ReportsBothOK++
 		}
 	}
 	return r
