@@ -20,10 +20,14 @@ func gvisorScenario() scenario {
 				strings.HasPrefix(stackOf(s), "L4 gvisor")
 		},
 		evidenceText: "isolation.cause names sandbox syscall traps and isolation.runtime.stack starts L4 gvisor",
-		// Order's requests pread /dev/zero 100 times a byte (both phases):
+		// Order's requests pread /dev/zero 500 times a byte (both phases):
 		// work made of system calls, each one a trap to the Sentry inside
-		// gVisor.
-		flags: map[string][]string{"order": {"-syscall-work", "100"}},
+		// gVisor. Enough that a sandboxed request passes the diagnosis
+		// exporter's slow_threshold (20ms) on a quiet machine too: with
+		// 100, order's fault spans took 5–10ms, and the only traces
+		// reported were the few a second stall also slowed (2 and 3 in
+		// two CI runs, 1 right each); with 500, 409 reports, 408 right.
+		flags: map[string][]string{"order": {"-syscall-work", "500"}},
 		inject: func(h *harness) error {
 			h.stopService("order")
 			if err := os.MkdirAll(lab.RunscDir, 0o700); err != nil {
