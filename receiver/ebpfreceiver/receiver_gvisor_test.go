@@ -101,8 +101,8 @@ print(t, time.time_ns())
 // trap: 18–19µs per trap): a 1ms cap on a trap would keep about that,
 // ~0.15s of the loop's ~2.7s. The loop is long enough for ~130 throttled
 // periods: how many of them fall inside a trap is chance (with 2000
-// preads, 25 periods, the trapped share ranged 15–46% over 22 runs and
-// failed the bar 1 run in 4; with 8000, 25–37% over 8 runs).
+// preads, 25 periods, the trapped share ranged 15–46% over 14 runs and
+// failed the bar in 3; with 8000, 25–37% over 8 runs).
 func TestGVisorStarvedSentryTraps(t *testing.T) {
 	testenv.RequireRoot(t, "runsc", "python3")
 	dir := fmt.Sprintf("/sys/fs/cgroup/cpu/crosshair-test-gvisor-%d", os.Getpid())
