@@ -68,3 +68,49 @@ func TestAcceptWaitOnlyWhenALateRecordCanMatter(t *testing.T) {
 		})
 	}
 }
+
+// TestAcceptWaitAndIntervalWaitOverlap: a batch that waits for accepted
+// sockets' late records, on a node whose polled records are stamped at
+// the end of their interval, waits for the watermark to pass its end by
+// the longer of the two, not by both: added (2s past the end), every
+// such span was released by max_delay (2s) and marked incomplete.
+func TestAcceptWaitAndIntervalWaitOverlap(t *testing.T) {
+	server := testSpan{kind: ptrace.SpanKindServer, dur: 300 * time.Millisecond, resource: kv{"service.name": "frontend"},
+		attrs: kv{"client.address": cliIP, "client.port": 40001}}
+	round := kernelEvent{name: contract.EventCgroupThrottle, at: 0, attrs: kv{
+		contract.AttrCgroupPath: "/x", contract.AttrCgroupThrottledNs: int64(time.Millisecond),
+		contract.AttrIntervalStart: t0.Add(-time.Second).UnixNano(), contract.AttrIntervalNs: int64(time.Second),
+	}}
+	watermark := func(at time.Duration) kernelEvent {
+		return kernelEvent{name: contract.EventCPUSteal, at: at, attrs: kv{contract.AttrCPUStealNs: 1}}
+	}
+	p, sink, _ := newTestProcessor(t, createDefaultConfig())
+	hold(p)
+	// Accepted sockets claimed 100ms late: the accept wait is a second
+	// (acceptClaimWait), as long as the interval.
+	events := []kernelEvent{
+		established(-150*time.Millisecond, contract.EstablishedConnect, cliIP, 40001, vipIP, 80, appPID),
+		established(-100*time.Millisecond, contract.EstablishedAccept, podIP, srvPort, cliIP, 40001, srvPID),
+		established(-150*time.Millisecond, contract.EstablishedConnect, "127.0.0.1", 41000, "127.0.0.1", otlpPort, appPID),
+		established(-100*time.Millisecond, contract.EstablishedAccept, "127.0.0.1", otlpPort, "127.0.0.1", 41000, os.Getpid()),
+		round,
+	}
+	_, err := p.processLogs(context.Background(), eventLogs(events...))
+	require.NoError(t, err)
+	require.Equal(t, int64(time.Second), p.idx.IntervalOf(p.hostname))
+	// A server span waits the accept wait (a second) and the interval.
+	_, err = p.processTraces(grpcSender("127.0.0.1", 41000), spanTraces(server))
+	require.ErrorIs(t, err, processorhelper.ErrSkipProcessingData)
+
+	// The span ends at t0+300ms: end + slack + 1s = t0+1.4s.
+	_, err = p.processLogs(context.Background(), eventLogs(watermark(1300*time.Millisecond)))
+	require.NoError(t, err)
+	p.sweep()
+	assert.Zero(t, sink.SpanCount(), "a record of the last second may still come")
+	_, err = p.processLogs(context.Background(), eventLogs(watermark(1450*time.Millisecond)))
+	require.NoError(t, err)
+	p.sweep()
+	spans := sinkSpans(sink)
+	require.Len(t, spans, 1, "released once the watermark passed the end by the longer wait")
+	assert.Nil(t, attr(spans[0], attrJoinIncomplete))
+}

@@ -24,8 +24,11 @@ type heldBatch struct {
 	next    consumer.Traces // the pipeline it came in by
 	hosts   []string        // the nodes of its spans: each one's watermark must cover readyAt
 	arrived time.Time
-	readyAt int64 // watermark at which every span's window is covered
-	spans   int
+	readyAt int64 // the last span's end plus the slack
+	// lateBy is how far past readyAt the watermark must be for the
+	// records that arrive late (accepted sockets' owners): see covered.
+	lateBy int64
+	spans  int
 }
 
 func (p *joinProcessor) tick() time.Duration {
@@ -72,7 +75,7 @@ func (p *joinProcessor) takeReady() []released {
 	kept := p.pending[:0]
 	for _, b := range p.pending {
 		switch {
-		case p.covered(b.hosts, b.readyAt):
+		case p.covered(b.hosts, b.readyAt, b.lateBy):
 			out = append(out, p.release(b, now, ""))
 		case now.Sub(b.arrived) >= p.cfg.MaxDelay:
 			out = append(out, p.release(b, now, releasedByTimeout))
@@ -92,7 +95,7 @@ func (p *joinProcessor) takeAll() []released {
 	out := make([]released, 0, len(p.pending))
 	for _, b := range p.pending {
 		reason := ""
-		if !p.covered(b.hosts, b.readyAt) {
+		if !p.covered(b.hosts, b.readyAt, b.lateBy) {
 			reason = releasedByTimeout
 		}
 		out = append(out, p.release(b, now, reason))
@@ -125,13 +128,16 @@ func (p *joinProcessor) release(b *heldBatch, now time.Time, reason string) rele
 }
 
 // covered reports whether the watermark of every node in hosts passed
-// readyAt plus that node's polling interval: a cgroup throttling record is
-// stamped at the end of the interval it sums, so the interval that covers
-// the span's end is waited for (max_delay still bounds the wait). Called
-// with p.mu held.
-func (p *joinProcessor) covered(hosts []string, readyAt int64) bool {
+// readyAt by lateBy (the accept wait: records of accepted sockets' owners
+// arrive late) and by that node's polling interval (a cgroup throttling
+// record is stamped at the end of the interval it sums, so the interval
+// that covers the span's end is waited for). Both are waits for the same
+// watermark, so the longer covers the other: added, they held every span
+// of a stock resource on a node with polled records past max_delay.
+// max_delay still bounds the wait. Called with p.mu held.
+func (p *joinProcessor) covered(hosts []string, readyAt, lateBy int64) bool {
 	for _, h := range hosts {
-		if p.idx.WatermarkOf(h) < readyAt+p.idx.IntervalOf(h) {
+		if p.idx.WatermarkOf(h) < readyAt+max(lateBy, p.idx.IntervalOf(h)) {
 			return false
 		}
 	}

@@ -199,7 +199,7 @@ func (p *joinProcessor) processTracesTo(ctx context.Context, td ptrace.Traces, n
 	readyAt := latestEnd(td) + int64(p.cfg.Slack)
 	hosts := p.batchHosts(td)
 	p.mu.Lock()
-	readyAt += p.acceptWait(ctx, td)
+	lateBy := p.acceptWait(ctx, td)
 	silent := false
 	if p.holding && p.cfg.MaxDelay > 0 {
 		hosts, silent = p.listening(hosts, p.now())
@@ -212,7 +212,7 @@ func (p *joinProcessor) processTracesTo(ctx context.Context, td ptrace.Traces, n
 		p.tel.ProcessorIsolationJoinSpansReleasedEarly.Add(ctx, int64(n), metric.WithAttributes(attribute.String("reason", releasedNoKernelEvents)))
 		return td, nil
 	}
-	if !p.holding || p.cfg.MaxDelay == 0 || p.covered(hosts, readyAt) {
+	if !p.holding || p.cfg.MaxDelay == 0 || p.covered(hosts, readyAt, lateBy) {
 		p.joinTraces(ctx, td, "", p.now())
 		p.tel.ProcessorIsolationJoinLatency.Record(ctx, 0)
 		p.mu.Unlock()
@@ -220,7 +220,7 @@ func (p *joinProcessor) processTracesTo(ctx context.Context, td ptrace.Traces, n
 	}
 	// The caller's context ends when this call returns; its values
 	// (client metadata) travel with the held spans.
-	p.pending = append(p.pending, &heldBatch{ctx: context.WithoutCancel(ctx), td: td, next: next, hosts: hosts, arrived: p.now(), readyAt: readyAt, spans: n})
+	p.pending = append(p.pending, &heldBatch{ctx: context.WithoutCancel(ctx), td: td, next: next, hosts: hosts, arrived: p.now(), readyAt: readyAt, lateBy: lateBy, spans: n})
 	p.pendingSpans += n
 	var out []released
 	now := p.now()
