@@ -241,13 +241,15 @@ func Score(name, expected string, hop Hop, all []Span, noFault, fault Window, re
 		if hop.Kind == KindClient {
 			kind = "client"
 		}
-		if rep.SlowHop.Service == hop.Service && rep.SlowHop.Kind == kind {
+		hopOK := rep.SlowHop.Service == hop.Service && rep.SlowHop.Kind == kind
+		layerOK := rep.Layer == expected
+		if hopOK {
 			r.ReportsHopOK++
 		}
-		if rep.Layer == expected {
+		if layerOK {
 			r.ReportsLayerOK++
 		}
-		if rep.Layer == expected && rep.SlowHop.Service == hop.Service && rep.SlowHop.Kind == kind {
+		if hopOK && layerOK {
 			r.ReportsBothOK++
 		}
 	}
