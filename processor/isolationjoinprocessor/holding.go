@@ -132,9 +132,9 @@ func (p *joinProcessor) release(b *heldBatch, now time.Time, reason string) rele
 // arrive late) and by that node's polling interval (a cgroup throttling
 // record is stamped at the end of the interval it sums, so the interval
 // that covers the span's end is waited for). Both are waits for the same
-// watermark, so the longer covers the other: added, they held every span
-// of a stock resource on a node with polled records past max_delay.
-// max_delay still bounds the wait. Called with p.mu held.
+// watermark, so the longer covers the other: added, they held nearly
+// every span of a stock resource on a node with polled records past
+// max_delay. max_delay still bounds the wait. Called with p.mu held.
 func (p *joinProcessor) covered(hosts []string, readyAt, lateBy int64) bool {
 	for _, h := range hosts {
 		if p.idx.WatermarkOf(h) < readyAt+max(lateBy, p.idx.IntervalOf(h)) {

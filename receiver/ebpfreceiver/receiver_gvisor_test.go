@@ -146,9 +146,10 @@ func TestGVisorStarvedSentryTraps(t *testing.T) {
 		count += integer(lr.Attributes(), contract.AttrSyscallSandboxTraps)
 	}
 	t.Logf("8000 preads in a throttled gVisor: %v of wall time, %d traps summed, %v trapped", time.Duration(wall), count, time.Duration(sum))
-	// Dropping the long stops kept ~6% of this wall time (less on a
-	// busier machine, whose wall time is longer); summed, they were 25–37%
-	// of it in the measured runs (the windows at the loop's two ends are
+	// Dropping the long stops would keep the stop-free round trips, ~6%
+	// of this wall time (estimated from them above, less on a busier
+	// machine, whose wall time is longer); summed, they were 25–37% of it
+	// in the measured runs (the windows at the loop's two ends are
 	// left out above): a sixth separates the two.
 	assert.GreaterOrEqual(t, sum, wall/6, "the throttled traps are summed")
 	assert.LessOrEqual(t, sum, wall, "one thread's traps fit in the loop")
