@@ -96,7 +96,7 @@ func (p *joinProcessor) takeAll() []released {
 	for _, b := range p.pending {
 		reason := ""
 		if !p.covered(b.hosts, b.readyAt, b.lateBy) {
-			reason = releasedByTimeout
+			reason = releasedByShutdown
 		}
 		out = append(out, p.release(b, now, reason))
 	}
@@ -114,8 +114,11 @@ func (p *joinProcessor) release(b *heldBatch, now time.Time, reason string) rele
 		p.markUnjoined(b.ctx, b.td)
 	default:
 		incomplete := ""
-		if reason == releasedByTimeout {
+		switch reason {
+		case releasedByTimeout:
 			incomplete = incompleteMaxDelay
+		case releasedByShutdown:
+			incomplete = incompleteShutdown
 		}
 		p.joinTraces(b.ctx, b.td, incomplete, b.arrived)
 	}
@@ -127,16 +130,25 @@ func (p *joinProcessor) release(b *heldBatch, now time.Time, reason string) rele
 	return released{ctx: b.ctx, td: b.td, next: b.next}
 }
 
-// covered reports whether the watermark of every node in hosts passed
-// readyAt by lateBy (the accept wait: records of accepted sockets' owners
-// arrive late) and by that node's polling interval (a cgroup throttling
-// record is stamped at the end of the interval it sums, so the interval
-// that covers the span's end is waited for). Both are waits for the same
-// watermark, so the longer covers the other: added, they held nearly
-// every span of a stock resource on a node with polled records past
-// max_delay. max_delay still bounds the wait. Called with p.mu held.
+// covered reports whether every node in hosts has sent its records up to
+// readyAt. A node whose receiver sends watermark records says so itself
+// (index.SentOf): its late records, accepted sockets' owners and polled
+// sums, are counted in. Otherwise the lateness is assumed: the node's
+// watermark must pass readyAt by lateBy (the accept wait: records of
+// accepted sockets' owners arrive late) and by the node's polling
+// interval (a cgroup throttling record is stamped at the end of the
+// interval it sums, so the interval that covers the span's end is waited
+// for). Both are waits for the same watermark, so the longer covers the
+// other: added, they held nearly every span of a stock resource on a node
+// with polled records past max_delay. max_delay still bounds the wait.
+// Called with p.mu held.
 func (p *joinProcessor) covered(hosts []string, readyAt, lateBy int64) bool {
 	for _, h := range hosts {
+		if p.idx.SentOf(h) >= readyAt {
+			// The node's receiver promised every record up to readyAt,
+			// the late ones too: nothing more to wait for.
+			continue
+		}
 		if p.idx.WatermarkOf(h) < readyAt+max(lateBy, p.idx.IntervalOf(h)) {
 			return false
 		}

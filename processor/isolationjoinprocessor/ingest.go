@@ -4,9 +4,11 @@ package isolationjoinprocessor
 import (
 	"context"
 
+	"go.opentelemetry.io/collector/client"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.uber.org/zap"
 
+	"github.com/crosshair-otel/crosshair/internal/contract"
 	"github.com/crosshair-otel/crosshair/internal/nodeid"
 	"github.com/crosshair-otel/crosshair/processor/isolationjoinprocessor/internal/kevent"
 )
@@ -52,11 +54,26 @@ func (p *joinProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog.Log
 		evs = append(make([]kevent.Event, 0, len(evs)), evs...)
 	}
 	var connsEvicted int64
+	// A watermark record promises that everything before it has arrived:
+	// true of the records of this process's own receiver, handed over in
+	// order, not of records forwarded over OTLP (an exporter's queue
+	// sends batches concurrently and retries them out of order).
+	inProcess := client.FromContext(ctx).Addr == nil
 	p.mu.Lock()
 	before := p.idx.Watermark()
+	sentMoved := false
 	batch := p.batchBuf[:0]
 	for i := range evs {
 		e := &evs[i]
+		if e.Name == contract.EventWatermark {
+			if inProcess {
+				sentMoved = sentMoved || e.Time > p.idx.SentOf(e.Host)
+				p.idx.Sent(e.Host, e.Time)
+			} else {
+				p.idx.Observe(e.Host, e.Time)
+			}
+			continue
+		}
 		idx, ce := p.track(e)
 		connsEvicted += int64(ce)
 		if !idx {
@@ -71,7 +88,7 @@ func (p *joinProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog.Log
 	indexed += int64(len(batch))
 	clear(batch)
 	p.batchBuf = batch[:0]
-	advanced := p.idx.Watermark() > before && len(p.pending) > 0
+	advanced := (p.idx.Watermark() > before || sentMoved) && len(p.pending) > 0
 	p.connGauge.Store(int64(p.conns.Len()))
 	p.mu.Unlock()
 	if connsEvicted > 0 {

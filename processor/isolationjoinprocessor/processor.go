@@ -46,12 +46,16 @@ const (
 	attrEventTimeMs    = "kernel.time_ms"
 	incompleteMaxDelay = "max_delay"
 	incompleteMaxBound = "max_pending_spans"
+	// incompleteShutdown marks spans the collector's shutdown released
+	// before their window was covered.
+	incompleteShutdown = "shutdown"
 	// incompleteNoKernelEvents marks spans of nodes that sent no kernel
 	// event within the retention: not held, nobody was looking.
 	incompleteNoKernelEvents = "no_kernel_events"
 	releasedNoKernelEvents   = "no_kernel_events"
 	releasedByTimeout        = "timeout"
 	releasedByBound          = "bound"
+	releasedByShutdown       = "shutdown"
 	placementCacheTTL        = 10 * time.Second
 	placementCacheLimit      = 4096
 	addrCacheLimit           = 4096

@@ -54,6 +54,8 @@ type ebpfReceiver struct {
 	started bool
 	done    chan struct{}
 	wg      sync.WaitGroup
+	// mark says how far the node's records have been sent.
+	mark *watermark
 }
 
 func newReceiver(set receiver.Settings, cfg *Config) (*ebpfReceiver, error) {
@@ -152,6 +154,7 @@ func (r *ebpfReceiver) Start(_ context.Context, host component.Host) error {
 	}
 
 	r.started = true
+	r.mark = &watermark{clock: clock}
 	if reader != nil {
 		r.wg.Add(1)
 		go r.readLoop(&event.Decoder{Clock: clock, Names: set.Names(), Filter: r.cfg.Filters.matcher(), Procs: procs})
@@ -178,6 +181,7 @@ func (r *ebpfReceiver) pollLoop() {
 		case <-r.done:
 			return
 		case now := <-ticker.C:
+			start := r.mark.pollStart()
 			logs := plog.NewLogs()
 			records := r.newRecordSlice(logs)
 			for name, a := range r.probes.Attachments() {
@@ -192,7 +196,12 @@ func (r *ebpfReceiver) pollLoop() {
 					r.telemetry.ReceiverEbpfEventsPolled.Add(context.Background(), int64(n), metric.WithAttributes(attribute.String("probe", name)))
 				}
 			}
+			if r.reader == nil {
+				// No ring buffer to wait for: the poll's records are all.
+				r.mark.appendTo(records, start)
+			}
 			r.sendLogs(logs, records.Len())
+			r.mark.polled(start)
 		}
 	}
 }
@@ -315,9 +324,15 @@ func (r *ebpfReceiver) readLoop(dec *event.Decoder) {
 		} else {
 			r.reader.SetDeadline(first.Add(r.cfg.FlushInterval))
 		}
+		// Read before the ring buffer can be found empty: the walk of the
+		// poll it names wrote its claims before (watermark).
+		swept := r.mark.swept.Load()
 		err := r.reader.ReadInto(&rec)
 		switch {
 		case errors.Is(err, os.ErrDeadlineExceeded):
+			// The ring buffer was read empty: after what is held here,
+			// every record stamped up to the sweep has been sent.
+			r.mark.appendTo(records, swept)
 			flush()
 			continue
 		case errors.Is(err, ringbuf.ErrClosed):

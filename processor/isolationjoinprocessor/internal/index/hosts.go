@@ -15,6 +15,10 @@ type hostState struct {
 	// round, not the longest ever: one late poll must not hold every
 	// later span for max_delay. Nil until the node sends one.
 	rounds map[string]round
+	// sent is the node's own watermark record (contract.EventWatermark):
+	// every record of the node stamped at or before it has arrived, the
+	// late ones included. 0 until the node sends one.
+	sent int64
 }
 
 // round is one poll's interval and the time its records are stamped with.
@@ -49,6 +53,21 @@ func (x *Index) IntervalOf(host string) int64 {
 	}
 	return iv
 }
+
+// Sent records host's watermark record: every record of the node
+// stamped at or before t has arrived. It also says the node's kernel
+// events are flowing (Observe).
+func (x *Index) Sent(host string, t int64) {
+	x.Observe(host, t)
+	if st, ok := x.hosts[host]; ok && t > st.sent {
+		st.sent = t
+		x.hosts[host] = st
+	}
+}
+
+// SentOf is host's latest watermark record (Sent), 0 when it sent none
+// within the retention.
+func (x *Index) SentOf(host string) int64 { return x.hosts[host].sent }
 
 // Covers reports whether kernel events of host have been seen within the
 // retention: only then does an empty window mean "no kernel evidence" rather

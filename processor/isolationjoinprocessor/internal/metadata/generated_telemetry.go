@@ -173,7 +173,7 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	errs = errors.Join(errs, err)
 	builder.ProcessorIsolationJoinSpansReleasedEarly, err = builder.meter.Int64Counter(
 		"otelcol_processor_isolation_join_spans_released_early",
-		metric.WithDescription("Spans released before the event watermark covered their window, by reason (timeout = max_delay reached, bound = max_pending_spans exceeded; those are released unjoined; no_kernel_events = not held, as no node of the batch sent a kernel event within the retention). [Development]"),
+		metric.WithDescription("Spans released before the event watermark covered their window, by reason (timeout = max_delay reached; shutdown = the collector stopped first; bound = max_pending_spans exceeded, released unjoined; no_kernel_events = not held, as no node of the batch sent a kernel event within the retention). [Development]"),
 		metric.WithUnit("{span}"),
 	)
 	errs = errors.Join(errs, err)

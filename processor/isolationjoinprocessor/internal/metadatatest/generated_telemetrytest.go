@@ -179,7 +179,7 @@ func AssertEqualProcessorIsolationJoinSpansJoined(t *testing.T, tt *componenttes
 func AssertEqualProcessorIsolationJoinSpansReleasedEarly(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
 		Name:        "otelcol_processor_isolation_join_spans_released_early",
-		Description: "Spans released before the event watermark covered their window, by reason (timeout = max_delay reached, bound = max_pending_spans exceeded; those are released unjoined; no_kernel_events = not held, as no node of the batch sent a kernel event within the retention). [Development]",
+		Description: "Spans released before the event watermark covered their window, by reason (timeout = max_delay reached; shutdown = the collector stopped first; bound = max_pending_spans exceeded, released unjoined; no_kernel_events = not held, as no node of the batch sent a kernel event within the retention). [Development]",
 		Unit:        "{span}",
 		Data: metricdata.Sum[int64]{
 			Temporality: metricdata.CumulativeTemporality,

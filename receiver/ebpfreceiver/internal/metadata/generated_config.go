@@ -648,6 +648,7 @@ type EventsConfig struct {
 	KernelTCPEstablished        EventConfig `mapstructure:"kernel.tcp.established"`
 	KernelTCPReset              EventConfig `mapstructure:"kernel.tcp.reset"`
 	KernelTCPRetransmit         EventConfig `mapstructure:"kernel.tcp.retransmit"`
+	KernelWatermark             EventConfig `mapstructure:"kernel.watermark"`
 }
 
 func DefaultEventsConfig() EventsConfig {
@@ -692,6 +693,9 @@ func DefaultEventsConfig() EventsConfig {
 			Enabled: true,
 		},
 		KernelTCPRetransmit: EventConfig{
+			Enabled: true,
+		},
+		KernelWatermark: EventConfig{
 			Enabled: true,
 		},
 	}

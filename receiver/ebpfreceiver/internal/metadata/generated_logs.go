@@ -670,6 +670,41 @@ func newEventKernelTCPRetransmit(cfg EventConfig) eventKernelTCPRetransmit {
 	return e
 }
 
+type eventKernelWatermark struct {
+	data   plog.LogRecordSlice // data buffer for generated log records.
+	config EventConfig         // event config provided by user.
+}
+
+func (e *eventKernelWatermark) recordEvent(ctx context.Context, timestamp pcommon.Timestamp) {
+	if !e.config.Enabled {
+		return
+	}
+	dp := e.data.AppendEmpty()
+	dp.SetEventName("kernel.watermark")
+	dp.SetTimestamp(timestamp)
+
+	if span := trace.SpanContextFromContext(ctx); span.IsValid() {
+		dp.SetTraceID(pcommon.TraceID(span.TraceID()))
+		dp.SetSpanID(pcommon.SpanID(span.SpanID()))
+	}
+
+}
+
+// emit appends recorded event data to a events slice and prepares it for recording another set of log records.
+func (e *eventKernelWatermark) emit(lrs plog.LogRecordSlice) {
+	if e.config.Enabled && e.data.Len() > 0 {
+		e.data.MoveAndAppendTo(lrs)
+	}
+}
+
+func newEventKernelWatermark(cfg EventConfig) eventKernelWatermark {
+	e := eventKernelWatermark{config: cfg}
+	if cfg.Enabled {
+		e.data = plog.NewLogRecordSlice()
+	}
+	return e
+}
+
 // LogsBuilder provides an interface for scrapers to report logs while taking care of all the transformations
 // required to produce log representation defined in metadata and user config.
 type LogsBuilder struct {
@@ -693,6 +728,7 @@ type LogsBuilder struct {
 	eventKernelTCPEstablished        eventKernelTCPEstablished
 	eventKernelTCPReset              eventKernelTCPReset
 	eventKernelTCPRetransmit         eventKernelTCPRetransmit
+	eventKernelWatermark             eventKernelWatermark
 }
 
 // LogBuilderOption applies changes to default logs builder.
@@ -720,6 +756,7 @@ func NewLogsBuilder(lbc LogsBuilderConfig, settings receiver.Settings) *LogsBuil
 		eventKernelTCPEstablished:        newEventKernelTCPEstablished(lbc.Events.KernelTCPEstablished),
 		eventKernelTCPReset:              newEventKernelTCPReset(lbc.Events.KernelTCPReset),
 		eventKernelTCPRetransmit:         newEventKernelTCPRetransmit(lbc.Events.KernelTCPRetransmit),
+		eventKernelWatermark:             newEventKernelWatermark(lbc.Events.KernelWatermark),
 		resourceAttributeIncludeFilter:   make(map[string]filter.Filter),
 		resourceAttributeExcludeFilter:   make(map[string]filter.Filter),
 	}
@@ -792,6 +829,7 @@ func (lb *LogsBuilder) EmitForResource(options ...ResourceLogsOption) {
 	lb.eventKernelTCPEstablished.emit(ils.LogRecords())
 	lb.eventKernelTCPReset.emit(ils.LogRecords())
 	lb.eventKernelTCPRetransmit.emit(ils.LogRecords())
+	lb.eventKernelWatermark.emit(ils.LogRecords())
 
 	for _, op := range options {
 		op.apply(rl)
@@ -896,4 +934,9 @@ func (lb *LogsBuilder) RecordKernelTCPResetEvent(ctx context.Context, timestamp 
 // RecordKernelTCPRetransmitEvent adds a log record of kernel.tcp.retransmit event.
 func (lb *LogsBuilder) RecordKernelTCPRetransmitEvent(ctx context.Context, timestamp pcommon.Timestamp, networkTransportAttributeValue string, networkTypeAttributeValue string, networkLocalAddressAttributeValue string, networkLocalPortAttributeValue int64, networkPeerAddressAttributeValue string, networkPeerPortAttributeValue int64, linuxNetnsInodeAttributeValue int64, processPidAttributeValue int64, threadIDAttributeValue int64, processExecutableNameAttributeValue string, threadNameAttributeValue string, containerIDAttributeValue string, linuxCgroupPathAttributeValue string, networkConnectionStateAttributeValue string, kernelTCPRetransmitKindAttributeValue string, kernelTCPRetransmitWaitNsAttributeValue int64, isolationLayerAttributeValue string) {
 	lb.eventKernelTCPRetransmit.recordEvent(ctx, timestamp, networkTransportAttributeValue, networkTypeAttributeValue, networkLocalAddressAttributeValue, networkLocalPortAttributeValue, networkPeerAddressAttributeValue, networkPeerPortAttributeValue, linuxNetnsInodeAttributeValue, processPidAttributeValue, threadIDAttributeValue, processExecutableNameAttributeValue, threadNameAttributeValue, containerIDAttributeValue, linuxCgroupPathAttributeValue, networkConnectionStateAttributeValue, kernelTCPRetransmitKindAttributeValue, kernelTCPRetransmitWaitNsAttributeValue, isolationLayerAttributeValue)
+}
+
+// RecordKernelWatermarkEvent adds a log record of kernel.watermark event.
+func (lb *LogsBuilder) RecordKernelWatermarkEvent(ctx context.Context, timestamp pcommon.Timestamp) {
+	lb.eventKernelWatermark.recordEvent(ctx, timestamp)
 }

@@ -169,6 +169,9 @@ func TestLogsBuilder(t *testing.T) {
 			defaultEventsCount++
 			allEventsCount++
 			lb.RecordKernelTCPRetransmitEvent(ctx, timestamp, "network.transport-val", "network.type-val", "network.local.address-val", 18, "network.peer.address-val", 17, 17, 11, 9, "process.executable.name-val", "thread.name-val", "container.id-val", "linux.cgroup.path-val", "network.connection.state-val", "kernel.tcp.retransmit.kind-val", 29, "isolation.layer-val")
+			defaultEventsCount++
+			allEventsCount++
+			lb.RecordKernelWatermarkEvent(ctx, timestamp)
 
 			rb := lb.NewResourceBuilder()
 			rb.SetHostName("host.name-val")
@@ -797,6 +800,13 @@ func TestLogsBuilder(t *testing.T) {
 					attrVal, ok = lr.Attributes().Get("isolation.layer")
 					assert.True(t, ok)
 					assert.Equal(t, "isolation.layer-val", attrVal.Str())
+				case "kernel.watermark":
+					assert.False(t, validatedEvents["kernel.watermark"], "Found a duplicate in the events slice: kernel.watermark")
+					validatedEvents["kernel.watermark"] = true
+					lr := lrs.At(i)
+					assert.Equal(t, timestamp, lr.Timestamp())
+					assert.Equal(t, pcommon.TraceID(traceID), lr.TraceID())
+					assert.Equal(t, pcommon.SpanID(spanID), lr.SpanID())
 				}
 			}
 		})

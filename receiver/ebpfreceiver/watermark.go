@@ -1,0 +1,59 @@
+// Watermark records: the receiver's promise of how far its node's records have been sent (contract.EventWatermark).
+package ebpfreceiver
+
+import (
+	"sync/atomic"
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
+
+	"github.com/crosshair-otel/crosshair/internal/bootclock"
+	"github.com/crosshair-otel/crosshair/internal/contract"
+)
+
+// watermarkSlack is how long before the ring buffer was read empty an
+// event may be stamped and still be unread: a BPF program stamps its
+// event before it reserves the ring buffer's space (microseconds).
+const watermarkSlack = time.Millisecond
+
+// watermark tracks how far every source of the node has been swept. Most
+// records are stamped when they are written to the ring buffer, but some
+// arrive later than their stamp says: an accepted socket's owner, claimed
+// by the poll's walk and stamped at the accept; a polled sum, stamped at
+// its interval's end; a kernel log line, read at the next poll. Once a
+// poll that started at T has sent its records (and its walk written its
+// claims), and the ring buffer has then been read empty, every record
+// stamped at or before T has been sent: T is the watermark.
+type watermark struct {
+	clock *bootclock.Clock
+	// swept is the start of the last poll whose records have been sent
+	// (unix ns, on the events' clock); 0 before the first.
+	swept atomic.Int64
+	sent  int64 // the last watermark sent; the sender's own
+}
+
+// pollStart is the time a poll starts, on the clock the events are
+// stamped with (CLOCK_BOOTTIME converted as the decoder converts it), so
+// a drift of the wall clock cannot move it past an event's stamp.
+func (w *watermark) pollStart() int64 {
+	return w.clock.Wall(bootclock.Now()).UnixNano()
+}
+
+// polled records that the poll started at start has sent its records.
+func (w *watermark) polled(start int64) { w.swept.Store(start) }
+
+// appendTo appends a watermark record to records when the sweep moved
+// past the last one sent. swept must have been read before the ring
+// buffer was last found empty (or, with no ring buffer, after the poll).
+func (w *watermark) appendTo(records plog.LogRecordSlice, swept int64) {
+	t := swept - int64(watermarkSlack)
+	if swept == 0 || t <= w.sent {
+		return
+	}
+	w.sent = t
+	lr := records.AppendEmpty()
+	lr.SetEventName(contract.EventWatermark)
+	lr.SetTimestamp(pcommon.Timestamp(t))
+	lr.SetObservedTimestamp(pcommon.NewTimestampFromTime(time.Now()))
+}
