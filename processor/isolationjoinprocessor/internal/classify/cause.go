@@ -4,6 +4,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/crosshair-otel/crosshair/internal/contract"
 	"github.com/crosshair-otel/crosshair/processor/isolationjoinprocessor/internal/kevent"
@@ -14,11 +15,29 @@ import (
 // does not repeat it on every healthy span (most spans, each exported,
 // compressed and stored with it).
 func noEvidence(nEvents int) string {
-	if nEvents == 0 {
-		return "no kernel evidence in the span's window"
+	if nEvents < len(noEvidenceCauses) {
+		return noEvidenceCauses[nEvents]
 	}
+	return noEvidenceAmong(nEvents)
+}
+
+func noEvidenceAmong(nEvents int) string {
 	return "no layer evidence among the span's " + strconv.Itoa(nEvents) + " kernel events"
 }
+
+// noEvidenceCauses are noEvidence's lines for the few events a span
+// usually has, made once: most spans get one, each would allocate it.
+var noEvidenceCauses = func() (c [16]string) {
+	c[0] = "no kernel evidence in the span's window"
+	for n := 1; n < len(c); n++ {
+		c[n] = noEvidenceAmong(n)
+	}
+	return c
+}()
+
+// causeResolution is the least time a cause names: ms writes tenths of
+// a millisecond, so less rounds to "0ms".
+const causeResolution = 50 * time.Microsecond
 
 // cause lists every layer of ranked with its events and time, most first;
 // weak (the top layer's time, top, explains too little of the span's
@@ -31,7 +50,7 @@ func cause(events []Attributed, perLayer *[numLayers]int64, ranked []int, weak b
 		ms(&b, top)
 		b.WriteString(" of ")
 		ms(&b, length)
-		b.WriteString("): time spent in the application; ")
+		b.WriteString("); ")
 	} else {
 		b.Grow(96)
 	}

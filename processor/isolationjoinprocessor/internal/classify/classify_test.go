@@ -398,3 +398,28 @@ func TestNoEventsIsApp(t *testing.T) {
 	assert.Empty(t, v.Events)
 	assert.Equal(t, cap(buf), cap(v.Events), "the caller's buffer, not a new one")
 }
+
+// A layer whose time rounds to "0ms" in the cause is not listed: a guest's
+// threads lose microseconds to steal on most spans, and "L1: cpu steal
+// 0ms (0ms)" told the reader nothing, on every span, at the exporter's
+// cost. A verdict's layer, and a weak layer with readable time, still are.
+func TestCauseListsOnlyReadableTime(t *testing.T) {
+	c := New(nil, DefaultThresholds)
+	usec := msec / 1000
+	steal := func(at, d int64) *kevent.Event {
+		return &kevent.Event{Name: contract.EventCPUSteal, Time: at, DurationNs: d, PID: 7, Layer: contract.LayerL1}
+	}
+	throttle := &kevent.Event{Name: contract.EventSyscallSlow, Time: 60 * msec, DurationNs: 40 * msec, Layer: contract.LayerL3, Detail: &kevent.Detail{SyscallName: "fsync"}}
+
+	v := c.Verdict([]*kevent.Event{steal(2*msec, 20*usec)}, 0, 4*msec)
+	assert.Equal(t, contract.LayerApp, v.Layer)
+	assert.Equal(t, "no layer evidence among the span's 1 kernel events", v.Cause)
+
+	v = c.Verdict([]*kevent.Event{throttle, steal(50*msec, 30*usec)}, 0, 100*msec)
+	assert.Equal(t, contract.LayerL3, v.Layer)
+	assert.Equal(t, "L3: slow syscalls 40ms (fsync) (40ms)", v.Cause, "the steal's 30µs are not listed")
+
+	v = c.Verdict([]*kevent.Event{steal(2*msec, 200*usec)}, 0, 4*msec)
+	assert.Equal(t, contract.LayerApp, v.Layer)
+	assert.Equal(t, "kernel evidence explains too little of the span (0.2ms of 4ms); L1: cpu steal 0.2ms (0.2ms)", v.Cause)
+}

@@ -238,7 +238,22 @@ func (c *Classifier) conclude(v *Verdict, perLayer, measured *[numLayers]int64, 
 		// The evidence does not explain the span's delay: listed, not a verdict.
 		v.Layer = contract.LayerApp
 	}
-	v.Cause = cause(v.Events, perLayer, ranked, weak, top, to-from)
+	// A layer whose time rounds to nothing at the cause's resolution
+	// says nothing a reader can use ("L1: cpu steal 0ms (0ms)", on most
+	// spans of a guest whose threads lose microseconds to steal): it is
+	// not listed. A verdict's own layer always is.
+	keep := 0
+	for i, l := range ranked {
+		if (i == 0 && !weak) || perLayer[l] >= int64(causeResolution) {
+			ranked[keep] = l
+			keep++
+		}
+	}
+	if keep == 0 {
+		v.Cause = noEvidence(nEvents)
+		return
+	}
+	v.Cause = cause(v.Events, perLayer, ranked[:keep], weak, top, to-from)
 }
 
 // rank orders the layers with time (indexes into layerOrder), most time
