@@ -31,11 +31,12 @@ const (
 	// kernel.tcp.connection (the close).
 	EventTCPEstablished = "kernel.tcp.established"
 	// Not an event: the receiver's promise that every record of its node
-	// stamped at or before this record's time has been sent, including
-	// the late ones (accepted sockets' owners claimed by the poll's walk,
-	// polled interval sums, kernel log lines). The join releases a span
-	// once it passes the span's window, without waiting for lateness it
-	// would otherwise have to assume (docs/design.md §4, holding).
+	// about anything up to this record's time has been sent — stamped at
+	// or before it (accepted sockets' owners claimed late by the poll's
+	// walk, kernel log lines read at the poll, included), and every polled
+	// sum whose interval starts before it. The join releases a span once
+	// it passes the span's window, without waiting for lateness it would
+	// otherwise have to assume (docs/design.md §4, holding).
 	EventWatermark = "kernel.watermark"
 )
 

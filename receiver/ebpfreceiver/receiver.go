@@ -181,7 +181,9 @@ func (r *ebpfReceiver) pollLoop() {
 		case <-r.done:
 			return
 		case now := <-ticker.C:
-			start := r.mark.pollStart()
+			// The polled sums' next interval starts at now: the promise
+			// goes no further (watermark).
+			start := min(r.mark.pollStart(), now.UnixNano())
 			logs := plog.NewLogs()
 			records := r.newRecordSlice(logs)
 			for name, a := range r.probes.Attachments() {

@@ -15,19 +15,22 @@ import (
 )
 
 // The watermark records keep their promise: no record the receiver sends
-// after one is stamped at or before it. The late sources are in play: an
-// accepted socket's owner, claimed by the poll's walk (the accept
-// side does no I/O the socket hooks could see, and they are off) and
-// stamped at the accept, up to a poll interval before it is sent; and CPU
-// steal polled from /proc/stat, stamped at its interval's end (when this
-// guest loses any while the test runs).
+// after one is about anything up to it — stamped at or before it, or, for
+// a polled sum, with an interval that starts before it. The late sources
+// are in play: an accepted socket's owner, claimed by the poll's walk
+// (the accept side does no I/O the socket hooks could see, and they are
+// off) and stamped at the accept, up to a poll interval before it is sent;
+// a throttled cgroup's cpu.stat, polled and stamped at its interval's end;
+// and CPU steal polled from /proc/stat (when this guest loses any).
 func TestWatermarkRecordsComeAfterWhatTheyCover(t *testing.T) {
 	testenv.RequireRoot(t, "ip")
 	const port = 18094
 	link := plainLink(t, "wm", "198.18.134.1/30", "198.18.134.2/30")
+	cg := testenv.NewCgroupV1(t, "cpu", "watermark", map[string]string{"cpu.cfs_period_us": "100000", "cpu.cfs_quota_us": "10000"})
+	testenv.StartInCgroup(t, "exec sh -c 'while :; do :; done'", cg)
 	sink := new(consumertest.LogsSink)
 	cfg := createDefaultConfig()
-	cfg.Probes = []string{"tcp_connection", "cpu_steal"}
+	cfg.Probes = []string{"tcp_connection", "cpu_steal", "cgroup_throttle"}
 	cfg.FlushInterval = 20 * time.Millisecond
 	cfg.PollInterval = 300 * time.Millisecond
 	cfg.TCPAcceptOwnerHooks = false
@@ -52,7 +55,7 @@ func TestWatermarkRecordsComeAfterWhatTheyCover(t *testing.T) {
 
 	// Every record in the order the receiver handed them over.
 	var promised pcommon.Timestamp
-	marks, late := 0, 0
+	marks, late, sumsAfter := 0, 0, 0
 	for _, ld := range sink.AllLogs() {
 		for _, rl := range ld.ResourceLogs().All() {
 			for _, sl := range rl.ScopeLogs().All() {
@@ -64,9 +67,16 @@ func TestWatermarkRecordsComeAfterWhatTheyCover(t *testing.T) {
 						marks++
 						continue
 					}
-					if lr.Timestamp() <= promised {
+					about := lr.Timestamp()
+					if v, ok := lr.Attributes().Get(contract.AttrIntervalStart); ok {
+						about = pcommon.Timestamp(v.Int()) // a sum: from its interval's start
+						if promised > 0 {
+							sumsAfter++
+						}
+					}
+					if about <= promised {
 						late++
-						t.Errorf("%s stamped %s sent after the watermark %s", lr.EventName(), lr.Timestamp(), promised)
+						t.Errorf("%s about %s (stamped %s) sent after the watermark %s", lr.EventName(), about, lr.Timestamp(), promised)
 					}
 				}
 			}
@@ -74,5 +84,6 @@ func TestWatermarkRecordsComeAfterWhatTheyCover(t *testing.T) {
 	}
 	assert.Zero(t, late)
 	assert.GreaterOrEqual(t, marks, 3, "about one per poll")
-	t.Logf("%d watermark records, %d steal records polled", marks, len(findRecords(sink, contract.EventCPUSteal)))
+	assert.Positive(t, sumsAfter, "the throttled cgroup's polled sums came after watermarks")
+	t.Logf("%d watermark records, %d polled sums after one, %d steal records", marks, sumsAfter, len(findRecords(sink, contract.EventCPUSteal)))
 }

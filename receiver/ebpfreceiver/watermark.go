@@ -24,7 +24,9 @@ const watermarkSlack = time.Millisecond
 // its interval's end; a kernel log line, read at the next poll. Once a
 // poll that started at T has sent its records (and its walk written its
 // claims), and the ring buffer has then been read empty, every record
-// stamped at or before T has been sent: T is the watermark.
+// about anything up to T has been sent: stamped at or before T, and every
+// polled sum whose interval starts before T (the next starts at T). T is
+// the watermark: a span that ended by it has all its evidence.
 type watermark struct {
 	clock *bootclock.Clock
 	// swept is the start of the last poll whose records have been sent
