@@ -75,35 +75,14 @@ func TestAcceptWaitOnlyWhenALateRecordCanMatter(t *testing.T) {
 // the longer of the two, not by both: added (2s past the end), every
 // such span was released by max_delay (2s) and marked incomplete.
 func TestAcceptWaitAndIntervalWaitOverlap(t *testing.T) {
-	server := testSpan{kind: ptrace.SpanKindServer, dur: 300 * time.Millisecond, resource: kv{"service.name": "frontend"},
-		attrs: kv{"client.address": cliIP, "client.port": 40001}}
-	round := kernelEvent{name: contract.EventCgroupThrottle, at: 0, attrs: kv{
-		contract.AttrCgroupPath: "/x", contract.AttrCgroupThrottledNs: int64(time.Millisecond),
-		contract.AttrIntervalStart: t0.Add(-time.Second).UnixNano(), contract.AttrIntervalNs: int64(time.Second),
-	}}
 	watermark := func(at time.Duration) kernelEvent {
 		return kernelEvent{name: contract.EventCPUSteal, at: at, attrs: kv{contract.AttrCPUStealNs: 1}}
 	}
 	p, sink, _ := newTestProcessor(t, createDefaultConfig())
-	hold(p)
-	// Accepted sockets claimed 100ms late: the accept wait is a second
-	// (acceptClaimWait), as long as the interval.
-	events := []kernelEvent{
-		established(-150*time.Millisecond, contract.EstablishedConnect, cliIP, 40001, vipIP, 80, appPID),
-		established(-100*time.Millisecond, contract.EstablishedAccept, podIP, srvPort, cliIP, 40001, srvPID),
-		established(-150*time.Millisecond, contract.EstablishedConnect, "127.0.0.1", 41000, "127.0.0.1", otlpPort, appPID),
-		established(-100*time.Millisecond, contract.EstablishedAccept, "127.0.0.1", otlpPort, "127.0.0.1", 41000, os.Getpid()),
-		round,
-	}
-	_, err := p.processLogs(context.Background(), eventLogs(events...))
-	require.NoError(t, err)
-	require.Equal(t, int64(time.Second), p.idx.IntervalOf(p.hostname))
-	// A server span waits the accept wait (a second) and the interval.
-	_, err = p.processTraces(grpcSender("127.0.0.1", 41000), spanTraces(server))
-	require.ErrorIs(t, err, processorhelper.ErrSkipProcessingData)
+	heldServerSpan(t, p)
 
 	// The span ends at t0+300ms: end + slack + 1s = t0+1.4s.
-	_, err = p.processLogs(context.Background(), eventLogs(watermark(1300*time.Millisecond)))
+	_, err := p.processLogs(context.Background(), eventLogs(watermark(1300*time.Millisecond)))
 	require.NoError(t, err)
 	p.sweep()
 	assert.Zero(t, sink.SpanCount(), "a record of the last second may still come")
@@ -113,4 +92,32 @@ func TestAcceptWaitAndIntervalWaitOverlap(t *testing.T) {
 	spans := sinkSpans(sink)
 	require.Len(t, spans, 1, "released once the watermark passed the end by the longer wait")
 	assert.Nil(t, attr(spans[0], attrJoinIncomplete))
+}
+
+// heldServerSpan holds a stock server span (t0 to t0+300ms) of an
+// anonymous resource on a node whose polled records sum one-second
+// intervals, its accepted sockets claimed 100ms late: without the node's
+// watermark records it waits for the watermark to pass its end by the
+// accept wait (a second: acceptClaimWait) and the interval (a second), the
+// longer of the two, so until t0+1.4s.
+func heldServerSpan(t *testing.T, p *joinProcessor) {
+	t.Helper()
+	hold(p)
+	round := kernelEvent{name: contract.EventCgroupThrottle, at: 0, attrs: kv{
+		contract.AttrCgroupPath: "/x", contract.AttrCgroupThrottledNs: int64(time.Millisecond),
+		contract.AttrIntervalStart: t0.Add(-time.Second).UnixNano(), contract.AttrIntervalNs: int64(time.Second),
+	}}
+	_, err := p.processLogs(context.Background(), eventLogs(
+		established(-150*time.Millisecond, contract.EstablishedConnect, cliIP, 40001, vipIP, 80, appPID),
+		established(-100*time.Millisecond, contract.EstablishedAccept, podIP, srvPort, cliIP, 40001, srvPID),
+		established(-150*time.Millisecond, contract.EstablishedConnect, "127.0.0.1", 41000, "127.0.0.1", otlpPort, appPID),
+		established(-100*time.Millisecond, contract.EstablishedAccept, "127.0.0.1", otlpPort, "127.0.0.1", 41000, os.Getpid()),
+		round,
+	))
+	require.NoError(t, err)
+	require.Equal(t, int64(time.Second), p.idx.IntervalOf(p.hostname))
+	server := testSpan{kind: ptrace.SpanKindServer, dur: 300 * time.Millisecond, resource: kv{"service.name": "frontend"},
+		attrs: kv{"client.address": cliIP, "client.port": 40001}}
+	_, err = p.processTraces(grpcSender("127.0.0.1", 41000), spanTraces(server))
+	require.ErrorIs(t, err, processorhelper.ErrSkipProcessingData)
 }

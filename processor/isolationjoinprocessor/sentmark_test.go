@@ -2,14 +2,11 @@ package isolationjoinprocessor
 
 import (
 	"context"
-	"os"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.opentelemetry.io/collector/pdata/ptrace"
-	"go.opentelemetry.io/collector/processor/processorhelper"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata/metricdatatest"
@@ -20,33 +17,6 @@ import (
 
 func watermarkRecord(at time.Duration) kernelEvent {
 	return kernelEvent{name: contract.EventWatermark, at: at}
-}
-
-// heldServerSpan holds a stock server span (t0 to t0+300ms) of an
-// anonymous resource on a node whose polled records sum one-second
-// intervals: without the node's watermark records it waits for the
-// watermark to pass its end by the accept wait and the interval (a
-// second), so it would be released at t0+1.4s.
-func heldServerSpan(t *testing.T, p *joinProcessor) {
-	t.Helper()
-	hold(p)
-	round := kernelEvent{name: contract.EventCgroupThrottle, at: 0, attrs: kv{
-		contract.AttrCgroupPath: "/x", contract.AttrCgroupThrottledNs: int64(time.Millisecond),
-		contract.AttrIntervalStart: t0.Add(-time.Second).UnixNano(), contract.AttrIntervalNs: int64(time.Second),
-	}}
-	_, err := p.processLogs(context.Background(), eventLogs(
-		established(-150*time.Millisecond, contract.EstablishedConnect, cliIP, 40001, vipIP, 80, appPID),
-		established(-100*time.Millisecond, contract.EstablishedAccept, podIP, srvPort, cliIP, 40001, srvPID),
-		established(-150*time.Millisecond, contract.EstablishedConnect, "127.0.0.1", 41000, "127.0.0.1", otlpPort, appPID),
-		established(-100*time.Millisecond, contract.EstablishedAccept, "127.0.0.1", otlpPort, "127.0.0.1", 41000, os.Getpid()),
-		round,
-	))
-	require.NoError(t, err)
-	require.Equal(t, int64(time.Second), p.idx.IntervalOf(p.hostname))
-	server := testSpan{kind: ptrace.SpanKindServer, dur: 300 * time.Millisecond, resource: kv{"service.name": "frontend"},
-		attrs: kv{"client.address": cliIP, "client.port": 40001}}
-	_, err = p.processTraces(grpcSender("127.0.0.1", 41000), spanTraces(server))
-	require.ErrorIs(t, err, processorhelper.ErrSkipProcessingData)
 }
 
 // The receiver's watermark record says every record of its node up to its
