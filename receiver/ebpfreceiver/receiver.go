@@ -333,7 +333,7 @@ func (r *ebpfReceiver) readLoop(dec *event.Decoder) {
 		switch {
 		case errors.Is(err, os.ErrDeadlineExceeded):
 			// The ring buffer was read empty: after what is held here,
-			// every record stamped up to the sweep has been sent.
+			// every record about anything up to the sweep has been sent.
 			r.mark.appendTo(records, swept)
 			flush()
 			continue

@@ -16,7 +16,7 @@ type hostState struct {
 	// later span for max_delay. Nil until the node sends one.
 	rounds map[string]round
 	// sent is the node's own watermark record (contract.EventWatermark):
-	// every record of the node stamped at or before it has arrived, the
+	// every record of the node about anything up to it has arrived, the
 	// late ones included. 0 until the node sends one.
 	sent int64
 }
@@ -54,9 +54,9 @@ func (x *Index) IntervalOf(host string) int64 {
 	return iv
 }
 
-// Sent records host's watermark record: every record of the node
-// stamped at or before t has arrived. It also says the node's kernel
-// events are flowing (Observe).
+// Sent records host's watermark record: every record of the node about
+// anything up to t has arrived. It also says the node's kernel events
+// are flowing (Observe).
 func (x *Index) Sent(host string, t int64) {
 	x.Observe(host, t)
 	if st, ok := x.hosts[host]; ok && t > st.sent {
