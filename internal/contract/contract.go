@@ -33,8 +33,9 @@ const (
 	// Not an event: the receiver's promise that every record of its node
 	// about anything up to this record's time has been sent — stamped at
 	// or before it (accepted sockets' owners claimed late by the poll's
-	// walk, kernel log lines read at the poll, included), and every polled
-	// sum whose interval starts before it. The join releases a span once
+	// walk, kernel log lines read at the poll, included; the scheduler's
+	// records written after their stamp to a bound), and every polled sum
+	// whose interval starts before it. The join releases a span once
 	// it passes the span's window, without waiting for lateness it would
 	// otherwise have to assume (docs/design.md §4, holding).
 	EventWatermark = "kernel.watermark"

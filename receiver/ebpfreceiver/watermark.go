@@ -12,10 +12,18 @@ import (
 	"github.com/crosshair-otel/crosshair/internal/contract"
 )
 
-// watermarkSlack is how long before the ring buffer was read empty an
-// event may be stamped and still be unread: a BPF program stamps its
-// event before it reserves the ring buffer's space (microseconds).
-const watermarkSlack = time.Millisecond
+// backdated is how far before the poll the watermark stays, for the
+// records written after the time they are stamped with: the scheduler
+// programs stamp a syscall's wait when it ended but write it at the
+// thread's next switch-out, and a sandbox's trap window when the thread
+// comes back from a long stop. In the fresh-clone CI's e2e (all six
+// scenarios, decode time minus stamp) such records came up to 70ms late
+// (p99; 513ms at most) for syscall waits and 262ms (p99; 4.9s at most)
+// for trap windows; with the join's slack (100ms) past a span's end,
+// 200ms here covers both at the 99th percentile. A later one can miss a
+// span released on the watermark, as it could miss one released on the
+// assumed waits before (a second more).
+const backdated = 200 * time.Millisecond
 
 // watermark tracks how far every source of the node has been swept. Most
 // records are stamped when they are written to the ring buffer, but some
@@ -25,8 +33,9 @@ const watermarkSlack = time.Millisecond
 // poll that started at T has sent its records (and its walk written its
 // claims), and the ring buffer has then been read empty, every record
 // about anything up to T has been sent: stamped at or before T, and every
-// polled sum whose interval starts before T (the next starts at T). T is
-// the watermark: a span that ended by it has all its evidence.
+// polled sum whose interval starts before T (the next starts at T) — but
+// for the records written after their stamp (backdated), so the
+// watermark is T less that.
 type watermark struct {
 	clock *bootclock.Clock
 	// swept is the start of the last poll whose records have been sent
@@ -49,7 +58,7 @@ func (w *watermark) polled(start int64) { w.swept.Store(start) }
 // past the last one sent. swept must have been read before the ring
 // buffer was last found empty (or, with no ring buffer, after the poll).
 func (w *watermark) appendTo(records plog.LogRecordSlice, swept int64) {
-	t := swept - int64(watermarkSlack)
+	t := swept - int64(backdated)
 	if swept == 0 || t <= w.sent {
 		return
 	}
