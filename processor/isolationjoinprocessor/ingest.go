@@ -67,8 +67,9 @@ func (p *joinProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog.Log
 		e := &evs[i]
 		if e.Name == contract.EventWatermark {
 			if inProcess {
-				sentMoved = sentMoved || e.Time > p.idx.SentOf(e.Host)
-				p.idx.Sent(e.Host, e.Time)
+				if p.idx.Sent(e.Host, e.Time) {
+					sentMoved = true
+				}
 			} else {
 				p.idx.Observe(e.Host, e.Time)
 			}

@@ -18,8 +18,7 @@ import (
 // after one is about anything up to it — stamped at or before it, or, for
 // a polled sum, with an interval that starts before it. The late sources
 // are in play: an accepted socket's owner, claimed by the poll's walk
-// (the accept side does no I/O the socket hooks could see, and they are
-// off) and stamped at the accept, up to a poll interval before it is sent;
+// (the socket hooks are off) and stamped at the accept, up to a poll interval before it is sent;
 // a throttled cgroup's cpu.stat, polled and stamped at its interval's end;
 // and CPU steal polled from /proc/stat (when this guest loses any).
 func TestWatermarkRecordsComeAfterWhatTheyCover(t *testing.T) {

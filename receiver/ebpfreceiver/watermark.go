@@ -41,7 +41,7 @@ type watermark struct {
 	// swept is the start of the last poll whose records have been sent
 	// (unix ns, on the events' clock); 0 before the first.
 	swept atomic.Int64
-	sent  int64 // the last watermark sent; the sender's own
+	sent  int64 // the last watermark sent; only the goroutine that sends them touches it
 }
 
 // pollStart is the time a poll starts, on the clock the events are

@@ -56,13 +56,16 @@ func (x *Index) IntervalOf(host string) int64 {
 
 // Sent records host's watermark record: every record of the node about
 // anything up to t has arrived. It also says the node's kernel events
-// are flowing (Observe).
-func (x *Index) Sent(host string, t int64) {
+// are flowing (Observe). Reports whether host's watermark record moved.
+func (x *Index) Sent(host string, t int64) bool {
 	x.Observe(host, t)
-	if st, ok := x.hosts[host]; ok && t > st.sent {
-		st.sent = t
-		x.hosts[host] = st
+	st, ok := x.hosts[host]
+	if !ok || t <= st.sent {
+		return false
 	}
+	st.sent = t
+	x.hosts[host] = st
+	return true
 }
 
 // SentOf is host's latest watermark record (Sent), 0 when it sent none
